@@ -38,7 +38,7 @@ type engineCounters struct {
 	completed    atomic.Uint64 // operations whose result arrived
 	bytesRead    atomic.Uint64
 	bytesWritten atomic.Uint64
-	inFlight     atomic.Int64 // submitted but not yet completed
+	inFlight     atomic.Int64  // submitted but not yet completed
 	fastPath     atomic.Uint64 // reads served synchronously without a submission
 }
 

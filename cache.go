@@ -1,0 +1,216 @@
+package aiofs
+
+import "sync"
+
+// blockSize is the unit of caching, readahead and write-behind.
+const blockSize = 64 << 10
+
+// A block holds blockSize bytes of a file at offset idx*blockSize. It is
+// in one of four states:
+//
+//   - loading: readahead is reading it; loading is closed when done.
+//   - clean: known holds, ext is empty; it sits on the cache's LRU list.
+//   - dirty: ext lists the byte ranges written and not yet flushed. When
+//     known is false, the bytes outside ext are not yet read.
+//   - flushing: dirty, and the engine is writing ext out; nobody changes
+//     data until the flush is over.
+//
+// A known block's data is the file's content, zeros past the end of file.
+// n is how many leading bytes are known to exist in the file; a reader
+// that cannot rely on the Fs's size asks the file about bytes past n.
+type block struct {
+	node *node
+	idx  int64
+	data []byte
+	n    int
+	ext  []extent
+
+	known      bool
+	flushing   bool
+	loading    chan struct{}
+	stale      bool // a write overtook the load in flight; drop its result
+	prefetched bool // loaded by readahead and not yet read
+
+	prev, next *block // LRU links while clean
+}
+
+// An extent is a byte range [lo, hi) within a block.
+type extent struct{ lo, hi int }
+
+func (b *block) dirty() bool { return len(b.ext) > 0 }
+
+// covers reports whether ext covers [lo, hi).
+func (b *block) covers(lo, hi int) bool {
+	for _, e := range b.ext {
+		if e.lo <= lo && hi <= e.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// addExtent records [lo, hi) as written, merging with touching ranges.
+func (b *block) addExtent(lo, hi int) {
+	out := b.ext[:0:0]
+	placed := false
+	for _, e := range b.ext {
+		switch {
+		case e.hi < lo:
+			out = append(out, e)
+		case hi < e.lo:
+			if !placed {
+				out = append(out, extent{lo, hi})
+				placed = true
+			}
+			out = append(out, e)
+		default:
+			lo, hi = min(lo, e.lo), max(hi, e.hi)
+		}
+	}
+	if !placed {
+		out = append(out, extent{lo, hi})
+	}
+	b.ext = out
+	b.n = max(b.n, hi)
+}
+
+// clip forgets everything at or past byte cut of the block.
+func (b *block) clip(cut int) {
+	out := b.ext[:0]
+	for _, e := range b.ext {
+		if e.lo >= cut {
+			continue
+		}
+		e.hi = min(e.hi, cut)
+		out = append(out, e)
+	}
+	b.ext = out
+	clear(b.data[cut:])
+	b.n = min(b.n, cut)
+}
+
+var blockBufs = sync.Pool{New: func() any { return new([blockSize]byte) }}
+
+func newBlock(n *node, idx int64) *block {
+	return &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
+}
+
+// release returns the block's buffer; the block must be unreachable.
+func (b *block) release() {
+	blockBufs.Put((*[blockSize]byte)(b.data))
+	b.data = nil
+}
+
+// cache accounts for the blocks of an Fs. Clean blocks and blocks being
+// loaded count against limit and are evicted least recently used first;
+// dirty blocks count against the write-behind bound instead. Guarded by
+// Fs.mu.
+type cache struct {
+	limit int64
+	used  int64 // bytes of clean and loading blocks
+	dirty int64 // bytes of dirty blocks, flushing ones included
+
+	head, tail *block // LRU list of clean blocks, least recent at head
+}
+
+func (c *cache) init(limit int64) { c.limit = limit }
+
+// enabled reports whether there is room for at least two blocks, the least
+// that lets readahead stay ahead of a reader.
+func (c *cache) enabled() bool { return c.limit >= 2*blockSize }
+
+func (c *cache) pushBack(b *block) {
+	b.prev, b.next = c.tail, nil
+	if c.tail != nil {
+		c.tail.next = b
+	} else {
+		c.head = b
+	}
+	c.tail = b
+}
+
+func (c *cache) unlink(b *block) {
+	if b.prev != nil {
+		b.prev.next = b.next
+	} else if c.head == b {
+		c.head = b.next
+	}
+	if b.next != nil {
+		b.next.prev = b.prev
+	} else if c.tail == b {
+		c.tail = b.prev
+	}
+	b.prev, b.next = nil, nil
+}
+
+// touch marks a clean block as just used.
+func (c *cache) touch(b *block) {
+	if c.tail != b {
+		c.unlink(b)
+		c.pushBack(b)
+	}
+}
+
+// makeRoom evicts clean blocks until one more block fits under the limit.
+// It reports false when that is impossible, because everything cached is
+// being loaded.
+func (fs *Fs) makeRoom() bool {
+	c := &fs.cache
+	for c.used+blockSize > c.limit {
+		b := c.head
+		if b == nil {
+			return false
+		}
+		fs.dropClean(b)
+	}
+	return true
+}
+
+// dropClean removes a clean block from the cache and its node.
+func (fs *Fs) dropClean(b *block) {
+	fs.cache.unlink(b)
+	fs.cache.used -= blockSize
+	if b.prefetched {
+		fs.st.prefetchWasted.Add(uint64(b.n))
+	}
+	n := b.node
+	delete(n.blocks, b.idx)
+	b.release()
+	fs.forgetIfIdle(n)
+}
+
+// keepClean turns a block that has just become clean into a cached block,
+// or frees it when the cache has no room.
+func (fs *Fs) keepClean(b *block) {
+	n := b.node
+	if !b.known || !fs.cache.enabled() || !fs.makeRoom() {
+		delete(n.blocks, b.idx)
+		b.release()
+		return
+	}
+	fs.cache.used += blockSize
+	fs.cache.pushBack(b)
+}
+
+// dropBlock removes any block from its node, as a truncate does. A block
+// being loaded is left to its loader, which frees it; a flushing block is
+// never passed here.
+func (fs *Fs) dropBlock(b *block) {
+	n := b.node
+	delete(n.blocks, b.idx)
+	switch {
+	case b.loading != nil:
+		b.stale = true
+	case b.dirty():
+		fs.cache.dirty -= blockSize
+		n.dirtyBlocks--
+		b.release()
+	default:
+		fs.cache.unlink(b)
+		fs.cache.used -= blockSize
+		if b.prefetched {
+			fs.st.prefetchWasted.Add(uint64(b.n))
+		}
+		b.release()
+	}
+}

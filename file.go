@@ -1,0 +1,469 @@
+package aiofs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/spf13/afero"
+)
+
+// File is an open file of an Fs. It implements afero.File, fs.ReadDirFile,
+// io.WriterTo and io.ReaderFrom.
+//
+// The data of regular files and devices goes through the Fs's engine, at
+// an offset the File keeps itself; directories, pipes and sockets are
+// served by the *os.File underneath.
+type File struct {
+	fs   *Fs
+	name string
+	osf  *os.File
+	n    *node // shared state of a regular file; nil for anything else
+	data bool  // reads and writes go through the engine
+
+	readable, writable bool
+	appendMode         bool
+	writeThrough       bool // O_SYNC, O_DSYNC, or an Fs without write-behind
+
+	// ops counts the operations using the descriptor, flushes and
+	// readahead of other goroutines included; Close waits for it to drop
+	// to zero, so the descriptor outlives every operation on it.
+	opsMu  sync.Mutex
+	idle   sync.Cond
+	ops    int
+	closed bool
+
+	mu  sync.Mutex // guards off; held across Read, Write and Seek
+	off int64
+
+	// Guarded by fs.mu.
+	werr     error // sticky background write error
+	streams  [maxStreams]stream
+	cands    [maxStreams]candidate
+	nextCand int
+	tick     uint64
+}
+
+var (
+	_ afero.File     = (*File)(nil)
+	_ fs.ReadDirFile = (*File)(nil)
+	_ io.WriterTo    = (*File)(nil)
+	_ io.ReaderFrom  = (*File)(nil)
+)
+
+// errWriteAtInAppendMode has the text package os uses for the same misuse.
+var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+
+// openFile opens name and wraps it. The descriptor is opened without
+// O_APPEND: appends are placed by the File at the size the Fs knows,
+// which includes buffered data.
+func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
+	if fs.closed.Load() {
+		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrClosed}
+	}
+	osf, err := os.OpenFile(name, flag&^os.O_APPEND, perm)
+	if err != nil {
+		return nil, err
+	}
+	f := &File{fs: fs, name: name, osf: osf}
+	f.idle.L = &f.opsMu
+	fi, err := osf.Stat()
+	if err != nil {
+		osf.Close()
+		return nil, err
+	}
+	mode := fi.Mode()
+	if !mode.IsRegular() && mode&os.ModeCharDevice == 0 || mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0 {
+		// Directories, pipes, sockets and block devices stay with package os.
+		return f, nil
+	}
+	f.data = true
+	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
+	f.readable = acc != os.O_WRONLY
+	f.writable = acc != os.O_RDONLY
+	f.appendMode = flag&os.O_APPEND != 0
+	f.writeThrough = flag&(os.O_SYNC|syncFlag) != 0 || fs.cfg.writeBehind <= 0
+	if mode.IsRegular() {
+		fs.attach(f, name, fi, flag&os.O_TRUNC != 0)
+	}
+	return f, nil
+}
+
+// enter admits an operation, reporting ErrClosed once Close has begun.
+// The caller must call f.exit when enter returns nil.
+func (f *File) enter(op string) error {
+	if !f.tryHold() {
+		return f.pathErr(op, os.ErrClosed)
+	}
+	return nil
+}
+
+// tryHold counts an operation unless Close has begun.
+func (f *File) tryHold() bool {
+	f.opsMu.Lock()
+	defer f.opsMu.Unlock()
+	if f.closed {
+		return false
+	}
+	f.ops++
+	return true
+}
+
+// hold counts an operation started on behalf of one already counted, so
+// it is admitted even while Close waits.
+func (f *File) hold() {
+	f.opsMu.Lock()
+	f.ops++
+	f.opsMu.Unlock()
+}
+
+func (f *File) exit() {
+	f.opsMu.Lock()
+	f.ops--
+	if f.ops == 0 && f.closed {
+		f.idle.Broadcast()
+	}
+	f.opsMu.Unlock()
+}
+
+func (f *File) pathErr(op string, err error) error {
+	return &os.PathError{Op: op, Path: f.name, Err: err}
+}
+
+// Name returns the name as given to Open or OpenFile.
+func (f *File) Name() string { return f.name }
+
+// Read reads up to len(p) bytes at the file's offset and advances it. At
+// end of file it returns 0, io.EOF.
+func (f *File) Read(p []byte) (int, error) {
+	if !f.data {
+		return f.osf.Read(p)
+	}
+	if err := f.enter("read"); err != nil {
+		return 0, err
+	}
+	defer f.exit()
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if !f.readable {
+		return 0, f.pathErr("read", syscall.EBADF)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, err := f.readAt(p, f.off)
+	f.off += int64(n)
+	if err != nil {
+		return n, f.pathErr("read", err)
+	}
+	if n == 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// ReadAt reads len(p) bytes at off. It returns fewer only with an error,
+// io.EOF at end of file.
+func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if !f.data {
+		return f.osf.ReadAt(p, off)
+	}
+	if off < 0 {
+		return 0, f.pathErr("readat", errors.New("negative offset"))
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := f.enter("read"); err != nil {
+		return 0, err
+	}
+	defer f.exit()
+	if !f.readable {
+		return 0, f.pathErr("read", syscall.EBADF)
+	}
+	n, err := f.readAt(p, off)
+	if err != nil {
+		return n, f.pathErr("read", err)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes p at the file's offset, or at the end of the file in
+// O_APPEND mode, and advances the offset. With write-behind it returns
+// once p is copied into the Fs's buffers; a failure of an earlier
+// background write is returned instead of accepting p.
+func (f *File) Write(p []byte) (int, error) {
+	if !f.data {
+		return f.osf.Write(p)
+	}
+	if err := f.enter("write"); err != nil {
+		return 0, err
+	}
+	defer f.exit()
+	if !f.writable {
+		return 0, f.pathErr("write", syscall.EBADF)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	off := f.off
+	if f.appendMode {
+		off = -1
+	}
+	n, end, err := f.writeAt(p, off)
+	f.off = end
+	if err != nil {
+		return n, f.pathErr("write", err)
+	}
+	return n, nil
+}
+
+// WriteAt writes p at off. It is an error on a file opened with O_APPEND.
+func (f *File) WriteAt(p []byte, off int64) (int, error) {
+	if !f.data {
+		return f.osf.WriteAt(p, off)
+	}
+	if f.appendMode {
+		return 0, errWriteAtInAppendMode
+	}
+	if off < 0 {
+		return 0, f.pathErr("writeat", errors.New("negative offset"))
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if err := f.enter("write"); err != nil {
+		return 0, err
+	}
+	defer f.exit()
+	if !f.writable {
+		return 0, f.pathErr("write", syscall.EBADF)
+	}
+	n, _, err := f.writeAt(p, off)
+	if err != nil {
+		return n, f.pathErr("write", err)
+	}
+	return n, nil
+}
+
+// WriteString is Write of the bytes of s.
+func (f *File) WriteString(s string) (int, error) {
+	return f.Write([]byte(s))
+}
+
+// Seek sets the offset of the next Read or Write, as os.File.Seek. Seeking
+// relative to the end uses the size including buffered data.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	if !f.data {
+		return f.osf.Seek(offset, whence)
+	}
+	if err := f.enter("seek"); err != nil {
+		return 0, err
+	}
+	defer f.exit()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var base int64
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		base = f.off
+	case io.SeekEnd:
+		size, err := f.size()
+		if err != nil {
+			return 0, f.pathErr("seek", err)
+		}
+		base = size
+	default:
+		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
+	pos := base + offset
+	if pos < 0 || offset > 0 && pos < base {
+		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
+	f.off = pos
+	return pos, nil
+}
+
+// size returns the file's size including buffered data.
+func (f *File) size() (int64, error) {
+	if f.n != nil {
+		if size, ok := f.fs.bufferedSize(f.n); ok {
+			return size, nil
+		}
+	}
+	fi, err := f.osf.Stat()
+	if err != nil {
+		return 0, bareErr(err)
+	}
+	return fi.Size(), nil
+}
+
+// Stat returns the file's FileInfo, with a size that includes buffered
+// data.
+func (f *File) Stat() (os.FileInfo, error) {
+	if err := f.enter("stat"); err != nil {
+		return nil, err
+	}
+	defer f.exit()
+	fi, err := f.osf.Stat()
+	if err != nil || f.n == nil {
+		return fi, err
+	}
+	if size, ok := f.fs.bufferedSize(f.n); ok && size != fi.Size() {
+		return sizedInfo{fi, size}, nil
+	}
+	return fi, nil
+}
+
+// Sync writes the file's buffered data, waits for it, and commits the file
+// to stable storage through the engine. It returns the error that stopped
+// it, or a background write error this handle has not yet seen cleared;
+// a Sync that succeeds clears it.
+func (f *File) Sync() error {
+	if !f.data {
+		return f.osf.Sync()
+	}
+	if err := f.enter("sync"); err != nil {
+		return err
+	}
+	defer f.exit()
+	var seq uint64
+	if f.n != nil {
+		var err error
+		if seq, err = f.fs.syncNode(f.n, f); err != nil {
+			return f.pathErr("write", err)
+		}
+	}
+	if err := f.fs.eng.fsync(f.osf); err != nil {
+		return f.pathErr("sync", err)
+	}
+	if f.n != nil {
+		f.fs.clearErr(f, seq)
+	}
+	return nil
+}
+
+// Truncate changes the size of the file, as os.File.Truncate, in order
+// with the writes made before it.
+func (f *File) Truncate(size int64) error {
+	if !f.data {
+		return f.osf.Truncate(size)
+	}
+	if err := f.enter("truncate"); err != nil {
+		return err
+	}
+	defer f.exit()
+	if f.n == nil || size < 0 || !f.writable {
+		return f.osf.Truncate(size)
+	}
+	return f.fs.truncate(f, size)
+}
+
+// Close writes the file's buffered data, waits for its operations, and
+// closes it. It does not commit the data to stable storage, as
+// os.File.Close does not; it returns any write error not yet cleared.
+func (f *File) Close() error {
+	if !f.data {
+		return f.osf.Close()
+	}
+	f.opsMu.Lock()
+	if f.closed {
+		f.opsMu.Unlock()
+		return f.pathErr("close", os.ErrClosed)
+	}
+	f.closed = true
+	for f.ops > 0 {
+		f.idle.Wait()
+	}
+	f.opsMu.Unlock()
+	var werr error
+	if f.n != nil {
+		werr = f.fs.detach(f)
+	}
+	err := f.osf.Close()
+	if werr != nil {
+		return f.pathErr("write", werr)
+	}
+	return err
+}
+
+// Readdir reads the directory's entries, as os.File.Readdir.
+func (f *File) Readdir(count int) ([]os.FileInfo, error) {
+	fis, err := f.osf.Readdir(count)
+	f.fs.withBufferedSizes(f.name, fis)
+	return fis, err
+}
+
+// Readdirnames reads the directory's entry names, as os.File.Readdirnames.
+func (f *File) Readdirnames(n int) ([]string, error) { return f.osf.Readdirnames(n) }
+
+// ReadDir reads the directory's entries, as os.File.ReadDir.
+func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
+	des, err := f.osf.ReadDir(n)
+	f.fs.withBufferedEntries(f.name, des)
+	return des, err
+}
+
+// chunk is the buffer size WriteTo and ReadFrom copy with.
+const chunk = 256 << 10
+
+// WriteTo writes the rest of the file to w, reading through the cache and
+// readahead, so that io.Copy from a File streams.
+func (f *File) WriteTo(w io.Writer) (int64, error) {
+	if !f.data {
+		return f.osf.WriteTo(w)
+	}
+	buf := make([]byte, chunk)
+	var total int64
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			m, werr := w.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+			if m != n {
+				return total, io.ErrShortWrite
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}
+
+// ReadFrom writes what r yields to the file, so that io.Copy to a File
+// fills write-behind buffers in large pieces.
+func (f *File) ReadFrom(r io.Reader) (int64, error) {
+	if !f.data {
+		return f.osf.ReadFrom(r)
+	}
+	buf := make([]byte, chunk)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			m, werr := f.Write(buf[:n])
+			total += int64(m)
+			if werr != nil {
+				return total, werr
+			}
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}

@@ -1,0 +1,25 @@
+//go:build !unix
+
+package aiofs
+
+import (
+	"os"
+	"path/filepath"
+)
+
+// fileKey identifies a file. Without device and inode numbers the cleaned
+// absolute path stands in, so two names of one file get separate state.
+type fileKey struct {
+	path string
+}
+
+func keyOf(name string, _ os.FileInfo) fileKey {
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		abs = name
+	}
+	return fileKey{path: abs}
+}
+
+// syncFlag is zero: O_SYNC is the only durable-write flag here.
+const syncFlag = 0
