@@ -85,7 +85,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	f.readable = acc != os.O_WRONLY
 	f.writable = acc != os.O_RDONLY
 	f.appendMode = flag&os.O_APPEND != 0
-	f.writeThrough = flag&(os.O_SYNC|syncFlag) != 0 || fs.cfg.writeBehind <= 0
+	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || fs.cfg.writeBehind <= 0
 	if mode.IsRegular() {
 		fs.attach(f, name, fi, flag&os.O_TRUNC != 0)
 	}

@@ -63,10 +63,17 @@ func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) {
 		}
 	}
 	if trunc {
+		// A flush that was running when the open truncated the file may
+		// have written behind the truncation; truncate again after it.
+		retrunc := n.flushing
+		for n.flushing {
+			fs.room.Wait()
+		}
 		for _, b := range n.blocks {
-			if !b.flushing {
-				fs.dropBlock(b)
-			}
+			fs.dropBlock(b)
+		}
+		if retrunc && f.writable {
+			f.osf.Truncate(0)
 		}
 		n.size = 0
 	}

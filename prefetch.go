@@ -127,7 +127,7 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 	n := f.n
 	size := n.size
 	if !n.authoritative() {
-		size = n.diskSize
+		size = max(size, n.diskSize)
 	}
 	end = min(end, size)
 	if start >= end {

@@ -20,6 +20,3 @@ func keyOf(name string, _ os.FileInfo) fileKey {
 	}
 	return fileKey{path: abs}
 }
-
-// syncFlag is zero: O_SYNC is the only durable-write flag here.
-const syncFlag = 0
