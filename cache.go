@@ -129,6 +129,16 @@ func (c *cache) pushBack(b *block) {
 	c.tail = b
 }
 
+func (c *cache) pushFront(b *block) {
+	b.prev, b.next = nil, c.head
+	if c.head != nil {
+		c.head.prev = b
+	} else {
+		c.tail = b
+	}
+	c.head = b
+}
+
 func (c *cache) unlink(b *block) {
 	if b.prev != nil {
 		b.prev.next = b.next
@@ -152,16 +162,22 @@ func (c *cache) touch(b *block) {
 }
 
 // makeRoom evicts clean blocks until one more block fits under the limit.
-// It reports false when that is impossible, because everything cached is
-// being loaded.
-func (fs *Fs) makeRoom() bool {
+// For readahead it spares blocks that readahead loaded and nobody has read
+// yet, so a window never pushes out the one before it. It reports false
+// when there is no room to make.
+func (fs *Fs) makeRoom(forReadahead bool) bool {
 	c := &fs.cache
+	b := c.head
 	for c.used+blockSize > c.limit {
-		b := c.head
+		for b != nil && forReadahead && b.prefetched {
+			b = b.next
+		}
 		if b == nil {
 			return false
 		}
+		next := b.next
 		fs.dropClean(b)
+		b = next
 	}
 	return true
 }
@@ -183,7 +199,7 @@ func (fs *Fs) dropClean(b *block) {
 // or frees it when the cache has no room.
 func (fs *Fs) keepClean(b *block) {
 	n := b.node
-	if !b.known || !fs.cache.enabled() || !fs.makeRoom() {
+	if !b.known || !fs.cache.enabled() || !fs.makeRoom(false) {
 		delete(n.blocks, b.idx)
 		b.release()
 		return

@@ -81,9 +81,10 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		return f, nil
 	}
 	f.data = true
+	// The access mode 3 that Linux accepts allows neither.
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
-	f.readable = acc != os.O_WRONLY
-	f.writable = acc != os.O_RDONLY
+	f.readable = acc == os.O_RDONLY || acc == os.O_RDWR
+	f.writable = acc == os.O_WRONLY || acc == os.O_RDWR
 	f.appendMode = flag&os.O_APPEND != 0
 	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || fs.cfg.writeBehind <= 0
 	if mode.IsRegular() {
@@ -209,6 +210,13 @@ func (f *File) Write(p []byte) (int, error) {
 	if !f.writable {
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
+	if len(p) == 0 {
+		// Like write(2), an empty write leaves even an appender's offset.
+		if err := f.fs.stickyErr(f); err != nil {
+			return 0, f.pathErr("write", err)
+		}
+		return 0, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	off := f.off
@@ -280,7 +288,16 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		}
 		base = size
 	default:
-		return 0, f.pathErr("seek", syscall.EINVAL)
+		// SEEK_DATA, SEEK_HOLE and the like: the file knows, once it holds
+		// the buffered data.
+		if f.n != nil {
+			f.fs.flushNode(f.n, false)
+		}
+		pos, err := f.osf.Seek(offset, whence)
+		if err == nil {
+			f.off = pos
+		}
+		return pos, err
 	}
 	pos := base + offset
 	if pos < 0 || offset > 0 && pos < base {
@@ -410,8 +427,9 @@ func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
 	return des, err
 }
 
-// chunk is the buffer size WriteTo and ReadFrom copy with.
-const chunk = 256 << 10
+// chunk is the buffer size WriteTo and ReadFrom copy with: the initial
+// readahead window, so that WriteTo reads are seen as a stream.
+const chunk = initialWindow
 
 // WriteTo writes the rest of the file to w, reading through the cache and
 // readahead, so that io.Copy from a File streams.

@@ -25,7 +25,12 @@ type node struct {
 	// otherwise the file itself is.
 	size        int64
 	dirtyBlocks int
-	writing     int  // write-through writes in flight
+	writing     int  // writes in flight (write-behind ones may be waiting for room)
+	// Writes that bypass the blocks (write-through, truncate) in flight,
+	// and a count of their starts and ends: a block read from the file
+	// while either changed may hold old bytes and is not kept.
+	direct    int
+	directGen uint64
 	flushing    bool // a flush is running
 	again       bool // flush everything once the running flush ends
 	timer       *time.Timer
@@ -44,6 +49,13 @@ type node struct {
 func (n *node) authoritative() bool {
 	return n.dirtyBlocks > 0 || n.flushing || n.writing > 0
 }
+
+func (n *node) beginDirect() { n.direct++; n.directGen++ }
+func (n *node) endDirect()   { n.direct--; n.directGen++ }
+
+// settled reports whether no direct write ran since gen was taken, so a
+// block read from the file since then holds current bytes.
+func (n *node) settled(gen uint64) bool { return n.direct == 0 && n.directGen == gen }
 
 // attach joins f to the node of its file. An Open that finds the file
 // changed since the Fs last saw it drops the cached blocks.
@@ -239,15 +251,22 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 	return done, nil
 }
 
-// used records a read from a clean or dirty known block.
+// used records a read from a clean or dirty known block. A block that
+// readahead brought in is read once by its stream and is the first to go
+// when room is needed; a block read again is kept as recently used.
 func (fs *Fs) used(b *block) {
+	if b.dirty() {
+		b.prefetched = false
+		return
+	}
 	if b.prefetched {
 		b.prefetched = false
 		fs.st.prefetchUsed.Add(uint64(b.n))
+		fs.cache.unlink(b)
+		fs.cache.pushFront(b)
+		return
 	}
-	if !b.dirty() {
-		fs.cache.touch(b)
-	}
+	fs.cache.touch(b)
 }
 
 // complete reads the parts of a dirty block that were not written, so
@@ -256,14 +275,15 @@ func (fs *Fs) used(b *block) {
 func (fs *Fs) complete(f *File, b *block) error {
 	tmp := blockBufs.Get().(*[blockSize]byte)
 	defer blockBufs.Put(tmp)
+	gen := f.n.directGen
 	fs.mu.Unlock()
 	m, err := fs.eng.pread(f.osf, tmp[:], b.idx*blockSize)
 	fs.mu.Lock()
 	if err != nil {
 		return err
 	}
-	if f.n.blocks[b.idx] != b || b.known || !b.dirty() {
-		return nil // flushed, dropped or completed meanwhile
+	if f.n.blocks[b.idx] != b || b.known || !b.dirty() || !f.n.settled(gen) {
+		return nil // flushed, dropped, completed or overtaken meanwhile
 	}
 	clear(tmp[m:])
 	at := 0
@@ -302,6 +322,11 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 	if len(p) == 0 {
 		return 0, off, nil
 	}
+	// Claim the range at once: the loop below may wait for room with the
+	// lock released, and the next appender must start after this write.
+	n.size = max(n.size, off+int64(len(p)))
+	n.writing++
+	defer func() { n.writing-- }()
 	if f.writeThrough {
 		return fs.writeThrough(f, p, off)
 	}
@@ -317,7 +342,8 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 			continue
 		}
 		if b == nil || !b.dirty() {
-			if fs.cache.dirty+blockSize > fs.cfg.writeBehind {
+			// One dirty block is always allowed, however small the bound.
+			if fs.cache.dirty > 0 && fs.cache.dirty+blockSize > fs.cfg.writeBehind {
 				if err := fs.waitForRoom(f); err != nil {
 					return done, pos, err
 				}
@@ -344,7 +370,6 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 		}
 		done += want
 	}
-	n.size = max(n.size, off+int64(done))
 	if full {
 		fs.startFlush(n, false, f)
 	}
@@ -398,12 +423,11 @@ func (fs *Fs) writeThrough(f *File, p []byte, off int64) (int, int64, error) {
 		copy(b.data[bo:], p[lo-off:hi-off])
 		b.n = max(b.n, int(hi-idx*blockSize))
 	}
-	n.writing++
-	n.size = max(n.size, end)
+	n.beginDirect()
 	fs.mu.Unlock()
 	m, err := fs.eng.pwritev(f.osf, [][]byte{p}, off)
 	fs.mu.Lock()
-	n.writing--
+	n.endDirect()
 	n.changed = true
 	if err != nil {
 		// The blocks may now say more than the file; forget them.
@@ -593,6 +617,16 @@ func (fs *Fs) syncNode(n *node, f *File) (uint64, error) {
 	return n.errSeq, err
 }
 
+// stickyErr returns f's background write error.
+func (fs *Fs) stickyErr(f *File) error {
+	if f.n == nil {
+		return nil
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return f.werr
+}
+
 // clearErr clears f's sticky write error after a Sync that succeeded,
 // unless another write failed since the Sync flushed.
 func (fs *Fs) clearErr(f *File, seq uint64) {
@@ -652,9 +686,11 @@ func (fs *Fs) truncate(f *File, size int64) error {
 	}
 	n.size = size
 	n.writing++
+	n.beginDirect()
 	fs.mu.Unlock()
 	err := f.osf.Truncate(size)
 	fs.mu.Lock()
+	n.endDirect()
 	n.writing--
 	n.changed = true
 	fs.mu.Unlock()

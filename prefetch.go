@@ -11,6 +11,9 @@ package aiofs
 const (
 	maxStreams    = 4
 	initialWindow = 128 << 10
+	// pageSize is how far a read may start from where the last one ended
+	// and still count as continuing it.
+	pageSize = 4 << 10
 )
 
 // A stream is one sequential reader of a handle.
@@ -30,7 +33,7 @@ type candidate struct{ next int64 }
 // requests the windows it calls for. Called with fs.mu held.
 func (fs *Fs) readahead(f *File, off int64, length int) {
 	limit := fs.cfg.readahead
-	if limit <= 0 || !fs.cache.enabled() || int64(length) >= limit {
+	if limit <= 0 || !fs.cache.enabled() || int64(length) > limit {
 		return
 	}
 	// A window is never more than half the cache, so two fit.
@@ -73,7 +76,7 @@ func (fs *Fs) readahead(f *File, off int64, length int) {
 }
 
 // streamAt returns the stream a read at off continues: one whose next
-// read starts within a block of off. A rewind to 0 early in a stream that
+// read starts within a page of off. A rewind to 0 early in a stream that
 // began at 0 (net/http sniffs 512 bytes, then seeks back) continues it.
 func (f *File) streamAt(off int64) *stream {
 	for i := range f.streams {
@@ -81,7 +84,7 @@ func (f *File) streamAt(off int64) *stream {
 		if s.size == 0 {
 			continue
 		}
-		if off >= s.next-blockSize && off <= s.next+blockSize || off == 0 && s.start == 0 && s.next <= initialWindow {
+		if off >= s.next-pageSize && off <= s.next+pageSize || off == 0 && s.start == 0 && s.next <= initialWindow {
 			return s
 		}
 	}
@@ -91,7 +94,7 @@ func (f *File) streamAt(off int64) *stream {
 func (f *File) candidateAt(off int64) *candidate {
 	for i := range f.cands {
 		c := &f.cands[i]
-		if c.next > 0 && off >= c.next-blockSize && off <= c.next+blockSize {
+		if c.next > 0 && off >= c.next-pageSize && off <= c.next+pageSize {
 			return c
 		}
 	}
@@ -138,7 +141,7 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 		if n.blocks[idx] != nil {
 			continue
 		}
-		if !fs.makeRoom() {
+		if !fs.makeRoom(true) {
 			break
 		}
 		b := newBlock(n, idx)
@@ -154,14 +157,14 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 	fs.st.windows.Add(1)
 	for _, b := range blocks {
 		f.hold()
-		go fs.load(f, b)
+		go fs.load(f, b, n.directGen)
 	}
 	return true
 }
 
 // load reads a block for readahead. A failure is dropped: the reader then
 // reads the file itself and meets the error there.
-func (fs *Fs) load(f *File, b *block) {
+func (fs *Fs) load(f *File, b *block, gen uint64) {
 	defer f.exit()
 	m, err := fs.eng.pread(f.osf, b.data, b.idx*blockSize)
 	fs.mu.Lock()
@@ -169,7 +172,7 @@ func (fs *Fs) load(f *File, b *block) {
 	n := b.node
 	close(b.loading)
 	b.loading = nil
-	if err != nil || b.stale || n.blocks[b.idx] != b {
+	if err != nil || b.stale || n.blocks[b.idx] != b || !n.settled(gen) {
 		if n.blocks[b.idx] == b {
 			delete(n.blocks, b.idx)
 		}
