@@ -25,15 +25,15 @@ type node struct {
 	// otherwise the file itself is.
 	size        int64
 	dirtyBlocks int
-	writing     int  // writes in flight (write-behind ones may be waiting for room)
+	writing     int // writes in flight (write-behind ones may be waiting for room)
 	// Writes that bypass the blocks (write-through, truncate) in flight,
 	// and a count of their starts and ends: a block read from the file
 	// while either changed may hold old bytes and is not kept.
 	direct    int
 	directGen uint64
-	flushing    bool // a flush is running
-	again       bool // flush everything once the running flush ends
-	timer       *time.Timer
+	flushing  bool // a flush is running
+	again     bool // flush everything once the running flush ends
+	timer     *time.Timer
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
