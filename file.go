@@ -93,10 +93,10 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	return f, nil
 }
 
-// enter admits an operation, reporting ErrClosed once Close has begun.
-// The caller must call f.exit when enter returns nil.
+// enter admits an operation, reporting ErrClosed once Close of the file or
+// of its Fs has begun. The caller must call f.exit when enter returns nil.
 func (f *File) enter(op string) error {
-	if !f.tryHold() {
+	if f.fs.closed.Load() || !f.tryHold() {
 		return f.pathErr(op, os.ErrClosed)
 	}
 	return nil

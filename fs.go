@@ -164,21 +164,29 @@ func (*Fs) Rename(oldname, newname string) error { return os.Rename(oldname, new
 // Stat returns the FileInfo of the named file, as os.Stat, with a size
 // that includes data still buffered in this Fs.
 func (fs *Fs) Stat(name string) (os.FileInfo, error) {
-	fi, err := os.Stat(name)
-	if err != nil {
-		return nil, err
+	return fs.stat(name, os.Stat)
+}
+
+// stat calls osStat and corrects the size for buffered data. When a flush
+// ends between the two, the first answer is stale and it asks again.
+func (fs *Fs) stat(name string, osStat func(string) (os.FileInfo, error)) (os.FileInfo, error) {
+	for try := 0; ; try++ {
+		fi, err := osStat(name)
+		if err != nil {
+			return nil, err
+		}
+		bfi, stale := fs.bufferedInfo(name, fi)
+		if !stale || try > 0 {
+			return bfi, nil
+		}
 	}
-	return fs.withBufferedSize(name, fi), nil
 }
 
 // LstatIfPossible returns the FileInfo of the named file without following
 // a final symbolic link, as os.Lstat. It always reports true.
 func (fs *Fs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
-	fi, err := os.Lstat(name)
-	if err != nil {
-		return nil, true, err
-	}
-	return fs.withBufferedSize(name, fi), true, nil
+	fi, err := fs.stat(name, os.Lstat)
+	return fi, true, err
 }
 
 // SymlinkIfPossible creates newname as a symbolic link to oldname.
@@ -266,19 +274,30 @@ func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 // withBufferedSize returns fi with the size this Fs knows, which includes
 // buffered writes.
 func (fs *Fs) withBufferedSize(name string, fi os.FileInfo) os.FileInfo {
+	fi, _ = fs.bufferedInfo(name, fi)
+	return fi
+}
+
+// bufferedInfo returns fi with the size this Fs knows. It also reports
+// whether fi may predate a flush that has since ended, because it is
+// smaller than the size the Fs last knew while nothing is buffered.
+func (fs *Fs) bufferedInfo(name string, fi os.FileInfo) (os.FileInfo, bool) {
 	if !fi.Mode().IsRegular() {
-		return fi
+		return fi, false
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if len(fs.nodes) == 0 {
-		return fi
+		return fi, false
 	}
 	n := fs.nodes[keyOf(name, fi)]
-	if n == nil || !n.authoritative() || n.size == fi.Size() {
-		return fi
+	if n == nil || n.size == fi.Size() {
+		return fi, false
 	}
-	return sizedInfo{fi, n.size}
+	if !n.authoritative() {
+		return fi, n.size > fi.Size()
+	}
+	return sizedInfo{fi, n.size}, false
 }
 
 // sizedInfo is a FileInfo whose size includes buffered data.

@@ -42,6 +42,7 @@ type node struct {
 	changed  bool // the Fs wrote the file since it recorded the above
 
 	errSeq uint64 // failed flushes so far
+	failed bool   // the last flush failed
 }
 
 // authoritative reports whether n.size, not the file, says where the file
@@ -343,7 +344,7 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 		}
 		if b == nil || !b.dirty() {
 			// One dirty block is always allowed, however small the bound.
-			if fs.cache.dirty > 0 && fs.cache.dirty+blockSize > fs.cfg.writeBehind {
+			if fs.cache.dirty > 0 && fs.cache.dirty+blockSize > fs.cfg.writeBehind && fs.overBound() {
 				if err := fs.waitForRoom(f); err != nil {
 					return done, pos, err
 				}
@@ -379,13 +380,27 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 	return done, off + int64(done), nil
 }
 
+// overBound reports whether one more dirty block would pass the
+// write-behind bound, not counting the blocks of files whose last flush
+// failed: those wait for a Sync to retry them, their handles accept no
+// more writes, and they must not stall the writers of other files.
+func (fs *Fs) overBound() bool {
+	stuck := int64(0)
+	for _, n := range fs.nodes {
+		if n.failed {
+			stuck += int64(n.dirtyBlocks) * blockSize
+		}
+	}
+	return fs.cache.dirty-stuck+blockSize > fs.cfg.writeBehind
+}
+
 // waitForRoom blocks a writer until dirty blocks settle, after starting
-// flushes of every dirty file. It returns the write error of f when a
-// flush of its file has failed.
+// flushes of every dirty file but those whose last flush failed. It
+// returns the write error of f when a flush of its file has failed.
 func (fs *Fs) waitForRoom(f *File) error {
 	fs.st.writerWait.Add(1)
 	for _, n := range fs.nodes {
-		if n.dirtyBlocks > 0 {
+		if n.dirtyBlocks > 0 && (!n.failed || n == f.n) {
 			via := (*File)(nil)
 			if n == f.n {
 				via = f
@@ -559,6 +574,7 @@ func (fs *Fs) runFlush(n *node, w *File, fl *flush) error {
 	for _, b := range fl.blocks {
 		b.flushing = false
 	}
+	n.failed = err != nil
 	if err != nil {
 		fs.st.bgErrors.Add(1)
 		n.errSeq++
