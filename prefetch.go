@@ -136,6 +136,9 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 	if start >= end {
 		return false
 	}
+	if inPageCache(f.osf, end-1) {
+		return true // reads will find it in the page cache
+	}
 	var blocks []*block
 	for idx := start / blockSize; idx*blockSize < end; idx++ {
 		if n.blocks[idx] != nil {
