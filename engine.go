@@ -51,15 +51,16 @@ var errNoPlatformEngine = errors.New("no asynchronous I/O engine for this system
 // When the platform engine cannot start, it falls back to the pool
 // and returns why.
 func openEngine(want string, depth int) (e engine, fallback error) {
-	if want == "pool" {
+	switch want {
+	case "pool":
 		return newPoolEngine(depth), nil
+	case "", platformEngine:
+	default:
+		return newPoolEngine(depth), errors.New("engine " + want + " is not available on this system")
 	}
 	pe, err := newPlatformEngine(depth)
-	if err == nil {
-		return pe, nil
+	if err != nil {
+		return newPoolEngine(depth), err
 	}
-	if want != "" && want != platformEngine {
-		err = errors.New("engine " + want + " is not available on this system")
-	}
-	return newPoolEngine(depth), err
+	return pe, nil
 }

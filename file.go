@@ -64,6 +64,13 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	if fs.closed.Load() {
 		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrClosed}
 	}
+	// A writable handle's O_TRUNC is done by attach, in order with the
+	// buffered writes of the file. open(2) ignores it for devices and
+	// pipes and fails a writable directory anyway.
+	trunc := flag&os.O_TRUNC != 0 && flag&(os.O_WRONLY|os.O_RDWR) != 0
+	if trunc {
+		flag &^= os.O_TRUNC
+	}
 	osf, err := os.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
@@ -87,8 +94,12 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	f.writable = acc == os.O_WRONLY || acc == os.O_RDWR
 	f.appendMode = flag&os.O_APPEND != 0
 	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || fs.cfg.writeBehind <= 0
-	if mode.IsRegular() {
-		fs.attach(f, name, fi, flag&os.O_TRUNC != 0)
+	if !mode.IsRegular() {
+		return f, nil
+	}
+	if err := fs.attach(f, name, fi, trunc); err != nil {
+		osf.Close()
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return f, nil
 }
@@ -328,14 +339,20 @@ func (f *File) Stat() (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.exit()
-	fi, err := f.osf.Stat()
-	if err != nil || f.n == nil {
-		return fi, err
+	for try := 0; ; try++ {
+		fi, err := f.osf.Stat()
+		if err != nil || f.n == nil {
+			return fi, err
+		}
+		size, auth := f.fs.bufferedSize(f.n)
+		switch {
+		case auth && size != fi.Size():
+			return sizedInfo{fi, size}, nil
+		case !auth && size > fi.Size() && try == 0:
+			continue // a flush ended after the stat; ask again
+		}
+		return fi, nil
 	}
-	if size, ok := f.fs.bufferedSize(f.n); ok && size != fi.Size() {
-		return sizedInfo{fi, size}, nil
-	}
-	return fi, nil
 }
 
 // Sync writes the file's buffered data, waits for it, and commits the file

@@ -37,8 +37,8 @@ type node struct {
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
-	diskSize int64
-	mtime    time.Time
+	diskSize     int64
+	mtime, ctime time.Time
 	changed  bool // the Fs wrote the file since it recorded the above
 
 	errSeq uint64 // failed flushes so far
@@ -60,7 +60,7 @@ func (n *node) settled(gen uint64) bool { return n.direct == 0 && n.directGen ==
 
 // attach joins f to the node of its file. An Open that finds the file
 // changed since the Fs last saw it drops the cached blocks.
-func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) {
+func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	key := keyOf(name, fi)
@@ -68,7 +68,7 @@ func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) {
 	if n == nil {
 		n = &node{key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block)}
 		fs.nodes[key] = n
-	} else if !n.authoritative() && (n.changed || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime)) {
+	} else if !n.authoritative() && (n.changed || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime) || !changeTime(fi).Equal(n.ctime)) {
 		for _, b := range n.blocks {
 			if !b.dirty() {
 				fs.dropBlock(b)
@@ -76,29 +76,34 @@ func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) {
 		}
 	}
 	if trunc {
-		// A flush that was running when the open truncated the file may
-		// have written behind the truncation; truncate again after it.
-		retrunc := n.flushing
+		// O_TRUNC is done here rather than by open(2), in order with the
+		// file's buffered writes: after flushes in flight, dropping the
+		// rest.
 		for n.flushing {
 			fs.room.Wait()
 		}
 		for _, b := range n.blocks {
 			fs.dropBlock(b)
 		}
-		if retrunc && f.writable {
-			f.osf.Truncate(0)
+		if err := f.osf.Truncate(0); err != nil {
+			fs.forgetIfIdle(n)
+			return bareErr(err)
 		}
 		n.size = 0
+		if tfi, err := f.osf.Stat(); err == nil {
+			fi = tfi
+		}
 	}
 	if !n.authoritative() {
 		n.size = fi.Size()
-		n.diskSize, n.mtime, n.changed = fi.Size(), fi.ModTime(), false
+		n.diskSize, n.mtime, n.ctime, n.changed = fi.Size(), fi.ModTime(), changeTime(fi), false
 	}
 	n.handles[f] = struct{}{}
 	if f.writable {
 		n.writers = append(n.writers, f)
 	}
 	f.n = n
+	return nil
 }
 
 // detach flushes the node's data through f, which is closing, and leaves

@@ -136,7 +136,7 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 	if start >= end {
 		return false
 	}
-	if inPageCache(f.osf, end-1) {
+	if inPageCache(f.osf, start, end) {
 		return true // reads will find it in the page cache
 	}
 	var blocks []*block

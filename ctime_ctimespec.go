@@ -1,0 +1,16 @@
+//go:build darwin || ios || freebsd || netbsd
+
+package aiofs
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// changeTime returns the file's status change time, which no one can set
+// back, so a rewrite that restores the modification time still shows.
+func changeTime(fi os.FileInfo) time.Time {
+	st := fi.Sys().(*syscall.Stat_t)
+	return time.Unix(st.Ctimespec.Unix())
+}
