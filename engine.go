@@ -51,11 +51,10 @@ var errNoPlatformEngine = errors.New("no asynchronous I/O engine for this system
 // When the platform engine cannot start, it falls back to the pool
 // and returns why.
 func openEngine(want string, depth int) (e engine, fallback error) {
-	switch want {
-	case "pool":
+	if want == "pool" {
 		return newPoolEngine(depth), nil
-	case "", platformEngine:
-	default:
+	}
+	if want != "" && want != platformEngine {
 		return newPoolEngine(depth), errors.New("engine " + want + " is not available on this system")
 	}
 	pe, err := newPlatformEngine(depth)

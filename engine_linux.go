@@ -166,8 +166,8 @@ func (p *uringProbe) supports(op uint8) bool {
 // on an eventfd the kernel signals when it posts completions, and hands
 // out the rest. Each completion goes to its slot's channel.
 //
-// There are never more slots than SQ entries, and the CQ has twice as
-// many, so the SQ never fills and the CQ never overflows.
+// There are fewer slots than CQ entries and no more than SQ entries (the
+// kernel makes the CQ twice the SQ), so neither ring can overflow.
 type uringEngine struct {
 	fd int // the ring
 
@@ -269,7 +269,9 @@ func newUringEngine(depth int) (_ *uringEngine, err error) {
 		e.readOp, e.writeOp = ioringOpRead, ioringOpWrite
 	}
 
-	n := min(entries, len(e.sqes))
+	// A slot has at most one SQE queued and one CQE due, and the stop
+	// NOP needs a CQE too, so neither ring can overflow.
+	n := min(entries, len(e.sqes), len(e.cqes)-1)
 	e.limitWorkers(n)
 
 	e.nowait = true
@@ -300,7 +302,6 @@ func (e *uringEngine) mapRings(p *uringParams) error {
 	const prot, flags = unix.PROT_READ | unix.PROT_WRITE, unix.MAP_SHARED | unix.MAP_POPULATE
 
 	var err error
-	cq := &e.ringMem
 	if p.features&ioringFeatSingleMmap != 0 {
 		// One mapping holds both rings (5.4 and later).
 		e.ringMem, err = unix.Mmap(e.fd, ioringOffSQRing, max(sqSize, cqSize), prot, flags)
@@ -308,7 +309,6 @@ func (e *uringEngine) mapRings(p *uringParams) error {
 		e.ringMem, err = unix.Mmap(e.fd, ioringOffSQRing, sqSize, prot, flags)
 		if err == nil {
 			e.cqMem, err = unix.Mmap(e.fd, ioringOffCQRing, cqSize, prot, flags)
-			cq = &e.cqMem
 		}
 	}
 	if err == nil {
@@ -330,12 +330,16 @@ func (e *uringEngine) mapRings(p *uringParams) error {
 	for i := range array {
 		array[i] = uint32(i)
 	}
-	e.tail = *e.sqTail
+	e.tail = atomic.LoadUint32(e.sqTail)
 
-	e.cqHead = ringWord(*cq, p.cqOff.head)
-	e.cqTail = ringWord(*cq, p.cqOff.tail)
-	e.cqMask = *ringWord(*cq, p.cqOff.ringMask)
-	e.cqes = ringSlice[uringCQE](*cq, p.cqOff.cqes, *ringWord(*cq, p.cqOff.ringEntries))
+	cq := e.ringMem
+	if e.cqMem != nil {
+		cq = e.cqMem
+	}
+	e.cqHead = ringWord(cq, p.cqOff.head)
+	e.cqTail = ringWord(cq, p.cqOff.tail)
+	e.cqMask = *ringWord(cq, p.cqOff.ringMask)
+	e.cqes = ringSlice[uringCQE](cq, p.cqOff.cqes, *ringWord(cq, p.cqOff.ringEntries))
 	return nil
 }
 
@@ -360,9 +364,10 @@ func ringSlice[T any](m []byte, off, n uint32) []T {
 // limitWorkers bounds the kernel's io-wq threads, which run requests that
 // cannot complete without blocking (buffered writes, reads where the file
 // system lacks async buffered reads). They are threads of this process,
-// and having few threads is much of the point of a ring; the default
-// bound is min(SQ entries, 4*CPUs) per submitting thread. Kernels before
-// 5.15 don't know the call, which is harmless.
+// and having few threads is much of the point of a ring. The kernel keeps
+// an io-wq per thread that submits, by default of min(SQ entries, 4*CPUs)
+// workers; the limit applies to each. Kernels before 5.15 don't know the
+// call, which is harmless.
 func (e *uringEngine) limitWorkers(slots int) {
 	bounded := uint32(min(slots, max(4, 2*runtime.GOMAXPROCS(0))))
 	limits := [2]uint32{bounded, 0} // bounded, unbounded (0: unchanged)
@@ -630,16 +635,19 @@ func (e *uringEngine) pread(f *os.File, p []byte, off int64) (n int, err error) 
 
 	if e.nowait && len(p) <= uringFastPathMax {
 		// RWF_NOWAIT fails with EAGAIN rather than wait for the disk, and
-		// stops short at the first page not in the cache.
-		m, err := unix.Preadv2(fd, [][]byte{p}, off, unix.RWF_NOWAIT)
-		if err == nil {
-			if m == len(p) || m == 0 { // all of it, or end of file
-				e.c.fastPath.Add(1)
-				return m, nil
+		// stops short at the first page not in the cache, or at the end
+		// of the file: only another call can tell which.
+		for {
+			m, err := unix.Preadv2(fd, [][]byte{p[n:]}, off+int64(n), unix.RWF_NOWAIT)
+			if err != nil {
+				break // the ring continues, and reports its own errors
 			}
-			n = m
+			n += m
+			if m == 0 || n == len(p) { // end of file, or done
+				e.c.fastPath.Add(1)
+				return n, nil
+			}
 		}
-		// On any error the ring repeats the read and reports its own.
 	}
 
 	r := e.get()

@@ -39,7 +39,7 @@ type node struct {
 	// others when the file is opened again.
 	diskSize     int64
 	mtime, ctime time.Time
-	changed  bool // the Fs wrote the file since it recorded the above
+	changed      bool // the Fs wrote the file since it recorded the above
 
 	errSeq uint64 // failed flushes so far
 	failed bool   // the last flush failed
