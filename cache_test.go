@@ -1,0 +1,912 @@
+package aiofs_test
+
+// Tests of the read path's block cache: every read returns what
+// afero.NewOsFs() returns, under every access pattern and cache
+// configuration; the cache stays within its bound; writes and other
+// processes' changes are seen as the design promises.
+//
+// Helpers shared by cache_test.go, prefetch_test.go, writebehind_test.go
+// and faults_test.go are prefixed cx.
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aiofs/aiofs"
+	"github.com/spf13/afero"
+)
+
+// cxBlock is the library's block size (64 KiB), which the tests aim their
+// sizes and offsets around.
+const cxBlock = 64 << 10
+
+// cxFs makes an aiofs.Fs that is closed, and its Close checked, when the
+// test ends.
+func cxFs(t testing.TB, opts ...aiofs.Option) *aiofs.Fs {
+	t.Helper()
+	fsys := aiofs.New(opts...)
+	t.Cleanup(func() {
+		if err := fsys.Close(); err != nil {
+			t.Errorf("Fs.Close: %v", err)
+		}
+	})
+	return fsys
+}
+
+// cxSeed returns the seed of a randomized test: AIOFS_SEED when set, a new
+// one otherwise. It is logged so that a failure can be replayed.
+func cxSeed(t testing.TB) uint64 {
+	t.Helper()
+	if s := os.Getenv("AIOFS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("AIOFS_SEED=%q: %v", s, err)
+		}
+		return v
+	}
+	v := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (replay with AIOFS_SEED=%d)", v, v)
+	return v
+}
+
+func cxRand(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, stream^0x9e3779b97f4a7c15))
+}
+
+// cxBytes returns n pseudo-random bytes.
+func cxBytes(r *rand.Rand, n int) []byte {
+	p := make([]byte, n)
+	for i := 0; i < n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8 && i+j < n; j++ {
+			p[i+j] = byte(v >> (8 * j))
+		}
+	}
+	return p
+}
+
+// cxDropPageCache evicts the file's pages from the OS page cache where
+// the platform allows it (faults_test.go sets it on Linux), so that reads
+// of it are cold. The Fs skips readahead of what the page cache holds
+// already, so without this a file just written would never be prefetched
+// into the Fs's cache, and the cache would go untested.
+var cxDropPageCache = func(t testing.TB, name string) {}
+
+// cxEngineName is the engine AIOFS_ENGINE names, or the pool.
+func cxEngineName() string {
+	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
+		return e
+	}
+	return "pool"
+}
+
+// cxSameErr reports whether two errors are the same to a caller: both
+// nil, both exactly io.EOF, or the same errno.
+func cxSameErr(a, b error) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	if a == io.EOF || b == io.EOF {
+		return a == b
+	}
+	var ae, be syscall.Errno
+	if errors.As(a, &ae) != errors.As(b, &be) {
+		return false
+	}
+	return ae == be
+}
+
+// cxDiff describes where two byte slices first differ.
+func cxDiff(a, b []byte) string {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		if a[i] != b[i] {
+			return fmt.Sprintf("first difference at byte %d (%#02x vs %#02x), lengths %d and %d", i, a[i], b[i], len(a), len(b))
+		}
+	}
+	if len(a) != len(b) {
+		return fmt.Sprintf("lengths %d and %d, equal up to %d", len(a), len(b), n)
+	}
+	return "equal"
+}
+
+// cxOptSet is a named set of options.
+type cxOptSet struct {
+	name string
+	opts []aiofs.Option
+}
+
+// cxReadOptSets are the read path's configurations under test.
+var cxReadOptSets = []cxOptSet{
+	{"default", nil},
+	{"cache256K-ra128K", []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
+	{"cache256K-ra2M", []aiofs.Option{aiofs.WithCacheSize(256 << 10)}},
+	{"cache2blocks-ra64K", []aiofs.Option{aiofs.WithCacheSize(2 * cxBlock), aiofs.WithReadahead(cxBlock)}},
+	{"ra0", []aiofs.Option{aiofs.WithReadahead(0)}},
+	{"cache0", []aiofs.Option{aiofs.WithCacheSize(0)}},
+}
+
+// cxSizes are the file sizes around the block and window boundaries.
+var cxSizes = []int{0, 1, cxBlock - 1, cxBlock, cxBlock + 1, 128<<10 - 1, 128 << 10, 128<<10 + 1, 3<<20 + 12345}
+
+// cxReadDiff drives pairs of handles of one file, one opened through aiofs
+// and one through afero.OsFs, with the same calls, and fails the test at
+// the first difference.
+type cxReadDiff struct {
+	t      *testing.T
+	r      *rand.Rand
+	size   int64
+	a, o   []afero.File // a[i] and o[i] are a pair
+	log    []string     // the last calls, for the failure message
+	p, q   []byte
+	pa, pb []byte // poison patterns
+	name   string
+}
+
+func (d *cxReadDiff) note(s string) {
+	d.log = append(d.log, s)
+	if len(d.log) > 12 {
+		d.log = d.log[1:]
+	}
+}
+
+func (d *cxReadDiff) fail(format string, args ...any) {
+	d.t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	hist := ""
+	for _, l := range d.log {
+		hist += "\n\t" + l
+	}
+	d.t.Fatalf("size %d: %s\nlast calls (newest last):%s", d.size, msg, hist)
+}
+
+func (d *cxReadDiff) bufs(n int) ([]byte, []byte) {
+	if cap(d.p) < n {
+		d.p, d.q = make([]byte, n), make([]byte, n)
+		d.pa, d.pb = bytes.Repeat([]byte{0xa5}, n), bytes.Repeat([]byte{0x5a}, n)
+	}
+	// Poison the buffers so that bytes a read does not write are noticed.
+	p, q := d.p[:n], d.q[:n]
+	copy(p, d.pa)
+	copy(q, d.pb)
+	return p, q
+}
+
+func (d *cxReadDiff) readAt(h, n int, off int64) {
+	d.t.Helper()
+	d.note(fmt.Sprintf("h%d.ReadAt(len %d, off %d)", h, n, off))
+	p, q := d.bufs(n)
+	an, aerr := d.a[h].ReadAt(p, off)
+	on, oerr := d.o[h].ReadAt(q, off)
+	if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
+		d.fail("h%d.ReadAt(len %d, off %d): aiofs n=%d err=%v, OsFs n=%d err=%v; data: %s",
+			h, n, off, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
+	}
+}
+
+func (d *cxReadDiff) read(h, n int) {
+	d.t.Helper()
+	d.note(fmt.Sprintf("h%d.Read(len %d)", h, n))
+	p, q := d.bufs(n)
+	an, aerr := d.a[h].Read(p)
+	on, oerr := d.o[h].Read(q)
+	if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
+		d.fail("h%d.Read(len %d): aiofs n=%d err=%v, OsFs n=%d err=%v; data: %s",
+			h, n, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
+	}
+}
+
+func (d *cxReadDiff) seek(h int, off int64, whence int) int64 {
+	d.t.Helper()
+	d.note(fmt.Sprintf("h%d.Seek(%d, %d)", h, off, whence))
+	ap, aerr := d.a[h].Seek(off, whence)
+	op, oerr := d.o[h].Seek(off, whence)
+	if ap != op || !cxSameErr(aerr, oerr) {
+		d.fail("h%d.Seek(%d, %d): aiofs %d, %v; OsFs %d, %v", h, off, whence, ap, aerr, op, oerr)
+	}
+	return op
+}
+
+// length picks a read length, biased to the sizes that matter.
+func (d *cxReadDiff) length() int {
+	switch d.r.IntN(14) {
+	case 0:
+		return 1
+	case 1:
+		return 512
+	case 2:
+		return 4096
+	case 3:
+		return cxBlock - 1
+	case 4:
+		return cxBlock
+	case 5:
+		return cxBlock + 1
+	case 6:
+		return 128 << 10
+	case 7:
+		return 32 << 10
+	case 8:
+		return 300 << 10
+	case 9:
+		if d.r.IntN(4) == 0 {
+			return 3 << 20 // larger than most windows
+		}
+		return 1 << 20
+	case 10:
+		return 0
+	default:
+		return 1 + d.r.IntN(200<<10)
+	}
+}
+
+// offset picks an offset, biased to the file's ends and block edges.
+func (d *cxReadDiff) offset() int64 {
+	switch d.r.IntN(8) {
+	case 0:
+		return 0
+	case 1:
+		return max(0, d.size+int64(d.r.IntN(3))-1)
+	case 2:
+		b := int64(d.r.IntN(int(d.size/cxBlock) + 2))
+		return max(0, b*cxBlock+int64(d.r.IntN(3))-1)
+	default:
+		return d.r.Int64N(d.size + 2*cxBlock)
+	}
+}
+
+// burst runs one access pattern.
+func (d *cxReadDiff) burst() {
+	d.t.Helper()
+	r := d.r
+	h := r.IntN(len(d.a))
+	if r.IntN(10) == 0 {
+		// Cold again: readahead has work to do.
+		d.note("drop the page cache")
+		cxDropPageCache(d.t, d.name)
+	}
+	switch r.IntN(8) {
+	case 0: // sequential Reads from where the handle is
+		l := d.length()
+		for range 1 + r.IntN(20) {
+			d.read(h, l)
+		}
+	case 1: // Seek somewhere, then Read
+		whence := r.IntN(3)
+		var off int64
+		switch whence {
+		case io.SeekStart:
+			off = d.offset()
+		case io.SeekCurrent:
+			off = r.Int64N(2*d.size+2) - d.size - 1
+		case io.SeekEnd:
+			off = r.Int64N(d.size+cxBlock+1) - d.size - cxBlock/2
+		}
+		d.seek(h, off, whence)
+		d.read(h, d.length())
+	case 2: // random ReadAts
+		for range 1 + r.IntN(10) {
+			d.readAt(h, d.length(), d.offset())
+		}
+	case 3: // strided ReadAts
+		l := d.length()
+		stride := int64(l) + int64(r.IntN(3*cxBlock))
+		off := d.offset()
+		for i := 0; i < 1+r.IntN(16) && off <= d.size+cxBlock; i++ {
+			d.readAt(h, l, off)
+			off += stride
+		}
+	case 4: // backwards: Seek back two lengths, Read one, repeatedly
+		l := int64(1 + r.IntN(100<<10))
+		pos := d.seek(h, 0, io.SeekEnd)
+		for i := 0; i < 1+r.IntN(30) && pos > 0; i++ {
+			if pos >= 2*l {
+				pos = d.seek(h, -2*l, io.SeekCurrent)
+			} else {
+				pos = d.seek(h, 0, io.SeekStart)
+			}
+			d.read(h, int(l))
+		}
+	case 5: // backwards ReadAts
+		l := 1 + r.IntN(100<<10)
+		for off := d.offset(); off >= 0; off -= int64(l) + int64(r.IntN(2))*cxBlock {
+			d.readAt(h, l, off)
+		}
+	case 6: // 2-3 interleaved sequential streams of ReadAt on one handle
+		k := 2 + r.IntN(2)
+		l := d.length()%(256<<10) + 1
+		offs := make([]int64, k)
+		for i := range offs {
+			offs[i] = d.offset()
+		}
+		for range 1 + r.IntN(30) {
+			for i := range offs {
+				d.readAt(h, l, offs[i])
+				offs[i] += int64(l)
+			}
+		}
+	case 7: // small random reads
+		for range 1 + r.IntN(20) {
+			d.readAt(h, 1+r.IntN(4096), r.Int64N(d.size+1))
+		}
+	}
+}
+
+// TestCacheReadsMatchOsFs checks that every Read, ReadAt and Seek returns
+// what afero.OsFs returns, for sequential, strided, backwards, interleaved
+// and random patterns on files of sizes around the block and window
+// edges, under several cache and readahead configurations. Two pairs of
+// handles share the file, and so the aiofs cache.
+func TestCacheReadsMatchOsFs(t *testing.T) {
+	seed := cxSeed(t)
+	dir := t.TempDir()
+	osfs := afero.NewOsFs()
+	for si, size := range cxSizes {
+		name := filepath.Join(dir, fmt.Sprintf("f%d", size))
+		data := cxBytes(cxRand(seed, uint64(si)), size)
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for oi, set := range cxReadOptSets {
+			t.Run(fmt.Sprintf("size%d/%s", size, set.name), func(t *testing.T) {
+				cxDropPageCache(t, name)
+				fsys := cxFs(t, set.opts...)
+				d := &cxReadDiff{t: t, r: cxRand(seed, uint64(si*100+oi+1)), size: int64(size), name: name}
+				for range 2 {
+					a, err := fsys.Open(name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					o, err := osfs.Open(name)
+					if err != nil {
+						t.Fatal(err)
+					}
+					d.a, d.o = append(d.a, a), append(d.o, o)
+				}
+				bursts := 25
+				if size > 1<<20 {
+					bursts = 80
+				}
+				for range bursts {
+					d.burst()
+				}
+				// Finally a full sequential read through a fresh handle.
+				a, err := fsys.Open(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := io.ReadAll(a)
+				if err != nil || !bytes.Equal(got, data) {
+					t.Errorf("ReadAll: err %v, data %s", err, cxDiff(got, data))
+				}
+				d.a = append(d.a, a)
+				for i, f := range d.a {
+					if err := f.Close(); err != nil {
+						t.Errorf("aiofs Close %d: %v", i, err)
+					}
+				}
+				for _, f := range d.o {
+					f.Close()
+				}
+				if st := fsys.Stats(); st.DirtyBytes != 0 || st.InFlight < 0 {
+					t.Errorf("after reads only: DirtyBytes %d, InFlight %d", st.DirtyBytes, st.InFlight)
+				}
+			})
+		}
+	}
+}
+
+// TestCacheConcurrentReaders has goroutines read one file through their
+// own handles of one Fs, with random patterns, while the small cache
+// evicts under them; every read must return the file's bytes.
+func TestCacheConcurrentReaders(t *testing.T) {
+	seed := cxSeed(t)
+	dir := t.TempDir()
+	const size = 4<<20 + 333
+	data := cxBytes(cxRand(seed, 0), size)
+	name := filepath.Join(dir, "f")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, set := range []cxOptSet{cxReadOptSets[0], cxReadOptSets[1], cxReadOptSets[3]} {
+		t.Run(set.name, func(t *testing.T) {
+			cxDropPageCache(t, name)
+			fsys := cxFs(t, set.opts...)
+			var wg sync.WaitGroup
+			for g := range 6 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := cxRand(seed, uint64(g+1))
+					f, err := fsys.Open(name)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					defer f.Close()
+					buf := make([]byte, 256<<10)
+					check := func(what string, off int64, p []byte, n int, err error) bool {
+						want := 0
+						if off < size {
+							want = min(len(p), int(size-off))
+						}
+						var wantErr error
+						if want < len(p) {
+							wantErr = io.EOF
+						}
+						if n != want || err != wantErr || !bytes.Equal(p[:n], data[min(off, size):min(off, size)+int64(want)]) {
+							t.Errorf("g%d %s(len %d, off %d) = %d, %v; want %d, %v; data %s",
+								g, what, len(p), off, n, err, want, wantErr, cxDiff(p[:n], data[min(off, size):min(off, size)+int64(want)]))
+							return false
+						}
+						return true
+					}
+					for range 40 {
+						switch r.IntN(3) {
+						case 0: // a sequential run with Read
+							off := r.Int64N(size)
+							if r.IntN(3) == 0 {
+								off = 0
+							}
+							if _, err := f.Seek(off, io.SeekStart); err != nil {
+								t.Error(err)
+								return
+							}
+							l := 1 + r.IntN(len(buf))
+							for range 1 + r.IntN(20) {
+								p := buf[:l]
+								n, err := f.Read(p)
+								if off >= size {
+									if n != 0 || err != io.EOF {
+										t.Errorf("g%d Read at EOF: %d, %v", g, n, err)
+										return
+									}
+									break
+								}
+								// Read may return fewer bytes than asked only at the end.
+								if err != nil || !bytes.Equal(p[:n], data[off:off+int64(n)]) || n < l && off+int64(n) != size {
+									t.Errorf("g%d Read(len %d) at %d = %d, %v; data %s", g, l, off, n, err,
+										cxDiff(p[:n], data[off:min(size, off+int64(n))]))
+									return
+								}
+								off += int64(n)
+							}
+						case 1: // a sequential stream of ReadAt
+							off := r.Int64N(size)
+							l := 1 + r.IntN(len(buf))
+							for range 1 + r.IntN(20) {
+								n, err := f.ReadAt(buf[:l], off)
+								if !check("ReadAt", off, buf[:l], n, err) {
+									return
+								}
+								off += int64(l)
+							}
+						case 2: // random small reads
+							for range 1 + r.IntN(20) {
+								off := r.Int64N(size + 10)
+								l := 1 + r.IntN(8192)
+								n, err := f.ReadAt(buf[:l], off)
+								if !check("ReadAt", off, buf[:l], n, err) {
+									return
+								}
+							}
+						}
+					}
+				}()
+			}
+			wg.Wait()
+		})
+	}
+}
+
+// TestCacheBoundUnderLoad: 32 goroutines read 32 files that together are
+// ten times the cache bound; sampled all along, the cached bytes never
+// exceed the bound, and the heap never exceeds what it was before the
+// reads by more than the bound plus a constant.
+func TestCacheBoundUnderLoad(t *testing.T) {
+	const (
+		bound    = 2 << 20
+		files    = 32
+		fileSize = 640 << 10 // 32 files of 640 KiB = 20 MiB = 10x the bound
+		readBuf  = 32 << 10
+		// heapSlack is what the heap may hold beyond the cached blocks
+		// while readers run: buffers and requests in flight, the
+		// engine's and goroutines' small allocations, FileInfo and
+		// error values, and the blocks allocated between the forced GC
+		// and the sample. 4 MiB is generous for that and far below the
+		// 20 MiB the files hold, which an unbounded cache would reach.
+		heapSlack = 4 << 20
+	)
+	seed := cxSeed(t)
+	dir := t.TempDir()
+	datas := make([][]byte, files)
+	for i := range datas {
+		datas[i] = cxBytes(cxRand(seed, uint64(i)), fileSize)
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), datas[i], 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cxDropPageCache(t, filepath.Join(dir, fmt.Sprint(i)))
+	}
+	fsys := cxFs(t, aiofs.WithCacheSize(bound))
+	handles := make([]afero.File, files)
+	bufs := make([][]byte, files)
+	for i := range handles {
+		f, err := fsys.Open(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		handles[i] = f
+		bufs[i] = make([]byte, readBuf)
+	}
+	defer func() {
+		for _, f := range handles {
+			f.Close()
+		}
+	}()
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	baseHeap := ms.HeapInuse
+
+	stop := make(chan struct{})
+	var maxCached atomic.Int64
+	var cachedSamples atomic.Int64
+	var samplers sync.WaitGroup
+	samplers.Add(2)
+	go func() { // cached bytes, sampled as often as possible
+		defer samplers.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := fsys.Stats().CachedBytes
+			cachedSamples.Add(1)
+			if c > maxCached.Load() {
+				maxCached.Store(c)
+			}
+			runtime.Gosched()
+		}
+	}()
+	var maxHeap atomic.Uint64
+	var heapSamples atomic.Int64
+	go func() { // heap after GC, sampled every few milliseconds
+		defer samplers.Done()
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			runtime.GC()
+			runtime.GC() // the second GC frees what sync.Pool's victim cache held
+			runtime.ReadMemStats(&ms)
+			heapSamples.Add(1)
+			if ms.HeapInuse > maxHeap.Load() {
+				maxHeap.Store(ms.HeapInuse)
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for i := range handles {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f, buf, data := handles[i], bufs[i], datas[i]
+			for pass := range 3 {
+				if pass > 0 {
+					cxDropPageCache(t, f.Name())
+				}
+				if _, err := f.Seek(0, io.SeekStart); err != nil {
+					t.Error(err)
+					return
+				}
+				off := 0
+				for {
+					n, err := f.Read(buf)
+					if !bytes.Equal(buf[:n], data[off:off+n]) {
+						t.Errorf("file %d pass %d: wrong data at %d", i, pass, off)
+						return
+					}
+					off += n
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if off != fileSize {
+					t.Errorf("file %d pass %d: read %d bytes, want %d", i, pass, off, fileSize)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	samplers.Wait()
+
+	st := fsys.Stats()
+	t.Logf("CachedBytes max %d over %d samples (bound %d); heap in use max %d over %d samples, %d above the %d before; windows %d, used %d, wasted %d",
+		maxCached.Load(), cachedSamples.Load(), bound, maxHeap.Load(), heapSamples.Load(),
+		int64(maxHeap.Load())-int64(baseHeap), baseHeap, st.PrefetchWindows, st.PrefetchUsed, st.PrefetchWasted)
+	if maxCached.Load() > bound {
+		t.Errorf("Stats().CachedBytes reached %d, above the bound %d", maxCached.Load(), bound)
+	}
+	if st.CachedBytes > bound {
+		t.Errorf("Stats().CachedBytes is %d at the end, above the bound %d", st.CachedBytes, bound)
+	}
+	if maxCached.Load() == 0 || st.PrefetchWindows == 0 {
+		t.Errorf("the cache was never used (max CachedBytes %d, PrefetchWindows %d): the test tests nothing", maxCached.Load(), st.PrefetchWindows)
+	}
+	if heapSamples.Load() > 0 && maxHeap.Load() > baseHeap+bound+heapSlack {
+		t.Errorf("heap in use after GC reached %d, %d above the %d before the reads; allowed: bound %d + %d",
+			maxHeap.Load(), maxHeap.Load()-baseHeap, baseHeap, bound, heapSlack)
+	}
+}
+
+// TestCacheWriteSeenByOtherHandle: a write through one handle is seen at
+// once by reads through another handle of the same Fs, also where the
+// reader has the block cached or being prefetched, and by a Stat of it;
+// after Close, by the OS.
+func TestCacheWriteSeenByOtherHandle(t *testing.T) {
+	type variant struct {
+		name  string
+		opts  []aiofs.Option
+		wflag int
+	}
+	for _, v := range []variant{
+		{"writebehind", nil, 0},
+		{"writethrough", []aiofs.Option{aiofs.WithWriteBehind(0)}, 0},
+		{"O_SYNC", nil, os.O_SYNC},
+		{"smallcache", []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}, 0},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			seed := cxSeed(t)
+			r := cxRand(seed, 1)
+			dir := t.TempDir()
+			name := filepath.Join(dir, "f")
+			model := cxBytes(r, 300<<10+17)
+			if err := os.WriteFile(name, model, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			cxDropPageCache(t, name)
+			fsys := cxFs(t, v.opts...)
+			rd, err := fsys.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd.Close()
+			wr, err := fsys.OpenFile(name, os.O_RDWR|v.wflag, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Read everything through rd first, so the blocks are cached.
+			if got, err := io.ReadAll(rd); err != nil || !bytes.Equal(got, model) {
+				t.Fatalf("first read: %v, %s", err, cxDiff(got, model))
+			}
+			if st := fsys.Stats(); st.CachedBytes == 0 {
+				t.Logf("nothing cached after the first read (%s): the writes below meet no cached block", cxPrefetchLine(st))
+			}
+			verify := func(step string) {
+				t.Helper()
+				got := make([]byte, len(model)+100)
+				n, err := rd.ReadAt(got, 0)
+				if n != len(model) || err != io.EOF || !bytes.Equal(got[:n], model) {
+					t.Fatalf("%s: ReadAt through the other handle: n %d (want %d), err %v; %s", step, n, len(model), err, cxDiff(got[:n], model))
+				}
+				if fi, err := rd.Stat(); err != nil || fi.Size() != int64(len(model)) {
+					t.Fatalf("%s: Stat of the other handle: %v, size %d, want %d", step, err, fi.Size(), len(model))
+				}
+			}
+			write := func(step string, p []byte, off int64) {
+				t.Helper()
+				if n, err := wr.WriteAt(p, off); n != len(p) || err != nil {
+					t.Fatalf("%s: WriteAt: %d, %v", step, n, err)
+				}
+				if end := off + int64(len(p)); end > int64(len(model)) {
+					model = append(model, make([]byte, end-int64(len(model)))...)
+				}
+				copy(model[off:], p)
+				verify(step)
+			}
+			write("inside a cached block", cxBytes(r, 100), 1000)
+			write("across a block edge", cxBytes(r, 100), cxBlock-50)
+			write("the last partial block, extending the file", cxBytes(r, 1000), int64(len(model))-10)
+			write("a whole block", cxBytes(r, cxBlock), 2*cxBlock)
+			write("past the end, leaving a hole", cxBytes(r, 10), int64(len(model))+cxBlock+5)
+
+			// A block that readahead is loading: start a sequential reader,
+			// then write into its window at once.
+			rd2, err := fsys.Open(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rd2.Close()
+			small := make([]byte, 4096)
+			if _, err := io.ReadFull(rd2, small); err != nil {
+				t.Fatal(err)
+			}
+			write("a block being prefetched", cxBytes(r, 5000), 100<<10)
+			rest, err := io.ReadAll(rd2)
+			if err != nil || !bytes.Equal(append(small, rest...), model) {
+				t.Fatalf("sequential reader after the write: %v, %s", err, cxDiff(append(small, rest...), model))
+			}
+			// Read through the same handle continues to see new writes.
+			if _, err := rd.Seek(0, io.SeekStart); err != nil {
+				t.Fatal(err)
+			}
+			write("after a Seek of the reader", cxBytes(r, 3000), 7)
+			if all, err := io.ReadAll(rd); err != nil || !bytes.Equal(all, model) {
+				t.Fatalf("Read through the other handle: %v, %s", err, cxDiff(all, model))
+			}
+			if err := wr.Close(); err != nil {
+				t.Fatalf("Close: %v", err)
+			}
+			if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, model) {
+				t.Fatalf("on disk after Close: %v, %s", err, cxDiff(disk, model))
+			}
+		})
+	}
+}
+
+// TestCacheSeesOtherProcessChangeAfterReopen: changes that bypass the Fs
+// (as another process makes them) are seen by the next Open, with the
+// bytes OsFs returns: a rewrite of the same size, shorter, longer, and a
+// replacement by rename.
+func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
+	seed := cxSeed(t)
+	r := cxRand(seed, 2)
+	dir := t.TempDir()
+	name := filepath.Join(dir, "f")
+	fsys := cxFs(t)
+	osfs := afero.NewOsFs()
+
+	readBoth := func(step string) {
+		t.Helper()
+		f, err := fsys.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		o, err := osfs.Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer o.Close()
+		got, err := io.ReadAll(f)
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		want, _ := io.ReadAll(o)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: aiofs read after reopen differs from OsFs: %s", step, cxDiff(got, want))
+		}
+		for _, off := range []int64{0, 5, cxBlock - 1, cxBlock, 100 << 10, int64(len(want)) - 1, int64(len(want)), 1 << 20} {
+			p, q := make([]byte, 3000), make([]byte, 3000)
+			an, aerr := f.ReadAt(p, off)
+			on, oerr := o.ReadAt(q, off)
+			if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
+				t.Fatalf("%s: ReadAt(3000, %d): aiofs %d, %v; OsFs %d, %v; %s", step, off, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
+			}
+		}
+		fi, err := f.Stat()
+		if err != nil || fi.Size() != int64(len(want)) {
+			t.Fatalf("%s: Stat: %v, size %d, want %d", step, err, fi.Size(), len(want))
+		}
+	}
+	change := func(step string, data []byte) {
+		t.Helper()
+		before, _ := os.Stat(name)
+		if err := os.WriteFile(name, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		after, _ := os.Stat(name)
+		if before != nil && before.Size() == after.Size() && before.ModTime().Equal(after.ModTime()) {
+			// The design detects changes by size and modification time;
+			// a rewrite within one timestamp tick is beyond it.
+			t.Logf("%s: mtime did not change (%v); moving it on", step, after.ModTime())
+			os.Chtimes(name, time.Time{}, after.ModTime().Add(time.Second))
+		}
+		cxDropPageCache(t, name) // so that the Fs caches what it reads next
+		readBoth(step)
+	}
+
+	change("initial", cxBytes(r, 1<<20+100))
+	readBoth("again, from the cache")
+	if fsys.Stats().CachedBytes == 0 {
+		t.Errorf("nothing cached after two full reads")
+	}
+	change("same size rewritten", cxBytes(r, 1<<20+100))
+	change("shorter", cxBytes(r, 100<<10+3))
+	change("longer", cxBytes(r, 2<<20+1))
+	change("truncated to a partial block", cxBytes(r, 1234))
+	change("emptied", nil)
+	change("refilled", cxBytes(r, 300<<10))
+
+	// Replaced by rename: a new file under the old name.
+	tmp := filepath.Join(dir, "tmp")
+	if err := os.WriteFile(tmp, cxBytes(r, 500<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		t.Fatal(err)
+	}
+	cxDropPageCache(t, name)
+	readBoth("replaced by rename")
+
+	// A change while a handle stays open, then a reopen.
+	keep, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadAll(keep); err != nil {
+		t.Fatal(err)
+	}
+	change("changed while another handle is open", cxBytes(r, 400<<10+9))
+	keep.Close()
+	readBoth("after the old handle closed")
+}
+
+// TestCacheSeesRewriteWithRestoredMtime: a rewrite in place by another
+// process that keeps the size and puts the modification time back (as
+// tools that preserve times do) is seen after re-Open. Size and mtime
+// alone cannot tell; the change time (ctime), which no one can set back,
+// can.
+func TestCacheSeesRewriteWithRestoredMtime(t *testing.T) {
+	aio := cxFs(t)
+	name := filepath.Join(t.TempDir(), "f")
+	v1 := bytes.Repeat([]byte("1"), 200<<10)
+	v2 := bytes.Repeat([]byte("2"), 200<<10)
+	if err := os.WriteFile(name, v1, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fi1, err := os.Stat(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cxDropPageCache(t, name)
+	f, err := aio.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := io.ReadAll(f); !bytes.Equal(got, v1) {
+		t.Fatal("first read")
+	}
+	f.Close()
+	if aio.Stats().CachedBytes == 0 {
+		t.Fatalf("nothing cached after the first read: the test tests nothing (%s)", cxPrefetchLine(aio.Stats()))
+	}
+	if err := os.WriteFile(name, v2, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(name, fi1.ModTime(), fi1.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	f, err = aio.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got, _ := io.ReadAll(f); !bytes.Equal(got, v2) {
+		t.Errorf("after a same-size rewrite with the mtime restored, re-Open reads the old content: %s", cxDiff(got, v2))
+	}
+}

@@ -1,0 +1,195 @@
+// Command fileserver serves a directory over HTTP through aiofs:
+//
+//	http.FileServer(afero.NewHttpFs(aiofs.New()).Dir(root))
+//
+// It is the smallest real program over aiofs and the README's "run the main
+// job" command:
+//
+//	go run ./examples/fileserver -root /srv/www -addr 127.0.0.1:8080
+//
+// Flags:
+//
+//	-root     directory to serve (default ".")
+//	-addr     address to listen on (default "127.0.0.1:8080"); port 0 picks
+//	          a free port, and the address actually used is printed
+//	-backend  "aiofs" (default) or "os" (afero.OsFs), to compare the two
+//
+// On start it prints, on stdout, the engine aiofs uses and a line
+//
+//	listening on http://127.0.0.1:8080
+//
+// with the address actually bound. Each request is logged on stderr as one
+// line: method, path, status, bytes sent and duration. SIGINT or SIGTERM
+// stops accepting connections, lets requests in progress finish (up to
+// -grace), closes the Fs and exits with status 0.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/aiofs/aiofs"
+)
+
+func main() {
+	root := flag.String("root", ".", "directory to serve")
+	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
+	backend := flag.String("backend", "aiofs", `file system: "aiofs" or "os" (afero.OsFs)`)
+	grace := flag.Duration("grace", 5*time.Second, "how long shutdown waits for requests in progress")
+	flag.Parse()
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "fileserver: unexpected arguments %q\n", flag.Args())
+		flag.Usage()
+		os.Exit(2)
+	}
+	if err := run(*root, *addr, *backend, *grace); err != nil {
+		fmt.Fprintln(os.Stderr, "fileserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(root, addr, backend string, grace time.Duration) error {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("-root %s is not a directory", root)
+	}
+
+	var fsys afero.Fs
+	closeFs := func() error { return nil }
+	switch backend {
+	case "aiofs":
+		afs := aiofs.New()
+		st := afs.Stats()
+		if st.Fallback != "" {
+			fmt.Printf("backend aiofs, engine %s (fallback: %s)\n", st.Engine, st.Fallback)
+		} else {
+			fmt.Printf("backend aiofs, engine %s\n", st.Engine)
+		}
+		fsys, closeFs = afs, afs.Close
+	case "os":
+		fmt.Println("backend os (afero.OsFs)")
+		fsys = afero.NewOsFs()
+	default:
+		return fmt.Errorf(`-backend %q: want "aiofs" or "os"`, backend)
+	}
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		closeFs()
+		return err
+	}
+	// The address actually bound, so that -addr 127.0.0.1:0 is usable.
+	fmt.Printf("listening on http://%s\n", ln.Addr())
+
+	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+	srv := &http.Server{
+		Handler:           logRequests(logger, http.FileServer(afero.NewHttpFs(fsys).Dir(root))),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          logger,
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+
+	var serveErr error
+	select {
+	case serveErr = <-served:
+	case <-ctx.Done():
+		stop() // a second signal kills the process the default way
+		fmt.Println("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), grace)
+		if err := srv.Shutdown(sctx); err != nil {
+			logger.Printf("shutdown: %v; closing remaining connections", err)
+			srv.Close()
+		}
+		cancel()
+		<-served // http.ErrServerClosed
+	}
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	// No request uses the Fs any more: flush and release it.
+	if err := closeFs(); err != nil && serveErr == nil {
+		serveErr = fmt.Errorf("closing the file system: %w", err)
+	}
+	if serveErr == nil {
+		fmt.Println("stopped")
+	}
+	return serveErr
+}
+
+// logRequests logs one line per request: method, path, status, bytes of
+// body sent and duration.
+func logRequests(logger *log.Logger, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		lw := &logWriter{ResponseWriter: w}
+		defer func() {
+			status := lw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			logger.Printf("%s %s %d %d %s", r.Method, r.URL.RequestURI(), status, lw.bytes, time.Since(start).Round(time.Microsecond))
+		}()
+		h.ServeHTTP(lw, r)
+	})
+}
+
+// logWriter counts what a handler sends. It keeps the ResponseWriter's
+// io.ReaderFrom, so that net/http can still use sendfile for files that
+// allow it, and Unwrap for http.ResponseController.
+type logWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *logWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *logWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	var n int64
+	var err error
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		n, err = rf.ReadFrom(r)
+	} else {
+		n, err = io.Copy(struct{ io.Writer }{w.ResponseWriter}, r)
+	}
+	w.bytes += n
+	return n, err
+}
+
+func (w *logWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -1,0 +1,642 @@
+//go:build linux
+
+package aiofs_test
+
+// Fault injection on the write path: ENOSPC from /dev/full and from a full
+// tmpfs, EFBIG from RLIMIT_FSIZE (in a child process), the sticky error
+// rule, and durability of synced data across SIGKILL (in a child process).
+//
+// The child processes are this test binary run again with
+// -test.run=^TestFaultChild$ and AIOFS_FAULT_CHILD naming the role.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/aiofs/aiofs"
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+)
+
+func init() { cxDropPageCache = cxDropPageCacheLinux }
+
+// cxDropPageCacheLinux writes the file's pages out and evicts them from
+// the page cache with posix_fadvise(POSIX_FADV_DONTNEED), repeating while
+// mincore still finds pages resident (pages under readahead I/O at the
+// time are not evicted).
+func cxDropPageCacheLinux(t testing.TB, name string) {
+	t.Helper()
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	var resident int
+	for range 200 {
+		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Fatalf("fadvise DONTNEED %s: %v", name, err)
+		}
+		if resident = cxResidentPages(t, f); resident == 0 {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("%s: %d pages stay in the page cache after POSIX_FADV_DONTNEED", name, resident)
+}
+
+// cxResidentPages counts the file's pages in the page cache (mincore on a
+// mapping, which starts no I/O).
+func cxResidentPages(t testing.TB, f *os.File) int {
+	t.Helper()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() == 0 {
+		return 0
+	}
+	m, err := unix.Mmap(int(f.Fd()), 0, int(fi.Size()), unix.PROT_READ, unix.MAP_SHARED)
+	if err != nil {
+		t.Fatalf("mmap: %v", err)
+	}
+	defer unix.Munmap(m)
+	page := os.Getpagesize()
+	vec := make([]byte, (len(m)+page-1)/page)
+	if _, _, errno := unix.Syscall(unix.SYS_MINCORE, uintptr(unsafe.Pointer(&m[0])), uintptr(len(m)), uintptr(unsafe.Pointer(&vec[0]))); errno != 0 {
+		t.Fatalf("mincore: %v", errno)
+	}
+	n := 0
+	for _, v := range vec {
+		n += int(v & 1)
+	}
+	return n
+}
+
+// TestCacheDropPageCacheWorks checks the helper the cache and prefetch
+// tests rely on: after it, no page of the file is in the page cache.
+func TestCacheDropPageCacheWorks(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, cxBytes(cxRand(1, 1), 1<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := cxResidentPages(t, f); n == 0 {
+		t.Fatalf("a file just written has no page in the page cache: mincore does not see them")
+	}
+	cxDropPageCache(t, name)
+	if n := cxResidentPages(t, f); n != 0 {
+		t.Errorf("%d pages still in the page cache after cxDropPageCache: the cache and prefetch tests would run warm", n)
+	}
+}
+
+// TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
+func TestWBWriteThroughODSYNC(t *testing.T) {
+	cxWriteThroughCase(t, nil, syscall.O_DSYNC)
+}
+
+// TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
+// the latest at Sync or Close, as with OsFs; never silently.
+func TestFaultDevFull(t *testing.T) {
+	if _, err := os.Stat("/dev/full"); err != nil {
+		t.Skip(err)
+	}
+	for _, set := range []cxOptSet{
+		{"default", nil},
+		{"wb0", []aiofs.Option{aiofs.WithWriteBehind(0)}},
+	} {
+		for _, flag := range []int{os.O_WRONLY, os.O_RDWR | os.O_APPEND} {
+			t.Run(fmt.Sprintf("%s/%#x", set.name, flag), func(t *testing.T) {
+				aio := cxFs(t, set.opts...)
+				f, err := aio.OpenFile("/dev/full", flag, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, err := afero.NewOsFs().OpenFile("/dev/full", flag, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer o.Close()
+				p := cxBytes(cxRand(1, 1), 100<<10)
+				_, oerr := o.Write(p)
+				n, werr := f.Write(p)
+				serr := f.Sync()
+				cerr := f.Close()
+				t.Logf("OsFs Write: %v; aiofs Write: %d, %v; Sync: %v; Close: %v", oerr, n, werr, serr, cerr)
+				if !errors.Is(oerr, syscall.ENOSPC) {
+					t.Fatalf("OsFs does not fail on /dev/full: %v", oerr)
+				}
+				switch {
+				case errors.Is(werr, syscall.ENOSPC):
+					if n != 0 {
+						t.Errorf("Write to /dev/full counted %d bytes", n)
+					}
+					var pe *os.PathError
+					if !errors.As(werr, &pe) || pe.Op != "write" || pe.Path != "/dev/full" {
+						t.Errorf("Write error %#v: want *os.PathError{Op: \"write\", Path: \"/dev/full\"} as OsFs gives", werr)
+					}
+				case werr != nil:
+					t.Errorf("Write error %v is not ENOSPC", werr)
+				case errors.Is(serr, syscall.ENOSPC) || errors.Is(cerr, syscall.ENOSPC):
+				default:
+					t.Errorf("ENOSPC was lost: Write %v, Sync %v, Close %v", werr, serr, cerr)
+				}
+			})
+		}
+	}
+}
+
+// cxMountTmpfs mounts a tmpfs of the given size in a new temporary
+// directory, or skips the test where that is not allowed.
+func cxMountTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v); this test needs root", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	return mnt
+}
+
+// cxFill writes a file until the file system is full.
+func cxFill(t *testing.T, name string) {
+	t.Helper()
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	buf := make([]byte, 4096)
+	for {
+		if _, err := f.Write(buf); err != nil {
+			if !errors.Is(err, syscall.ENOSPC) {
+				t.Fatalf("filling: %v", err)
+			}
+			return
+		}
+	}
+}
+
+// cxIs reports whether err is errno, describing it if not.
+func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
+
+// TestFaultENOSPCSticky: buffered writes to a full tmpfs fail in the
+// background with ENOSPC. The error reaches every handle of the file that
+// was open then: each returns it from every Write, WriteAt, Sync and Close
+// until one of its own Syncs succeeds; Write then accepts no bytes. Once
+// space is freed, Sync retries the data and succeeds, and the file is
+// complete. A Close that cannot write its data reports why.
+func TestFaultENOSPCSticky(t *testing.T) {
+	mnt := cxMountTmpfs(t, "1m")
+	aio := cxFs(t)
+	name := filepath.Join(mnt, "f")
+	data := cxBytes(cxRand(2, 2), 300<<10+5)
+	h1, err := aio.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h3, err := aio.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	cxFill(t, filler)
+
+	n, err := h1.Write(data)
+	t.Logf("Write of %d bytes to a full file system: %d, %v", len(data), n, err)
+	if err != nil {
+		if !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("Write: %v, want ENOSPC", err)
+		}
+		// The Write was refused part way: what it accepted is what
+		// must reach the disk in the end.
+		data = data[:n]
+	}
+	if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
+		t.Fatalf("Sync on a full file system: %v, want ENOSPC", err)
+	}
+	if st := aio.Stats(); st.BackgroundErrors == 0 {
+		t.Errorf("Stats().BackgroundErrors is 0 after a failed flush")
+	}
+	if err := aio.Sync(); !cxIs(err, syscall.ENOSPC) {
+		t.Errorf("Fs.Sync on a full file system: %v, want ENOSPC", err)
+	}
+
+	// Sticky on every writable handle, on every call, while space lacks.
+	for round := range 2 {
+		for i, h := range []afero.File{h1, h2} {
+			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.ENOSPC) {
+				t.Errorf("round %d, h%d.Write: %d, %v; want 0, ENOSPC", round, i+1, n, err)
+			}
+			if n, err := h.WriteAt([]byte("y"), 3); n != 0 || !cxIs(err, syscall.ENOSPC) {
+				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, ENOSPC", round, i+1, n, err)
+			}
+		}
+		if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("round %d, h1.Sync while full: %v, want ENOSPC", round, err)
+		}
+	}
+	// Reads through the Fs still see the data written (it is buffered).
+	got := make([]byte, len(data))
+	if n, err := h3.ReadAt(got, 0); n != len(data) || !bytes.Equal(got, data) {
+		t.Errorf("h3.ReadAt while the data is unflushed: %d, %v, %s", n, err, cxDiff(got[:n], data))
+	}
+
+	// Free the space: h1's Sync retries and succeeds; the file is complete.
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.Sync(); err != nil {
+		t.Fatalf("h1.Sync after space was freed: %v", err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, cxDiff(disk, data))
+	}
+	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
+		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
+	}
+	data[0] = 'z'
+	// h2 has not synced: it still reports the error, until its own Sync.
+	if n, err := h2.WriteAt([]byte("w"), 1); n != 0 || !cxIs(err, syscall.ENOSPC) {
+		t.Errorf("h2.WriteAt before any Sync of h2 succeeded: %d, %v; want 0, ENOSPC", n, err)
+	}
+	if err := h2.Sync(); err != nil {
+		t.Errorf("h2.Sync with space: %v", err)
+	}
+	if n, err := h2.WriteAt([]byte("w"), 1); n != 1 || err != nil {
+		t.Errorf("h2.WriteAt after its Sync succeeded: %d, %v", n, err)
+	}
+	data[1] = 'w'
+	// h3 was open when the write failed, and never synced.
+	if err := h3.Close(); !cxIs(err, syscall.ENOSPC) {
+		t.Errorf("h3.Close (open when the flush failed, never synced): %v, want ENOSPC", err)
+	}
+	if err := h1.Close(); err != nil {
+		t.Errorf("h1.Close: %v", err)
+	}
+	if err := h2.Close(); err != nil {
+		t.Errorf("h2.Close: %v", err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Errorf("on disk at the end: %v, %s", err, cxDiff(disk, data))
+	}
+
+	// A Close whose flush fails reports it, as do other handles' Closes.
+	g := filepath.Join(mnt, "g")
+	g1, err := aio.Create(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g2, err := aio.Open(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cxFill(t, filler)
+	if _, err := g1.Write(cxBytes(cxRand(3, 3), 100<<10)); err != nil && !cxIs(err, syscall.ENOSPC) {
+		t.Fatalf("g1.Write: %v", err)
+	}
+	if err := g1.Close(); !cxIs(err, syscall.ENOSPC) {
+		t.Errorf("g1.Close of unwritable data: %v, want ENOSPC", err)
+	}
+	if err := g2.Close(); !cxIs(err, syscall.ENOSPC) {
+		t.Errorf("g2.Close, open when the flush failed: %v, want ENOSPC", err)
+	}
+	os.Remove(filler)
+	if st := aio.Stats(); st.DirtyBytes != 0 {
+		t.Errorf("DirtyBytes %d after every handle closed", st.DirtyBytes)
+	}
+}
+
+// cxChild runs this test binary again as a child in the given role.
+func cxChild(ctx context.Context, role, dir string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFaultChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AIOFS_FAULT_CHILD="+role, "AIOFS_FAULT_DIR="+dir)
+	return cmd
+}
+
+// TestFaultChild is the child processes' entry point; it does nothing in
+// a normal run.
+func TestFaultChild(t *testing.T) {
+	role, dir := os.Getenv("AIOFS_FAULT_CHILD"), os.Getenv("AIOFS_FAULT_DIR")
+	switch role {
+	case "":
+		t.Skip("runs only as the child of TestFaultEFBIGSticky or TestFaultDurableAfterSIGKILL")
+	case "fsize":
+		cxChildFsize(t, dir)
+	case "durable":
+		cxChildDurable(t, dir)
+	default:
+		t.Fatalf("unknown role %q", role)
+	}
+}
+
+// TestFaultEFBIGSticky: with RLIMIT_FSIZE (and SIGXFSZ ignored), writes
+// past the limit fail with EFBIG in the background; the error is sticky
+// on every handle until its Sync succeeds, which it does once the limit
+// is raised, with the data then complete. Runs in a child process, as the
+// limit is process-wide.
+func TestFaultEFBIGSticky(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := cxChild(ctx, "fsize", t.TempDir()).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestFaultChild")) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+func cxChildFsize(t *testing.T, dir string) {
+	const limit = 1 << 20
+	signal.Ignore(syscall.SIGXFSZ)
+	var orig syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &orig); err != nil {
+		t.Fatal(err)
+	}
+	setLimit := func(cur uint64) {
+		if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &syscall.Rlimit{Cur: cur, Max: orig.Max}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setLimit(limit)
+	aio := cxFs(t)
+	name := filepath.Join(dir, "f")
+	data := cxBytes(cxRand(4, 4), 2*limit+12345)
+	h1, err := aio.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h3, err := aio.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := h1.WriteAt(data, 0)
+	t.Logf("WriteAt of %d bytes with RLIMIT_FSIZE %d: %d, %v", len(data), limit, n, err)
+	if err != nil {
+		if !cxIs(err, syscall.EFBIG) {
+			t.Fatalf("WriteAt: %v, want EFBIG", err)
+		}
+		data = data[:n]
+	}
+	if err := h1.Sync(); !cxIs(err, syscall.EFBIG) {
+		t.Fatalf("h1.Sync past RLIMIT_FSIZE: %v, want EFBIG", err)
+	}
+	for round := range 2 {
+		for i, h := range []afero.File{h1, h2} {
+			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.EFBIG) {
+				t.Errorf("round %d, h%d.Write: %d, %v; want 0, EFBIG", round, i+1, n, err)
+			}
+			if n, err := h.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
+				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, EFBIG", round, i+1, n, err)
+			}
+			if err := h.Sync(); !cxIs(err, syscall.EFBIG) {
+				t.Errorf("round %d, h%d.Sync while the limit holds: %v, want EFBIG", round, i+1, err)
+			}
+		}
+	}
+	if st := aio.Stats(); st.BackgroundErrors == 0 {
+		t.Errorf("Stats().BackgroundErrors is 0 after failed flushes")
+	}
+	setLimit(orig.Cur)
+	// h2 has had no Sync succeed: still the error.
+	if n, err := h2.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
+		t.Errorf("h2.WriteAt after the limit was raised, before a Sync of h2 succeeded: %d, %v; want 0, EFBIG", n, err)
+	}
+	if err := h1.Sync(); err != nil {
+		t.Fatalf("h1.Sync after the limit was raised: %v", err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, cxDiff(disk, data))
+	}
+	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
+		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
+	}
+	data[0] = 'z'
+	if err := h2.Close(); !cxIs(err, syscall.EFBIG) {
+		t.Errorf("h2.Close, never synced successfully: %v, want EFBIG", err)
+	}
+	if err := h3.Close(); !cxIs(err, syscall.EFBIG) {
+		t.Errorf("h3.Close (read-only, open when the flush failed): %v, want EFBIG", err)
+	}
+	if err := h1.Close(); err != nil {
+		t.Errorf("h1.Close: %v", err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Errorf("on disk at the end: %v, %s", err, cxDiff(disk, data))
+	}
+}
+
+// cxPattern is the byte the durability child writes at off.
+func cxPattern(off int64) byte { return byte(off*131 + off>>12 + off>>20) }
+
+func cxPatternBytes(off int64, n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = cxPattern(off + int64(i))
+	}
+	return p
+}
+
+// TestFaultDurableAfterSIGKILL: a child writes through aiofs with a large
+// write-behind bound, Syncs, says how much it synced, and goes on writing;
+// killed with SIGKILL, it must leave every synced byte in the file.
+func TestFaultDurableAfterSIGKILL(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := cxChild(ctx, "durable", dir)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	var synced int64 = -1
+	var lines []string
+	rounds := 0
+	for sc.Scan() {
+		line := sc.Text()
+		lines = append(lines, line)
+		if s, ok := strings.CutPrefix(line, "synced "); ok {
+			v, err := strconv.ParseInt(s, 10, 64)
+			if err != nil {
+				t.Fatalf("child said %q", line)
+			}
+			synced = v
+			if rounds++; rounds == 4 {
+				break
+			}
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, stdout)
+	werr := cmd.Wait()
+	if synced < 0 || rounds < 4 {
+		t.Fatalf("child did not report 4 Syncs (%v):\n%s\n%s", werr, strings.Join(lines, "\n"), stderr.String())
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("child killed after syncing %d bytes; the file has %d", synced, len(got))
+	if int64(len(got)) < synced {
+		t.Fatalf("the file has %d bytes, but %d were synced", len(got), synced)
+	}
+	if want := cxPatternBytes(0, int(synced)); !bytes.Equal(got[:synced], want) {
+		t.Fatalf("the synced bytes differ from what the child wrote: %s", cxDiff(got[:synced], want))
+	}
+	// Past them, what was flushed before the kill, or holes not yet
+	// flushed.
+	for i := synced; i < int64(len(got)); i++ {
+		if got[i] != 0 && got[i] != cxPattern(i) {
+			t.Fatalf("byte %d (past the synced ones) is %#x: the child wrote %#x", i, got[i], cxPattern(i))
+		}
+	}
+}
+
+func cxChildDurable(t *testing.T, dir string) {
+	aio := aiofs.New(aiofs.WithWriteBehind(64 << 20))
+	f, err := aio.Create(filepath.Join(dir, "f"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := cxRand(5, 5)
+	var off int64
+	for round := 0; ; round++ {
+		// Sequential writes of odd sizes, and rewrites of earlier bytes.
+		for range 20 {
+			n := 1 + r.IntN(40000)
+			if _, err := f.Write(cxPatternBytes(off, n)); err != nil {
+				t.Fatal(err)
+			}
+			off += int64(n)
+			if r.IntN(4) == 0 {
+				at := r.Int64N(off)
+				m := int(min(off-at, 5000))
+				if _, err := f.WriteAt(cxPatternBytes(at, m), at); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if round >= 4 {
+			// Unsynced from here on; the parent kills us any time.
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err := f.Sync(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("synced %d\n", off)
+	}
+}
+
+// TestFaultStuckFileDoesNotStallOthers: when one file's buffered data
+// cannot be written (its file system is full), writers of other files of
+// the Fs, on a healthy file system, still make progress: their writes
+// return within seconds, and the failing flushes are not retried in a
+// busy loop meanwhile.
+func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
+	mnt := cxMountTmpfs(t, "1m")
+	const bound = 256 << 10
+	aio := aiofs.New(aiofs.WithWriteBehind(bound))
+	stuck, err := aio.Create(filepath.Join(mnt, "stuck"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	filler := filepath.Join(mnt, "filler")
+	cxFill(t, filler)
+	// Fill the write-behind budget with data that cannot be written.
+	n, err := stuck.Write(cxBytes(cxRand(8, 8), bound))
+	t.Logf("stuck.Write: %d, %v", n, err)
+	time.Sleep(50 * time.Millisecond) // let the background flush fail
+	before := aio.Stats()
+
+	healthy := filepath.Join(t.TempDir(), "healthy")
+	data := cxBytes(cxRand(9, 9), 1<<20)
+	errc := make(chan error, 1)
+	go func() {
+		f, err := aio.Create(healthy)
+		if err != nil {
+			errc <- err
+			return
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			errc <- err
+			return
+		}
+		errc <- f.Close()
+	}()
+	done := false
+	select {
+	case err := <-errc:
+		done = true
+		if err != nil {
+			t.Errorf("writing a healthy file: %v", err)
+		} else if got, _ := os.ReadFile(healthy); !bytes.Equal(got, data) {
+			t.Errorf("healthy file on disk: %s", cxDiff(got, data))
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("a 1 MiB write to a healthy file did not return within 5 s while another file's %d dirty bytes cannot be flushed",
+			before.DirtyBytes)
+	}
+	// However long the healthy writer waited, the failing data is not
+	// retried in a busy loop: a few retries a second at most.
+	after := aio.Stats()
+	if d := after.BackgroundErrors - before.BackgroundErrors; d > 50 {
+		t.Errorf("%d failed flushes of the stuck file while the healthy writer ran (writer waits %d -> %d): a busy retry loop",
+			d, before.WriterWaits, after.WriterWaits)
+	}
+	// Free the space so that everything can finish.
+	os.Remove(filler)
+	stuck.Sync()
+	stuck.Close()
+	if !done {
+		select {
+		case <-errc:
+		case <-time.After(5 * time.Second):
+			t.Errorf("the healthy writer is still stuck after the space was freed")
+		}
+	}
+	aio.Close()
+}
