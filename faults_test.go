@@ -112,7 +112,7 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
 func TestWBWriteThroughODSYNC(t *testing.T) {
-	cxWriteThroughCase(t, nil, syscall.O_DSYNC)
+	cxWriteThroughCase(t, nil, aiofs.DsyncFlag)
 }
 
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
