@@ -711,5 +711,3 @@ func TestIoutilHelpers(t *testing.T) {
 		}
 	}
 }
-
-
