@@ -39,7 +39,7 @@ type engineCounters struct {
 	bytesRead    atomic.Uint64
 	bytesWritten atomic.Uint64
 	inFlight     atomic.Int64  // submitted but not yet completed
-	fastPath     atomic.Uint64 // reads served synchronously without a submission
+	fastPath     atomic.Uint64 // operations done synchronously without a submission
 }
 
 // errNoPlatformEngine is returned by newPlatformEngine on systems whose

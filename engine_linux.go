@@ -185,6 +185,9 @@ type uringEngine struct {
 
 	readOp, writeOp uint8 // READ and WRITE, or READV and WRITEV before 5.6
 	nowait          bool  // try preadv2(RWF_NOWAIT) before the ring
+	// syncWrites is set once a file system refuses RWF_NOWAIT writes; see
+	// writeNow.
+	syncWrites atomic.Bool
 	// maxRW caps the bytes of one SQE (sqe.len is 32 bits), as
 	// internal/poll caps read and write; the rest is continued.
 	maxRW int
@@ -687,10 +690,20 @@ func (e *uringEngine) pwritev(f *os.File, bufs [][]byte, off int64) (n int, err 
 	defer runtime.KeepAlive(f)
 	defer func() { e.c.bytesWritten.Add(uint64(n)) }()
 
+	if e.nowait {
+		var done bool
+		if n, done, err = e.writeNow(fd, bufs, off); done {
+			e.c.fastPath.Add(1)
+			return n, err
+		}
+	}
 	r := e.get()
 	defer e.put(r)
 	r.bufs = bufs
 	i, skip := 0, 0 // the next byte to write is bufs[i][skip]
+	for skip += n; i < len(bufs) && skip >= len(bufs[i]); i++ {
+		skip -= len(bufs[i])
+	}
 	for i < len(bufs) {
 		sqe := e.writeSQE(r, fd, bufs[i:], skip, off+int64(n))
 		res := e.run(r, &sqe)
@@ -706,6 +719,52 @@ func (e *uringEngine) pwritev(f *os.File, bufs [][]byte, off int64) (n int, err 
 		}
 	}
 	return n, nil
+}
+
+// writeNow writes bufs at off without the ring when that costs no more
+// than the ring would. A file system that takes RWF_NOWAIT buffered writes
+// (XFS, btrfs) copies them into the page cache at syscall cost and says
+// EAGAIN when it would block; the ring takes over from there. One that
+// refuses RWF_NOWAIT writes (ext4, tmpfs) makes the ring hand every write
+// to an io-wq worker thread, which blocks in the very write the caller
+// could make itself, after two more thread wake-ups; then the engine
+// writes directly. It reports done unless the ring must finish the job,
+// from byte n on.
+func (e *uringEngine) writeNow(fd int, bufs [][]byte, off int64) (n int, done bool, err error) {
+	for len(bufs) > 0 {
+		iov := bufs[:min(len(bufs), uringMaxIov)]
+		var m int
+		if e.syncWrites.Load() {
+			m, err = unix.Pwritev(fd, iov, off+int64(n))
+		} else {
+			m, err = unix.Pwritev2(fd, iov, off+int64(n), unix.RWF_NOWAIT)
+			if err == unix.EOPNOTSUPP {
+				e.syncWrites.Store(true)
+				continue
+			}
+		}
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return n, false, nil
+		case err != nil:
+			return n, true, err
+		case m == 0:
+			return n, true, io.ErrUnexpectedEOF
+		}
+		n += m
+		for m > 0 && len(bufs) > 0 {
+			if m < len(bufs[0]) {
+				// Copy the slice header: the caller's slice stays as it was.
+				bufs = append([][]byte{bufs[0][m:]}, bufs[1:]...)
+				break
+			}
+			m -= len(bufs[0])
+			bufs = bufs[1:]
+		}
+	}
+	return n, true, nil
 }
 
 // writeSQE prepares a write of bufs, less the first skip bytes, at off.

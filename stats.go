@@ -17,7 +17,7 @@ type Stats struct {
 	InFlight     int64  // operations submitted and not yet completed
 	BytesRead    uint64 // bytes read by the engine
 	BytesWritten uint64 // bytes written by the engine
-	FastPath     uint64 // reads served synchronously from the page cache
+	FastPath     uint64 // reads and writes done at once, without a submission
 
 	CacheHits       uint64 // reads served entirely from cached blocks
 	CacheMisses     uint64 // reads that went to the file
