@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/afero"
@@ -29,12 +30,13 @@ type File struct {
 	writeThrough       bool // O_SYNC, O_DSYNC, or an Fs without write-behind
 
 	// ops counts the operations using the descriptor, flushes and
-	// readahead of other goroutines included; Close waits for it to drop
-	// to zero, so the descriptor outlives every operation on it.
-	opsMu  sync.Mutex
-	idle   sync.Cond
-	ops    int
-	closed bool
+	// readahead of other goroutines included, with opsClosed set once
+	// Close has begun; Close waits for the count to drop to zero, so the
+	// descriptor outlives every operation on it. opsMu and idle serve only
+	// that wait.
+	ops   atomic.Int64
+	opsMu sync.Mutex
+	idle  sync.Cond
 
 	mu  sync.Mutex // guards off; held across Read, Write and Seek
 	off int64
@@ -113,32 +115,52 @@ func (f *File) enter(op string) error {
 	return nil
 }
 
+// opsClosed is the bit of File.ops that Close sets.
+const opsClosed = 1 << 62
+
 // tryHold counts an operation unless Close has begun.
 func (f *File) tryHold() bool {
-	f.opsMu.Lock()
-	defer f.opsMu.Unlock()
-	if f.closed {
-		return false
+	for {
+		s := f.ops.Load()
+		if s&opsClosed != 0 {
+			return false
+		}
+		if f.ops.CompareAndSwap(s, s+1) {
+			return true
+		}
 	}
-	f.ops++
-	return true
 }
 
 // hold counts an operation started on behalf of one already counted, so
 // it is admitted even while Close waits.
-func (f *File) hold() {
-	f.opsMu.Lock()
-	f.ops++
-	f.opsMu.Unlock()
-}
+func (f *File) hold() { f.ops.Add(1) }
 
 func (f *File) exit() {
-	f.opsMu.Lock()
-	f.ops--
-	if f.ops == 0 && f.closed {
+	if f.ops.Add(-1) == opsClosed {
+		f.opsMu.Lock()
 		f.idle.Broadcast()
+		f.opsMu.Unlock()
+	}
+}
+
+// close marks f closed and waits for its operations. It reports false if
+// f was closed already.
+func (f *File) close() bool {
+	for {
+		s := f.ops.Load()
+		if s&opsClosed != 0 {
+			return false
+		}
+		if f.ops.CompareAndSwap(s, s|opsClosed) {
+			break
+		}
+	}
+	f.opsMu.Lock()
+	for f.ops.Load() != opsClosed {
+		f.idle.Wait()
 	}
 	f.opsMu.Unlock()
+	return true
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -406,16 +428,9 @@ func (f *File) Close() error {
 	if !f.data {
 		return f.osf.Close()
 	}
-	f.opsMu.Lock()
-	if f.closed {
-		f.opsMu.Unlock()
+	if !f.close() {
 		return f.pathErr("close", os.ErrClosed)
 	}
-	f.closed = true
-	for f.ops > 0 {
-		f.idle.Wait()
-	}
-	f.opsMu.Unlock()
 	var werr error
 	if f.n != nil {
 		werr = f.fs.detach(f)

@@ -176,7 +176,17 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 		return fs.eng.pread(f.osf, p, off)
 	}
 	fs.mu.Lock()
-	defer fs.mu.Unlock()
+	m, err, locked := f.readLocked(p, off)
+	if locked {
+		fs.mu.Unlock()
+	}
+	return m, err
+}
+
+// readLocked is readAt with fs.mu held. It returns with the lock held, or
+// released when it reports so.
+func (f *File) readLocked(p []byte, off int64) (_ int, _ error, locked bool) {
+	fs, n := f.fs, f.n
 	fs.readahead(f, off, len(p))
 	done, missed := 0, false
 	for done < len(p) {
@@ -214,7 +224,7 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 			// Written in parts: read the rest of the block from the file.
 			missed = true
 			if err := fs.complete(f, b); err != nil {
-				return done, err
+				return done, err, true
 			}
 			continue
 		}
@@ -232,9 +242,15 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 		}
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.osf, p[done:end], pos)
+		if !auth && err == nil && done+m == len(p) {
+			// The rest came from the file, which is the authority: no
+			// need to look at the node again.
+			fs.st.cacheMisses.Add(1)
+			return len(p), nil, false
+		}
 		fs.mu.Lock()
 		if err != nil {
-			return done + m, err
+			return done + m, err, true
 		}
 		if n.authoritative() != auth {
 			continue // a write raced with the read; read again
@@ -254,7 +270,7 @@ func (f *File) readAt(p []byte, off int64) (int, error) {
 	} else {
 		fs.st.cacheHits.Add(1)
 	}
-	return done, nil
+	return done, nil, true
 }
 
 // used records a read from a clean or dirty known block. A block that
