@@ -233,7 +233,7 @@ func TestFaultENOSPCSticky(t *testing.T) {
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 
-	n, err := h1.Write(data)
+	n, err := cxWriteInPieces(h1, data, 0, false)
 	t.Logf("Write of %d bytes to a full file system: %d, %v", len(data), n, err)
 	if err != nil {
 		if !cxIs(err, syscall.ENOSPC) {
@@ -404,7 +404,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := h1.WriteAt(data, 0)
+	n, err := cxWriteInPieces(h1, data, 0, true)
 	t.Logf("WriteAt of %d bytes with RLIMIT_FSIZE %d: %d, %v", len(data), limit, n, err)
 	if err != nil {
 		if !cxIs(err, syscall.EFBIG) {
@@ -639,4 +639,26 @@ func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
 		}
 	}
 	aio.Close()
+}
+
+// cxWriteInPieces writes data in 64 KiB pieces, with Write or with WriteAt
+// from off, so that write-behind buffers it: a single large write goes
+// straight to the file and reports its error at once, as os does.
+func cxWriteInPieces(f afero.File, data []byte, off int64, at bool) (int, error) {
+	done := 0
+	for done < len(data) {
+		piece := data[done:min(len(data), done+64<<10)]
+		var n int
+		var err error
+		if at {
+			n, err = f.WriteAt(piece, off+int64(done))
+		} else {
+			n, err = f.Write(piece)
+		}
+		done += n
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }

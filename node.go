@@ -7,9 +7,13 @@ import (
 	"time"
 )
 
-// flushDelay is how long written data may wait for more writes to the
-// same blocks before it is flushed anyway.
-const flushDelay = 20 * time.Millisecond
+const (
+	// flushDelay is how long written data may wait for more writes to
+	// the same blocks before it is flushed anyway.
+	flushDelay = 20 * time.Millisecond
+	// largeWrite is the size from which a write skips write-behind.
+	largeWrite = 256 << 10
+)
 
 // A node is the state that every handle of one file in an Fs shares: its
 // cached and dirty blocks and the size the Fs knows. All fields are
@@ -335,10 +339,12 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 	if f.werr != nil {
 		return 0, max(off, 0), f.werr
 	}
-	if err := fs.refreshSize(f); err != nil {
-		return 0, max(off, 0), err
-	}
 	if off < 0 {
+		// Append at the end as the file has it now, unless writes of the
+		// Fs not yet on disk say more.
+		if err := fs.refreshSize(f); err != nil {
+			return 0, 0, err
+		}
 		off = n.size
 	}
 	if len(p) == 0 {
@@ -349,7 +355,10 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 	n.size = max(n.size, off+int64(len(p)))
 	n.writing++
 	defer func() { n.writing-- }()
-	if f.writeThrough {
+	// A large write gains little from being copied and written later,
+	// and costs the copy: like a read larger than the readahead window,
+	// it goes straight to the file, unless buffered data must go first.
+	if f.writeThrough || len(p) >= largeWrite && n.dirtyBlocks == 0 && !n.flushing {
 		return fs.writeThrough(f, p, off)
 	}
 	done := 0
