@@ -66,13 +66,10 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	if fs.closed.Load() {
 		return nil, &os.PathError{Op: "open", Path: name, Err: os.ErrClosed}
 	}
-	// A writable handle's O_TRUNC is done by attach, in order with the
-	// buffered writes of the file. open(2) ignores it for devices and
-	// pipes and fails a writable directory anyway.
-	trunc := flag&os.O_TRUNC != 0 && flag&(os.O_WRONLY|os.O_RDWR) != 0
-	if trunc {
-		flag &^= os.O_TRUNC
-	}
+	// open(2) truncates; attach makes sure no flush of data from before
+	// the open lands after it.
+	trunc := flag&os.O_TRUNC != 0
+	seq := fs.flushSeq.Load()
 	osf, err := os.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
@@ -99,7 +96,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	if !mode.IsRegular() {
 		return f, nil
 	}
-	if err := fs.attach(f, name, fi, trunc); err != nil {
+	if err := fs.attach(f, name, fi, trunc, seq); err != nil {
 		osf.Close()
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}

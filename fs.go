@@ -71,6 +71,9 @@ type Fs struct {
 	room  sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
 	nodes map[fileKey]*node
 	cache cache
+	// flushSeq counts ended flushes, so an open can tell whether one
+	// ended while it ran.
+	flushSeq atomic.Uint64
 
 	st fsCounters
 }

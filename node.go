@@ -45,8 +45,9 @@ type node struct {
 	mtime, ctime time.Time
 	changed      bool // the Fs wrote the file since it recorded the above
 
-	errSeq uint64 // failed flushes so far
-	failed bool   // the last flush failed
+	errSeq    uint64 // failed flushes so far
+	flushedAt uint64 // Fs.flushSeq when the last flush ended
+	failed    bool   // the last flush failed
 }
 
 // authoritative reports whether n.size, not the file, says where the file
@@ -64,7 +65,7 @@ func (n *node) settled(gen uint64) bool { return n.direct == 0 && n.directGen ==
 
 // attach joins f to the node of its file. An Open that finds the file
 // changed since the Fs last saw it drops the cached blocks.
-func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) error {
+func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool, seq uint64) error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	key := keyOf(name, fi)
@@ -80,23 +81,25 @@ func (fs *Fs) attach(f *File, name string, fi os.FileInfo, trunc bool) error {
 		}
 	}
 	if trunc {
-		// O_TRUNC is done here rather than by open(2), in order with the
-		// file's buffered writes: after flushes in flight, dropping the
-		// rest.
+		// The open truncated the file. Buffered data from before it is
+		// dropped, and a flush that ended since the open began (seq) may
+		// have written some of it back: truncate again after it.
 		for n.flushing {
 			fs.room.Wait()
 		}
 		for _, b := range n.blocks {
 			fs.dropBlock(b)
 		}
-		if err := f.osf.Truncate(0); err != nil {
-			fs.forgetIfIdle(n)
-			return bareErr(err)
+		if n.flushedAt > seq && f.writable {
+			if err := f.osf.Truncate(0); err != nil {
+				fs.forgetIfIdle(n)
+				return bareErr(err)
+			}
+			if tfi, err := f.osf.Stat(); err == nil {
+				fi = tfi
+			}
 		}
 		n.size = 0
-		if tfi, err := f.osf.Stat(); err == nil {
-			fi = tfi
-		}
 	}
 	if !n.authoritative() {
 		n.size = fi.Size()
@@ -601,6 +604,7 @@ func (fs *Fs) runFlush(n *node, w *File, fl *flush) error {
 	fs.mu.Lock()
 	n.flushing = false
 	n.changed = true
+	n.flushedAt = fs.flushSeq.Add(1)
 	for _, b := range fl.blocks {
 		b.flushing = false
 	}
