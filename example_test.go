@@ -194,8 +194,12 @@ func ExampleFs_Stats() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := f.Write(make([]byte, 256<<10)); err != nil {
-		log.Fatal(err)
+	// Small writes are buffered and written behind; a single write of
+	// 256 KiB or more would go straight to the file.
+	for range 16 {
+		if _, err := f.Write(make([]byte, 16<<10)); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if err := f.Sync(); err != nil {
 		log.Fatal(err)
