@@ -51,6 +51,12 @@ func (b *block) covers(lo, hi int) bool {
 
 // addExtent records [lo, hi) as written, merging with touching ranges.
 func (b *block) addExtent(lo, hi int) {
+	if k := len(b.ext) - 1; k >= 0 && b.ext[k].lo <= lo && lo <= b.ext[k].hi {
+		// Extends the last range, as sequential writes do: in place.
+		b.ext[k].hi = max(b.ext[k].hi, hi)
+		b.n = max(b.n, hi)
+		return
+	}
 	out := b.ext[:0:0]
 	placed := false
 	for _, e := range b.ext {
