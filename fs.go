@@ -39,7 +39,9 @@
 //
 // # Differences from afero.OsFs
 //
-// O_APPEND writes land at the end of the file as this Fs knows it,
+// A Write of 256 KiB or more with nothing buffered goes straight to the
+// file, as a read larger than the readahead window does. O_APPEND writes
+// land at the end of the file as this Fs knows it,
 // atomically with respect to other handles of the Fs but not to other
 // processes. Written data reaches other processes only after it is
 // flushed. File does not implement syscall.Conn, so net/http copies its
