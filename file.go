@@ -386,10 +386,10 @@ func (f *File) Sync() error {
 		return err
 	}
 	defer f.exit()
-	var seq uint64
+	var errSeq, written uint64
 	if f.n != nil {
 		var err error
-		if seq, err = f.fs.syncNode(f.n, f); err != nil {
+		if errSeq, written, err = f.fs.syncNode(f.n, f); err != nil {
 			return f.pathErr("write", err)
 		}
 	}
@@ -397,7 +397,7 @@ func (f *File) Sync() error {
 		return f.pathErr("sync", err)
 	}
 	if f.n != nil {
-		f.fs.clearErr(f, seq)
+		f.fs.syncedBy(f, errSeq, written)
 	}
 	return nil
 }

@@ -225,11 +225,12 @@ func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
 	return os.Chtimes(name, atime, mtime)
 }
 
-// Sync writes all data buffered by the Fs and commits it to stable
-// storage. It returns the first error met.
+// Sync writes all data buffered by the Fs and commits the files it has
+// open and written to stable storage. (Files already closed are as
+// durable as os.File.Close leaves them.) It returns the first error met.
 func (fs *Fs) Sync() error {
 	var first error
-	for _, n := range fs.dirtyNodes() {
+	for _, n := range fs.nodesWhere((*node).unsynced) {
 		if err := fs.flushNode(n, true); err != nil && first == nil {
 			first = err
 		}
@@ -246,7 +247,7 @@ func (fs *Fs) Close() error {
 		return nil
 	}
 	var first error
-	for _, n := range fs.dirtyNodes() {
+	for _, n := range fs.nodesWhere((*node).authoritative) {
 		if err := fs.flushNode(n, false); err != nil && first == nil {
 			first = err
 		}
@@ -259,13 +260,13 @@ func (fs *Fs) Close() error {
 	return first
 }
 
-// dirtyNodes returns the nodes that hold unflushed data.
-func (fs *Fs) dirtyNodes() []*node {
+// nodesWhere returns the nodes for which pred holds.
+func (fs *Fs) nodesWhere(pred func(*node) bool) []*node {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	var ns []*node
 	for _, n := range fs.nodes {
-		if n.authoritative() {
+		if pred(n) {
 			ns = append(ns, n)
 		}
 	}

@@ -45,6 +45,10 @@ type node struct {
 	mtime, ctime time.Time
 	changed      bool // the Fs wrote the file since it recorded the above
 
+	// written counts writes that reached the file, synced how many of
+	// them an fsync has since committed.
+	written, synced uint64
+
 	errSeq    uint64 // failed flushes so far
 	flushedAt uint64 // Fs.flushSeq when the last flush ended
 	failed    bool   // the last flush failed
@@ -62,6 +66,10 @@ func (n *node) endDirect()   { n.direct--; n.directGen++ }
 // settled reports whether no direct write ran since gen was taken, so a
 // block read from the file since then holds current bytes.
 func (n *node) settled(gen uint64) bool { return n.direct == 0 && n.directGen == gen }
+
+// unsynced reports whether the node has writes not yet committed to
+// stable storage, buffered or not.
+func (n *node) unsynced() bool { return n.authoritative() || n.written != n.synced }
 
 // attach joins f to the node of its file. An Open that finds the file
 // changed since the Fs last saw it drops the cached blocks.
@@ -477,6 +485,7 @@ func (fs *Fs) writeThrough(f *File, p []byte, off int64) (int, int64, error) {
 	fs.mu.Lock()
 	n.endDirect()
 	n.changed = true
+	n.written++
 	if err != nil {
 		// The blocks may now say more than the file; forget them.
 		for idx := off / blockSize; idx*blockSize < end; idx++ {
@@ -604,6 +613,7 @@ func (fs *Fs) runFlush(n *node, w *File, fl *flush) error {
 	fs.mu.Lock()
 	n.flushing = false
 	n.changed = true
+	n.written++
 	n.flushedAt = fs.flushSeq.Add(1)
 	for _, b := range fl.blocks {
 		b.flushing = false
@@ -659,12 +669,12 @@ func (fs *Fs) flushLocked(n *node, via *File) error {
 }
 
 // syncNode flushes n's data for a Sync of f. It returns the error of that
-// flush, and the error count f's sticky error may be cleared at.
-func (fs *Fs) syncNode(n *node, f *File) (uint64, error) {
+// flush, and the counts that syncedBy needs after the fsync.
+func (fs *Fs) syncNode(n *node, f *File) (errSeq, written uint64, err error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	err := fs.flushLocked(n, f)
-	return n.errSeq, err
+	err = fs.flushLocked(n, f)
+	return n.errSeq, n.written, err
 }
 
 // stickyErr returns f's background write error.
@@ -677,13 +687,15 @@ func (fs *Fs) stickyErr(f *File) error {
 	return f.werr
 }
 
-// clearErr clears f's sticky write error after a Sync that succeeded,
-// unless another write failed since the Sync flushed.
-func (fs *Fs) clearErr(f *File, seq uint64) {
+// syncedBy records a Sync of f that succeeded: the writes up to written
+// are committed, and f's sticky write error is cleared unless another
+// write failed since the Sync flushed.
+func (fs *Fs) syncedBy(f *File, errSeq, written uint64) {
 	fs.mu.Lock()
-	if f.n.errSeq == seq {
+	if f.n.errSeq == errSeq {
 		f.werr = nil
 	}
+	f.n.synced = max(f.n.synced, written)
 	fs.mu.Unlock()
 }
 
@@ -692,17 +704,23 @@ func (fs *Fs) clearErr(f *File, seq uint64) {
 func (fs *Fs) flushNode(n *node, sync bool) error {
 	fs.mu.Lock()
 	err := fs.flushLocked(n, nil)
+	written := n.written
 	w := fs.writer(n, nil)
 	fs.mu.Unlock()
 	if w == nil {
-		return err
+		return err // no handle left to name the file; err is errUnflushed or nil
 	}
 	defer w.exit()
-	if sync && err == nil {
-		err = fs.eng.fsync(w.osf)
-	}
 	if err != nil {
 		return &os.PathError{Op: "write", Path: w.name, Err: err}
+	}
+	if sync {
+		if err := fs.eng.fsync(w.osf); err != nil {
+			return &os.PathError{Op: "sync", Path: w.name, Err: err}
+		}
+		fs.mu.Lock()
+		n.synced = max(n.synced, written)
+		fs.mu.Unlock()
 	}
 	return nil
 }
