@@ -35,11 +35,13 @@ const (
 	uringFastPathMax = 128 << 10
 
 	// After uringWarmAfter reads in a row from the page cache, reads use
-	// plain pread (see preadWarm), at most uringWarmReaders at once, but
-	// for one in uringWarmCheck that checks the cache still serves them.
-	uringWarmAfter   = 64
-	uringWarmReaders = 4
-	uringWarmCheck   = 32
+	// plain pread (see preadWarm) but for one in uringWarmCheck, which
+	// checks that the cache still serves them; at most uringPlainReaders
+	// at once, so a cold phase blocks a handful of threads, not one per
+	// reader.
+	uringWarmAfter    = 64
+	uringPlainReaders = 4
+	uringWarmCheck    = 32
 
 	// uringMaxRW is the default maxRW.
 	uringMaxRW = 1 << 30
@@ -635,11 +637,20 @@ func (e *uringEngine) rwSQE(r *uringReq, op uint8, fd int, b []byte, off int64) 
 // the last uringWarmAfter reads: preadv2 with RWF_NOWAIT costs a few
 // hundred nanoseconds more in the kernel, a quarter of a cached 4 KiB
 // read. Every uringWarmCheck-th read goes the RWF_NOWAIT way instead, and
-// its first miss ends the warm spell; at most uringWarmReaders plain
-// reads run at once, so a cold phase blocks a handful of threads, not one
-// per reader. It reports false when it did not read.
+// its first miss ends the warm spell. It reports false when it did not
+// read.
 func (e *uringEngine) preadWarm(fd int, p []byte, off int64) (n int, err error, ok bool) {
-	if e.plain.Add(1) > uringWarmReaders || e.warmReads.Add(1)%uringWarmCheck == 0 {
+	if e.warmReads.Add(1)%uringWarmCheck == 0 {
+		return 0, nil, false
+	}
+	return e.preadPlain(fd, p, off, uringPlainReaders)
+}
+
+// preadPlain reads with plain pread(2) in the calling thread, unless limit
+// such reads are running already: then it reports false and the ring
+// serves.
+func (e *uringEngine) preadPlain(fd int, p []byte, off int64, limit int32) (n int, err error, ok bool) {
+	if e.plain.Add(1) > limit {
 		e.plain.Add(-1)
 		return 0, nil, false
 	}
@@ -689,8 +700,21 @@ func (e *uringEngine) pread(f *os.File, p []byte, off int64) (n int, err error) 
 		// of the file: only another call can tell which.
 		for {
 			m, err := unix.Preadv2(fd, [][]byte{p[n:]}, off+int64(n), unix.RWF_NOWAIT)
-			if err != nil {
+			if err == unix.EAGAIN {
 				e.warm.Store(0)
+				// Not cached; the failed try has started the disk read.
+				// A lone reader waits for it in its thread, sparing the
+				// ring's hand-offs, most of a single cold read's latency.
+				// With others about, the ring serves: a thread blocked on
+				// the disk holds its P until sysmon notices, which with
+				// few Ps stalls the ring's own goroutines.
+				if e.c.inFlight.Load() == 0 {
+					if m, err, ok := e.preadPlain(fd, p[n:], off+int64(n), 1); ok {
+						return n + m, err
+					}
+				}
+			}
+			if err != nil {
 				break // the ring continues, and reports its own errors
 			}
 			n += m

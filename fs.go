@@ -14,12 +14,14 @@
 // (Read, ReadAt, Write, WriteAt, Sync) goes through an engine: io_uring on
 // Linux, POSIX AIO with kqueue completions on FreeBSD, and a bounded pool
 // of goroutines doing pread and pwrite everywhere else and whenever the
-// platform engine is refused (old kernels, seccomp). A goroutine whose read
-// waits for the disk blocks only itself, not an OS thread, so thousands of
-// concurrent cold reads need a handful of threads. (Data the page cache
-// holds is read, and writes on file systems without asynchronous buffered
-// writes, such as ext4, are made, directly: the kernel would otherwise block
-// a worker thread of its own on them.) The environment variable
+// platform engine is refused (old kernels, seccomp). With io_uring, a
+// goroutine whose read waits for the disk blocks only itself, not an OS
+// thread, so thousands of concurrent cold reads need a handful of threads.
+// (Data the page cache holds is read directly, as are the first few cold
+// reads at any moment, which saves them the ring's hand-offs; writes on
+// file systems without asynchronous buffered writes, such as ext4, are made
+// directly too, since the kernel would block a worker thread of its own on
+// them.) The environment variable
 // AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
 // without WithEngine; Stats reports the engine in use and why a fallback
 // happened.
