@@ -84,14 +84,6 @@ func cxBytes(r *rand.Rand, n int) []byte {
 // into the Fs's cache, and the cache would go untested.
 var cxDropPageCache = func(t testing.TB, name string) {}
 
-// cxEngineName is the engine AIOFS_ENGINE names, or the pool.
-func cxEngineName() string {
-	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
-		return e
-	}
-	return "pool"
-}
-
 // cxSameErr reports whether two errors are the same to a caller: both
 // nil, both exactly io.EOF, or the same errno.
 func cxSameErr(a, b error) bool {

@@ -353,17 +353,6 @@ func (h *H) compareFileOnDiskIfClosed(st *rstate, fi int) {
 	h.compareFileOnDisk(st.files[fi])
 }
 
-func joinLines(xs []string) string {
-	out := ""
-	for i, x := range xs {
-		if i > 0 {
-			out += "\n\t\t"
-		}
-		out += x
-	}
-	return out
-}
-
 // randomRun runs n random steps from seed against an aiofs made with
 // opts.
 func randomRun(t *testing.T, seed uint64, n int, strict bool, opts ...aiofs.Option) {
