@@ -181,24 +181,23 @@ func (fs *Fs) makeRoom(forReadahead bool) bool {
 		if b == nil {
 			return false
 		}
-		next := b.next
-		fs.dropClean(b)
+		next, n := b.next, b.node
+		fs.dropBlock(b)
+		fs.forgetIfIdle(n)
 		b = next
 	}
 	return true
 }
 
-// dropClean removes a clean block from the cache and its node.
-func (fs *Fs) dropClean(b *block) {
+// uncache takes a clean block off the LRU list and out of the cached
+// bytes, counting it as wasted readahead if nobody read it.
+func (fs *Fs) uncache(b *block) {
 	fs.cache.unlink(b)
 	fs.cache.used -= blockSize
 	if b.prefetched {
+		b.prefetched = false
 		fs.st.prefetchWasted.Add(uint64(b.n))
 	}
-	n := b.node
-	delete(n.blocks, b.idx)
-	b.release()
-	fs.forgetIfIdle(n)
 }
 
 // keepClean turns a block that has just become clean into a cached block,
@@ -228,11 +227,7 @@ func (fs *Fs) dropBlock(b *block) {
 		n.dirtyBlocks--
 		b.release()
 	default:
-		fs.cache.unlink(b)
-		fs.cache.used -= blockSize
-		if b.prefetched {
-			fs.st.prefetchWasted.Add(uint64(b.n))
-		}
+		fs.uncache(b)
 		b.release()
 	}
 }

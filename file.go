@@ -358,20 +358,7 @@ func (f *File) Stat() (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.exit()
-	for try := 0; ; try++ {
-		fi, err := f.osf.Stat()
-		if err != nil || f.n == nil {
-			return fi, err
-		}
-		size, auth := f.fs.bufferedSize(f.n)
-		switch {
-		case auth && size != fi.Size():
-			return sizedInfo{fi, size}, nil
-		case !auth && size > fi.Size() && try == 0:
-			continue // a flush ended after the stat; ask again
-		}
-		return fi, nil
-	}
+	return f.fs.stat(f.osf.Stat, func(os.FileInfo) *node { return f.n })
 }
 
 // Sync writes the file's buffered data, waits for it, and commits the file

@@ -174,28 +174,34 @@ func (*Fs) Rename(oldname, newname string) error { return os.Rename(oldname, new
 // Stat returns the FileInfo of the named file, as os.Stat, with a size
 // that includes data still buffered in this Fs.
 func (fs *Fs) Stat(name string) (os.FileInfo, error) {
-	return fs.stat(name, os.Stat)
+	return fs.stat(func() (os.FileInfo, error) { return os.Stat(name) }, fs.byName(name))
 }
 
-// stat calls osStat and corrects the size for buffered data. When a flush
-// ends between the two, the first answer is stale and it asks again.
-func (fs *Fs) stat(name string, osStat func(string) (os.FileInfo, error)) (os.FileInfo, error) {
+// stat calls osStat and corrects the size for buffered data of the node
+// nodeOf finds. When a flush ends between the two, the first answer is
+// stale and it asks again.
+func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) *node) (os.FileInfo, error) {
 	for try := 0; ; try++ {
-		fi, err := osStat(name)
+		fi, err := osStat()
 		if err != nil {
 			return nil, err
 		}
-		bfi, stale := fs.bufferedInfo(name, fi)
+		bfi, stale := fs.bufferedInfo(fi, nodeOf)
 		if !stale || try > 0 {
 			return bfi, nil
 		}
 	}
 }
 
+// byName finds the node of the file name names; called with fs.mu held.
+func (fs *Fs) byName(name string) func(os.FileInfo) *node {
+	return func(fi os.FileInfo) *node { return fs.nodes[keyOf(name, fi)] }
+}
+
 // LstatIfPossible returns the FileInfo of the named file without following
 // a final symbolic link, as os.Lstat. It always reports true.
 func (fs *Fs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
-	fi, err := fs.stat(name, os.Lstat)
+	fi, err := fs.stat(func() (os.FileInfo, error) { return os.Lstat(name) }, fs.byName(name))
 	return fi, true, err
 }
 
@@ -285,23 +291,20 @@ func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 // withBufferedSize returns fi with the size this Fs knows, which includes
 // buffered writes.
 func (fs *Fs) withBufferedSize(name string, fi os.FileInfo) os.FileInfo {
-	fi, _ = fs.bufferedInfo(name, fi)
+	fi, _ = fs.bufferedInfo(fi, fs.byName(name))
 	return fi
 }
 
 // bufferedInfo returns fi with the size this Fs knows. It also reports
 // whether fi may predate a flush that has since ended, because it is
 // smaller than the size the Fs last knew while nothing is buffered.
-func (fs *Fs) bufferedInfo(name string, fi os.FileInfo) (os.FileInfo, bool) {
+func (fs *Fs) bufferedInfo(fi os.FileInfo, nodeOf func(os.FileInfo) *node) (os.FileInfo, bool) {
 	if !fi.Mode().IsRegular() {
 		return fi, false
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if len(fs.nodes) == 0 {
-		return fi, false
-	}
-	n := fs.nodes[keyOf(name, fi)]
+	n := nodeOf(fi)
 	if n == nil || n.size == fi.Size() {
 		return fi, false
 	}

@@ -395,12 +395,7 @@ func (f *File) writeAt(p []byte, off int64) (int, int64, error) {
 				b = newBlock(n, idx)
 				n.blocks[idx] = b
 			} else {
-				fs.cache.unlink(b)
-				fs.cache.used -= blockSize
-				if b.prefetched {
-					b.prefetched = false
-					fs.st.prefetchWasted.Add(uint64(b.n))
-				}
+				fs.uncache(b)
 			}
 			fs.cache.dirty += blockSize
 			n.dirtyBlocks++
@@ -457,10 +452,8 @@ func (fs *Fs) waitForRoom(f *File) error {
 // file, and updates the cached blocks it overlaps.
 func (fs *Fs) writeThrough(f *File, p []byte, off int64) (int, int64, error) {
 	n := f.n
-	if n.dirtyBlocks > 0 || n.flushing {
-		if err := fs.flushLocked(n, f); err != nil {
-			return 0, off, err
-		}
+	if err := fs.flushLocked(n, f); err != nil {
+		return 0, off, err
 	}
 	end := off + int64(len(p))
 	for idx := off / blockSize; idx*blockSize < end; idx++ {
@@ -469,8 +462,7 @@ func (fs *Fs) writeThrough(f *File, p []byte, off int64) (int, int64, error) {
 			continue
 		}
 		if b.loading != nil {
-			delete(n.blocks, idx)
-			b.stale = true
+			fs.dropBlock(b) // the load may read the file before this write
 			continue
 		}
 		lo := max(off, idx*blockSize)
