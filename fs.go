@@ -126,6 +126,9 @@ func New(opts ...Option) *Fs {
 	if fallback != nil {
 		fs.fallback = fallback.Error()
 	}
+	if fs.cfg.wrap != nil {
+		fs.eng = fs.cfg.wrap(fs.eng)
+	}
 	fs.room.L = &fs.mu
 	fs.cache.init(fs.cfg.cacheSize)
 	return fs

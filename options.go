@@ -9,6 +9,10 @@ type config struct {
 	cacheSize   int64
 	readahead   int64
 	writeBehind int64
+
+	// wrap, set only by tests, wraps the engine the Fs would use: the
+	// fault-injecting engine of the reliability tests.
+	wrap func(engine) engine
 }
 
 // Defaults for an Fs made without options.
