@@ -15,6 +15,10 @@ const blockSize = 64 << 10
 //   - flushing: dirty, and the engine is writing ext out; nobody changes
 //     data until the flush is over.
 //
+// A dirty block whose last flush failed is failed: background flushes
+// leave it for a Sync to retry, and it counts against the write-behind
+// bound only up to a limit (see Fs.overBound).
+//
 // A known block's data is the file's content, zeros past the end of file.
 // n is how many leading bytes are known to exist in the file; a reader
 // that cannot rely on the Fs's size asks the file about bytes past n.
@@ -27,6 +31,7 @@ type block struct {
 
 	known      bool
 	flushing   bool
+	failed     bool
 	loading    chan struct{}
 	stale      bool // a write overtook the load in flight; drop its result
 	prefetched bool // loaded by readahead and not yet read
@@ -80,6 +85,20 @@ func (b *block) addExtent(lo, hi int) {
 	b.n = max(b.n, hi)
 }
 
+// remove takes [lo, hi) out of ext: those bytes no longer need writing.
+func (b *block) remove(lo, hi int) {
+	var out []extent
+	for _, e := range b.ext {
+		if e.lo < lo {
+			out = append(out, extent{e.lo, min(e.hi, lo)})
+		}
+		if e.hi > hi {
+			out = append(out, extent{max(e.lo, hi), e.hi})
+		}
+	}
+	b.ext = out
+}
+
 // clip forgets everything at or past byte cut of the block.
 func (b *block) clip(cut int) {
 	out := b.ext[:0]
@@ -115,6 +134,7 @@ type cache struct {
 	limit int64
 	used  int64 // bytes of clean and loading blocks
 	dirty int64 // bytes of dirty blocks, flushing ones included
+	stuck int64 // bytes of failed dirty blocks
 
 	head, tail *block // LRU list of clean blocks, least recent at head
 }
@@ -183,7 +203,7 @@ func (fs *Fs) makeRoom(forReadahead bool) bool {
 		}
 		next, n := b.next, b.node
 		fs.dropBlock(b)
-		fs.forgetIfIdle(n)
+		n.forgetIfIdle()
 		b = next
 	}
 	return true
@@ -213,6 +233,41 @@ func (fs *Fs) keepClean(b *block) {
 	fs.cache.pushBack(b)
 }
 
+// dirtied counts a block that has just become dirty.
+func (fs *Fs) dirtied(b *block) {
+	fs.cache.dirty += blockSize
+	b.node.dirtyBlocks++
+}
+
+// undirty stops counting a block as dirty, as its data is written or
+// dropped.
+func (fs *Fs) undirty(b *block) {
+	fs.cache.dirty -= blockSize
+	b.node.dirtyBlocks--
+	fs.setFailed(b, false)
+}
+
+// setFailed records whether the last flush of a dirty block failed.
+func (fs *Fs) setFailed(b *block, failed bool) {
+	if b.failed == failed {
+		return
+	}
+	b.failed = failed
+	if failed {
+		fs.cache.stuck += blockSize
+	} else {
+		fs.cache.stuck -= blockSize
+	}
+}
+
+// cleaned turns a block whose dirty bytes are all in the file now into a
+// clean one.
+func (fs *Fs) cleaned(b *block) {
+	b.ext = nil
+	fs.undirty(b)
+	fs.keepClean(b)
+}
+
 // dropBlock removes any block from its node, as a truncate does. A block
 // being loaded is left to its loader, which frees it; a flushing block is
 // never passed here.
@@ -223,8 +278,7 @@ func (fs *Fs) dropBlock(b *block) {
 	case b.loading != nil:
 		b.stale = true
 	case b.dirty():
-		fs.cache.dirty -= blockSize
-		n.dirtyBlocks--
+		fs.undirty(b)
 		b.release()
 	default:
 		fs.uncache(b)

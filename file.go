@@ -4,9 +4,9 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"sync"
-	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/afero"
@@ -15,38 +15,31 @@ import (
 // File is an open file of an Fs. It implements afero.File, fs.ReadDirFile,
 // io.WriterTo and io.ReaderFrom.
 //
-// The data of regular files and devices goes through the Fs's engine, at
-// an offset the File keeps itself; directories, pipes and sockets are
-// served by the *os.File underneath.
+// The data of regular files goes through the Fs's cache and engine, at an
+// offset the File keeps itself; everything else (directories, devices,
+// terminals, pipes, sockets, and the files of pseudo-filesystems such as
+// procfs and sysfs, which change without their size or times changing) is
+// served by the *os.File underneath, exactly as afero.OsFs serves it.
 type File struct {
 	fs   *Fs
 	name string
 	osf  *os.File
 	n    *node // shared state of a regular file; nil for anything else
-	data bool  // reads and writes go through the engine
 
 	readable, writable bool
 	appendMode         bool
-	writeThrough       bool // O_SYNC, O_DSYNC, or an Fs without write-behind
+	writeThrough       bool // O_SYNC, O_DSYNC, O_DIRECT, or an Fs without write-behind
+	directIO           bool // O_DIRECT: buffers must be aligned
 
-	// ops counts the operations using the descriptor, flushes and
-	// readahead of other goroutines included, with opsClosed set once
-	// Close has begun; Close waits for the count to drop to zero, so the
-	// descriptor outlives every operation on it. opsMu and idle serve only
-	// that wait.
-	ops   atomic.Int64
-	opsMu sync.Mutex
-	idle  sync.Cond
+	ops opGuard // keeps osf open while operations use it
 
 	mu  sync.Mutex // guards off; held across Read, Write and Seek
 	off int64
 
-	// Guarded by fs.mu.
-	werr     error // sticky background write error
-	streams  [maxStreams]stream
-	cands    [maxStreams]candidate
-	nextCand int
-	tick     uint64
+	// Guarded by Fs.mu.
+	werr error // sticky background write error
+	lost bool  // the data werr stands for was dropped: no Sync clears it
+	ra   readahead
 }
 
 var (
@@ -68,96 +61,53 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	}
 	// open(2) truncates; attach makes sure no flush of data from before
 	// the open lands after it.
-	trunc := flag&os.O_TRUNC != 0
 	seq := fs.flushSeq.Load()
 	osf, err := os.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
 	}
 	f := &File{fs: fs, name: name, osf: osf}
-	f.idle.L = &f.opsMu
 	fi, err := osf.Stat()
 	if err != nil {
 		osf.Close()
 		return nil, err
 	}
-	mode := fi.Mode()
-	if !mode.IsRegular() && mode&os.ModeCharDevice == 0 || mode&os.ModeDevice != 0 && mode&os.ModeCharDevice == 0 {
-		// Directories, pipes, sockets and block devices stay with package os.
+	f.appendMode = flag&os.O_APPEND != 0
+	if !fi.Mode().IsRegular() || onPseudoFS(osf) {
+		// Served by package os as afero.OsFs serves it, O_APPEND included.
+		if f.appendMode {
+			if err := setAppend(osf); err != nil {
+				osf.Close()
+				return nil, &os.PathError{Op: "open", Path: name, Err: err}
+			}
+		}
 		return f, nil
 	}
-	f.data = true
 	// The access mode 3 that Linux accepts allows neither.
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	f.readable = acc == os.O_RDONLY || acc == os.O_RDWR
 	f.writable = acc == os.O_WRONLY || acc == os.O_RDWR
-	f.appendMode = flag&os.O_APPEND != 0
-	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || fs.cfg.writeBehind <= 0
-	if !mode.IsRegular() {
-		return f, nil
-	}
-	if err := fs.attach(f, name, fi, trunc, seq); err != nil {
+	f.directIO = directFlag != 0 && flag&directFlag != 0
+	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || f.directIO || fs.cfg.writeBehind <= 0
+	if err := fs.attach(f, fi, flag&os.O_TRUNC != 0, seq); err != nil {
 		osf.Close()
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return f, nil
 }
 
+// flushable reports whether flushes may write through f: a descriptor
+// that takes any buffer and writes where it is told.
+func (f *File) flushable() bool { return f.writable && !f.directIO }
+
 // enter admits an operation, reporting ErrClosed once Close of the file or
-// of its Fs has begun. The caller must call f.exit when enter returns nil.
+// of its Fs has begun. The caller must call f.ops.exit when enter returns
+// nil.
 func (f *File) enter(op string) error {
-	if f.fs.closed.Load() || !f.tryHold() {
+	if f.fs.closed.Load() || !f.ops.tryHold() {
 		return f.pathErr(op, os.ErrClosed)
 	}
 	return nil
-}
-
-// opsClosed is the bit of File.ops that Close sets.
-const opsClosed = 1 << 62
-
-// tryHold counts an operation unless Close has begun.
-func (f *File) tryHold() bool {
-	for {
-		s := f.ops.Load()
-		if s&opsClosed != 0 {
-			return false
-		}
-		if f.ops.CompareAndSwap(s, s+1) {
-			return true
-		}
-	}
-}
-
-// hold counts an operation started on behalf of one already counted, so
-// it is admitted even while Close waits.
-func (f *File) hold() { f.ops.Add(1) }
-
-func (f *File) exit() {
-	if f.ops.Add(-1) == opsClosed {
-		f.opsMu.Lock()
-		f.idle.Broadcast()
-		f.opsMu.Unlock()
-	}
-}
-
-// close marks f closed and waits for its operations. It reports false if
-// f was closed already.
-func (f *File) close() bool {
-	for {
-		s := f.ops.Load()
-		if s&opsClosed != 0 {
-			return false
-		}
-		if f.ops.CompareAndSwap(s, s|opsClosed) {
-			break
-		}
-	}
-	f.opsMu.Lock()
-	for f.ops.Load() != opsClosed {
-		f.idle.Wait()
-	}
-	f.opsMu.Unlock()
-	return true
 }
 
 func (f *File) pathErr(op string, err error) error {
@@ -170,13 +120,13 @@ func (f *File) Name() string { return f.name }
 // Read reads up to len(p) bytes at the file's offset and advances it. At
 // end of file it returns 0, io.EOF.
 func (f *File) Read(p []byte) (int, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Read(p)
 	}
 	if err := f.enter("read"); err != nil {
 		return 0, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	if len(p) == 0 {
 		return 0, nil
 	}
@@ -185,7 +135,10 @@ func (f *File) Read(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n, err := f.readAt(p, f.off)
+	if overflows(f.off, len(p)) {
+		return 0, f.pathErr("read", syscall.EINVAL)
+	}
+	n, err := f.n.readAt(f, p, f.off)
 	f.off += int64(n)
 	if err != nil {
 		return n, f.pathErr("read", err)
@@ -196,10 +149,17 @@ func (f *File) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// overflows reports whether a transfer of n bytes at off would end past
+// the largest offset, which read(2) and write(2) refuse with EINVAL. Like
+// them it counts at most the 1 GiB that package os passes in one call.
+func overflows(off int64, n int) bool {
+	return off > math.MaxInt64-int64(min(n, 1<<30))
+}
+
 // ReadAt reads len(p) bytes at off. It returns fewer only with an error,
 // io.EOF at end of file.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.ReadAt(p, off)
 	}
 	if off < 0 {
@@ -211,11 +171,14 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if err := f.enter("read"); err != nil {
 		return 0, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	if !f.readable {
 		return 0, f.pathErr("read", syscall.EBADF)
 	}
-	n, err := f.readAt(p, off)
+	if overflows(off, len(p)) {
+		return 0, f.pathErr("read", syscall.EINVAL)
+	}
+	n, err := f.n.readAt(f, p, off)
 	if err != nil {
 		return n, f.pathErr("read", err)
 	}
@@ -230,19 +193,19 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // once p is copied into the Fs's buffers; a failure of an earlier
 // background write is returned instead of accepting p.
 func (f *File) Write(p []byte) (int, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Write(p)
 	}
 	if err := f.enter("write"); err != nil {
 		return 0, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	if !f.writable {
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
 	if len(p) == 0 {
 		// Like write(2), an empty write leaves even an appender's offset.
-		if err := f.fs.stickyErr(f); err != nil {
+		if err := f.stickyErr(); err != nil {
 			return 0, f.pathErr("write", err)
 		}
 		return 0, nil
@@ -253,8 +216,10 @@ func (f *File) Write(p []byte) (int, error) {
 	if f.appendMode {
 		off = -1
 	}
-	n, end, err := f.writeAt(p, off)
-	f.off = end
+	n, end, err := f.n.writeAt(f, p, off)
+	if n > 0 {
+		f.off = end
+	}
 	if err != nil {
 		return n, f.pathErr("write", err)
 	}
@@ -263,11 +228,11 @@ func (f *File) Write(p []byte) (int, error) {
 
 // WriteAt writes p at off. It is an error on a file opened with O_APPEND.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
-	if !f.data {
-		return f.osf.WriteAt(p, off)
-	}
 	if f.appendMode {
 		return 0, errWriteAtInAppendMode
+	}
+	if f.n == nil {
+		return f.osf.WriteAt(p, off)
 	}
 	if off < 0 {
 		return 0, f.pathErr("writeat", errors.New("negative offset"))
@@ -278,15 +243,22 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if err := f.enter("write"); err != nil {
 		return 0, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	if !f.writable {
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
-	n, _, err := f.writeAt(p, off)
+	n, _, err := f.n.writeAt(f, p, off)
 	if err != nil {
 		return n, f.pathErr("write", err)
 	}
 	return n, nil
+}
+
+// stickyErr returns f's background write error.
+func (f *File) stickyErr() error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	return f.werr
 }
 
 // WriteString is Write of the bytes of s.
@@ -297,13 +269,13 @@ func (f *File) WriteString(s string) (int, error) {
 // Seek sets the offset of the next Read or Write, as os.File.Seek. Seeking
 // relative to the end uses the size including buffered data.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Seek(offset, whence)
 	}
 	if err := f.enter("seek"); err != nil {
 		return 0, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var base int64
@@ -320,9 +292,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	default:
 		// SEEK_DATA, SEEK_HOLE and the like: the file knows, once it holds
 		// the buffered data.
-		if f.n != nil {
-			f.fs.flushNode(f.n, false)
-		}
+		f.n.flushNode(false)
 		pos, err := f.osf.Seek(offset, whence)
 		if err == nil {
 			f.off = pos
@@ -333,58 +303,48 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if pos < 0 || offset > 0 && pos < base {
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
+	if !f.n.limit.covers(pos) && !f.n.limit.fits(f.osf, pos) {
+		// The file system's largest offset, which lseek(2) refuses.
+		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
 	f.off = pos
 	return pos, nil
-}
-
-// size returns the file's size including buffered data.
-func (f *File) size() (int64, error) {
-	if f.n != nil {
-		if size, ok := f.fs.bufferedSize(f.n); ok {
-			return size, nil
-		}
-	}
-	fi, err := f.osf.Stat()
-	if err != nil {
-		return 0, bareErr(err)
-	}
-	return fi.Size(), nil
 }
 
 // Stat returns the file's FileInfo, with a size that includes buffered
 // data.
 func (f *File) Stat() (os.FileInfo, error) {
+	if f.n == nil {
+		return f.osf.Stat()
+	}
 	if err := f.enter("stat"); err != nil {
 		return nil, err
 	}
-	defer f.exit()
+	defer f.ops.exit()
 	return f.fs.stat(f.osf.Stat, func(os.FileInfo) *node { return f.n })
 }
 
 // Sync writes the file's buffered data, waits for it, and commits the file
 // to stable storage through the engine. It returns the error that stopped
 // it, or a background write error this handle has not yet seen cleared;
-// a Sync that succeeds clears it.
+// a Sync that succeeds clears it, unless the data it stood for is lost.
 func (f *File) Sync() error {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Sync()
 	}
 	if err := f.enter("sync"); err != nil {
 		return err
 	}
-	defer f.exit()
-	var errSeq, written uint64
-	if f.n != nil {
-		var err error
-		if errSeq, written, err = f.fs.syncNode(f.n, f); err != nil {
-			return f.pathErr("write", err)
-		}
+	defer f.ops.exit()
+	errSeq, written, err := f.n.syncData(f)
+	if err != nil {
+		return f.pathErr("write", err)
 	}
 	if err := f.fs.eng.fsync(f.osf); err != nil {
 		return f.pathErr("sync", err)
 	}
-	if f.n != nil {
-		f.fs.syncedBy(f, errSeq, written)
+	if err := f.n.syncedBy(f, errSeq, written); err != nil {
+		return f.pathErr("write", err)
 	}
 	return nil
 }
@@ -392,33 +352,30 @@ func (f *File) Sync() error {
 // Truncate changes the size of the file, as os.File.Truncate, in order
 // with the writes made before it.
 func (f *File) Truncate(size int64) error {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Truncate(size)
 	}
 	if err := f.enter("truncate"); err != nil {
 		return err
 	}
-	defer f.exit()
-	if f.n == nil || size < 0 || !f.writable {
-		return f.osf.Truncate(size)
+	defer f.ops.exit()
+	if size < 0 || !f.writable {
+		return f.osf.Truncate(size) // fails as the OS fails it
 	}
-	return f.fs.truncate(f, size)
+	return f.n.truncate(f, size)
 }
 
 // Close writes the file's buffered data, waits for its operations, and
 // closes it. It does not commit the data to stable storage, as
 // os.File.Close does not; it returns any write error not yet cleared.
 func (f *File) Close() error {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.Close()
 	}
-	if !f.close() {
+	if !f.ops.close() {
 		return f.pathErr("close", os.ErrClosed)
 	}
-	var werr error
-	if f.n != nil {
-		werr = f.fs.detach(f)
-	}
+	werr := f.fs.detach(f)
 	err := f.osf.Close()
 	if werr != nil {
 		return f.pathErr("write", werr)
@@ -450,7 +407,7 @@ const chunk = initialWindow
 // WriteTo writes the rest of the file to w, reading through the cache and
 // readahead, so that io.Copy from a File streams.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.WriteTo(w)
 	}
 	buf := make([]byte, chunk)
@@ -479,7 +436,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 // ReadFrom writes what r yields to the file, so that io.Copy to a File
 // fills write-behind buffers in large pieces.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
-	if !f.data {
+	if f.n == nil {
 		return f.osf.ReadFrom(r)
 	}
 	buf := make([]byte, chunk)

@@ -1,62 +1,7 @@
-// Package aiofs is an afero.Fs over the operating system's files whose
-// reads and writes run on one shared asynchronous I/O engine, with
-// readahead prefetch and write-behind.
-//
-// Code written against afero switches by changing one line:
-//
-//	fs := aiofs.New() // instead of afero.NewOsFs()
-//	defer fs.Close()
-//
-// # The model
-//
-// Path operations (open, stat, mkdir, rename, remove, readdir) call the
-// operating system directly, as afero.OsFs does. The data of regular files
-// (Read, ReadAt, Write, WriteAt, Sync) goes through an engine: io_uring on
-// Linux, POSIX AIO with kqueue completions on FreeBSD, and a bounded pool
-// of goroutines doing pread and pwrite everywhere else and whenever the
-// platform engine is refused (old kernels, seccomp). With io_uring, a
-// goroutine whose read waits for the disk blocks only itself, not an OS
-// thread, so thousands of concurrent cold reads need a handful of threads.
-// (Data the page cache holds is read directly, as are the first few cold
-// reads at any moment, which saves them the ring's hand-offs; writes on
-// file systems without asynchronous buffered writes, such as ext4, are made
-// directly too, since the kernel would block a worker thread of its own on
-// them.) The environment variable
-// AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
-// without WithEngine; Stats reports the engine in use and why a fallback
-// happened.
-//
-// Every handle of a file in one Fs shares that file's state: a block cache
-// bounded by WithCacheSize, filled by readahead when a handle reads
-// sequentially (the window grows up to WithReadahead), and dirty blocks
-// that Write fills and the engine writes behind, bounded by
-// WithWriteBehind. Handles of the same Fs see each other's writes at once;
-// other processes see them once flushed (Sync, Close, or a short delay),
-// and this Fs sees other processes' changes when it next opens the file.
-//
-// # Errors
-//
-// Errors are those package os returns: *os.PathError with the same Op and
-// the bare errno. A write that fails in the background is never dropped:
-// every handle of the file that was open when it failed returns it from
-// its next Write, WriteAt, Sync and Close, until one of its Syncs
-// succeeds. The data stays dirty and Sync retries it.
-//
-// # Differences from afero.OsFs
-//
-// A Write of 256 KiB or more with nothing buffered goes straight to the
-// file, as a read larger than the readahead window does. O_APPEND writes
-// land at the end of the file as this Fs knows it,
-// atomically with respect to other handles of the Fs but not to other
-// processes. Written data reaches other processes only after it is
-// flushed. File does not implement syscall.Conn, so net/http copies its
-// data instead of using sendfile.
 package aiofs
 
 import (
-	iofs "io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -73,11 +18,12 @@ type Fs struct {
 	fallback  string
 	closed    atomic.Bool
 
-	// mu guards nodes and all block and dirty state of every node.
-	mu    sync.Mutex
-	room  sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
-	nodes map[fileKey]*node
-	cache cache
+	// mu guards the nodes and all they hold (see Locking in node.go).
+	mu       sync.Mutex
+	room     sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
+	nodes    map[fileKey]*node
+	cache    cache
+	unsynced unsyncedFiles
 	// flushSeq counts ended flushes, so an open can tell whether one
 	// ended while it ran.
 	flushSeq atomic.Uint64
@@ -166,39 +112,44 @@ func (*Fs) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(pa
 // Remove removes a file or empty directory, as os.Remove. Handles open on
 // a removed file keep working, and their buffered data goes to the
 // removed file, not to a new one.
-func (*Fs) Remove(name string) error { return os.Remove(name) }
+func (fs *Fs) Remove(name string) error {
+	err := os.Remove(name)
+	if err == nil {
+		fs.forgetUnsynced(name)
+	}
+	return err
+}
 
 // RemoveAll removes path and anything it contains, as os.RemoveAll.
-func (*Fs) RemoveAll(path string) error { return os.RemoveAll(path) }
+func (fs *Fs) RemoveAll(path string) error {
+	err := os.RemoveAll(path)
+	fs.forgetUnsynced(path) // what is gone needs no commit, even if some remains
+	return err
+}
+
+// forgetUnsynced forgets the closed files at or under name, just removed.
+func (fs *Fs) forgetUnsynced(name string) {
+	fs.mu.Lock()
+	fs.unsynced.removed(name)
+	fs.mu.Unlock()
+}
 
 // Rename renames a file, as os.Rename. Buffered data follows the file.
-func (*Fs) Rename(oldname, newname string) error { return os.Rename(oldname, newname) }
+func (fs *Fs) Rename(oldname, newname string) error {
+	err := os.Rename(oldname, newname)
+	if err == nil {
+		fs.mu.Lock()
+		fs.unsynced.removed(newname) // replaced
+		fs.unsynced.renamed(oldname, newname)
+		fs.mu.Unlock()
+	}
+	return err
+}
 
 // Stat returns the FileInfo of the named file, as os.Stat, with a size
 // that includes data still buffered in this Fs.
 func (fs *Fs) Stat(name string) (os.FileInfo, error) {
 	return fs.stat(func() (os.FileInfo, error) { return os.Stat(name) }, fs.byName(name))
-}
-
-// stat calls osStat and corrects the size for buffered data of the node
-// nodeOf finds. When a flush ends between the two, the first answer is
-// stale and it asks again.
-func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) *node) (os.FileInfo, error) {
-	for try := 0; ; try++ {
-		fi, err := osStat()
-		if err != nil {
-			return nil, err
-		}
-		bfi, stale := fs.bufferedInfo(fi, nodeOf)
-		if !stale || try > 0 {
-			return bfi, nil
-		}
-	}
-}
-
-// byName finds the node of the file name names; called with fs.mu held.
-func (fs *Fs) byName(name string) func(os.FileInfo) *node {
-	return func(fi os.FileInfo) *node { return fs.nodes[keyOf(name, fi)] }
 }
 
 // LstatIfPossible returns the FileInfo of the named file without following
@@ -230,21 +181,25 @@ func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
 		if n := fs.lookup(name, fi); n != nil {
 			// A failed flush is reported to the file's handles; the times
 			// are still set, as the caller asked.
-			fs.flushNode(n, false)
+			n.flushNode(false)
 		}
 	}
 	return os.Chtimes(name, atime, mtime)
 }
 
-// Sync writes all data buffered by the Fs and commits the files it has
-// open and written to stable storage. (Files already closed are as
-// durable as os.File.Close leaves them.) It returns the first error met.
+// Sync writes all data buffered by the Fs and commits to stable storage
+// every file written through it and not yet committed: open ones, ones
+// only readers hold open, and closed ones. It returns the first error met;
+// nil means every byte written through the Fs before the call is durable.
 func (fs *Fs) Sync() error {
 	var first error
 	for _, n := range fs.nodesWhere((*node).unsynced) {
-		if err := fs.flushNode(n, true); err != nil && first == nil {
+		if err := n.flushNode(true); err != nil && first == nil {
 			first = err
 		}
+	}
+	if err := fs.syncClosed(); err != nil && first == nil {
+		first = err
 	}
 	return first
 }
@@ -259,7 +214,7 @@ func (fs *Fs) Close() error {
 	}
 	var first error
 	for _, n := range fs.nodesWhere((*node).authoritative) {
-		if err := fs.flushNode(n, false); err != nil && first == nil {
+		if err := n.flushNode(false); err != nil && first == nil {
 			first = err
 		}
 	}
@@ -289,93 +244,4 @@ func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return fs.nodes[keyOf(name, fi)]
-}
-
-// withBufferedSize returns fi with the size this Fs knows, which includes
-// buffered writes.
-func (fs *Fs) withBufferedSize(name string, fi os.FileInfo) os.FileInfo {
-	fi, _ = fs.bufferedInfo(fi, fs.byName(name))
-	return fi
-}
-
-// bufferedInfo returns fi with the size this Fs knows. It also reports
-// whether fi may predate a flush that has since ended, because it is
-// smaller than the size the Fs last knew while nothing is buffered.
-func (fs *Fs) bufferedInfo(fi os.FileInfo, nodeOf func(os.FileInfo) *node) (os.FileInfo, bool) {
-	if !fi.Mode().IsRegular() {
-		return fi, false
-	}
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	n := nodeOf(fi)
-	if n == nil || n.size == fi.Size() {
-		return fi, false
-	}
-	if !n.authoritative() {
-		return fi, n.size > fi.Size()
-	}
-	return sizedInfo{fi, n.size}, false
-}
-
-// sizedInfo is a FileInfo whose size includes buffered data.
-type sizedInfo struct {
-	os.FileInfo
-	size int64
-}
-
-func (fi sizedInfo) Size() int64 { return fi.size }
-
-// hasBuffered reports whether any file of the Fs has buffered writes.
-// Called with fs.mu held.
-func (fs *Fs) hasBuffered() bool {
-	for _, n := range fs.nodes {
-		if n.authoritative() {
-			return true
-		}
-	}
-	return false
-}
-
-// withBufferedSizes corrects the sizes of directory entries whose files
-// have buffered writes.
-func (fs *Fs) withBufferedSizes(dir string, fis []os.FileInfo) {
-	fs.mu.Lock()
-	buffered := fs.hasBuffered()
-	fs.mu.Unlock()
-	if !buffered {
-		return
-	}
-	for i, fi := range fis {
-		fis[i] = fs.withBufferedSize(filepath.Join(dir, fi.Name()), fi)
-	}
-}
-
-// withBufferedEntries makes the entries' Info report sizes that include
-// buffered writes.
-func (fs *Fs) withBufferedEntries(dir string, des []iofs.DirEntry) {
-	fs.mu.Lock()
-	buffered := fs.hasBuffered()
-	fs.mu.Unlock()
-	if !buffered {
-		return
-	}
-	for i, de := range des {
-		if de.Type().IsRegular() {
-			des[i] = bufferedEntry{de, fs, filepath.Join(dir, de.Name())}
-		}
-	}
-}
-
-type bufferedEntry struct {
-	iofs.DirEntry
-	fs   *Fs
-	path string
-}
-
-func (e bufferedEntry) Info() (iofs.FileInfo, error) {
-	fi, err := e.DirEntry.Info()
-	if err != nil {
-		return nil, err
-	}
-	return e.fs.withBufferedSize(e.path, fi), nil
 }

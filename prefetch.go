@@ -29,37 +29,66 @@ type stream struct {
 // ended, so that a second, contiguous read can start one.
 type candidate struct{ next int64 }
 
-// readahead updates f's streams for a read of length bytes at off and
-// requests the windows it calls for. Called with fs.mu held.
-func (fs *Fs) readahead(f *File, off int64, length int) {
+// readahead is a handle's readahead state: its streams, and candidates
+// for new ones. It is guarded by Fs.mu.
+type readahead struct {
+	streams  [maxStreams]stream
+	cands    [maxStreams]candidate
+	nextCand int
+	tick     uint64
+}
+
+// A window is a range of a file to read ahead.
+type window struct{ start, end int64 }
+
+// maxWindows bounds the windows one read can ask for.
+const maxWindows = 4
+
+// update follows a read of length bytes at off and returns the windows it
+// calls for, clamped at the end of the file. Called with fs.mu held.
+func (ra *readahead) update(n *node, off int64, length int) []window {
+	fs := n.fs
 	limit := fs.cfg.readahead
 	if limit <= 0 || !fs.cache.enabled() || int64(length) > limit {
-		return
+		return nil
 	}
 	// A window is never more than half the cache, so two fit.
 	limit = min(limit, fs.cache.limit/2)
-	f.tick++
-	s := f.streamAt(off)
+	size := n.size
+	if !n.authoritative() {
+		size = max(size, n.diskSize)
+	}
+	var wins []window
+	ask := func(s *stream) bool {
+		w := window{s.start, min(s.start+s.size, size)}
+		if w.start >= w.end || len(wins) == maxWindows {
+			return false
+		}
+		wins = append(wins, w)
+		return true
+	}
+	ra.tick++
+	s := ra.streamAt(off)
 	if s == nil {
-		c := f.candidateAt(off)
+		c := ra.candidateAt(off)
 		if off != 0 && c == nil {
-			f.cands[f.nextCand%maxStreams] = candidate{next: off + int64(length)}
-			f.nextCand++
-			return
+			ra.cands[ra.nextCand%maxStreams] = candidate{next: off + int64(length)}
+			ra.nextCand++
+			return nil
 		}
 		if c != nil {
 			c.next = -1
 		}
-		s = f.oldestStream()
+		s = ra.oldestStream()
 		size := min(limit, max(initialWindow, roundPow2(int64(length))*4))
 		start := off - off%blockSize
 		*s = stream{start: start, size: size, async: size - roundPow2(int64(length))}
 		if s.async <= 0 {
 			s.async = size
 		}
-		fs.prefetch(f, s.start, s.start+s.size)
+		ask(s)
 	}
-	s.tick = f.tick
+	s.tick = ra.tick
 	end := off + int64(length)
 	s.next = end
 	for end > s.start+s.size-s.async {
@@ -69,18 +98,19 @@ func (fs *Fs) readahead(f *File, off int64, length int) {
 		}
 		*s = stream{next: s.next, start: s.start + s.size, size: min(size, limit), tick: s.tick}
 		s.async = s.size
-		if !fs.prefetch(f, s.start, s.start+s.size) {
+		if !ask(s) {
 			break
 		}
 	}
+	return wins
 }
 
 // streamAt returns the stream a read at off continues: one whose next
 // read starts within a page of off. A rewind to 0 early in a stream that
 // began at 0 (net/http sniffs 512 bytes, then seeks back) continues it.
-func (f *File) streamAt(off int64) *stream {
-	for i := range f.streams {
-		s := &f.streams[i]
+func (ra *readahead) streamAt(off int64) *stream {
+	for i := range ra.streams {
+		s := &ra.streams[i]
 		if s.size == 0 {
 			continue
 		}
@@ -91,9 +121,9 @@ func (f *File) streamAt(off int64) *stream {
 	return nil
 }
 
-func (f *File) candidateAt(off int64) *candidate {
-	for i := range f.cands {
-		c := &f.cands[i]
+func (ra *readahead) candidateAt(off int64) *candidate {
+	for i := range ra.cands {
+		c := &ra.cands[i]
 		if c.next > 0 && off >= c.next-pageSize && off <= c.next+pageSize {
 			return c
 		}
@@ -101,10 +131,10 @@ func (f *File) candidateAt(off int64) *candidate {
 	return nil
 }
 
-func (f *File) oldestStream() *stream {
-	old := &f.streams[0]
-	for i := range f.streams {
-		s := &f.streams[i]
+func (ra *readahead) oldestStream() *stream {
+	old := &ra.streams[0]
+	for i := range ra.streams {
+		s := &ra.streams[i]
 		if s.size == 0 {
 			return s
 		}
@@ -123,24 +153,18 @@ func roundPow2(n int64) int64 {
 	return p
 }
 
-// prefetch starts loading the blocks of [start, end) that are not yet
-// cached, as far as the cache has room, and reports whether the window
-// was issued. Called with fs.mu held.
-func (fs *Fs) prefetch(f *File, start, end int64) bool {
-	n := f.n
-	size := n.size
-	if !n.authoritative() {
-		size = max(size, n.diskSize)
+// prefetch starts loading the blocks of w that are not yet cached, as
+// far as the cache has room, unless the page cache holds the window
+// already. It takes fs.mu itself, after asking the page cache.
+func (n *node) prefetch(f *File, w window) {
+	if inPageCache(f.osf, w.start, w.end) {
+		return // reads will find it in the page cache
 	}
-	end = min(end, size)
-	if start >= end {
-		return false
-	}
-	if inPageCache(f.osf, start, end) {
-		return true // reads will find it in the page cache
-	}
+	fs := n.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
 	var blocks []*block
-	for idx := start / blockSize; idx*blockSize < end; idx++ {
+	for idx := w.start / blockSize; idx*blockSize < w.end; idx++ {
 		if n.blocks[idx] != nil {
 			continue
 		}
@@ -155,24 +179,23 @@ func (fs *Fs) prefetch(f *File, start, end int64) bool {
 		blocks = append(blocks, b)
 	}
 	if len(blocks) == 0 {
-		return true
+		return
 	}
 	fs.st.windows.Add(1)
 	for _, b := range blocks {
-		f.hold()
-		go fs.load(f, b, n.directGen)
+		f.ops.hold()
+		go n.load(f, b, n.directGen)
 	}
-	return true
 }
 
 // load reads a block for readahead. A failure is dropped: the reader then
 // reads the file itself and meets the error there.
-func (fs *Fs) load(f *File, b *block, gen uint64) {
-	defer f.exit()
+func (n *node) load(f *File, b *block, gen uint64) {
+	defer f.ops.exit()
+	fs := n.fs
 	m, err := fs.eng.pread(f.osf, b.data, b.idx*blockSize)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n := b.node
 	close(b.loading)
 	b.loading = nil
 	if err != nil || b.stale || n.blocks[b.idx] != b || !n.settled(gen) {
@@ -181,7 +204,7 @@ func (fs *Fs) load(f *File, b *block, gen uint64) {
 		}
 		fs.cache.used -= blockSize
 		b.release()
-		fs.forgetIfIdle(n)
+		n.forgetIfIdle()
 	} else {
 		clear(b.data[m:])
 		b.n = m

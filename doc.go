@@ -1,0 +1,87 @@
+// Package aiofs is an afero.Fs over the operating system's files whose
+// reads and writes run on one shared asynchronous I/O engine, with
+// readahead prefetch and write-behind.
+//
+// Code written against afero switches by changing one line:
+//
+//	fs := aiofs.New() // instead of afero.NewOsFs()
+//	defer fs.Close()
+//
+// # The model
+//
+// Path operations (open, stat, mkdir, rename, remove, readdir) call the
+// operating system directly, as afero.OsFs does. The data of regular files
+// (Read, ReadAt, Write, WriteAt, Sync) goes through an engine: io_uring on
+// Linux, POSIX AIO with kqueue completions on FreeBSD, and a bounded pool
+// of goroutines doing pread and pwrite everywhere else and whenever the
+// platform engine is refused (old kernels, seccomp). With io_uring, a
+// goroutine whose read waits for the disk blocks only itself, not an OS
+// thread, so thousands of concurrent cold reads need a handful of threads.
+// (Data the page cache holds is read directly, as are the first few cold
+// reads at any moment, which saves them the ring's hand-offs; writes on
+// file systems without asynchronous buffered writes, such as ext4, are made
+// directly too, since the kernel would block a worker thread of its own on
+// them.) The environment variable
+// AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
+// without WithEngine; Stats reports the engine in use and why a fallback
+// happened.
+//
+// Every handle of a file in one Fs shares that file's state: a block cache
+// bounded by WithCacheSize, filled by readahead when a handle reads
+// sequentially (the window grows up to WithReadahead), and dirty blocks
+// that Write fills and the engine writes behind, bounded by
+// WithWriteBehind. Handles of the same Fs see each other's writes at once;
+// other processes see them once flushed (Sync, Close, or a short delay),
+// and this Fs sees other processes' changes when it next opens the file.
+//
+// # Errors
+//
+// Errors are those package os returns: *os.PathError with the same Op and
+// the bare errno. A write that fails in the background is never dropped:
+// every handle of the file that was open when it failed returns it from
+// its next Write, WriteAt, Sync and Close, until one of its Syncs
+// succeeds. The data stays dirty and Sync retries it.
+//
+// Under faults: a Write returns only what it accepted, and the Fs's
+// sizes count only accepted bytes; a Truncate that fails changes nothing;
+// a write the file system would refuse (past its largest file size, or
+// RLIMIT_FSIZE) goes to the OS and fails as it fails there; concurrent
+// writes of one file never interleave; and Fs.Sync returns nil only when
+// everything written through the Fs before it is durable, closed files
+// included.
+//
+// # Differences from afero.OsFs
+//
+// A Write of 256 KiB or more with nothing buffered goes straight to the
+// file, as a read larger than the readahead window does. Files that are
+// not regular, and the files of pseudo-filesystems (procfs, sysfs,
+// cgroupfs and the like, whose contents change without their size or
+// times changing), are served by package os exactly as afero.OsFs serves
+// them: never cached, prefetched or written behind. O_APPEND writes
+// land at the end of the file as this Fs knows it,
+// atomically with respect to other handles of the Fs but not to other
+// processes. Written data reaches other processes only after it is
+// flushed. File does not implement syscall.Conn, so net/http copies its
+// data instead of using sendfile.
+//
+// # Where things are
+//
+// In the order data flows:
+//
+//   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go.
+//   - file.go: File, its offset and the afero.File methods; opguard.go,
+//     the count that keeps a File's descriptor open while it is used.
+//   - node.go: the state all handles of one file share, attach and detach,
+//     and the locking rules; stat.go, sizes that include buffered data.
+//   - read.go: reads from blocks and the file; prefetch.go, readahead
+//     streams and windows; cache.go, blocks and the LRU cache.
+//   - writebehind.go: writes into dirty blocks, the dirty bound, writes
+//     straight to the file; flush.go, flushing and Sync; truncate.go;
+//     limits.go, how far writes may reach; unsynced.go, closed files that
+//     Fs.Sync still has to commit.
+//   - engine.go: the engine interface; engine_pool.go, the portable pool;
+//     engine_linux.go (io_uring, over internal/uring) and
+//     engine_freebsd.go (POSIX AIO with kqueue, over internal/kqaio).
+//   - Per system: sys_* (file identity), flags_* (O_DSYNC, O_DIRECT),
+//     ctime_*, pagecache_* (cachestat), pseudofs_*, limits_*, syncall_*.
+package aiofs

@@ -1,0 +1,246 @@
+package aiofs
+
+import (
+	"os"
+	"slices"
+)
+
+// A flush is a set of dirty blocks being written, as runs of bytes that
+// are contiguous in the file, each one write.
+type flush struct {
+	blocks []*block
+	runs   []run
+}
+
+type run struct {
+	off  int64
+	bufs [][]byte
+}
+
+// collect marks the node's dirty blocks as flushing and groups their
+// extents into runs: only the completely written blocks unless all, and
+// blocks whose last flush failed only when retry is set.
+func (n *node) collect(all, retry bool) *flush {
+	fl := &flush{}
+	for _, b := range n.blocks {
+		if b.dirty() && !b.flushing && (all || b.covers(0, blockSize)) && (retry || !b.failed) {
+			fl.blocks = append(fl.blocks, b)
+		}
+	}
+	if len(fl.blocks) == 0 {
+		return nil
+	}
+	slices.SortFunc(fl.blocks, func(a, b *block) int { return int(a.idx - b.idx) })
+	var next int64 = -1
+	for _, b := range fl.blocks {
+		b.flushing = true
+		for _, e := range b.ext {
+			at := b.idx*blockSize + int64(e.lo)
+			buf := b.data[e.lo:e.hi]
+			if at == next {
+				r := &fl.runs[len(fl.runs)-1]
+				r.bufs = append(r.bufs, buf)
+			} else {
+				fl.runs = append(fl.runs, run{off: at, bufs: [][]byte{buf}})
+			}
+			next = at + int64(len(buf))
+		}
+	}
+	return fl
+}
+
+// writer picks a handle of n to flush through and holds it open until
+// exit. via, when given, is a handle whose caller holds it already, and so
+// may be used even while it closes.
+func (n *node) writer(via *File) *File {
+	if via != nil && via.flushable() {
+		via.ops.hold()
+		return via
+	}
+	for _, w := range n.writers {
+		if w.ops.tryHold() {
+			return w
+		}
+	}
+	return nil
+}
+
+// startFlush starts writing the node's dirty blocks in the background
+// (only the full ones unless all), through via when given. Blocks whose
+// flush failed are left for a Sync. Called with fs.mu held.
+func (n *node) startFlush(all bool, via *File) {
+	if n.flushing || n.direct {
+		n.again = n.again || all
+		return
+	}
+	w := n.writer(via)
+	if w == nil {
+		return
+	}
+	fl := n.collect(all, false)
+	if fl == nil {
+		w.ops.exit()
+		return
+	}
+	n.flushing = true
+	go func() {
+		err := n.write(w, fl)
+		fs := n.fs
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		n.finish(fl, err)
+		w.ops.exit()
+		if n.again && n.dirtyBlocks > 0 {
+			n.again = false
+			n.startFlush(true, nil)
+		}
+	}()
+}
+
+// flushLater is the timer's flush of data that waited flushDelay.
+func (n *node) flushLater() {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	n.timer = nil
+	if n.dirtyBlocks > 0 {
+		n.startFlush(true, nil)
+	}
+}
+
+// write writes fl's runs through w, without fs.mu, and returns the first
+// error.
+func (n *node) write(w *File, fl *flush) error {
+	fs := n.fs
+	for _, r := range fl.runs {
+		if _, err := fs.eng.pwritev(w.osf, r.bufs, r.off); err != nil {
+			return err
+		}
+		fs.st.flushes.Add(1)
+		if len(r.bufs) > 1 {
+			fs.st.coalesced.Add(1)
+		}
+	}
+	return nil
+}
+
+// finish ends a flush: its blocks become clean, or on error stay dirty as
+// failed blocks, and every handle open now is given the error. Called
+// with fs.mu held.
+func (n *node) finish(fl *flush, err error) {
+	fs := n.fs
+	n.flushing = false
+	n.changed = true
+	n.written++
+	n.flushedAt = fs.flushSeq.Add(1)
+	for _, b := range fl.blocks {
+		b.flushing = false
+		if err != nil {
+			fs.setFailed(b, true)
+		} else {
+			fs.cleaned(b)
+		}
+	}
+	if err != nil {
+		fs.st.bgErrors.Add(1)
+		n.errSeq++
+		for h := range n.handles {
+			if h.werr == nil {
+				h.werr = err
+			}
+		}
+	}
+	fs.room.Broadcast()
+}
+
+// flushLocked writes all of the node's dirty data, retrying blocks whose
+// flush failed, through via if given, and waits until it is in the file
+// or has failed. Called with fs.mu held; releases it while waiting and
+// writing.
+func (n *node) flushLocked(via *File) error {
+	fs := n.fs
+	for {
+		for n.flushing || n.direct {
+			fs.room.Wait()
+		}
+		if n.dirtyBlocks == 0 {
+			return nil
+		}
+		w := n.writer(via)
+		if w == nil {
+			// Every writer is closing, and its Close flushes (or drops
+			// the data as unwritable, as the last one does).
+			fs.room.Wait()
+			continue
+		}
+		fl := n.collect(true, true)
+		n.flushing = true
+		fs.mu.Unlock()
+		err := n.write(w, fl)
+		fs.mu.Lock()
+		n.finish(fl, err)
+		w.ops.exit()
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// syncData flushes the node's data for a Sync of f. It returns the error
+// of that flush, and the counts that syncedBy needs after the fsync.
+func (n *node) syncData(f *File) (errSeq, written uint64, err error) {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	err = n.flushLocked(f)
+	return n.errSeq, n.written, err
+}
+
+// syncedBy records a Sync of f whose flush and fsync succeeded: the writes
+// up to written are committed, and f's sticky write error is cleared
+// unless another write failed since the flush, or the data it stood for
+// was dropped, which no Sync can mend. It returns the error f must still
+// report.
+func (n *node) syncedBy(f *File, errSeq, written uint64) error {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	n.synced = max(n.synced, written)
+	if n.errSeq == errSeq && !f.lost {
+		f.werr = nil
+	}
+	return f.werr
+}
+
+// flushNode writes the node's buffered data, for Fs.Sync, Fs.Close,
+// Chtimes and SEEK_DATA, and commits the file when sync is set, through
+// any of its handles: fsync needs no write access.
+func (n *node) flushNode(sync bool) error {
+	fs := n.fs
+	fs.mu.Lock()
+	err := n.flushLocked(nil)
+	written := n.written
+	h := n.writer(nil)
+	for o := range n.handles {
+		if h != nil {
+			break
+		}
+		if o.ops.tryHold() {
+			h = o
+		}
+	}
+	fs.mu.Unlock()
+	if h == nil {
+		return nil // no handle: nothing buffered, and leave recorded what is unsynced
+	}
+	defer h.ops.exit()
+	if err != nil {
+		return &os.PathError{Op: "write", Path: h.name, Err: err}
+	}
+	if sync {
+		if err := fs.eng.fsync(h.osf); err != nil {
+			return &os.PathError{Op: "sync", Path: h.name, Err: err}
+		}
+		fs.mu.Lock()
+		n.synced = max(n.synced, written)
+		fs.mu.Unlock()
+	}
+	return nil
+}

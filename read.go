@@ -1,0 +1,164 @@
+package aiofs
+
+// readAt reads into p from off through f: from cached and dirty blocks
+// where they have the bytes, from the file where not. It returns fewer
+// than len(p) bytes only at end of file or with an error.
+func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
+	fs := n.fs
+	fs.mu.Lock()
+	if wins := f.ra.update(n, off, len(p)); len(wins) > 0 {
+		fs.mu.Unlock()
+		for _, w := range wins {
+			n.prefetch(f, w)
+		}
+		fs.mu.Lock()
+	}
+	m, err, locked := n.readLocked(f, p, off)
+	if locked {
+		fs.mu.Unlock()
+	}
+	return m, err
+}
+
+// readLocked is readAt with fs.mu held. It returns with the lock held, or
+// released when it reports so.
+func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
+	fs := n.fs
+	done, missed := 0, false
+	for done < len(p) {
+		pos := off + int64(done)
+		auth := n.authoritative()
+		if auth && pos >= n.size {
+			break
+		}
+		idx, bo := pos/blockSize, int(pos%blockSize)
+		want := min(len(p)-done, blockSize-bo)
+		if auth {
+			want = int(min(int64(want), n.size-pos))
+		}
+		b := n.blocks[idx]
+		switch {
+		case b != nil && b.loading != nil:
+			ch := b.loading
+			fs.mu.Unlock()
+			<-ch
+			fs.mu.Lock()
+			continue
+		case b != nil && b.known && (auth || bo < b.n):
+			if !auth {
+				want = min(want, b.n-bo)
+			}
+			copy(p[done:done+want], b.data[bo:])
+			fs.used(b)
+			done += want
+			continue
+		case b != nil && b.dirty() && b.covers(bo, bo+want):
+			copy(p[done:done+want], b.data[bo:])
+			done += want
+			continue
+		case b != nil && b.dirty():
+			// Written in parts: read the rest of the block from the file.
+			missed = true
+			if err := n.complete(f, b); err != nil {
+				return done, err, true
+			}
+			continue
+		}
+		// Not cached: read the whole run of uncached blocks directly into p.
+		missed = true
+		end := len(p)
+		for i := idx + 1; int64(i)*blockSize < off+int64(end); i++ {
+			if n.blocks[i] != nil {
+				end = int(int64(i)*blockSize - off)
+				break
+			}
+		}
+		if auth {
+			end = int(min(int64(end), n.size-off))
+		}
+		fs.mu.Unlock()
+		m, err := fs.eng.pread(f.osf, p[done:end], pos)
+		if !auth && err == nil && done+m == len(p) {
+			// The rest came from the file, which is the authority: no
+			// need to look at the node again.
+			fs.st.cacheMisses.Add(1)
+			return len(p), nil, false
+		}
+		fs.mu.Lock()
+		if err != nil {
+			return done + m, err, true
+		}
+		if n.authoritative() != auth {
+			continue // a write raced with the read; read again
+		}
+		if done+m < end {
+			if !n.authoritative() {
+				done += m
+				break
+			}
+			// A hole up to buffered data further on.
+			clear(p[done+m : end])
+		}
+		done = end
+	}
+	if missed {
+		fs.st.cacheMisses.Add(1)
+	} else {
+		fs.st.cacheHits.Add(1)
+	}
+	return done, nil, true
+}
+
+// used records a read from a clean or dirty known block. A block that
+// readahead brought in is read once by its stream and is the first to go
+// when room is needed; a block read again is kept as recently used.
+func (fs *Fs) used(b *block) {
+	if b.dirty() {
+		b.prefetched = false
+		return
+	}
+	if b.prefetched {
+		b.prefetched = false
+		fs.st.prefetchUsed.Add(uint64(b.n))
+		fs.cache.unlink(b)
+		fs.cache.pushFront(b)
+		return
+	}
+	fs.cache.touch(b)
+}
+
+// complete reads the parts of a dirty block that were not written, so
+// that the whole block is known. It waits for a direct change of the file
+// to end first, since what it reads meanwhile could not be kept. Called
+// with fs.mu held; releases it while waiting and reading.
+func (n *node) complete(f *File, b *block) error {
+	fs := n.fs
+	for n.direct {
+		fs.room.Wait()
+	}
+	if n.blocks[b.idx] != b || b.known || !b.dirty() {
+		return nil // flushed, dropped or completed meanwhile
+	}
+	tmp := blockBufs.Get().(*[blockSize]byte)
+	defer blockBufs.Put(tmp)
+	gen := n.directGen
+	fs.mu.Unlock()
+	m, err := fs.eng.pread(f.osf, tmp[:], b.idx*blockSize)
+	fs.mu.Lock()
+	if err != nil {
+		return err
+	}
+	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.settled(gen) {
+		return nil // flushed, dropped, completed or overtaken meanwhile
+	}
+	clear(tmp[m:])
+	at := 0
+	for _, e := range b.ext {
+		copy(b.data[at:e.lo], tmp[at:e.lo])
+		at = e.hi
+	}
+	copy(b.data[at:], tmp[at:])
+	b.known = true
+	b.n = max(b.n, m)
+	return nil
+}

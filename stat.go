@@ -1,0 +1,138 @@
+package aiofs
+
+import (
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Sizes that include buffered data, for Stat, Seek and directory listings.
+
+// stat calls osStat and corrects the size for buffered data of the node
+// nodeOf finds. When a flush ends between the two, the first answer is
+// stale and it asks again.
+func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) *node) (os.FileInfo, error) {
+	for try := 0; ; try++ {
+		fi, err := osStat()
+		if err != nil {
+			return nil, err
+		}
+		bfi, stale := fs.bufferedInfo(fi, nodeOf)
+		if !stale || try > 0 {
+			return bfi, nil
+		}
+	}
+}
+
+// byName finds the node of the file name names; called with fs.mu held.
+func (fs *Fs) byName(name string) func(os.FileInfo) *node {
+	return func(fi os.FileInfo) *node { return fs.nodes[keyOf(name, fi)] }
+}
+
+// withBufferedSize returns fi with the size this Fs knows, which includes
+// buffered writes.
+func (fs *Fs) withBufferedSize(name string, fi os.FileInfo) os.FileInfo {
+	fi, _ = fs.bufferedInfo(fi, fs.byName(name))
+	return fi
+}
+
+// bufferedInfo returns fi with the size this Fs knows. It also reports
+// whether fi may predate a flush that has since ended, because it is
+// smaller than the size the Fs last knew while nothing is buffered.
+func (fs *Fs) bufferedInfo(fi os.FileInfo, nodeOf func(os.FileInfo) *node) (os.FileInfo, bool) {
+	if !fi.Mode().IsRegular() {
+		return fi, false
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := nodeOf(fi)
+	if n == nil || n.size == fi.Size() {
+		return fi, false
+	}
+	if !n.authoritative() {
+		return fi, n.size > fi.Size()
+	}
+	return sizedInfo{fi, n.size}, false
+}
+
+// sizedInfo is a FileInfo whose size includes buffered data.
+type sizedInfo struct {
+	os.FileInfo
+	size int64
+}
+
+func (fi sizedInfo) Size() int64 { return fi.size }
+
+// hasBuffered reports whether any file of the Fs has buffered writes.
+// Called with fs.mu held.
+func (fs *Fs) hasBuffered() bool {
+	for _, n := range fs.nodes {
+		if n.authoritative() {
+			return true
+		}
+	}
+	return false
+}
+
+// withBufferedSizes corrects the sizes of directory entries whose files
+// have buffered writes.
+func (fs *Fs) withBufferedSizes(dir string, fis []os.FileInfo) {
+	fs.mu.Lock()
+	buffered := fs.hasBuffered()
+	fs.mu.Unlock()
+	if !buffered {
+		return
+	}
+	for i, fi := range fis {
+		fis[i] = fs.withBufferedSize(filepath.Join(dir, fi.Name()), fi)
+	}
+}
+
+// withBufferedEntries makes the entries' Info report sizes that include
+// buffered writes.
+func (fs *Fs) withBufferedEntries(dir string, des []iofs.DirEntry) {
+	fs.mu.Lock()
+	buffered := fs.hasBuffered()
+	fs.mu.Unlock()
+	if !buffered {
+		return
+	}
+	for i, de := range des {
+		if de.Type().IsRegular() {
+			des[i] = bufferedEntry{de, fs, filepath.Join(dir, de.Name())}
+		}
+	}
+}
+
+type bufferedEntry struct {
+	iofs.DirEntry
+	fs   *Fs
+	path string
+}
+
+func (e bufferedEntry) Info() (iofs.FileInfo, error) {
+	fi, err := e.DirEntry.Info()
+	if err != nil {
+		return nil, err
+	}
+	return e.fs.withBufferedSize(e.path, fi), nil
+}
+
+// bufferedSize returns the node's size when it is authoritative.
+func (n *node) bufferedSize() (int64, bool) {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	return n.size, n.authoritative()
+}
+
+// size returns the file's size including buffered data.
+func (f *File) size() (int64, error) {
+	if size, ok := f.n.bufferedSize(); ok {
+		return size, nil
+	}
+	fi, err := f.osf.Stat()
+	if err != nil {
+		return 0, bareErr(err)
+	}
+	return fi.Size(), nil
+}

@@ -1,0 +1,71 @@
+package aiofs
+
+// truncate changes the file's size through f, in order with the writes
+// before it: buffered data past size is dropped, the rest is kept. A
+// truncate that fails changes nothing.
+func (n *node) truncate(f *File, size int64) error {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	fs := n.fs
+	if err := n.lockSized(f); err != nil {
+		fs.mu.Unlock()
+		return f.pathErr("truncate", err)
+	}
+	n.beginDirect()
+	fs.mu.Unlock()
+	err := f.osf.Truncate(size)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if err == nil {
+		n.cut(size)
+		n.size = size
+	}
+	n.endDirect()
+	return err
+}
+
+// cut drops what the node's blocks hold at or past size.
+func (n *node) cut(size int64) {
+	fs := n.fs
+	last := size / blockSize
+	for idx, b := range n.blocks {
+		switch {
+		case idx > last || idx == last && size%blockSize == 0:
+			fs.dropBlock(b)
+		case idx == last && b.loading != nil:
+			fs.dropBlock(b)
+		case idx == last:
+			wasDirty := b.dirty()
+			b.clip(int(size % blockSize))
+			if wasDirty && !b.dirty() {
+				fs.cleaned(b)
+			}
+		}
+	}
+}
+
+// truncated brings the node in line with an Open through f that
+// truncated the file when Fs.flushSeq was seq: buffered data from before
+// it is dropped, and since a flush that ended after the open began may
+// have written some of it back, the file is truncated once more then.
+func (n *node) truncated(f *File, seq uint64) error {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	fs := n.fs
+	fs.mu.Lock()
+	n.beginDirect()
+	for _, b := range n.blocks {
+		fs.dropBlock(b)
+	}
+	n.size = 0
+	again := n.flushedAt > seq && f.writable
+	fs.mu.Unlock()
+	var err error
+	if again {
+		err = f.osf.Truncate(0)
+	}
+	fs.mu.Lock()
+	n.endDirect()
+	fs.mu.Unlock()
+	return bareErr(err)
+}

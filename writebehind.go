@@ -1,0 +1,198 @@
+package aiofs
+
+import (
+	"math"
+	"syscall"
+	"time"
+)
+
+const (
+	// flushDelay is how long written data may wait for more writes to
+	// the same blocks before it is flushed anyway.
+	flushDelay = 20 * time.Millisecond
+	// largeWrite is the size from which a write skips write-behind.
+	largeWrite = 256 << 10
+)
+
+// writeAt writes p at off, or at the end of the file when off < 0, and
+// returns how many bytes it accepted and the offset just past them. The
+// node's size grows only by accepted bytes. p is not empty.
+func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
+	n.wmu.Lock()
+	defer n.wmu.Unlock()
+	fs := n.fs
+	if err := n.lockSized(f); err != nil {
+		fs.mu.Unlock()
+		return 0, max(off, 0), err
+	}
+	if err := f.werr; err != nil {
+		fs.mu.Unlock()
+		return 0, max(off, 0), err
+	}
+	if off < 0 {
+		off = n.size
+	}
+	if off > math.MaxInt64-int64(len(p)) {
+		fs.mu.Unlock()
+		return 0, off, syscall.EINVAL // as pwrite(2): the end would overflow
+	}
+	end := off + int64(len(p))
+	fits := n.limit.covers(end)
+	if !fits {
+		fs.mu.Unlock()
+		fits = n.limit.fits(f.osf, end)
+		fs.mu.Lock()
+	}
+	n.writing++
+	var m int
+	var err error
+	// A large write gains little from being copied and written later, and
+	// costs the copy: like a read larger than the readahead window, it goes
+	// straight to the file unless buffered data must go first. A write past
+	// what the file system takes goes there too, to fail as the OS fails it.
+	if f.writeThrough || !fits || len(p) >= largeWrite && n.dirtyBlocks == 0 && !n.flushing {
+		m, err = n.writeThrough(f, p, off)
+	} else {
+		m, err = n.buffer(f, p, off)
+	}
+	n.writing--
+	fs.mu.Unlock()
+	return m, off + int64(m), err
+}
+
+// lockSized takes fs.mu, having made n.size the size of the file on disk
+// when the Fs has no change of it pending, as a change is about to make
+// n.size authoritative. The caller holds wmu, so the node cannot become
+// authoritative while the file is asked without the lock. It returns
+// with fs.mu held, error or not.
+func (n *node) lockSized(f *File) error {
+	fs := n.fs
+	fs.mu.Lock()
+	if n.authoritative() {
+		return nil
+	}
+	fs.mu.Unlock()
+	fi, err := f.osf.Stat()
+	fs.mu.Lock()
+	if err != nil {
+		return bareErr(err)
+	}
+	n.size = fi.Size()
+	return nil
+}
+
+// buffer copies p into dirty blocks at off, waiting for dirty room as
+// needed. Called with fs.mu held; releases it while waiting.
+func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
+	fs := n.fs
+	done := 0
+	full := false
+	for done < len(p) {
+		pos := off + int64(done)
+		idx, bo := pos/blockSize, int(pos%blockSize)
+		want := min(len(p)-done, blockSize-bo)
+		b := n.blocks[idx]
+		if b != nil && (b.flushing || b.loading != nil) {
+			fs.room.Wait()
+			continue
+		}
+		if b == nil || !b.dirty() {
+			if fs.overBound() {
+				if err := fs.waitForRoom(f); err != nil {
+					return done, err
+				}
+				continue
+			}
+			if b == nil {
+				b = newBlock(n, idx)
+				n.blocks[idx] = b
+			} else {
+				fs.uncache(b)
+			}
+			fs.dirtied(b)
+		}
+		// New bytes are owed to the file whatever happened to the old.
+		fs.setFailed(b, false)
+		copy(b.data[bo:], p[done:done+want])
+		b.addExtent(bo, bo+want)
+		full = full || b.covers(0, blockSize)
+		done += want
+		n.size = max(n.size, pos+int64(want))
+	}
+	if full {
+		n.startFlush(false, f)
+	}
+	if n.timer == nil && n.dirtyBlocks > 0 {
+		n.timer = time.AfterFunc(flushDelay, n.flushLater)
+	}
+	return done, nil
+}
+
+// overBound reports whether one more dirty block would pass the
+// write-behind bound. One dirty block is always allowed, however small
+// the bound. Blocks whose flush failed wait for a Sync to retry them and
+// must not stall the writers of other files, so up to one bound of them
+// is not counted: dirty memory stays within twice the bound.
+func (fs *Fs) overBound() bool {
+	counted := fs.cache.dirty - min(fs.cache.stuck, fs.cfg.writeBehind)
+	return counted > 0 && counted+blockSize > fs.cfg.writeBehind
+}
+
+// waitForRoom blocks a writer until dirty blocks settle, after starting
+// flushes of every dirty file. It returns the write error of f when a
+// flush of its file has failed. Called with fs.mu held; releases it while
+// waiting.
+func (fs *Fs) waitForRoom(f *File) error {
+	fs.st.writerWait.Add(1)
+	for _, n := range fs.nodes {
+		if n.dirtyBlocks > 0 {
+			via := (*File)(nil)
+			if n == f.n {
+				via = f
+			}
+			n.startFlush(true, via)
+		}
+	}
+	fs.room.Wait()
+	return f.werr
+}
+
+// writeThrough writes p at off straight to the file, in order with the
+// node's flushes, and brings the blocks it overlaps in line. Called with
+// fs.mu held; releases it during the write.
+func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
+	fs := n.fs
+	n.beginDirect()
+	fs.mu.Unlock()
+	m, err := fs.eng.pwritev(f.osf, [][]byte{p}, off)
+	fs.mu.Lock()
+	n.overwritten(p[:m], off)
+	n.size = max(n.size, off+int64(m))
+	n.written++
+	n.endDirect()
+	return m, err
+}
+
+// overwritten brings the blocks over [off, off+len(p)) in line with p,
+// which the file now holds there: clean blocks take its bytes, and dirty
+// ones take them and no longer owe that range to the file. Blocks being
+// loaded are dropped by their loader (see node.settled).
+func (n *node) overwritten(p []byte, off int64) {
+	end := off + int64(len(p))
+	for idx := off / blockSize; idx*blockSize < end; idx++ {
+		b := n.blocks[idx]
+		if b == nil || b.loading != nil {
+			continue
+		}
+		lo, hi := max(off, idx*blockSize), min(end, (idx+1)*blockSize)
+		bo, bh := int(lo-idx*blockSize), int(hi-idx*blockSize)
+		copy(b.data[bo:bh], p[lo-off:hi-off])
+		b.n = max(b.n, bh)
+		if b.dirty() {
+			b.remove(bo, bh)
+			if !b.dirty() {
+				n.fs.cleaned(b)
+			}
+		}
+	}
+}
