@@ -358,7 +358,7 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 				aio := relFs(t, engine)
 				name := filepath.Join(t.TempDir(), "f")
 				w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
-				if _, err := cxWriteInPieces(w, cxBytes(cxRand(10, 10), 1<<20), 0, false); err != nil {
+				if _, err := relWriteInPieces(w, cxBytes(cxRand(10, 10), 1<<20), 64<<10); err != nil {
 					t.Fatal(err)
 				}
 				if reader {
