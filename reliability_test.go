@@ -122,7 +122,7 @@ func TestReliabilityWriteThroughVsFlush(t *testing.T) {
 func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 	aio := relFs(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, make([]byte, 2*span), 0o644); err != nil {
+	if err := os.WriteFile(name, make([]byte, span), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
@@ -210,6 +210,9 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 			}()
 			go func() {
 				defer wg.Done()
+				for range round % 32 {
+					runtime.Gosched()
+				}
 				terr = tr.Truncate(cxBlock + 1000)
 			}()
 			wg.Wait()
