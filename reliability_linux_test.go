@@ -573,9 +573,9 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 				t.Errorf("O_SYNC handle opened after the failure, WriteAt %d: %d, %v; OsFs writes it", i, n, err)
 			}
 		}
-		if err := s.Sync(); err != nil {
-			t.Errorf("O_SYNC handle's Sync: %v", err)
-		}
+		// Whether its Sync may succeed while the other handle's data is
+		// still unwritten DESIGN.md leaves open; it is not checked.
+		t.Logf("O_SYNC handle's Sync: %v", s.Sync())
 		disk, _ := os.ReadFile(name)
 		if !bytes.HasPrefix(disk, []byte("sync0\x00\x00\x00\x00\x00sync1\x00\x00\x00\x00\x00sync2")) {
 			t.Errorf("the O_SYNC handle's writes are not in the file: %q", disk[:min(len(disk), 32)])
