@@ -135,7 +135,7 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 				rd := relOpen(t, aio, name, os.O_RDONLY)
 				defer rd.Close()
 				hs := map[string]afero.File{"O_SYNC": ws, "buffered": wb, "truncater": tr, "reader": rd}
-				for round := range 250 {
+				for round := range 200 {
 					// Everything aims at a few blocks so that the
 					// operations meet.
 					base := r.Int64N(span/cxBlock/2) * cxBlock
