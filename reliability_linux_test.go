@@ -280,8 +280,8 @@ func TestReliabilityChild(t *testing.T) {
 }
 
 // TestReliabilityOffsetOverflowTmpfs (issue 10, item 9) on tmpfs, whose
-// largest offset is MaxInt64: the Seek succeeds there, and the Write
-// stops at the largest offset as the OS stops it.
+// largest offset is MaxInt64: the Seek succeeds there, and the writes,
+// whose end would pass MaxInt64, fail as the OS fails them (EINVAL).
 func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := relTmpfs(t, "1m")

@@ -310,8 +310,9 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 
 // TestReliabilityOffsetOverflow (issue 10, item 9): a Seek to MaxInt64-10,
 // a Write of 100 bytes there and a WriteAt there return what OsFs returns
-// on the same file system (ext4 refuses the Seek, tmpfs accepts it and
-// writes 10 bytes), and the handle's offset stays valid.
+// on the same file system (ext4 refuses the Seek; tmpfs accepts it and
+// refuses the writes, whose end would pass MaxInt64), and the handle's
+// offset stays valid.
 func TestReliabilityOffsetOverflow(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
