@@ -1,0 +1,672 @@
+package aiofs_test
+
+// The cases of issue 10 that need Linux, and root for the tmpfs mounts
+// that make a file system full on demand. See reliability_test.go.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aiofs/aiofs"
+	"github.com/spf13/afero"
+	"golang.org/x/sys/unix"
+)
+
+func init() { relDirtyPages = relDirtyPagesLinux }
+
+// relDirtyPagesLinux counts the file's dirty pages with cachestat(2)
+// (Linux 6.5), where the file system keeps dirty pages (tmpfs has none to
+// write back).
+func relDirtyPagesLinux(t testing.TB, name string) (int, bool) {
+	t.Helper()
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(name, &sfs); err != nil || sfs.Type == unix.TMPFS_MAGIC {
+		return 0, false
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{}, &st, 0); err != nil {
+		return 0, false
+	}
+	return int(st.Dirty + st.Writeback), true
+}
+
+// relTmpfs mounts a tmpfs of the given size in a new temporary directory.
+// Without the right to mount it skips, but fails in CI, which runs as root.
+func relTmpfs(t *testing.T, size string) string {
+	t.Helper()
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
+		relSkip(t, "cannot mount a tmpfs (%v); this test needs root", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	return mnt
+}
+
+// relFull fills the file system of dir through a file named filler, and
+// returns that file's name: removing it frees the space.
+func relFull(t *testing.T, dir string) string {
+	t.Helper()
+	filler := filepath.Join(dir, "filler")
+	cxFill(t, filler)
+	return filler
+}
+
+// relCalls is the outcome of a sequence of calls, compared between OsFs
+// and aiofs: each call's result, then the file's size as the handle sees
+// it and its bytes on disk once every handle is closed.
+type relCalls struct {
+	results []string
+	size    int64
+	seekEnd int64
+	disk    []byte
+}
+
+func (c *relCalls) add(what string, n int, err error) {
+	c.results = append(c.results, fmt.Sprintf("%s: %d, %s", what, n, relErrno(err)))
+}
+
+// relErrno names err by its errno, as cxSameErr compares errors.
+func relErrno(err error) string {
+	var e syscall.Errno
+	switch {
+	case err == nil:
+		return "nil"
+	case errors.As(err, &e):
+		return e.Error()
+	default:
+		return err.Error()
+	}
+}
+
+// relCompare fails the test where aiofs's calls differ from OsFs's.
+func relCompare(t *testing.T, got, want relCalls) {
+	t.Helper()
+	for i := range max(len(got.results), len(want.results)) {
+		var g, w string
+		if i < len(got.results) {
+			g = got.results[i]
+		}
+		if i < len(want.results) {
+			w = want.results[i]
+		}
+		if g != w {
+			t.Errorf("call %d: aiofs %q, OsFs %q", i, g, w)
+		}
+	}
+	if got.size != want.size || got.seekEnd != want.seekEnd {
+		t.Errorf("size: Stat %d, Seek(0, io.SeekEnd) %d; OsFs: %d, %d", got.size, got.seekEnd, want.size, want.seekEnd)
+	}
+	if !bytes.Equal(got.disk, want.disk) {
+		t.Errorf("on disk (%d bytes) vs OsFs's (%d bytes): %s", len(got.disk), len(want.disk), cxDiff(got.disk, want.disk))
+		if i := bytes.Index(got.disk, []byte("LOG")); i >= 0 {
+			t.Logf("aiofs's file has LOG at %d; OsFs's at %d", i, bytes.Index(want.disk, []byte("LOG")))
+		}
+	}
+}
+
+// relSizes records what f says its size is.
+func (c *relCalls) sizes(f afero.File) {
+	if fi, err := f.Stat(); err == nil {
+		c.size = fi.Size()
+	}
+	c.seekEnd, _ = f.Seek(0, io.SeekEnd)
+}
+
+// relENOSPCSteps: on a 1 MiB tmpfs holding a 512 KiB file, a 768 KiB
+// Write fails after 512 KiB; the other file is removed; then a WriteAt of
+// "W" at 0 and an O_APPEND Write of "LOG".
+func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
+	var c relCalls
+	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, make([]byte, 512<<10), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Join(dir, "f")
+	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
+	n, err := f.Write(cxBytes(cxRand(20, 20), 768<<10))
+	c.add("Write 768 KiB", n, err)
+	if err := os.Remove(other); err != nil {
+		t.Fatal(err)
+	}
+	n, err = f.WriteAt([]byte("W"), 0)
+	c.add("WriteAt W at 0", n, err)
+	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
+	n, err = a.Write([]byte("LOG"))
+	c.add("append LOG", n, err)
+	c.sizes(f)
+	c.add("Close appender", 0, a.Close())
+	c.add("Close", 0, f.Close())
+	c.disk, _ = os.ReadFile(name)
+	return c
+}
+
+// TestReliabilityENOSPCPhantomSize (issue 10, item 1): a write that fails
+// with ENOSPC claims no size beyond the bytes it wrote: later writes, the
+// size and O_APPEND are as with OsFs.
+func TestReliabilityENOSPCPhantomSize(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		want := relENOSPCSteps(t, afero.NewOsFs(), relTmpfs(t, "1m"))
+		got := relENOSPCSteps(t, relFs(t, engine), relTmpfs(t, "1m"))
+		t.Logf("OsFs: %q, size %d", want.results, want.size)
+		t.Logf("aiofs: %q, size %d", got.results, got.size)
+		relCompare(t, got, want)
+	})
+}
+
+// TestReliabilityEFBIGPhantomSize (issue 10, item 1): a WriteAt wholly
+// past the largest file size (RLIMIT_FSIZE here, in a child process, with
+// SIGXFSZ ignored) claims no size: a 1-byte Write and an O_APPEND Write
+// afterwards land where OsFs puts them.
+func TestReliabilityEFBIGPhantomSize(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) { relRunChild(t, "efbig-write", engine) })
+}
+
+// TestReliabilityFailedTruncateKeepsSize (issue 10, item 1): a Truncate
+// past the largest file size (RLIMIT_FSIZE, in a child process) fails and
+// changes nothing: Stat, Seek(0, io.SeekEnd) and O_APPEND see the old
+// size, as with OsFs.
+func TestReliabilityFailedTruncateKeepsSize(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) { relRunChild(t, "efbig-truncate", engine) })
+}
+
+// relChildLimit is the RLIMIT_FSIZE of the EFBIG children.
+const relChildLimit = 1 << 20
+
+func relEFBIGWriteSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
+	var c relCalls
+	name := filepath.Join(dir, fsys.Name())
+	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
+	n, err := f.WriteAt(make([]byte, 256<<10), 2*relChildLimit)
+	c.add("WriteAt 256 KiB past the limit", n, err)
+	n, err = f.Write([]byte("a"))
+	c.add("Write a", n, err)
+	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
+	n, err = a.Write([]byte("LOG"))
+	c.add("append LOG", n, err)
+	c.sizes(f)
+	c.add("Close appender", 0, a.Close())
+	c.add("Close", 0, f.Close())
+	c.disk, _ = os.ReadFile(name)
+	return c
+}
+
+func relEFBIGTruncateSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
+	var c relCalls
+	name := filepath.Join(dir, fsys.Name())
+	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
+	n, err := f.Write([]byte("hello"))
+	c.add("Write hello", n, err)
+	c.add("Truncate 2^50", 0, f.Truncate(1<<50))
+	c.sizes(f)
+	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
+	n, err = a.Write([]byte("LOG"))
+	c.add("append LOG", n, err)
+	c.add("Close appender", 0, a.Close())
+	c.add("Close", 0, f.Close())
+	c.disk, _ = os.ReadFile(name)
+	return c
+}
+
+// relRunChild runs this test binary again as a child in the given role,
+// which compares aiofs with OsFs under a process-wide RLIMIT_FSIZE, and
+// fails if the child does.
+func relRunChild(t *testing.T, role, engine string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestReliabilityChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "AIOFS_REL_CHILD="+role, "AIOFS_REL_ENGINE="+engine, "AIOFS_REL_DIR="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestReliabilityChild")) {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+// TestReliabilityChild is the entry point of relRunChild's children; it
+// does nothing in a normal run.
+func TestReliabilityChild(t *testing.T) {
+	role, engine, dir := os.Getenv("AIOFS_REL_CHILD"), os.Getenv("AIOFS_REL_ENGINE"), os.Getenv("AIOFS_REL_DIR")
+	var steps func(*testing.T, afero.Fs, string) relCalls
+	switch role {
+	case "":
+		return
+	case "efbig-write":
+		steps = relEFBIGWriteSteps
+	case "efbig-truncate":
+		steps = relEFBIGTruncateSteps
+	default:
+		t.Fatalf("unknown role %q", role)
+	}
+	signal.Ignore(syscall.SIGXFSZ)
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	lim.Cur = relChildLimit
+	if err := syscall.Setrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
+		t.Fatal(err)
+	}
+	want := steps(t, afero.NewOsFs(), dir)
+	got := steps(t, relFs(t, engine), dir)
+	t.Logf("OsFs: %q, size %d", want.results, want.size)
+	t.Logf("aiofs: %q, size %d", got.results, got.size)
+	relCompare(t, got, want)
+}
+
+// TestReliabilityOffsetOverflowTmpfs (issue 10, item 9) on tmpfs, whose
+// largest offset is MaxInt64: the Seek succeeds there, and the writes,
+// whose end would pass MaxInt64, fail as the OS fails them (EINVAL).
+func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		dir := relTmpfs(t, "1m")
+		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
+		got := relOverflowSteps(t, relFs(t, engine), filepath.Join(dir, "aio"))
+		t.Logf("OsFs: %+v", want)
+		t.Logf("aiofs: %+v", got)
+		if got.curErr != nil || got.cur < 0 {
+			t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
+		}
+		if got.writeN != want.writeN || !cxSameErr(got.writeErr, want.writeErr) {
+			t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
+		}
+		if got.cur != want.cur {
+			t.Errorf("offset after the Write: %d; OsFs: %d", got.cur, want.cur)
+		}
+		if got.writeAtN != want.writeAtN || !cxSameErr(got.writeAtErr, want.writeAtErr) {
+			t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
+		}
+		if got.size != want.size || got.onDisk != want.onDisk {
+			t.Errorf("size: Stat %d, on disk %d; OsFs: %d, %d", got.size, got.onDisk, want.size, want.onDisk)
+		}
+	})
+}
+
+// TestReliabilityPseudoFilesFresh (issue 10, item 3): sysfs and procfs
+// files change without their size or times changing; every read through
+// the Fs returns their contents at the time, as OsFs does. Counters that
+// only grow make it deterministic: a value read through the Fs after one
+// read through the OS is at least that one.
+func TestReliabilityPseudoFilesFresh(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		aio := relFs(t, engine)
+		t.Run("sysfs", func(t *testing.T) {
+			const name = "/sys/class/net/lo/statistics/rx_bytes"
+			if _, err := os.Stat(name); err != nil {
+				relSkip(t, "%v", err)
+			}
+			relCounterFresh(t, aio, name, relLoopbackTraffic)
+		})
+		t.Run("procfs", func(t *testing.T) {
+			// wchar of /proc/self/io counts the bytes this process
+			// passed to write(2).
+			const name = "/proc/self/io"
+			wchar := func(t *testing.T, s string) uint64 {
+				for line := range strings.Lines(s) {
+					if v, ok := strings.CutPrefix(line, "wchar: "); ok {
+						n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return n
+					}
+				}
+				t.Fatalf("no wchar in %s: %q", name, s)
+				return 0
+			}
+			write := func(t *testing.T) {
+				if err := os.WriteFile(os.DevNull, make([]byte, 1<<20), 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			relCounterFreshText(t, aio, name, wchar, write)
+		})
+		t.Run("sizes", func(t *testing.T) {
+			// Stat of a pseudo-file reports what the OS reports.
+			for _, name := range []string{"/proc/self/status", "/sys/class/net/lo/statistics/rx_bytes"} {
+				want, err := os.Stat(name)
+				if err != nil {
+					relSkip(t, "%v", err)
+				}
+				got, err := aio.Stat(name)
+				if err != nil || got.Size() != want.Size() {
+					t.Errorf("Stat(%s): size %v (%v), OsFs %d", name, got.Size(), err, want.Size())
+				}
+			}
+		})
+	})
+}
+
+// relCounterFresh checks a sysfs file holding one decimal counter.
+func relCounterFresh(t *testing.T, aio *aiofs.Fs, name string, bump func(*testing.T)) {
+	relCounterFreshText(t, aio, name, func(t *testing.T, s string) uint64 {
+		v, err := strconv.ParseUint(strings.TrimSpace(s), 10, 64)
+		if err != nil {
+			t.Fatalf("%s: %q: %v", name, s, err)
+		}
+		return v
+	}, bump)
+}
+
+// relCounterFreshText reads a counter through the Fs (which would cache
+// it), makes it grow, reads it through the OS, then through the Fs again
+// twice (a new Open, and the handle of the first read): each must be at
+// least the OS's value.
+func relCounterFreshText(t *testing.T, aio *aiofs.Fs, name string, parse func(*testing.T, string) uint64, bump func(*testing.T)) {
+	t.Helper()
+	f, err := aio.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	first, err := io.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := parse(t, string(first))
+	bump(t)
+	osb, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	osv := parse(t, string(osb))
+	if osv <= before {
+		t.Fatalf("%s did not grow (%d then %d): the test makes no point", name, before, osv)
+	}
+	again, err := afero.ReadFile(aio, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := parse(t, string(again)); v < osv {
+		t.Errorf("afero.ReadFile(%s) through the Fs: %d, but the OS read %d before it (the Fs read %d earlier): stale", name, v, osv, before)
+	}
+	buf := make([]byte, 4096)
+	n, err := f.ReadAt(buf, 0)
+	if err != nil && err != io.EOF {
+		t.Fatal(err)
+	}
+	if v := parse(t, string(buf[:n])); v < osv {
+		t.Errorf("ReadAt(0) of %s on the first handle: %d, but the OS read %d before it: stale", name, v, osv)
+	}
+}
+
+// relLoopbackTraffic sends a few UDP datagrams over the loopback.
+func relLoopbackTraffic(t *testing.T) {
+	c, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := net.Dial("udp", c.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for range 10 {
+		if _, err := s.Write(make([]byte, 1000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 2000)
+	for range 10 {
+		if _, _, err := c.ReadFrom(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReliabilityDirtyBoundAfterFailedFlush (issue 10, item 4): after a
+// flush of a file fails, a 64 MiB WriteAt through a new handle of it
+// still keeps the Fs's dirty bytes within WithWriteBehind(1 MiB): blocks
+// of a file whose last flush failed count, and so do its new blocks. The
+// file system stays full, so the WriteAt may fail (with ENOSPC, its own
+// data's error); it must neither pass the bound nor hang.
+func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		const bound = 1 << 20
+		mnt := relTmpfs(t, "4m")
+		aio := relFs(t, engine, aiofs.WithWriteBehind(bound))
+		name := filepath.Join(mnt, "f")
+		h1 := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		defer h1.Close()
+		filler := relFull(t, mnt)
+		defer os.Remove(filler)
+		if _, err := cxWriteInPieces(h1, cxBytes(cxRand(21, 21), 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("h1.Sync on a full file system: %v, want ENOSPC", err)
+		}
+		// Let the background flush that h1's writes scheduled fail too
+		// before h2 opens, so that h2 starts with no error of its own.
+		// (The bound must hold whatever the timing; the pause only makes
+		// the case of issue 10 happen on the code it was found on.)
+		time.Sleep(100 * time.Millisecond)
+		h2 := relOpen(t, aio, name, os.O_RDWR)
+		defer h2.Close()
+		var maxDirty int64
+		done := make(chan error)
+		go func() {
+			_, err := h2.WriteAt(cxBytes(cxRand(22, 22), 64<<20), 1<<20)
+			done <- err
+		}()
+		var werr error
+		hang := time.After(30 * time.Second)
+	wait:
+		for {
+			select {
+			case werr = <-done:
+				break wait
+			case <-hang:
+				os.Remove(filler) // let it finish
+				t.Fatalf("a 64 MiB WriteAt on a full file system has not returned after 30 s")
+			default:
+				maxDirty = max(maxDirty, aio.Stats().DirtyBytes)
+				time.Sleep(time.Millisecond)
+			}
+		}
+		st := aio.Stats()
+		maxDirty = max(maxDirty, st.DirtyBytes)
+		t.Logf("WriteAt: %v; DirtyBytes after %d, largest seen %d; WriterWaits %d", werr, st.DirtyBytes, maxDirty, st.WriterWaits)
+		if werr != nil && !cxIs(werr, syscall.ENOSPC) {
+			t.Errorf("h2.WriteAt: %v, want nil or ENOSPC", werr)
+		}
+		// The bound lets one block in beside those held.
+		if maxDirty > bound+cxBlock {
+			t.Errorf("DirtyBytes reached %d with WithWriteBehind(%d)", maxDirty, bound)
+		}
+	})
+}
+
+// TestReliabilityStickyReadOnlyAfterDrop (issue 10, item 6): a read-only
+// handle open when a flush failed keeps failing its Sync after the last
+// writer closed and its unwritable data was dropped: that data never
+// reached the file, space or not.
+func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := relFs(t, engine)
+		name := filepath.Join(mnt, "f")
+		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		r := relOpen(t, aio, name, os.O_RDONLY)
+		defer r.Close()
+		filler := relFull(t, mnt)
+		if _, err := cxWriteInPieces(w, cxBytes(cxRand(23, 23), 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("writer's Sync on a full file system: %v, want ENOSPC", err)
+		}
+		if err := w.Close(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("writer's Close of unwritable data: %v, want ENOSPC", err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's Sync after the data was dropped: %v, want ENOSPC", err)
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's second Sync, with space again: %v, want ENOSPC (the dropped data is still not in the file)", err)
+		}
+	})
+}
+
+// TestReliabilityStickyNotInheritedByOSync (issue 10, item 6): an O_SYNC
+// handle opened after another handle's flush failed does not inherit the
+// error, and its writes, which need no new space (they overwrite the
+// file's existing pages), succeed as with OsFs.
+func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := relFs(t, engine)
+		name := filepath.Join(mnt, "f")
+		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := relOpen(t, aio, name, os.O_RDWR)
+		defer w.Close()
+		relFull(t, mnt)
+		if _, err := w.WriteAt(cxBytes(cxRand(24, 24), 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("Sync of new pages on a full file system: %v, want ENOSPC", err)
+		}
+		// OsFs overwrites the existing pages on the full file system.
+		o := relOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
+		if _, err := o.WriteAt([]byte("osfs"), 100); err != nil {
+			t.Fatalf("OsFs O_SYNC overwrite on the full file system: %v", err)
+		}
+		o.Close()
+		s := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
+		defer s.Close()
+		for i := range 3 {
+			p := []byte(fmt.Sprintf("sync%d", i))
+			if n, err := s.WriteAt(p, int64(i*10)); n != len(p) || err != nil {
+				t.Errorf("O_SYNC handle opened after the failure, WriteAt %d: %d, %v; OsFs writes it", i, n, err)
+			}
+		}
+		// Whether its Sync may succeed while the other handle's data is
+		// still unwritten DESIGN.md leaves open; it is not checked.
+		t.Logf("O_SYNC handle's Sync: %v", s.Sync())
+		disk, _ := os.ReadFile(name)
+		if !bytes.HasPrefix(disk, []byte("sync0\x00\x00\x00\x00\x00sync1\x00\x00\x00\x00\x00sync2")) {
+			t.Errorf("the O_SYNC handle's writes are not in the file: %q", disk[:min(len(disk), 32)])
+		}
+	})
+}
+
+// TestReliabilityODirectHandleFlush (issue 10, item 6): with an O_DIRECT
+// handle of the file open, unaligned buffered writes of another handle
+// are flushed through a descriptor that accepts any buffer: every Write,
+// Sync and Close succeeds, as with OsFs, and no error sticks.
+func TestReliabilityODirectHandleFlush(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, directFirst := range []bool{true, false} {
+			t.Run(fmt.Sprintf("directFirst=%v", directFirst), func(t *testing.T) {
+				aio := relFs(t, engine)
+				name := filepath.Join(t.TempDir(), "f")
+				if err := os.WriteFile(name, make([]byte, 3*cxBlock), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var d, b afero.File
+				openDirect := func() {
+					var err error
+					if d, err = aio.OpenFile(name, os.O_RDWR|syscall.O_DIRECT, 0); err != nil {
+						relSkip(t, "O_DIRECT open: %v", err)
+					}
+				}
+				if directFirst {
+					openDirect()
+				}
+				b = relOpen(t, aio, name, os.O_RDWR)
+				if !directFirst {
+					openDirect()
+				}
+				want, _ := os.ReadFile(name)
+				for i := range 5 {
+					p := []byte(fmt.Sprintf("unaligned %d", i))
+					off := int64(i*cxBlock/2 + 3)
+					if n, err := b.WriteAt(p, off); n != len(p) || err != nil {
+						t.Errorf("buffered WriteAt %d: %d, %v", i, n, err)
+					}
+					copy(want[off:], p)
+				}
+				if err := b.Sync(); err != nil {
+					t.Errorf("buffered handle's Sync: %v", err)
+				}
+				if n, err := b.WriteAt([]byte("again"), 1); n != 5 || err != nil {
+					t.Errorf("buffered WriteAt after the Sync: %d, %v", n, err)
+				}
+				copy(want[1:], "again")
+				if err := aio.Sync(); err != nil {
+					t.Errorf("Fs.Sync: %v", err)
+				}
+				if err := d.Sync(); err != nil {
+					t.Errorf("O_DIRECT handle's Sync: %v", err)
+				}
+				if err := b.Close(); err != nil {
+					t.Errorf("buffered handle's Close: %v", err)
+				}
+				if err := d.Close(); err != nil {
+					t.Errorf("O_DIRECT handle's Close: %v", err)
+				}
+				if disk, _ := os.ReadFile(name); !bytes.Equal(disk, want) {
+					t.Errorf("on disk: %s", cxDiff(disk, want))
+				}
+			})
+		}
+	})
+}
+
+// TestReliabilityTerminalWrite (issue 10, item 8): a Write to a terminal
+// (the master of a new pseudo-terminal) works as with OsFs: a character
+// device has no offsets to write at.
+func TestReliabilityTerminalWrite(t *testing.T) {
+	forEngines(t, func(t *testing.T, engine string) {
+		aio := relFs(t, engine)
+		for _, fsys := range []afero.Fs{afero.NewOsFs(), aio} {
+			f, err := fsys.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+			if err != nil {
+				relSkip(t, "%s: open /dev/ptmx: %v", fsys.Name(), err)
+			}
+			n, werr := f.Write([]byte("hello\n"))
+			serr := f.Sync()
+			cerr := f.Close()
+			if n != 6 || werr != nil {
+				t.Errorf("%s: Write to /dev/ptmx: %d, %v; want 6, nil", fsys.Name(), n, werr)
+			}
+			t.Logf("%s: Write %d, %v; Sync %v; Close %v", fsys.Name(), n, werr, serr, cerr)
+			if cerr != nil {
+				t.Errorf("%s: Close of /dev/ptmx: %v", fsys.Name(), cerr)
+			}
+		}
+	})
+}
