@@ -104,7 +104,7 @@ func writeWrk(w io.Writer, h string, runs []wrkRun) {
 	us := func(v float64) string { return format(v) }
 
 	fmt.Fprintf(w, "%s Requests per second\n\n", h)
-	fmt.Fprintf(w, "Median over the rounds (range in brackets). The ratio is of requests/s, each round's aiofs run against its OsFs run: **above 1 means aiofs serves more**.\n\n")
+	fmt.Fprintf(w, "Median over the rounds, range in parentheses. The ratio is of requests/s, each round's aiofs run against its OsFs run: **above 1 means aiofs serves more**.\n\n")
 	fmt.Fprintln(w, "| file | OsFs req/s | aiofs req/s | aiofs/OsFs |")
 	fmt.Fprintln(w, "|---|--:|--:|--:|")
 	for _, file := range files {
