@@ -40,7 +40,7 @@
 # Sizes take KiB, MiB or GiB suffixes. Each tier (disk, slow, wrk) replaces
 # its own section of the output file and leaves the others, so the file
 # gathers the latest run of each. The raw outputs are kept beside it
-# (RESULTS.txt, RESULTS-slow.txt, RESULTS-wrk.txt) for later comparisons.
+# (RESULTS.txt, RESULTS.slow.txt, RESULTS.wrk.txt) for later comparisons.
 # fio, wrk, sshd and sshfs are installed with apt-get when missing and
 # running as root; benchstat with `go install` into a temporary GOBIN
 # (nothing is added to go.mod). Everything started is stopped on exit,
@@ -115,7 +115,7 @@ fi
 [ -n "$out" ] || out=bench/RESULTS.md
 case "$tier" in
 disk) raw=${out%.md}.txt ;;
-*) raw=${out%.md}-$tier.txt ;;
+*) raw=${out%.md}.$tier.txt ;;
 esac
 
 # bytes SIZE: a size with an optional KiB/MiB/GiB suffix, in bytes.
@@ -531,7 +531,7 @@ case "$tier" in
 disk)
 	disk_tier
 	if [ "$use_wrk" = 1 ]; then
-		tier=wrk raw=${out%.md}-wrk.txt
+		tier=wrk raw=${out%.md}.wrk.txt
 		wrk_tier
 	fi
 	;;
