@@ -30,6 +30,7 @@ package aiofs_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -445,6 +446,29 @@ func BenchmarkSeqReadCRC(b *testing.B) {
 						sum = crc32.Update(sum, crc32.IEEETable, p)
 					}
 				})
+				_ = sum
+			})
+		})
+	}
+}
+
+// BenchmarkSeqReadSHA256: sequential 128 KiB Reads, each chunk hashed with
+// SHA-256 as a checksumming reader would: real CPU work per chunk that
+// readahead can overlap with the next read.
+func BenchmarkSeqReadSHA256(b *testing.B) {
+	cfg := benchCfg(b)
+	path := benchInput(b, cfg.size)
+	for _, mode := range benchCacheModes(b) {
+		b.Run("cache="+mode, func(b *testing.B) {
+			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
+				benchPrepare(b, mode, path)
+				f := benchOpen(b, fs, path)
+				defer f.Close()
+				buf := make([]byte, 128<<10)
+				var sum [sha256.Size]byte
+				b.SetBytes(int64(len(buf)))
+				b.ResetTimer()
+				benchSeqRead(b, f, buf, func(p []byte) { sum = sha256.Sum256(p) })
 				_ = sum
 			})
 		})

@@ -15,9 +15,11 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,66 +29,109 @@ import (
 )
 
 func main() {
-	goOut := flag.String("go", "", "output of go test -bench (required)")
+	goOut := flag.String("go", "", "output of go test -bench")
+	wrkOut := flag.String("wrk", "", "output of the wrk runs, each after a line \"# file=F round=N backend=B\"")
 	benchstat := flag.String("benchstat", "", "output of benchstat -col /backend")
 	fioDir := flag.String("fio", "", "directory of fio JSON outputs, one per job, named <job>.json")
 	machine := flag.String("machine", "", "file describing the machine (Markdown list)")
 	cmd := flag.String("cmd", "bench/run.sh", "command that regenerates the results")
-	title := flag.String("title", "aiofs benchmark results", "title of the document")
+	title := flag.String("title", "aiofs benchmark results", "title of the document, or of the section")
 	note := flag.String("note", "", "paragraph under the title")
+	section := flag.String("section", "", "replace only this named section of -o (disk, slow, wrk), keeping the others")
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
-	if *goOut == "" {
-		fmt.Fprintln(os.Stderr, "report: -go is required")
+	if (*goOut == "") == (*wrkOut == "") {
+		fmt.Fprintln(os.Stderr, "report: want one of -go and -wrk")
 		os.Exit(2)
 	}
-	results, order, err := parseGo(*goOut)
-	if err != nil {
+	if err := run(*goOut, *wrkOut, *benchstat, *fioDir, *machine, *cmd, *title, *note, *section, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
-	var fio map[string]fioJob
-	if *fioDir != "" {
-		if fio, err = parseFio(*fioDir); err != nil {
-			fmt.Fprintln(os.Stderr, "report:", err)
-			os.Exit(1)
-		}
-	}
+}
 
+func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, out string) error {
+	// A section sits one heading level below the document's title.
+	h := "##"
+	if section != "" {
+		h = "###"
+	}
 	var w strings.Builder
-	fmt.Fprintf(&w, "# %s\n\n", *title)
-	if *note != "" {
-		fmt.Fprintf(&w, "%s\n\n", *note)
+	fmt.Fprintf(&w, "%s %s\n\n", h[1:], title)
+	if note != "" {
+		fmt.Fprintf(&w, "%s\n\n", note)
 	}
-	fmt.Fprintf(&w, "Generated %s by:\n\n```sh\n%s\n```\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), *cmd)
-	if *machine != "" {
-		data, err := os.ReadFile(*machine)
+	fmt.Fprintf(&w, "Generated %s by:\n\n```sh\n%s\n```\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), cmd)
+	if machine != "" {
+		data, err := os.ReadFile(machine)
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "report:", err)
-			os.Exit(1)
+			return err
 		}
-		fmt.Fprintf(&w, "## Machine\n\n%s\n", strings.TrimSpace(string(data)))
-		fmt.Fprintln(&w)
+		fmt.Fprintf(&w, "%s Machine\n\n%s\n\n", h, strings.TrimSpace(string(data)))
 	}
-	writeRatios(&w, results, order, fio)
-	if len(fio) > 0 {
-		writeFio(&w, fio)
-	}
-	if *benchstat != "" {
-		data, err := os.ReadFile(*benchstat)
-		if err == nil && len(strings.TrimSpace(string(data))) > 0 {
-			fmt.Fprintf(&w, "## benchstat -col /backend\n\nEach column against the first (os); ± is the 95%% confidence interval, p the Mann-Whitney U test's.\n\n```\n%s\n```\n", strings.TrimSpace(string(data)))
+	if wrkOut != "" {
+		runs, err := parseWrk(wrkOut)
+		if err != nil {
+			return err
+		}
+		writeWrk(&w, h, runs)
+	} else {
+		results, order, err := parseGo(goOut)
+		if err != nil {
+			return err
+		}
+		var fio map[string]fioJob
+		if fioDir != "" {
+			if fio, err = parseFio(fioDir); err != nil {
+				return err
+			}
+		}
+		writeRatios(&w, h, results, order, fio)
+		if len(fio) > 0 {
+			writeFio(&w, h, fio)
+		}
+		if benchstat != "" {
+			data, err := os.ReadFile(benchstat)
+			if err == nil && len(strings.TrimSpace(string(data))) > 0 {
+				fmt.Fprintf(&w, "%s benchstat -col /backend\n\nEach column against the first (os); ± is the 95%% confidence interval, p the Mann-Whitney U test's.\n\n```\n%s\n```\n", h, strings.TrimSpace(string(data)))
+			}
 		}
 	}
 
-	if *out == "" {
-		fmt.Print(w.String())
-		return
+	doc := w.String()
+	if section != "" {
+		old, err := os.ReadFile(out)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		doc = splice(string(old), section, doc)
 	}
-	if err := os.WriteFile(*out, []byte(w.String()), 0o644); err != nil {
-		fmt.Fprintln(os.Stderr, "report:", err)
-		os.Exit(1)
+	if out == "" {
+		fmt.Print(doc)
+		return nil
 	}
+	return os.WriteFile(out, []byte(doc), 0o644)
+}
+
+// splice returns doc with the named section replaced by body, or with
+// body appended as that section if doc has none. Sections are delimited
+// by HTML comments, which Markdown renderers don't show.
+func splice(doc, name, body string) string {
+	begin := "<!-- bench/run.sh section " + name + " -->\n"
+	end := "<!-- end of section " + name + " -->\n"
+	if i := strings.Index(doc, begin); i >= 0 {
+		if j := strings.Index(doc[i:], end); j >= 0 {
+			return doc[:i] + begin + body + end + doc[i+j+len(end):]
+		}
+	}
+	if doc == "" {
+		doc = "# aiofs benchmark results\n\nWritten by bench/run.sh, one section per tier: the local disk (`bench/run.sh`), " +
+			"slow storage (`bench/run.sh -slow`) and examples/fileserver under wrk (`bench/run.sh -wrk`, also the end of a disk run). " +
+			"Each run replaces its own section.\n\n"
+	} else if !strings.HasSuffix(doc, "\n\n") {
+		doc = strings.TrimRight(doc, "\n") + "\n\n"
+	}
+	return doc + begin + body + end
 }
 
 // A result holds the samples of one benchmark (its name without the
@@ -278,14 +323,67 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("**%.2f**", a/b)
 }
 
-func writeRatios(w io.Writer, res map[string]map[string]result, order []string, fio map[string]fioJob) {
-	fmt.Fprintf(w, "## aiofs against OsFs and fio\n\n")
-	fmt.Fprintf(w, "Medians over the -count runs. Speeds in MB/s (10^6 bytes/s), or op/s for benchmarks without bytes. ")
-	fmt.Fprintf(w, "Ratios are speed ratios: **above 1 means aiofs is faster**. ")
-	fmt.Fprintf(w, "osbufio is OsFs through a 64 KiB bufio.Writer. fio runs the same I/O on the same file, warm page cache, one run per job; ")
-	fmt.Fprintf(w, "fio psync does the 32-way random reads with 32 jobs, io_uring with iodepth 32.\n\n")
-	fmt.Fprintln(w, "| benchmark | unit | OsFs | osbufio | aiofs | aiofs/OsFs | fio io_uring | fio psync | aiofs/fio io_uring | aiofs/fio psync |")
-	fmt.Fprintln(w, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+// speeds returns r's samples as speeds, in the unit speed picks.
+func speeds(r result, unit string) []float64 {
+	if unit == "MB/s" {
+		return r["MB/s"]
+	}
+	var v []float64
+	for _, ns := range r["ns/op"] {
+		if ns > 0 {
+			v = append(v, 1e9/ns)
+		}
+	}
+	return v
+}
+
+// pairedRange returns the smallest and largest of the ratios a[i]/b[i],
+// pairing the i-th runs of the two backends: in bench/run.sh -slow the
+// i-th runs share a round, so their ratio is the round's.
+func pairedRange(a, b []float64) string {
+	lo, hi := 0.0, 0.0
+	n := min(len(a), len(b))
+	if n < 2 {
+		return ""
+	}
+	for i := range n {
+		if a[i] <= 0 || b[i] <= 0 {
+			return ""
+		}
+		r := a[i] / b[i]
+		if i == 0 || r < lo {
+			lo = r
+		}
+		if i == 0 || r > hi {
+			hi = r
+		}
+	}
+	return fmt.Sprintf("%.2f–%.2f", lo, hi)
+}
+
+func writeRatios(w io.Writer, h string, res map[string]map[string]result, order []string, fio map[string]fioJob) {
+	withFio := len(fio) > 0
+	if withFio {
+		fmt.Fprintf(w, "%s aiofs against OsFs and fio\n\n", h)
+	} else {
+		fmt.Fprintf(w, "%s aiofs against OsFs\n\n", h)
+	}
+	fmt.Fprintf(w, "Medians over the runs. Speeds in MB/s (10^6 bytes/s), or op/s for benchmarks without bytes. ")
+	fmt.Fprintf(w, "Ratios are speed ratios: **above 1 means aiofs is faster**; the range is of the ratios of the i-th runs of each backend. ")
+	fmt.Fprintf(w, "osbufio is OsFs through a 64 KiB bufio.Writer.")
+	if withFio {
+		fmt.Fprintf(w, " fio runs the same I/O on the same file, warm page cache, one run per job; ")
+		fmt.Fprintf(w, "fio psync does the 32-way random reads with 32 jobs, io_uring with iodepth 32.")
+	}
+	fmt.Fprintf(w, "\n\n| benchmark | unit | OsFs | osbufio | aiofs | aiofs/OsFs | range |")
+	if withFio {
+		fmt.Fprintf(w, " fio io_uring | fio psync | aiofs/fio io_uring | aiofs/fio psync |")
+	}
+	fmt.Fprintf(w, "\n|---|---|--:|--:|--:|--:|--:|")
+	if withFio {
+		fmt.Fprintf(w, "--:|--:|--:|--:|")
+	}
+	fmt.Fprintln(w)
 	for _, key := range order {
 		byBackend := res[key]
 		if strings.HasPrefix(key, "Threads") {
@@ -303,20 +401,23 @@ func writeRatios(w io.Writer, res map[string]map[string]result, order []string, 
 			}
 			return format(v)
 		}
-		row := []string{key, unit, cell(osv, okOs), cell(buf, buf > 0), cell(ai, okAi), ratio(ai, osv)}
-		ju, jp := fioFor(key)
-		for _, j := range []string{ju, jp} {
-			if fj, ok := fio[j]; ok && fj.Error == "" {
-				row = append(row, format(fj.MBps))
-			} else {
-				row = append(row, "")
+		row := []string{key, unit, cell(osv, okOs), cell(buf, buf > 0), cell(ai, okAi), ratio(ai, osv),
+			pairedRange(speeds(byBackend["aiofs"], unit), speeds(byBackend["os"], unit))}
+		if withFio {
+			ju, jp := fioFor(key)
+			for _, j := range []string{ju, jp} {
+				if fj, ok := fio[j]; ok && fj.Error == "" {
+					row = append(row, format(fj.MBps))
+				} else {
+					row = append(row, "")
+				}
 			}
-		}
-		for _, j := range []string{ju, jp} {
-			if fj, ok := fio[j]; ok && fj.Error == "" && unit == "MB/s" {
-				row = append(row, ratio(ai, fj.MBps))
-			} else {
-				row = append(row, "")
+			for _, j := range []string{ju, jp} {
+				if fj, ok := fio[j]; ok && fj.Error == "" && unit == "MB/s" {
+					row = append(row, ratio(ai, fj.MBps))
+				} else {
+					row = append(row, "")
+				}
 			}
 		}
 		fmt.Fprintf(w, "| %s |\n", strings.Join(row, " | "))
@@ -334,17 +435,29 @@ func writeRatios(w io.Writer, res map[string]map[string]result, order []string, 
 			m, _ := median(byBackend[b][unit])
 			return m
 		}
+		spread := func(b, unit string) string {
+			xs := byBackend[b][unit]
+			if len(xs) < 2 {
+				return ""
+			}
+			return fmt.Sprintf(" (%.0f–%.0f)", slices.Min(xs), slices.Max(xs))
+		}
 		for _, b := range []string{"os", "aiofs"} {
 			if byBackend[b] == nil {
 				continue
 			}
-			threadRows = append(threadRows, fmt.Sprintf("| %s | %.0f | %.0f | %.1f | %s |", b,
-				get(b, "threads"), get(b, "threads-created"), get(b, "ns/op")/1e6, map[bool]string{true: "yes", false: "no (not root)"}[get(b, "cold") > 0]))
+			threadRows = append(threadRows, fmt.Sprintf("| %s | %.0f%s | %.0f | %.1f | %s |", b,
+				get(b, "threads"), spread(b, "threads"), get(b, "threads-created"), get(b, "ns/op")/1e6,
+				map[bool]string{true: "yes", false: "no (not root)"}[get(b, "cold") > 0]))
+		}
+		if byBackend["os"] != nil && byBackend["aiofs"] != nil {
+			threadRows = append(threadRows, fmt.Sprintf("| speed aiofs/OsFs | | | %s %s | |",
+				ratio(get("os", "ns/op"), get("aiofs", "ns/op")), pairedRange(speeds(byBackend["aiofs"], "op/s"), speeds(byBackend["os"], "op/s"))))
 		}
 	}
 	if len(threadRows) > 0 {
-		fmt.Fprintf(w, "### OS threads while 256 goroutines do random 4 KiB reads\n\n")
-		fmt.Fprintf(w, "Measured in a fresh child process per run: peak of Threads in /proc/self/status, and threads created (pprof threadcreate) during the reads. Medians.\n\n")
+		fmt.Fprintf(w, "%s# OS threads while 256 goroutines do random 4 KiB reads\n\n", h)
+		fmt.Fprintf(w, "Measured in a fresh child process per run: peak of Threads in /proc/self/status (median, and range over the runs), and threads created (pprof threadcreate) during the reads. Medians.\n\n")
 		fmt.Fprintln(w, "| backend | peak threads | threads created | ms for 8192 reads | page cache dropped |")
 		fmt.Fprintln(w, "|---|--:|--:|--:|---|")
 		for _, r := range threadRows {
@@ -354,8 +467,8 @@ func writeRatios(w io.Writer, res map[string]map[string]result, order []string, 
 	}
 }
 
-func writeFio(w io.Writer, fio map[string]fioJob) {
-	fmt.Fprintf(w, "## fio\n\n| job | MB/s | IOPS | mean latency µs |\n|---|--:|--:|--:|\n")
+func writeFio(w io.Writer, h string, fio map[string]fioJob) {
+	fmt.Fprintf(w, "%s fio\n\n| job | MB/s | IOPS | mean latency µs |\n|---|--:|--:|--:|\n", h)
 	names := make([]string, 0, len(fio))
 	for n := range fio {
 		names = append(names, n)
