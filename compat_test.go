@@ -95,7 +95,9 @@ func treeNames() []string {
 	return append(names, emptyDirs...)
 }
 
-func TestFSTest(t *testing.T) {
+func TestFSTest(t *testing.T) { forEngines(t, testFSTest) }
+
+func testFSTest(t *testing.T, engine string) {
 	t.Run("os.DirFS-reference", func(t *testing.T) {
 		dir := t.TempDir()
 		writeSizedTree(t, dir, true)
@@ -107,7 +109,7 @@ func TestFSTest(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
 		t.Chdir(dir)
-		fsys := afero.NewIOFS(newAio(t))
+		fsys := afero.NewIOFS(newAio(t, engine))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +118,7 @@ func TestFSTest(t *testing.T) {
 	t.Run("IOFS-basepath", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, engine), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +127,7 @@ func TestFSTest(t *testing.T) {
 	t.Run("IOFS-writethrough-nocache", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, engine, aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -177,11 +179,13 @@ func normResponse(resp *http.Response, body []byte) string {
 	return b.String()
 }
 
-func TestHTTPFileServer(t *testing.T) {
+func TestHTTPFileServer(t *testing.T) { forEngines(t, testHTTPFileServer) }
+
+func testHTTPFileServer(t *testing.T, engine string) {
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	tree := writeTree(t, osDir)
 	writeTree(t, aioDir)
-	aio := newAio(t)
+	aio := newAio(t, engine)
 
 	srvOS := httptest.NewServer(http.FileServer(afero.NewHttpFs(afero.NewOsFs()).Dir(osDir)))
 	defer srvOS.Close()
@@ -296,11 +300,13 @@ func TestHTTPFileServer(t *testing.T) {
 
 // TestBasePathFsDifferential runs every differential scenario with both
 // sides behind afero.NewBasePathFs, which strips the base from Name().
-func TestBasePathFsDifferential(t *testing.T) {
+func TestBasePathFsDifferential(t *testing.T) { forEngines(t, testBasePathFsDifferential) }
+
+func testBasePathFsDifferential(t *testing.T, engine string) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			osDisk, aioDisk := t.TempDir(), t.TempDir()
-			aio := newAio(t)
+			aio := newAio(t, engine)
 			so := newSide("OsFs", afero.NewBasePathFs(afero.NewOsFs(), osDisk), nil, "")
 			so.disk = osDisk
 			sa := newSide("aiofs", afero.NewBasePathFs(aio, aioDisk), aio, "")
@@ -315,7 +321,7 @@ func TestBasePathFsDifferential(t *testing.T) {
 
 func TestBasePathFsName(t *testing.T) {
 	dir := t.TempDir()
-	bp := afero.NewBasePathFs(newAio(t), dir)
+	bp := afero.NewBasePathFs(newAio(t, ""), dir)
 	if err := bp.MkdirAll("/sub", 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -350,9 +356,11 @@ func TestBasePathFsName(t *testing.T) {
 }
 
 // TestReadOnlyFsDifferential: writes are refused with the same errors.
-func TestReadOnlyFsDifferential(t *testing.T) {
+func TestReadOnlyFsDifferential(t *testing.T) { forEngines(t, testReadOnlyFsDifferential) }
+
+func testReadOnlyFsDifferential(t *testing.T, engine string) {
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
-	aio := newAio(t)
+	aio := newAio(t, engine)
 	h := newH(t, "readonly", newSide("OsFs", afero.NewReadOnlyFs(afero.NewOsFs()), nil, osRoot), newSide("aiofs", afero.NewReadOnlyFs(aio), aio, aioRoot))
 	h.DiskWrite("a", []byte(digits), 0o644)
 	h.DiskMkdir("d")
@@ -388,11 +396,13 @@ func TestReadOnlyFsDifferential(t *testing.T) {
 }
 
 // TestCacheOnReadFsDifferential: base aiofs, layer MemMapFs.
-func TestCacheOnReadFsDifferential(t *testing.T) {
+func TestCacheOnReadFsDifferential(t *testing.T) { forEngines(t, testCacheOnReadFsDifferential) }
+
+func testCacheOnReadFsDifferential(t *testing.T, engine string) {
 	for _, cacheTime := range []time.Duration{0, time.Hour} {
 		t.Run(cacheTime.String(), func(t *testing.T) {
 			osRoot, aioRoot := t.TempDir(), t.TempDir()
-			aio := newAio(t)
+			aio := newAio(t, engine)
 			layer := afero.NewMemMapFs()
 			h := newH(t, "cacheonread", newSide("OsFs", afero.NewCacheOnReadFs(afero.NewOsFs(), afero.NewMemMapFs(), cacheTime), nil, osRoot),
 				newSide("aiofs", afero.NewCacheOnReadFs(aio, layer, cacheTime), aio, aioRoot))
@@ -442,7 +452,9 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 // TestCopyOnWriteFs: base OsFs read-only, layer aiofs (each behind a
 // BasePathFs so that the two trees are separate directories); and base
 // aiofs read-only, layer MemMapFs.
-func TestCopyOnWriteFs(t *testing.T) {
+func TestCopyOnWriteFs(t *testing.T) { forEngines(t, testCopyOnWriteFs) }
+
+func testCopyOnWriteFs(t *testing.T, engine string) {
 	t.Run("layer-aiofs", func(t *testing.T) {
 		mk := func(layerFs afero.Fs) (afero.Fs, string, string) {
 			base, layer := t.TempDir(), t.TempDir()
@@ -458,7 +470,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 			cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(afero.NewBasePathFs(afero.NewOsFs(), base)), afero.NewBasePathFs(layerFs, layer))
 			return cow, base, layer
 		}
-		aio := newAio(t)
+		aio := newAio(t, engine)
 		cowOS, baseOS, layerOS := mk(afero.NewOsFs())
 		cowAIO, baseAIO, layerAIO := mk(aio)
 		so := newSide("OsFs", cowOS, nil, "")
@@ -509,7 +521,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 			t.Fatal(err)
 		}
 		layer := afero.NewMemMapFs()
-		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t)), layer)
+		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t, engine)), layer)
 		p := filepath.Join(dir, "a")
 		got, err := afero.ReadFile(cow, p)
 		if err != nil || !bytes.Equal(got, data) {
@@ -578,7 +590,7 @@ func TestWalk(t *testing.T) {
 		out = append(out, fmt.Sprintf("walk err=%v", err))
 		return out
 	}
-	aio := newAio(t)
+	aio := newAio(t, "")
 	a, b := walk(afero.NewOsFs(), osDir), walk(aio, aioDir)
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("Walk differs:\n--- OsFs:\n%s\n--- aiofs:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
@@ -595,9 +607,11 @@ func TestWalk(t *testing.T) {
 
 // TestIoutilHelpers: ReadFile, WriteFile, ReadDir, TempFile, TempDir and
 // friends.
-func TestIoutilHelpers(t *testing.T) {
+func TestIoutilHelpers(t *testing.T) { forEngines(t, testIoutilHelpers) }
+
+func testIoutilHelpers(t *testing.T, engine string) {
 	dir := t.TempDir()
-	aio := newAio(t)
+	aio := newAio(t, engine)
 	for _, n := range []int{0, 1, 4096, 131072 + 7, 3 << 20} {
 		p := filepath.Join(dir, fmt.Sprintf("w%d", n))
 		data := payload(n, byte(n))
