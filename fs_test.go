@@ -269,6 +269,7 @@ type H struct {
 	stopOnFail bool // Fatalf at the first difference (random tests)
 	strictTree bool // the aiofs side writes through: disk always matches
 	mustPass   bool // inside must: an error on either side is a failure
+	aioFirst   bool // run each step on the aiofs side first (see newReadH)
 	failures   int
 	history    []string // recent steps, for the random test's report
 	keepHist   int
@@ -288,8 +289,14 @@ func (h *H) sides() [2]*side { return [2]*side{h.os, h.aio} }
 func (h *H) do(desc string, fn func(s *side) res) res {
 	h.t.Helper()
 	h.step++
-	ro := fn(h.os)
-	ra := fn(h.aio)
+	var ro, ra res
+	if h.aioFirst {
+		ra = fn(h.aio)
+		ro = fn(h.os)
+	} else {
+		ro = fn(h.os)
+		ra = fn(h.aio)
+	}
 	if traceSteps {
 		h.t.Logf("#%d %s\n\tOsFs:  %s\n\taiofs: %s", h.step, desc, ro.s, ra.s)
 	}
