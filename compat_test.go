@@ -2,6 +2,9 @@ package aiofs_test
 
 // Compatibility: aiofs under io/fs (testing/fstest), net/http (via
 // afero.HttpFs), and afero's wrappers and helpers, compared with OsFs.
+// What these tests add is the layering over the Fs, which does not depend
+// on the engine, so they run once, on the default one; the tests of the
+// Fs itself run on every engine (forEngines).
 
 import (
 	"bytes"
@@ -95,9 +98,7 @@ func treeNames() []string {
 	return append(names, emptyDirs...)
 }
 
-func TestFSTest(t *testing.T) { forEngines(t, testFSTest) }
-
-func testFSTest(t *testing.T, engine string) {
+func TestFSTest(t *testing.T) {
 	t.Run("os.DirFS-reference", func(t *testing.T) {
 		dir := t.TempDir()
 		writeSizedTree(t, dir, true)
@@ -109,7 +110,7 @@ func testFSTest(t *testing.T, engine string) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
 		t.Chdir(dir)
-		fsys := afero.NewIOFS(newAio(t, engine))
+		fsys := afero.NewIOFS(newAio(t, ""))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +119,7 @@ func testFSTest(t *testing.T, engine string) {
 	t.Run("IOFS-basepath", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, engine), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, ""), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -127,7 +128,7 @@ func testFSTest(t *testing.T, engine string) {
 	t.Run("IOFS-writethrough-nocache", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, engine, aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, "", aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -179,13 +180,11 @@ func normResponse(resp *http.Response, body []byte) string {
 	return b.String()
 }
 
-func TestHTTPFileServer(t *testing.T) { forEngines(t, testHTTPFileServer) }
-
-func testHTTPFileServer(t *testing.T, engine string) {
+func TestHTTPFileServer(t *testing.T) {
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	tree := writeTree(t, osDir)
 	writeTree(t, aioDir)
-	aio := newAio(t, engine)
+	aio := newAio(t, "")
 
 	srvOS := httptest.NewServer(http.FileServer(afero.NewHttpFs(afero.NewOsFs()).Dir(osDir)))
 	defer srvOS.Close()
@@ -300,13 +299,11 @@ func testHTTPFileServer(t *testing.T, engine string) {
 
 // TestBasePathFsDifferential runs every differential scenario with both
 // sides behind afero.NewBasePathFs, which strips the base from Name().
-func TestBasePathFsDifferential(t *testing.T) { forEngines(t, testBasePathFsDifferential) }
-
-func testBasePathFsDifferential(t *testing.T, engine string) {
+func TestBasePathFsDifferential(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			osDisk, aioDisk := t.TempDir(), t.TempDir()
-			aio := newAio(t, engine)
+			aio := newAio(t, "")
 			so := newSide("OsFs", afero.NewBasePathFs(afero.NewOsFs(), osDisk), nil, "")
 			so.disk = osDisk
 			sa := newSide("aiofs", afero.NewBasePathFs(aio, aioDisk), aio, "")
@@ -356,11 +353,9 @@ func TestBasePathFsName(t *testing.T) {
 }
 
 // TestReadOnlyFsDifferential: writes are refused with the same errors.
-func TestReadOnlyFsDifferential(t *testing.T) { forEngines(t, testReadOnlyFsDifferential) }
-
-func testReadOnlyFsDifferential(t *testing.T, engine string) {
+func TestReadOnlyFsDifferential(t *testing.T) {
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
-	aio := newAio(t, engine)
+	aio := newAio(t, "")
 	h := newH(t, "readonly", newSide("OsFs", afero.NewReadOnlyFs(afero.NewOsFs()), nil, osRoot), newSide("aiofs", afero.NewReadOnlyFs(aio), aio, aioRoot))
 	h.DiskWrite("a", []byte(digits), 0o644)
 	h.DiskMkdir("d")
@@ -396,13 +391,11 @@ func testReadOnlyFsDifferential(t *testing.T, engine string) {
 }
 
 // TestCacheOnReadFsDifferential: base aiofs, layer MemMapFs.
-func TestCacheOnReadFsDifferential(t *testing.T) { forEngines(t, testCacheOnReadFsDifferential) }
-
-func testCacheOnReadFsDifferential(t *testing.T, engine string) {
+func TestCacheOnReadFsDifferential(t *testing.T) {
 	for _, cacheTime := range []time.Duration{0, time.Hour} {
 		t.Run(cacheTime.String(), func(t *testing.T) {
 			osRoot, aioRoot := t.TempDir(), t.TempDir()
-			aio := newAio(t, engine)
+			aio := newAio(t, "")
 			layer := afero.NewMemMapFs()
 			h := newH(t, "cacheonread", newSide("OsFs", afero.NewCacheOnReadFs(afero.NewOsFs(), afero.NewMemMapFs(), cacheTime), nil, osRoot),
 				newSide("aiofs", afero.NewCacheOnReadFs(aio, layer, cacheTime), aio, aioRoot))
@@ -452,9 +445,7 @@ func testCacheOnReadFsDifferential(t *testing.T, engine string) {
 // TestCopyOnWriteFs: base OsFs read-only, layer aiofs (each behind a
 // BasePathFs so that the two trees are separate directories); and base
 // aiofs read-only, layer MemMapFs.
-func TestCopyOnWriteFs(t *testing.T) { forEngines(t, testCopyOnWriteFs) }
-
-func testCopyOnWriteFs(t *testing.T, engine string) {
+func TestCopyOnWriteFs(t *testing.T) {
 	t.Run("layer-aiofs", func(t *testing.T) {
 		mk := func(layerFs afero.Fs) (afero.Fs, string, string) {
 			base, layer := t.TempDir(), t.TempDir()
@@ -470,7 +461,7 @@ func testCopyOnWriteFs(t *testing.T, engine string) {
 			cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(afero.NewBasePathFs(afero.NewOsFs(), base)), afero.NewBasePathFs(layerFs, layer))
 			return cow, base, layer
 		}
-		aio := newAio(t, engine)
+		aio := newAio(t, "")
 		cowOS, baseOS, layerOS := mk(afero.NewOsFs())
 		cowAIO, baseAIO, layerAIO := mk(aio)
 		so := newSide("OsFs", cowOS, nil, "")
@@ -521,7 +512,7 @@ func testCopyOnWriteFs(t *testing.T, engine string) {
 			t.Fatal(err)
 		}
 		layer := afero.NewMemMapFs()
-		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t, engine)), layer)
+		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t, "")), layer)
 		p := filepath.Join(dir, "a")
 		got, err := afero.ReadFile(cow, p)
 		if err != nil || !bytes.Equal(got, data) {
@@ -607,11 +598,9 @@ func TestWalk(t *testing.T) {
 
 // TestIoutilHelpers: ReadFile, WriteFile, ReadDir, TempFile, TempDir and
 // friends.
-func TestIoutilHelpers(t *testing.T) { forEngines(t, testIoutilHelpers) }
-
-func testIoutilHelpers(t *testing.T, engine string) {
+func TestIoutilHelpers(t *testing.T) {
 	dir := t.TempDir()
-	aio := newAio(t, engine)
+	aio := newAio(t, "")
 	for _, n := range []int{0, 1, 4096, 131072 + 7, 3 << 20} {
 		p := filepath.Join(dir, fmt.Sprintf("w%d", n))
 		data := payload(n, byte(n))
