@@ -101,15 +101,10 @@ type side struct {
 }
 
 func newSide(label string, fsys afero.Fs, aio *aiofs.Fs, root string) *side {
-	poison := byte(0xa5)
-	if aio == nil {
-		poison = 0x5a
-	}
 	return &side{
 		label: label, fs: fsys, aio: aio, root: root, disk: root,
 		files: map[string]afero.File{}, names: map[string]string{},
 		closed: map[string]bool{}, acc: map[string][]string{},
-		poison: poison,
 	}
 }
 
@@ -280,6 +275,7 @@ type H struct {
 }
 
 func newH(t tester, label string, osSide, aioSide *side) *H {
+	osSide.poison, aioSide.poison = 0x5a, 0xa5
 	return &H{t: t, os: osSide, aio: aioSide, label: label}
 }
 
@@ -2178,7 +2174,30 @@ func TestHarnessDetectsDifferences(t *testing.T) {
 	if sa.errString(io.EOF) == sa.errString(fmt.Errorf("%w", io.EOF)) {
 		t.Fatalf("errString does not tell io.EOF from a wrapped io.EOF")
 	}
+
+	// Inside must, an error is a failure even when both sides return it.
+	ft.errors, ft.msgs = 0, nil
+	h.must(func() { h.Open("m", "missing") })
+	if ft.errors != 1 {
+		t.Fatalf("an error alike on both sides inside must: %d failures reported, want 1: %v", ft.errors, ft.msgs)
+	}
+	// A read that claims bytes it did not write is told apart, even when
+	// both sides do it: the buffers hold different poison.
+	ft.errors, ft.msgs = 0, nil
+	h.Open("lie", "a")
+	for _, s := range h.sides() {
+		s.files["lie"] = claimingFile{s.files["lie"]}
+	}
+	h.ReadAt("lie", 4, 0)
+	if ft.errors != 1 {
+		t.Fatalf("reads that write nothing into their buffers: %d failures reported, want 1: %v", ft.errors, ft.msgs)
+	}
 }
+
+// claimingFile's ReadAt says it filled p but writes nothing into it.
+type claimingFile struct{ afero.File }
+
+func (claimingFile) ReadAt(p []byte, off int64) (int, error) { return len(p), nil }
 
 type fakeT struct {
 	errors int
@@ -2517,7 +2536,7 @@ func TestUnavailableEngineFallsBackVisibly(t *testing.T) {
 	default:
 		t.Skip("no foreign engine name to ask for on " + runtime.GOOS)
 	}
-	st := newAio(t, "", aiofs.WithEngine(missing)).Stats()
+	st := newAio(t, missing).Stats()
 	if st.Engine != "pool" || st.Fallback == "" {
 		t.Errorf("WithEngine(%q) on %s: Engine %q, Fallback %q; want the pool and a reason", missing, runtime.GOOS, st.Engine, st.Fallback)
 	}

@@ -209,14 +209,13 @@ func (d *wbDiff) step() {
 	}
 }
 
-// cxWriteOptSets are the write path's configurations under test, with
-// both engines named explicitly so that one run covers both.
+// cxWriteOptSets are the write path's configurations under test, each
+// run on every engine.
 var cxWriteOptSets = []cxOptSet{
 	{"default", nil},
 	{"wb256K-cache256K", []aiofs.Option{aiofs.WithWriteBehind(256 << 10), aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
 	{"wb0", []aiofs.Option{aiofs.WithWriteBehind(0)}},
-	{"pool-wb1M", []aiofs.Option{aiofs.WithEngine("pool"), aiofs.WithWriteBehind(1 << 20)}},
-	{"uring-wb1M", []aiofs.Option{aiofs.WithEngine("uring"), aiofs.WithWriteBehind(1 << 20)}},
+	{"wb1M", []aiofs.Option{aiofs.WithWriteBehind(1 << 20)}},
 }
 
 // TestWBRandomDifferential: random WriteAt, Write, O_APPEND writes,
