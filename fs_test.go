@@ -93,8 +93,8 @@ type side struct {
 	closed map[string]bool
 	acc    map[string][]string // Readdir batches accumulated per handle
 
-	// Reads go into buf, filled first with poison (a different byte on
-	// each side), so that bytes a read claims but does not write differ.
+	// Reads go into buf, filled first with poison (newH gives each side
+	// its own byte), so that bytes a read claims but does not write differ.
 	buf      []byte
 	poison   byte
 	poisoned []byte // poison repeated, at least as long as buf
