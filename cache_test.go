@@ -10,7 +10,6 @@ package aiofs_test
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -20,7 +19,6 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,19 +29,6 @@ import (
 // cxBlock is the library's block size (64 KiB), which the tests aim their
 // sizes and offsets around.
 const cxBlock = 64 << 10
-
-// cxFs makes an aiofs.Fs that is closed, and its Close checked, when the
-// test ends.
-func cxFs(t testing.TB, opts ...aiofs.Option) *aiofs.Fs {
-	t.Helper()
-	fsys := aiofs.New(opts...)
-	t.Cleanup(func() {
-		if err := fsys.Close(); err != nil {
-			t.Errorf("Fs.Close: %v", err)
-		}
-	})
-	return fsys
-}
 
 // cxSeed returns the seed of a randomized test: AIOFS_SEED when set, a new
 // one otherwise. It is logged so that a failure can be replayed.
@@ -84,22 +69,6 @@ func cxBytes(r *rand.Rand, n int) []byte {
 // into the Fs's cache, and the cache would go untested.
 var cxDropPageCache = func(t testing.TB, name string) {}
 
-// cxSameErr reports whether two errors are the same to a caller: both
-// nil, both exactly io.EOF, or the same errno.
-func cxSameErr(a, b error) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	if a == io.EOF || b == io.EOF {
-		return a == b
-	}
-	var ae, be syscall.Errno
-	if errors.As(a, &ae) != errors.As(b, &be) {
-		return false
-	}
-	return ae == be
-}
-
 // cxDiff describes where two byte slices first differ.
 func cxDiff(a, b []byte) string {
 	n := min(len(a), len(b))
@@ -133,86 +102,46 @@ var cxReadOptSets = []cxOptSet{
 // cxSizes are the file sizes around the block and window boundaries.
 var cxSizes = []int{0, 1, cxBlock - 1, cxBlock, cxBlock + 1, 128<<10 - 1, 128 << 10, 128<<10 + 1, 3<<20 + 12345}
 
-// cxReadDiff drives pairs of handles of one file, one opened through aiofs
-// and one through afero.OsFs, with the same calls, and fails the test at
-// the first difference.
-type cxReadDiff struct {
-	t      *testing.T
-	r      *rand.Rand
-	size   int64
-	a, o   []afero.File // a[i] and o[i] are a pair
-	log    []string     // the last calls, for the failure message
-	p, q   []byte
-	pa, pb []byte // poison patterns
-	name   string
+// readDiff drives H over pairs of handles of one file, h0 and h1: the
+// OsFs side and the aiofs side open the same file. The first difference
+// fails the test.
+type readDiff struct {
+	*H
+	t    *testing.T // H's, for the helpers that need a testing.TB
+	r    *rand.Rand
+	size int64
+	name string // the file's path, to drop it from the page cache
 }
 
-func (d *cxReadDiff) note(s string) {
-	d.log = append(d.log, s)
-	if len(d.log) > 12 {
-		d.log = d.log[1:]
-	}
+func newReadDiff(t *testing.T, r *rand.Rand, aio *aiofs.Fs, name string, size int64) *readDiff {
+	h := newReadH(t, fmt.Sprintf("size %d", size), aio, filepath.Dir(name))
+	h.keepHist = 12
+	return &readDiff{H: h, t: t, r: r, size: size, name: name}
 }
 
-func (d *cxReadDiff) fail(format string, args ...any) {
+// newReadH returns an H whose sides, OsFs and aio, share the directory
+// dir, for tests that only read; it stops at the first difference. Each
+// step reads through aiofs first: an OsFs read first would bring the
+// bytes into the page cache, and the Fs does not read ahead what the page
+// cache holds, so its cache would go untested.
+func newReadH(t tester, label string, aio *aiofs.Fs, dir string) *H {
+	h := newH(t, label, newSide("OsFs", afero.NewOsFs(), nil, dir), newSide("aiofs", aio, aio, dir))
+	h.stopOnFail = true
+	h.aioFirst = true
+	return h
+}
+
+func (d *readDiff) readAt(h, n int, off int64) { d.t.Helper(); d.ReadAt(fmt.Sprint("h", h), n, off) }
+func (d *readDiff) read(h, n int)              { d.t.Helper(); d.Read(fmt.Sprint("h", h), n) }
+
+// seek returns the new offset.
+func (d *readDiff) seek(h int, off int64, whence int) int64 {
 	d.t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	hist := ""
-	for _, l := range d.log {
-		hist += "\n\t" + l
-	}
-	d.t.Fatalf("size %d: %s\nlast calls (newest last):%s", d.size, msg, hist)
-}
-
-func (d *cxReadDiff) bufs(n int) ([]byte, []byte) {
-	if cap(d.p) < n {
-		d.p, d.q = make([]byte, n), make([]byte, n)
-		d.pa, d.pb = bytes.Repeat([]byte{0xa5}, n), bytes.Repeat([]byte{0x5a}, n)
-	}
-	// Poison the buffers so that bytes a read does not write are noticed.
-	p, q := d.p[:n], d.q[:n]
-	copy(p, d.pa)
-	copy(q, d.pb)
-	return p, q
-}
-
-func (d *cxReadDiff) readAt(h, n int, off int64) {
-	d.t.Helper()
-	d.note(fmt.Sprintf("h%d.ReadAt(len %d, off %d)", h, n, off))
-	p, q := d.bufs(n)
-	an, aerr := d.a[h].ReadAt(p, off)
-	on, oerr := d.o[h].ReadAt(q, off)
-	if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
-		d.fail("h%d.ReadAt(len %d, off %d): aiofs n=%d err=%v, OsFs n=%d err=%v; data: %s",
-			h, n, off, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
-	}
-}
-
-func (d *cxReadDiff) read(h, n int) {
-	d.t.Helper()
-	d.note(fmt.Sprintf("h%d.Read(len %d)", h, n))
-	p, q := d.bufs(n)
-	an, aerr := d.a[h].Read(p)
-	on, oerr := d.o[h].Read(q)
-	if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
-		d.fail("h%d.Read(len %d): aiofs n=%d err=%v, OsFs n=%d err=%v; data: %s",
-			h, n, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
-	}
-}
-
-func (d *cxReadDiff) seek(h int, off int64, whence int) int64 {
-	d.t.Helper()
-	d.note(fmt.Sprintf("h%d.Seek(%d, %d)", h, off, whence))
-	ap, aerr := d.a[h].Seek(off, whence)
-	op, oerr := d.o[h].Seek(off, whence)
-	if ap != op || !cxSameErr(aerr, oerr) {
-		d.fail("h%d.Seek(%d, %d): aiofs %d, %v; OsFs %d, %v", h, off, whence, ap, aerr, op, oerr)
-	}
-	return op
+	return d.Seek(fmt.Sprint("h", h), off, whence).n
 }
 
 // length picks a read length, biased to the sizes that matter.
-func (d *cxReadDiff) length() int {
+func (d *readDiff) length() int {
 	switch d.r.IntN(14) {
 	case 0:
 		return 1
@@ -245,7 +174,7 @@ func (d *cxReadDiff) length() int {
 }
 
 // offset picks an offset, biased to the file's ends and block edges.
-func (d *cxReadDiff) offset() int64 {
+func (d *readDiff) offset() int64 {
 	switch d.r.IntN(8) {
 	case 0:
 		return 0
@@ -260,10 +189,10 @@ func (d *cxReadDiff) offset() int64 {
 }
 
 // burst runs one access pattern.
-func (d *cxReadDiff) burst() {
+func (d *readDiff) burst() {
 	d.t.Helper()
 	r := d.r
-	h := r.IntN(len(d.a))
+	h := r.IntN(2)
 	if r.IntN(10) == 0 {
 		// Cold again: readahead has work to do.
 		d.note("drop the page cache")
@@ -341,10 +270,11 @@ func (d *cxReadDiff) burst() {
 // and random patterns on files of sizes around the block and window
 // edges, under several cache and readahead configurations. Two pairs of
 // handles share the file, and so the aiofs cache.
-func TestCacheReadsMatchOsFs(t *testing.T) {
+func TestCacheReadsMatchOsFs(t *testing.T) { forEngines(t, testCacheReadsMatchOsFs) }
+
+func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	dir := t.TempDir()
-	osfs := afero.NewOsFs()
 	for si, size := range cxSizes {
 		name := filepath.Join(dir, fmt.Sprintf("f%d", size))
 		data := cxBytes(cxRand(seed, uint64(si)), size)
@@ -354,19 +284,12 @@ func TestCacheReadsMatchOsFs(t *testing.T) {
 		for oi, set := range cxReadOptSets {
 			t.Run(fmt.Sprintf("size%d/%s", size, set.name), func(t *testing.T) {
 				cxDropPageCache(t, name)
-				fsys := cxFs(t, set.opts...)
-				d := &cxReadDiff{t: t, r: cxRand(seed, uint64(si*100+oi+1)), size: int64(size), name: name}
-				for range 2 {
-					a, err := fsys.Open(name)
-					if err != nil {
-						t.Fatal(err)
-					}
-					o, err := osfs.Open(name)
-					if err != nil {
-						t.Fatal(err)
-					}
-					d.a, d.o = append(d.a, a), append(d.o, o)
-				}
+				fsys := newAio(t, engine, set.opts...)
+				d := newReadDiff(t, cxRand(seed, uint64(si*100+oi+1)), fsys, name, int64(size))
+				d.must(func() {
+					d.Open("h0", filepath.Base(name))
+					d.Open("h1", filepath.Base(name))
+				})
 				bursts := 25
 				if size > 1<<20 {
 					bursts = 80
@@ -383,15 +306,13 @@ func TestCacheReadsMatchOsFs(t *testing.T) {
 				if err != nil || !bytes.Equal(got, data) {
 					t.Errorf("ReadAll: err %v, data %s", err, cxDiff(got, data))
 				}
-				d.a = append(d.a, a)
-				for i, f := range d.a {
-					if err := f.Close(); err != nil {
-						t.Errorf("aiofs Close %d: %v", i, err)
-					}
+				if err := a.Close(); err != nil {
+					t.Errorf("aiofs Close: %v", err)
 				}
-				for _, f := range d.o {
-					f.Close()
-				}
+				d.must(func() {
+					d.Close("h0")
+					d.Close("h1")
+				})
 				if st := fsys.Stats(); st.DirtyBytes != 0 || st.InFlight < 0 {
 					t.Errorf("after reads only: DirtyBytes %d, InFlight %d", st.DirtyBytes, st.InFlight)
 				}
@@ -403,7 +324,9 @@ func TestCacheReadsMatchOsFs(t *testing.T) {
 // TestCacheConcurrentReaders has goroutines read one file through their
 // own handles of one Fs, with random patterns, while the small cache
 // evicts under them; every read must return the file's bytes.
-func TestCacheConcurrentReaders(t *testing.T) {
+func TestCacheConcurrentReaders(t *testing.T) { forEngines(t, testCacheConcurrentReaders) }
+
+func testCacheConcurrentReaders(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	dir := t.TempDir()
 	const size = 4<<20 + 333
@@ -415,7 +338,7 @@ func TestCacheConcurrentReaders(t *testing.T) {
 	for _, set := range []cxOptSet{cxReadOptSets[0], cxReadOptSets[1], cxReadOptSets[3]} {
 		t.Run(set.name, func(t *testing.T) {
 			cxDropPageCache(t, name)
-			fsys := cxFs(t, set.opts...)
+			fsys := newAio(t, engine, set.opts...)
 			var wg sync.WaitGroup
 			for g := range 6 {
 				wg.Add(1)
@@ -507,7 +430,9 @@ func TestCacheConcurrentReaders(t *testing.T) {
 // ten times the cache bound; sampled all along, the cached bytes never
 // exceed the bound, and the heap never exceeds what it was before the
 // reads by more than the bound plus a constant.
-func TestCacheBoundUnderLoad(t *testing.T) {
+func TestCacheBoundUnderLoad(t *testing.T) { forEngines(t, testCacheBoundUnderLoad) }
+
+func testCacheBoundUnderLoad(t *testing.T, engine string) {
 	const (
 		bound    = 2 << 20
 		files    = 32
@@ -531,7 +456,7 @@ func TestCacheBoundUnderLoad(t *testing.T) {
 		}
 		cxDropPageCache(t, filepath.Join(dir, fmt.Sprint(i)))
 	}
-	fsys := cxFs(t, aiofs.WithCacheSize(bound))
+	fsys := newAio(t, engine, aiofs.WithCacheSize(bound))
 	handles := make([]afero.File, files)
 	bufs := make([][]byte, files)
 	for i := range handles {
@@ -659,7 +584,9 @@ func TestCacheBoundUnderLoad(t *testing.T) {
 // once by reads through another handle of the same Fs, also where the
 // reader has the block cached or being prefetched, and by a Stat of it;
 // after Close, by the OS.
-func TestCacheWriteSeenByOtherHandle(t *testing.T) {
+func TestCacheWriteSeenByOtherHandle(t *testing.T) { forEngines(t, testCacheWriteSeenByOtherHandle) }
+
+func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 	type variant struct {
 		name  string
 		opts  []aiofs.Option
@@ -681,7 +608,7 @@ func TestCacheWriteSeenByOtherHandle(t *testing.T) {
 				t.Fatal(err)
 			}
 			cxDropPageCache(t, name)
-			fsys := cxFs(t, v.opts...)
+			fsys := newAio(t, engine, v.opts...)
 			rd, err := fsys.Open(name)
 			if err != nil {
 				t.Fatal(err)
@@ -765,45 +692,35 @@ func TestCacheWriteSeenByOtherHandle(t *testing.T) {
 // bytes OsFs returns: a rewrite of the same size, shorter, longer, and a
 // replacement by rename.
 func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
+	forEngines(t, testCacheSeesOtherProcessChangeAfterReopen)
+}
+
+func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	r := cxRand(seed, 2)
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f")
-	fsys := cxFs(t)
-	osfs := afero.NewOsFs()
+	fsys := newAio(t, engine)
 
+	// readBoth reads the file through fresh handles of the Fs and of OsFs.
 	readBoth := func(step string) {
 		t.Helper()
-		f, err := fsys.Open(name)
+		h := newReadH(t, step, fsys, dir)
+		h.must(func() {
+			h.Open("f", "f")
+			h.ReadAll("f")
+		})
+		fi, err := os.Stat(name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
-		o, err := osfs.Open(name)
-		if err != nil {
-			t.Fatal(err)
+		for _, off := range []int64{0, 5, cxBlock - 1, cxBlock, 100 << 10, fi.Size() - 1, fi.Size(), 1 << 20} {
+			h.ReadAt("f", 3000, off)
 		}
-		defer o.Close()
-		got, err := io.ReadAll(f)
-		if err != nil {
-			t.Fatalf("%s: %v", step, err)
-		}
-		want, _ := io.ReadAll(o)
-		if !bytes.Equal(got, want) {
-			t.Fatalf("%s: aiofs read after reopen differs from OsFs: %s", step, cxDiff(got, want))
-		}
-		for _, off := range []int64{0, 5, cxBlock - 1, cxBlock, 100 << 10, int64(len(want)) - 1, int64(len(want)), 1 << 20} {
-			p, q := make([]byte, 3000), make([]byte, 3000)
-			an, aerr := f.ReadAt(p, off)
-			on, oerr := o.ReadAt(q, off)
-			if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
-				t.Fatalf("%s: ReadAt(3000, %d): aiofs %d, %v; OsFs %d, %v; %s", step, off, an, aerr, on, oerr, cxDiff(p[:an], q[:on]))
-			}
-		}
-		fi, err := f.Stat()
-		if err != nil || fi.Size() != int64(len(want)) {
-			t.Fatalf("%s: Stat: %v, size %d, want %d", step, err, fi.Size(), len(want))
-		}
+		h.must(func() {
+			h.Stat("f")
+			h.Close("f")
+		})
 	}
 	change := func(step string, data []byte) {
 		t.Helper()
@@ -864,7 +781,11 @@ func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
 // alone cannot tell; the change time (ctime), which no one can set back,
 // can.
 func TestCacheSeesRewriteWithRestoredMtime(t *testing.T) {
-	aio := cxFs(t)
+	forEngines(t, testCacheSeesRewriteWithRestoredMtime)
+}
+
+func testCacheSeesRewriteWithRestoredMtime(t *testing.T, engine string) {
+	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
 	v1 := bytes.Repeat([]byte("1"), 200<<10)
 	v2 := bytes.Repeat([]byte("2"), 200<<10)

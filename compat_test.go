@@ -2,6 +2,9 @@ package aiofs_test
 
 // Compatibility: aiofs under io/fs (testing/fstest), net/http (via
 // afero.HttpFs), and afero's wrappers and helpers, compared with OsFs.
+// What these tests add is the layering over the Fs, which does not depend
+// on the engine, so they run once, on the default one; the tests of the
+// Fs itself run on every engine (forEngines).
 
 import (
 	"bytes"
@@ -107,7 +110,7 @@ func TestFSTest(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
 		t.Chdir(dir)
-		fsys := afero.NewIOFS(newAio(t))
+		fsys := afero.NewIOFS(newAio(t, ""))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +119,7 @@ func TestFSTest(t *testing.T) {
 	t.Run("IOFS-basepath", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, ""), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +128,7 @@ func TestFSTest(t *testing.T) {
 	t.Run("IOFS-writethrough-nocache", func(t *testing.T) {
 		dir := t.TempDir()
 		tree := writeSizedTree(t, dir, true)
-		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
+		fsys := afero.NewIOFS(afero.NewBasePathFs(newAio(t, "", aiofs.WithCacheSize(0), aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)), dir))
 		if err := fstest.TestFS(fsys, treeNames()...); err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +184,7 @@ func TestHTTPFileServer(t *testing.T) {
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	tree := writeTree(t, osDir)
 	writeTree(t, aioDir)
-	aio := newAio(t)
+	aio := newAio(t, "")
 
 	srvOS := httptest.NewServer(http.FileServer(afero.NewHttpFs(afero.NewOsFs()).Dir(osDir)))
 	defer srvOS.Close()
@@ -300,7 +303,7 @@ func TestBasePathFsDifferential(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			osDisk, aioDisk := t.TempDir(), t.TempDir()
-			aio := newAio(t)
+			aio := newAio(t, "")
 			so := newSide("OsFs", afero.NewBasePathFs(afero.NewOsFs(), osDisk), nil, "")
 			so.disk = osDisk
 			sa := newSide("aiofs", afero.NewBasePathFs(aio, aioDisk), aio, "")
@@ -315,7 +318,7 @@ func TestBasePathFsDifferential(t *testing.T) {
 
 func TestBasePathFsName(t *testing.T) {
 	dir := t.TempDir()
-	bp := afero.NewBasePathFs(newAio(t), dir)
+	bp := afero.NewBasePathFs(newAio(t, ""), dir)
 	if err := bp.MkdirAll("/sub", 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +355,7 @@ func TestBasePathFsName(t *testing.T) {
 // TestReadOnlyFsDifferential: writes are refused with the same errors.
 func TestReadOnlyFsDifferential(t *testing.T) {
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
-	aio := newAio(t)
+	aio := newAio(t, "")
 	h := newH(t, "readonly", newSide("OsFs", afero.NewReadOnlyFs(afero.NewOsFs()), nil, osRoot), newSide("aiofs", afero.NewReadOnlyFs(aio), aio, aioRoot))
 	h.DiskWrite("a", []byte(digits), 0o644)
 	h.DiskMkdir("d")
@@ -392,7 +395,7 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 	for _, cacheTime := range []time.Duration{0, time.Hour} {
 		t.Run(cacheTime.String(), func(t *testing.T) {
 			osRoot, aioRoot := t.TempDir(), t.TempDir()
-			aio := newAio(t)
+			aio := newAio(t, "")
 			layer := afero.NewMemMapFs()
 			h := newH(t, "cacheonread", newSide("OsFs", afero.NewCacheOnReadFs(afero.NewOsFs(), afero.NewMemMapFs(), cacheTime), nil, osRoot),
 				newSide("aiofs", afero.NewCacheOnReadFs(aio, layer, cacheTime), aio, aioRoot))
@@ -458,7 +461,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 			cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(afero.NewBasePathFs(afero.NewOsFs(), base)), afero.NewBasePathFs(layerFs, layer))
 			return cow, base, layer
 		}
-		aio := newAio(t)
+		aio := newAio(t, "")
 		cowOS, baseOS, layerOS := mk(afero.NewOsFs())
 		cowAIO, baseAIO, layerAIO := mk(aio)
 		so := newSide("OsFs", cowOS, nil, "")
@@ -509,7 +512,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 			t.Fatal(err)
 		}
 		layer := afero.NewMemMapFs()
-		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t)), layer)
+		cow := afero.NewCopyOnWriteFs(afero.NewReadOnlyFs(newAio(t, "")), layer)
 		p := filepath.Join(dir, "a")
 		got, err := afero.ReadFile(cow, p)
 		if err != nil || !bytes.Equal(got, data) {
@@ -578,7 +581,7 @@ func TestWalk(t *testing.T) {
 		out = append(out, fmt.Sprintf("walk err=%v", err))
 		return out
 	}
-	aio := newAio(t)
+	aio := newAio(t, "")
 	a, b := walk(afero.NewOsFs(), osDir), walk(aio, aioDir)
 	if strings.Join(a, "\n") != strings.Join(b, "\n") {
 		t.Errorf("Walk differs:\n--- OsFs:\n%s\n--- aiofs:\n%s", strings.Join(a, "\n"), strings.Join(b, "\n"))
@@ -597,7 +600,7 @@ func TestWalk(t *testing.T) {
 // friends.
 func TestIoutilHelpers(t *testing.T) {
 	dir := t.TempDir()
-	aio := newAio(t)
+	aio := newAio(t, "")
 	for _, n := range []int{0, 1, 4096, 131072 + 7, 3 << 20} {
 		p := filepath.Join(dir, fmt.Sprintf("w%d", n))
 		data := payload(n, byte(n))

@@ -25,22 +25,6 @@ import (
 	"github.com/spf13/afero"
 )
 
-// engines lists the engines to test with an engine of their own: the one
-// named by AIOFS_ENGINE, or the pool and the platform's.
-func engines() []string {
-	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
-		return []string{e}
-	}
-	out := []string{"pool"}
-	switch runtime.GOOS {
-	case "linux":
-		out = append(out, "uring")
-	case "freebsd":
-		out = append(out, "kqueue")
-	}
-	return out
-}
-
 // waitOrDump waits for wg; after d it fails the test with every
 // goroutine's stack.
 func waitOrDump(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) {
@@ -69,16 +53,12 @@ type concConfig struct {
 	opts []aiofs.Option
 }
 
-func concConfigs() []concConfig {
-	cfgs := []concConfig{
-		{name: "default"},
-		{name: "writebehind-256K", opts: []aiofs.Option{aiofs.WithWriteBehind(256 << 10), aiofs.WithCacheSize(1 << 20)}},
-		{name: "writethrough", opts: []aiofs.Option{aiofs.WithWriteBehind(0)}},
-	}
-	for _, e := range engines() {
-		cfgs = append(cfgs, concConfig{name: "own-" + e + "-depth8", opts: []aiofs.Option{aiofs.WithEngine(e), aiofs.WithQueueDepth(8)}})
-	}
-	return cfgs
+// concConfigs are run on every engine.
+var concConfigs = []concConfig{
+	{name: "default"},
+	{name: "writebehind-256K", opts: []aiofs.Option{aiofs.WithWriteBehind(256 << 10), aiofs.WithCacheSize(1 << 20)}},
+	{name: "writethrough", opts: []aiofs.Option{aiofs.WithWriteBehind(0)}},
+	{name: "depth8", opts: []aiofs.Option{aiofs.WithQueueDepth(8)}},
 }
 
 // TestConcurrentReadWriteAt: 64 goroutines. 32 work on disjoint regions of
@@ -87,14 +67,16 @@ func concConfigs() []concConfig {
 // region and checks every read against it; at the end the disk must hold
 // every shadow.
 func TestConcurrentReadWriteAt(t *testing.T) {
-	for _, cfg := range concConfigs() {
-		t.Run(cfg.name, func(t *testing.T) {
-			testConcurrentReadWriteAt(t, cfg.opts...)
-		})
-	}
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, cfg := range concConfigs {
+			t.Run(cfg.name, func(t *testing.T) {
+				testConcurrentReadWriteAt(t, engine, cfg.opts...)
+			})
+		}
+	})
 }
 
-func testConcurrentReadWriteAt(t *testing.T, opts ...aiofs.Option) {
+func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option) {
 	const (
 		workers    = 64
 		onShared   = 32
@@ -102,7 +84,7 @@ func testConcurrentReadWriteAt(t *testing.T, opts ...aiofs.Option) {
 		iters      = 30
 	)
 	dir := t.TempDir()
-	fsys := newAio(t, opts...)
+	fsys := newAio(t, engine, opts...)
 	sharedPath := filepath.Join(dir, "shared")
 	shared, err := fsys.OpenFile(sharedPath, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
@@ -248,19 +230,21 @@ func testConcurrentReadWriteAt(t *testing.T, opts ...aiofs.Option) {
 // (Read may also say io.EOF); once one has seen ErrClosed every later
 // operation does; nothing hangs.
 func TestCloseFileWhileInUse(t *testing.T) {
-	for _, cfg := range concConfigs() {
-		t.Run(cfg.name, func(t *testing.T) {
-			for round := 0; round < 3; round++ {
-				testCloseFileWhileInUse(t, round, cfg.opts...)
-			}
-		})
-	}
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, cfg := range concConfigs {
+			t.Run(cfg.name, func(t *testing.T) {
+				for round := 0; round < 3; round++ {
+					testCloseFileWhileInUse(t, engine, round, cfg.opts...)
+				}
+			})
+		}
+	})
 }
 
-func testCloseFileWhileInUse(t *testing.T, round int, opts ...aiofs.Option) {
+func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aiofs.Option) {
 	const size = 1 << 20
 	dir := t.TempDir()
-	fsys := newAio(t, opts...)
+	fsys := newAio(t, engine, opts...)
 	p := filepath.Join(dir, "f")
 	if err := os.WriteFile(p, payload(size, 1), 0o644); err != nil {
 		t.Fatal(err)
@@ -388,13 +372,13 @@ func testCloseFileWhileInUse(t *testing.T, round int, opts ...aiofs.Option) {
 // completes or fails with fs.ErrClosed, nothing hangs, Close returns, and
 // the goroutines the Fs started are gone afterwards.
 func TestCloseFsWhileInFlight(t *testing.T) {
-	for _, e := range engines() {
+	forEngines(t, func(t *testing.T, engine string) {
 		for _, wb := range []int64{0, 4 << 20} {
-			t.Run(fmt.Sprintf("%s-writebehind%d", e, wb), func(t *testing.T) {
-				testCloseFsWhileInFlight(t, e, wb)
+			t.Run(fmt.Sprintf("writebehind%d", wb), func(t *testing.T) {
+				testCloseFsWhileInFlight(t, engine, wb)
 			})
 		}
-	}
+	})
 }
 
 func testCloseFsWhileInFlight(t *testing.T, engine string, writeBehind int64) {
@@ -527,41 +511,39 @@ func testCloseFsWhileInFlight(t *testing.T, engine string, writeBehind int64) {
 // TestGoroutinesReturnAfterClose: an Fs with an engine of its own, used
 // for reads and writes (with write-behind), leaves no goroutine behind.
 func TestGoroutinesReturnAfterClose(t *testing.T) {
-	for _, e := range engines() {
-		t.Run(e, func(t *testing.T) {
-			warmSharedEngine(t)
-			baseline := settledGoroutines()
-			for i := 0; i < 2; i++ {
-				fsys := aiofs.New(aiofs.WithEngine(e), aiofs.WithWriteBehind(1<<20), aiofs.WithReadahead(1<<20))
-				dir := t.TempDir()
-				var wg sync.WaitGroup
-				for j := 0; j < 8; j++ {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						p := filepath.Join(dir, fmt.Sprintf("f%d", j))
-						f, err := fsys.Create(p)
-						if err != nil {
-							t.Error(err)
-							return
-						}
-						f.Write(payload(1<<20, byte(j)))
-						f.Seek(0, io.SeekStart)
-						io.Copy(io.Discard, f)
-						f.Close()
-					}()
-				}
-				waitOrDump(t, &wg, 30*time.Second, "I/O")
-				if err := fsys.Close(); err != nil {
-					t.Fatalf("Fs.Close: %v", err)
-				}
-				if err := fsys.Close(); err != nil {
-					t.Errorf("second Fs.Close: %v", err)
-				}
+	forEngines(t, func(t *testing.T, e string) {
+		warmSharedEngine(t)
+		baseline := settledGoroutines()
+		for i := 0; i < 2; i++ {
+			fsys := aiofs.New(aiofs.WithEngine(e), aiofs.WithWriteBehind(1<<20), aiofs.WithReadahead(1<<20))
+			dir := t.TempDir()
+			var wg sync.WaitGroup
+			for j := 0; j < 8; j++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					p := filepath.Join(dir, fmt.Sprintf("f%d", j))
+					f, err := fsys.Create(p)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					f.Write(payload(1<<20, byte(j)))
+					f.Seek(0, io.SeekStart)
+					io.Copy(io.Discard, f)
+					f.Close()
+				}()
 			}
-			checkGoroutinesReturn(t, baseline)
-		})
-	}
+			waitOrDump(t, &wg, 30*time.Second, "I/O")
+			if err := fsys.Close(); err != nil {
+				t.Fatalf("Fs.Close: %v", err)
+			}
+			if err := fsys.Close(); err != nil {
+				t.Errorf("second Fs.Close: %v", err)
+			}
+		}
+		checkGoroutinesReturn(t, baseline)
+	})
 }
 
 // warmSharedEngine makes the process-wide engine start (if it has not),
@@ -618,20 +600,22 @@ func checkGoroutinesReturn(t *testing.T, baseline int) {
 // goroutine's records in its order (the documented guarantee across
 // handles of one Fs; also what Linux does for OsFs).
 func TestConcurrentAppend(t *testing.T) {
-	for _, cfg := range concConfigs() {
-		t.Run(cfg.name, func(t *testing.T) {
-			testConcurrentAppend(t, cfg.opts...)
-		})
-	}
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, cfg := range concConfigs {
+			t.Run(cfg.name, func(t *testing.T) {
+				testConcurrentAppend(t, engine, cfg.opts...)
+			})
+		}
+	})
 }
 
-func testConcurrentAppend(t *testing.T, opts ...aiofs.Option) {
+func testConcurrentAppend(t *testing.T, engine string, opts ...aiofs.Option) {
 	const (
 		own, sharing = 12, 4
 		records      = 40
 	)
 	dir := t.TempDir()
-	fsys := newAio(t, opts...)
+	fsys := newAio(t, engine, opts...)
 	p := filepath.Join(dir, "log")
 	shared, err := fsys.OpenFile(p, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {

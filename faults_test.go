@@ -111,13 +111,17 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 }
 
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
-func TestWBWriteThroughODSYNC(t *testing.T) {
-	cxWriteThroughCase(t, nil, aiofs.DsyncFlag)
+func TestWBWriteThroughODSYNC(t *testing.T) { forEngines(t, testWBWriteThroughODSYNC) }
+
+func testWBWriteThroughODSYNC(t *testing.T, engine string) {
+	cxWriteThroughCase(t, engine, nil, aiofs.DsyncFlag)
 }
 
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
 // the latest at Sync or Close, as with OsFs; never silently.
-func TestFaultDevFull(t *testing.T) {
+func TestFaultDevFull(t *testing.T) { forEngines(t, testFaultDevFull) }
+
+func testFaultDevFull(t *testing.T, engine string) {
 	if _, err := os.Stat("/dev/full"); err != nil {
 		t.Skip(err)
 	}
@@ -127,7 +131,7 @@ func TestFaultDevFull(t *testing.T) {
 	} {
 		for _, flag := range []int{os.O_WRONLY, os.O_RDWR | os.O_APPEND} {
 			t.Run(fmt.Sprintf("%s/%#x", set.name, flag), func(t *testing.T) {
-				aio := cxFs(t, set.opts...)
+				aio := newAio(t, engine, set.opts...)
 				f, err := aio.OpenFile("/dev/full", flag, 0)
 				if err != nil {
 					t.Fatal(err)
@@ -213,9 +217,11 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 // until one of its own Syncs succeeds; Write then accepts no bytes. Once
 // space is freed, Sync retries the data and succeeds, and the file is
 // complete. A Close that cannot write its data reports why.
-func TestFaultENOSPCSticky(t *testing.T) {
+func TestFaultENOSPCSticky(t *testing.T) { forEngines(t, testFaultENOSPCSticky) }
+
+func testFaultENOSPCSticky(t *testing.T, engine string) {
 	mnt := cxMountTmpfs(t, "1m")
-	aio := cxFs(t)
+	aio := newAio(t, engine)
 	name := filepath.Join(mnt, "f")
 	data := cxBytes(cxRand(2, 2), 300<<10+5)
 	h1, err := aio.Create(name)
@@ -338,10 +344,11 @@ func TestFaultENOSPCSticky(t *testing.T) {
 	}
 }
 
-// cxChild runs this test binary again as a child in the given role.
-func cxChild(ctx context.Context, role, dir string) *exec.Cmd {
+// cxChild runs this test binary again as a child in the given role, its
+// Fs on the given engine.
+func cxChild(ctx context.Context, role, dir, engine string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFaultChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AIOFS_FAULT_CHILD="+role, "AIOFS_FAULT_DIR="+dir)
+	cmd.Env = append(os.Environ(), "AIOFS_FAULT_CHILD="+role, "AIOFS_FAULT_DIR="+dir, "AIOFS_ENGINE="+engine)
 	return cmd
 }
 
@@ -366,10 +373,12 @@ func TestFaultChild(t *testing.T) {
 // on every handle until its Sync succeeds, which it does once the limit
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
-func TestFaultEFBIGSticky(t *testing.T) {
+func TestFaultEFBIGSticky(t *testing.T) { forEngines(t, testFaultEFBIGSticky) }
+
+func testFaultEFBIGSticky(t *testing.T, engine string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	out, err := cxChild(ctx, "fsize", t.TempDir()).CombinedOutput()
+	out, err := cxChild(ctx, "fsize", t.TempDir(), engine).CombinedOutput()
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestFaultChild")) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
@@ -389,7 +398,7 @@ func cxChildFsize(t *testing.T, dir string) {
 		}
 	}
 	setLimit(limit)
-	aio := cxFs(t)
+	aio := newAio(t, "")
 	name := filepath.Join(dir, "f")
 	data := cxBytes(cxRand(4, 4), 2*limit+12345)
 	h1, err := aio.Create(name)
@@ -474,11 +483,13 @@ func cxPatternBytes(off int64, n int) []byte {
 // TestFaultDurableAfterSIGKILL: a child writes through aiofs with a large
 // write-behind bound, Syncs, says how much it synced, and goes on writing;
 // killed with SIGKILL, it must leave every synced byte in the file.
-func TestFaultDurableAfterSIGKILL(t *testing.T) {
+func TestFaultDurableAfterSIGKILL(t *testing.T) { forEngines(t, testFaultDurableAfterSIGKILL) }
+
+func testFaultDurableAfterSIGKILL(t *testing.T, engine string) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	cmd := cxChild(ctx, "durable", dir)
+	cmd := cxChild(ctx, "durable", dir, engine)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -576,9 +587,13 @@ func cxChildDurable(t *testing.T, dir string) {
 // return within seconds, and the failing flushes are not retried in a
 // busy loop meanwhile.
 func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
+	forEngines(t, testFaultStuckFileDoesNotStallOthers)
+}
+
+func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 	mnt := cxMountTmpfs(t, "1m")
 	const bound = 256 << 10
-	aio := aiofs.New(aiofs.WithWriteBehind(bound))
+	aio := aiofs.New(aiofs.WithEngine(engine), aiofs.WithWriteBehind(bound))
 	stuck, err := aio.Create(filepath.Join(mnt, "stuck"))
 	if err != nil {
 		t.Fatal(err)

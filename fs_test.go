@@ -1,19 +1,21 @@
 package aiofs_test
 
 // Differential tests: every step runs on afero.NewOsFs() rooted in one
-// temporary directory and on an aiofs.Fs rooted in another, and what a
-// caller can observe (return values, n, error types, Op, Path, Err, the
-// errno, sentinel identity, FileInfo, and finally the bytes and modes on
-// disk) must be the same.
+// temporary directory and on an aiofs.Fs rooted in another (or, for tests
+// that only read, in the same one), and what a caller can observe (return
+// values, n, error types, Op, Path, Err, the errno, sentinel identity,
+// FileInfo, and finally the bytes and modes on disk) must be the same.
 //
 // Knobs:
 //
-//	AIOFS_ENGINE=uring|pool   engine of the default Fs (run the suite once per engine)
-//	AIOFS_TEST_TRACE=1        log every differential step with both results
-//	-seed=N or AIOFS_SEED=N   replay a randomized run (random_test.go)
-//	AIOFS_RANDOM_EXCLUDE=...  leave known differences out of random runs
-//	                          (seekdata, emptywrite), to look for others
-//	-rapid.checks=N           budget of TestRapidDifferential (default 40 here)
+//	AIOFS_ENGINE=uring|kqueue|pool  the only engine to test (forEngines), also that
+//	                                of the default Fs; unset, every engine present
+//	CI=true                         on Linux, TestEngineIsTheOneAsked fails without io_uring
+//	AIOFS_TEST_TRACE=1              log every differential step with both results
+//	-seed=N or AIOFS_SEED=N         replay a randomized run (random_test.go)
+//	AIOFS_RANDOM_EXCLUDE=...        leave known differences out of random runs
+//	                                (seekdata, emptywrite), to look for others
+//	-rapid.checks=N                 budget of TestRapidDifferential (default 40 here)
 
 import (
 	"bytes"
@@ -57,10 +59,15 @@ type tester interface {
 	Logf(format string, args ...any)
 }
 
-// newAio makes an aiofs.Fs that is closed (and its Close checked) when the
-// test ends.
-func newAio(t testing.TB, opts ...aiofs.Option) *aiofs.Fs {
+// newAio makes an aiofs.Fs with an engine of its own of the named kind
+// (from forEngines), or, for "", the process-wide engine; it is closed
+// (and its Close checked) when the test ends. opts come after the
+// engine's, and may override it.
+func newAio(t testing.TB, engine string, opts ...aiofs.Option) *aiofs.Fs {
 	t.Helper()
+	if engine != "" {
+		opts = append([]aiofs.Option{aiofs.WithEngine(engine)}, opts...)
+	}
 	fsys := aiofs.New(opts...)
 	t.Cleanup(func() {
 		if err := fsys.Close(); err != nil {
@@ -85,6 +92,12 @@ type side struct {
 	names  map[string]string     // the exact name each handle was opened with
 	closed map[string]bool
 	acc    map[string][]string // Readdir batches accumulated per handle
+
+	// Reads go into buf, filled first with poison (newH gives each side
+	// its own byte), so that bytes a read claims but does not write differ.
+	buf      []byte
+	poison   byte
+	poisoned []byte // poison repeated, at least as long as buf
 }
 
 func newSide(label string, fsys afero.Fs, aio *aiofs.Fs, root string) *side {
@@ -221,8 +234,13 @@ func (s *side) fiString(fi os.FileInfo, withTime bool) string {
 // res is the observable outcome of one step on one side.
 type res struct {
 	s    string
-	data []byte // bytes read, for a precise report when they differ
+	data []byte // bytes read, for a precise report when they differ; valid until the side's next read
+	n    int64  // the count or offset the call returned
+	err  error  // the error the call returned, for H.must
 }
+
+// errRes is the outcome of a call that returns only an error.
+func errRes(s *side, err error) res { return res{s: "err=" + s.errString(err), err: err} }
 
 func dataString(p []byte) string {
 	if len(p) <= 48 {
@@ -245,6 +263,8 @@ type H struct {
 
 	stopOnFail bool // Fatalf at the first difference (random tests)
 	strictTree bool // the aiofs side writes through: disk always matches
+	mustPass   bool // inside must: an error on either side is a failure
+	aioFirst   bool // run each step on the aiofs side first (see newReadH)
 	failures   int
 	history    []string // recent steps, for the random test's report
 	keepHist   int
@@ -255,6 +275,7 @@ type H struct {
 }
 
 func newH(t tester, label string, osSide, aioSide *side) *H {
+	osSide.poison, aioSide.poison = 0x5a, 0xa5
 	return &H{t: t, os: osSide, aio: aioSide, label: label}
 }
 
@@ -264,20 +285,26 @@ func (h *H) sides() [2]*side { return [2]*side{h.os, h.aio} }
 func (h *H) do(desc string, fn func(s *side) res) res {
 	h.t.Helper()
 	h.step++
-	ro := fn(h.os)
-	ra := fn(h.aio)
+	var ro, ra res
+	if h.aioFirst {
+		ra = fn(h.aio)
+		ro = fn(h.os)
+	} else {
+		ro = fn(h.os)
+		ra = fn(h.aio)
+	}
 	if traceSteps {
 		h.t.Logf("#%d %s\n\tOsFs:  %s\n\taiofs: %s", h.step, desc, ro.s, ra.s)
 	}
 	if h.keepHist > 0 {
-		line := fmt.Sprintf("#%d %s -> %s", h.step, desc, ro.s)
-		h.history = append(h.history, line)
-		h.allHist = append(h.allHist, line)
-		if len(h.history) > h.keepHist {
-			h.history = h.history[1:]
-		}
+		h.note(fmt.Sprintf("#%d %s -> %s", h.step, desc, ro.s))
 	}
-	if ro.s != ra.s {
+	failed := ro.s != ra.s
+	if h.mustPass && (ro.err != nil || ra.err != nil) {
+		failed = true
+		desc += " (must succeed)"
+	}
+	if failed {
 		h.failures++
 		msg := fmt.Sprintf("%s: step %d: %s\n\tOsFs:  %s\n\taiofs: %s", h.label, h.step, desc, ro.s, ra.s)
 		if ro.data != nil || ra.data != nil {
@@ -290,6 +317,26 @@ func (h *H) do(desc string, fn func(s *side) res) res {
 		h.t.Errorf("%s", msg)
 	}
 	return ro
+}
+
+// note adds a line to the history kept (keepHist > 0) for failure reports.
+func (h *H) note(line string) {
+	h.history = append(h.history, line)
+	h.allHist = append(h.allHist, line)
+	if len(h.history) > h.keepHist {
+		h.history = h.history[1:]
+	}
+}
+
+// must runs steps that may not fail on either side, not even alike:
+// the setup and checks of a scenario, whose errors would hide what it
+// means to test.
+func (h *H) must(steps func()) {
+	h.t.Helper()
+	old := h.mustPass
+	h.mustPass = true
+	defer func() { h.mustPass = old }()
+	steps()
 }
 
 // context describes the steps that led to a difference in the steps
@@ -328,7 +375,7 @@ func diffLabeled(a, b []byte, la, lb string) string {
 func (s *side) file(id string) (afero.File, res, bool) {
 	f, ok := s.files[id]
 	if !ok || f == nil {
-		return nil, res{s: "no handle " + id}, false
+		return nil, res{s: "no handle " + id, err: errors.New("no handle " + id)}, false
 	}
 	return f, res{}, true
 }
@@ -381,7 +428,7 @@ func (s *side) opened(id, name string, f afero.File, err error) res {
 	} else {
 		delete(s.files, id)
 	}
-	return res{s: r + " err=" + s.errString(err)}
+	return res{s: r + " err=" + s.errString(err), err: err}
 }
 
 func flagString(flag int) string {
@@ -414,12 +461,19 @@ func flagString(flag int) string {
 
 // --- data I/O on handles
 
-// mkbuf returns a buffer of n bytes; n < 0 means a nil slice.
-func mkbuf(n int) []byte {
+// readBuf returns the side's buffer of n poisoned bytes; n < 0 means a
+// nil slice.
+func (s *side) readBuf(n int) []byte {
 	if n < 0 {
 		return nil
 	}
-	return make([]byte, n)
+	if len(s.poisoned) < n {
+		s.buf = make([]byte, n)
+		s.poisoned = bytes.Repeat([]byte{s.poison}, n)
+	}
+	p := s.buf[:n]
+	copy(p, s.poisoned) // one copy, not a loop the race detector checks byte by byte
+	return p
 }
 
 func (h *H) Read(id string, n int) res {
@@ -429,7 +483,7 @@ func (h *H) Read(id string, n int) res {
 		if !ok {
 			return r
 		}
-		p := mkbuf(n)
+		p := s.readBuf(n)
 		m, err := f.Read(p)
 		return rwRes(s, p, m, err, true)
 	})
@@ -442,7 +496,7 @@ func (h *H) ReadAt(id string, n int, off int64) res {
 		if !ok {
 			return r
 		}
-		p := mkbuf(n)
+		p := s.readBuf(n)
 		m, err := f.ReadAt(p, off)
 		return rwRes(s, p, m, err, true)
 	})
@@ -451,12 +505,12 @@ func (h *H) ReadAt(id string, n int, off int64) res {
 func rwRes(s *side, p []byte, m int, err error, isRead bool) res {
 	r := fmt.Sprintf("n=%d err=%s", m, s.errString(err))
 	if m < 0 || m > len(p) {
-		return res{s: r + " N-OUT-OF-RANGE"}
+		return res{s: r + " N-OUT-OF-RANGE", err: err}
 	}
 	if isRead {
-		return res{s: r + " data=" + dataString(p[:m]), data: bytes.Clone(p[:m])}
+		return res{s: r + " data=" + dataString(p[:m]), data: p[:m], n: int64(m), err: err}
 	}
-	return res{s: r}
+	return res{s: r, n: int64(m), err: err}
 }
 
 // payload is deterministic content for writes.
@@ -513,15 +567,16 @@ func (h *H) WriteString(id string, str string) {
 	})
 }
 
-func (h *H) Seek(id string, off int64, whence int) {
+// Seek returns the OsFs side's outcome, whose n is the new offset.
+func (h *H) Seek(id string, off int64, whence int) res {
 	h.t.Helper()
-	h.do(fmt.Sprintf("%s.Seek(%d, %d)", id, off, whence), func(s *side) res {
+	return h.do(fmt.Sprintf("%s.Seek(%d, %d)", id, off, whence), func(s *side) res {
 		f, r, ok := s.file(id)
 		if !ok {
 			return r
 		}
 		ret, err := f.Seek(off, whence)
-		return res{s: fmt.Sprintf("ret=%d err=%s", ret, s.errString(err))}
+		return res{s: fmt.Sprintf("ret=%d err=%s", ret, s.errString(err)), n: ret, err: err}
 	})
 }
 
@@ -532,7 +587,7 @@ func (h *H) Truncate(id string, size int64) {
 		if !ok {
 			return r
 		}
-		return res{s: "err=" + s.errString(f.Truncate(size))}
+		return errRes(s, f.Truncate(size))
 	})
 }
 
@@ -543,7 +598,7 @@ func (h *H) Sync(id string) {
 		if !ok {
 			return r
 		}
-		return res{s: "err=" + s.errString(f.Sync())}
+		return errRes(s, f.Sync())
 	})
 }
 
@@ -556,7 +611,7 @@ func (h *H) Close(id string) {
 		}
 		err := f.Close()
 		s.closed[id] = true
-		return res{s: "err=" + s.errString(err)}
+		return errRes(s, err)
 	})
 }
 
@@ -568,7 +623,7 @@ func (h *H) Stat(id string) {
 			return r
 		}
 		fi, err := f.Stat()
-		return res{s: s.fiString(fi, false) + " err=" + s.errString(err)}
+		return res{s: s.fiString(fi, false) + " err=" + s.errString(err), err: err}
 	})
 }
 
@@ -632,6 +687,9 @@ func (h *H) ReadDir(id string, n int) {
 		for _, de := range des {
 			fi, ierr := de.Info()
 			names = append(names, fmt.Sprintf("%s dir=%v type=%v info=%s/%s", de.Name(), de.IsDir(), de.Type(), s.fiString(fi, false), s.errString(ierr)))
+			if err == nil {
+				err = ierr
+			}
 		}
 		return s.dirRes(id, n, len(des), des == nil, names, err)
 	})
@@ -643,7 +701,7 @@ func (s *side) dirRes(id string, n, got int, isNil bool, entries []string, err e
 	r := fmt.Sprintf("len=%d nil=%v err=%s", got, isNil, s.errString(err))
 	if n <= 0 {
 		sort.Strings(entries)
-		return res{s: r + " entries=" + strings.Join(entries, ", ")}
+		return res{s: r + " entries=" + strings.Join(entries, ", "), err: err}
 	}
 	s.acc[id] = append(s.acc[id], entries...)
 	if got < n || err != nil {
@@ -656,7 +714,7 @@ func (s *side) dirRes(id string, n, got int, isNil bool, entries []string, err e
 		}
 		r += " all=" + strings.Join(all, ", ")
 	}
-	return res{s: r}
+	return res{s: r, err: err}
 }
 
 // CopyTo drains the handle with io.Copy into a buffer (WriterTo path).
@@ -669,7 +727,20 @@ func (h *H) CopyTo(id string) {
 		}
 		var b bytes.Buffer
 		n, err := io.Copy(&b, f)
-		return res{s: fmt.Sprintf("n=%d err=%s data=%s", n, s.errString(err), dataString(b.Bytes())), data: b.Bytes()}
+		return res{s: fmt.Sprintf("n=%d err=%s data=%s", n, s.errString(err), dataString(b.Bytes())), data: b.Bytes(), err: err}
+	})
+}
+
+// ReadAll drains the handle with io.ReadAll (plain Reads).
+func (h *H) ReadAll(id string) {
+	h.t.Helper()
+	h.do(id+" io.ReadAll(f)", func(s *side) res {
+		f, r, ok := s.file(id)
+		if !ok {
+			return r
+		}
+		b, err := io.ReadAll(f)
+		return res{s: fmt.Sprintf("n=%d err=%s data=%s", len(b), s.errString(err), dataString(b)), data: b, err: err}
 	})
 }
 
@@ -729,21 +800,21 @@ func (h *H) CopyFile(dst, src string) {
 func (h *H) Mkdir(name string, perm os.FileMode) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Mkdir(%q, %v)", name, perm), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Mkdir(s.p(name), perm))}
+		return errRes(s, s.fs.Mkdir(s.p(name), perm))
 	})
 }
 
 func (h *H) MkdirAll(name string, perm os.FileMode) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("MkdirAll(%q, %v)", name, perm), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.MkdirAll(s.p(name), perm))}
+		return errRes(s, s.fs.MkdirAll(s.p(name), perm))
 	})
 }
 
 func (h *H) Remove(name string) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Remove(%q)", name), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Remove(s.p(name)))}
+		return errRes(s, s.fs.Remove(s.p(name)))
 	})
 }
 
@@ -753,14 +824,14 @@ func (h *H) RemoveAll(name string) {
 		panic("RemoveAll of the root")
 	}
 	h.do(fmt.Sprintf("RemoveAll(%q)", name), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.RemoveAll(s.p(name)))}
+		return errRes(s, s.fs.RemoveAll(s.p(name)))
 	})
 }
 
 func (h *H) Rename(from, to string) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Rename(%q, %q)", from, to), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Rename(s.p(from), s.p(to)))}
+		return errRes(s, s.fs.Rename(s.p(from), s.p(to)))
 	})
 }
 
@@ -768,7 +839,7 @@ func (h *H) FsStat(name string) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Stat(%q)", name), func(s *side) res {
 		fi, err := s.fs.Stat(s.p(name))
-		return res{s: s.fiString(fi, false) + " err=" + s.errString(err)}
+		return res{s: s.fiString(fi, false) + " err=" + s.errString(err), err: err}
 	})
 }
 
@@ -790,7 +861,7 @@ func (h *H) Lstat(name string) {
 			return res{s: "not an afero.Lstater"}
 		}
 		fi, used, err := l.LstatIfPossible(s.p(name))
-		return res{s: fmt.Sprintf("%s lstat=%v err=%s", s.fiString(fi, false), used, s.errString(err))}
+		return res{s: fmt.Sprintf("%s lstat=%v err=%s", s.fiString(fi, false), used, s.errString(err)), err: err}
 	})
 }
 
@@ -820,21 +891,21 @@ func (h *H) Readlink(name string) {
 func (h *H) Chmod(name string, mode os.FileMode) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Chmod(%q, %v)", name, mode), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Chmod(s.p(name), mode))}
+		return errRes(s, s.fs.Chmod(s.p(name), mode))
 	})
 }
 
 func (h *H) Chown(name string, uid, gid int) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Chown(%q, %d, %d)", name, uid, gid), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Chown(s.p(name), uid, gid))}
+		return errRes(s, s.fs.Chown(s.p(name), uid, gid))
 	})
 }
 
 func (h *H) Chtimes(name string, atime, mtime time.Time) {
 	h.t.Helper()
 	h.do(fmt.Sprintf("Chtimes(%q, %v, %v)", name, atime, mtime), func(s *side) res {
-		return res{s: "err=" + s.errString(s.fs.Chtimes(s.p(name), atime, mtime))}
+		return errRes(s, s.fs.Chtimes(s.p(name), atime, mtime))
 	})
 }
 
@@ -1068,7 +1139,7 @@ type scenario struct {
 }
 
 // runScenario runs sc on a fresh pair of roots and a fresh Fs.
-func runScenario(t *testing.T, v variant, sc scenario) {
+func runScenario(t *testing.T, engine string, v variant, sc scenario) {
 	var osRoot, aioRoot string
 	if v.relative {
 		t.Chdir(t.TempDir())
@@ -1081,7 +1152,7 @@ func runScenario(t *testing.T, v variant, sc scenario) {
 	} else {
 		osRoot, aioRoot = t.TempDir(), t.TempDir()
 	}
-	aio := newAio(t, v.opts...)
+	aio := newAio(t, engine, v.opts...)
 	h := newH(t, sc.name+"/"+v.name, newSide("OsFs", afero.NewOsFs(), nil, osRoot), newSide("aiofs", aio, aio, aioRoot))
 	h.strictTree = v.strictTree
 	sc.run(h)
@@ -2060,13 +2131,15 @@ func TestDifferential(t *testing.T) {
 		}
 		seen[sc.name] = true
 	}
-	for _, v := range variants {
-		t.Run(v.name, func(t *testing.T) {
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) { runScenario(t, v, sc) })
-			}
-		})
-	}
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, v := range variants {
+			t.Run(v.name, func(t *testing.T) {
+				for _, sc := range scenarios {
+					t.Run(sc.name, func(t *testing.T) { runScenario(t, engine, v, sc) })
+				}
+			})
+		}
+	})
 }
 
 // TestHarnessDetectsDifferences makes sure the harness is not blind: a
@@ -2101,7 +2174,30 @@ func TestHarnessDetectsDifferences(t *testing.T) {
 	if sa.errString(io.EOF) == sa.errString(fmt.Errorf("%w", io.EOF)) {
 		t.Fatalf("errString does not tell io.EOF from a wrapped io.EOF")
 	}
+
+	// Inside must, an error is a failure even when both sides return it.
+	ft.errors, ft.msgs = 0, nil
+	h.must(func() { h.Open("m", "missing") })
+	if ft.errors != 1 {
+		t.Fatalf("an error alike on both sides inside must: %d failures reported, want 1: %v", ft.errors, ft.msgs)
+	}
+	// A read that claims bytes it did not write is told apart, even when
+	// both sides do it: the buffers hold different poison.
+	ft.errors, ft.msgs = 0, nil
+	h.Open("lie", "a")
+	for _, s := range h.sides() {
+		s.files["lie"] = claimingFile{s.files["lie"]}
+	}
+	h.ReadAt("lie", 4, 0)
+	if ft.errors != 1 {
+		t.Fatalf("reads that write nothing into their buffers: %d failures reported, want 1: %v", ft.errors, ft.msgs)
+	}
 }
+
+// claimingFile's ReadAt says it filled p but writes nothing into it.
+type claimingFile struct{ afero.File }
+
+func (claimingFile) ReadAt(p []byte, off int64) (int, error) { return len(p), nil }
 
 type fakeT struct {
 	errors int
@@ -2120,7 +2216,7 @@ func (f *fakeT) Logf(string, ...any)               {}
 // Direct checks of the aiofs side alone.
 
 func TestName(t *testing.T) {
-	fsys := newAio(t)
+	fsys := newAio(t, "")
 	if got := fsys.Name(); got != "aiofs" {
 		t.Fatalf("Name() = %q, want %q", got, "aiofs")
 	}
@@ -2132,7 +2228,7 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 	if err := os.MkdirAll("sub/dir", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	fsys := newAio(t)
+	fsys := newAio(t, "")
 	for _, name := range []string{
 		"rel.txt", "./dot.txt", "sub/dir/../x.txt", "sub//dir///y.txt", "sub/./dir/z.txt",
 		dir + "/abs.txt", dir + "//sub/../abs2.txt",
@@ -2174,9 +2270,11 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 	}
 }
 
-func TestErrorsAreBareErrno(t *testing.T) {
+func TestErrorsAreBareErrno(t *testing.T) { forEngines(t, testErrorsAreBareErrno) }
+
+func testErrorsAreBareErrno(t *testing.T, engine string) {
 	dir := t.TempDir()
-	fsys := newAio(t)
+	fsys := newAio(t, engine)
 	p := func(n string) string { return filepath.Join(dir, n) }
 	if err := os.WriteFile(p("a"), []byte("0123456789"), 0o644); err != nil {
 		t.Fatal(err)
@@ -2310,7 +2408,7 @@ func TestErrorsAreBareErrno(t *testing.T) {
 }
 
 func TestFsIsComparable(t *testing.T) {
-	a, b := newAio(t), newAio(t)
+	a, b := newAio(t, ""), newAio(t, "")
 	m := map[afero.Fs]string{}
 	m[a] = "a"
 	m[b] = "b"
@@ -2332,32 +2430,39 @@ func TestFsIsComparable(t *testing.T) {
 	}
 }
 
+// TestEngineIsTheOneAsked: the default Fs uses the engine AIOFS_ENGINE
+// names, WithEngine gives every engine the suite runs on without falling
+// back, and in CI on Linux io_uring is among them, so that a run that
+// silently tested only the pool fails.
 func TestEngineIsTheOneAsked(t *testing.T) {
 	want := os.Getenv("AIOFS_ENGINE")
-	fsys := newAio(t)
-	st := fsys.Stats()
-	t.Logf("AIOFS_ENGINE=%q: engine %q, fallback %q", want, st.Engine, st.Fallback)
-	if want == "" {
-		if st.Engine == "" {
-			t.Fatalf("Stats().Engine is empty")
-		}
-		return
+	st := newAio(t, "").Stats()
+	t.Logf("AIOFS_ENGINE=%q: default engine %q, fallback %q; engines under test %v", want, st.Engine, st.Fallback, testEngines())
+	if st.Engine == "" {
+		t.Fatalf("Stats().Engine is empty")
 	}
-	if st.Engine != want {
+	if want != "" && st.Engine != want {
 		t.Fatalf("AIOFS_ENGINE=%s but the default Fs uses engine %q; fallback: %s", want, st.Engine, st.Fallback)
 	}
-	for _, e := range []string{"pool", want} {
-		own := newAio(t, aiofs.WithEngine(e))
-		if got := own.Stats().Engine; got != e {
-			t.Errorf("WithEngine(%q): engine %q, fallback %q", e, got, own.Stats().Fallback)
+	for _, e := range append([]string{"pool"}, testEngines()...) {
+		own := newAio(t, e).Stats()
+		if own.Engine != e || own.Fallback != "" {
+			t.Errorf("WithEngine(%q): engine %q, fallback %q", e, own.Engine, own.Fallback)
+		}
+	}
+	if os.Getenv("CI") == "true" && runtime.GOOS == "linux" {
+		if u := newAio(t, "uring").Stats(); u.Engine != "uring" || u.Fallback != "" {
+			t.Fatalf("CI on Linux: io_uring is not available (engine %q, fallback %q), so the suite would test only the pool", u.Engine, u.Fallback)
 		}
 	}
 }
 
 // TestStatsCount checks that I/O through the Fs goes through its engine and
 // is counted.
-func TestStatsCount(t *testing.T) {
-	fsys := newAio(t, aiofs.WithEngine(engineUnderTest()), aiofs.WithWriteBehind(0), aiofs.WithCacheSize(0), aiofs.WithReadahead(0))
+func TestStatsCount(t *testing.T) { forEngines(t, testStatsCount) }
+
+func testStatsCount(t *testing.T, engine string) {
+	fsys := newAio(t, engine, aiofs.WithWriteBehind(0), aiofs.WithCacheSize(0), aiofs.WithReadahead(0))
 	dir := t.TempDir()
 	before := fsys.Stats()
 	f, err := fsys.Create(filepath.Join(dir, "a"))
@@ -2397,18 +2502,10 @@ func TestStatsCount(t *testing.T) {
 	}
 }
 
-// engineUnderTest is the engine named by AIOFS_ENGINE, or the pool.
-func engineUnderTest() string {
-	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
-		return e
-	}
-	return "pool"
-}
-
 // TestOpenErrorReturnsUntypedNil: like OsFs, a failed open returns a nil
 // afero.File, not a nil *aiofs.File in a non-nil interface.
 func TestOpenErrorReturnsUntypedNil(t *testing.T) {
-	fsys := newAio(t)
+	fsys := newAio(t, "")
 	dir := t.TempDir()
 	for _, open := range []func() (afero.File, error){
 		func() (afero.File, error) { return fsys.Open(filepath.Join(dir, "missing")) },
@@ -2439,7 +2536,7 @@ func TestUnavailableEngineFallsBackVisibly(t *testing.T) {
 	default:
 		t.Skip("no foreign engine name to ask for on " + runtime.GOOS)
 	}
-	st := newAio(t, aiofs.WithEngine(missing)).Stats()
+	st := newAio(t, missing).Stats()
 	if st.Engine != "pool" || st.Fallback == "" {
 		t.Errorf("WithEngine(%q) on %s: Engine %q, Fallback %q; want the pool and a reason", missing, runtime.GOOS, st.Engine, st.Fallback)
 	}

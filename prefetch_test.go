@@ -49,7 +49,9 @@ func cxPrefetchLine(st aiofs.Stats) string {
 // TestPrefetchSequential: a pure sequential read of a multi-MiB file
 // issues readahead windows, and at least 90% of the prefetched bytes are
 // used; nearly the whole file comes from prefetched blocks.
-func TestPrefetchSequential(t *testing.T) {
+func TestPrefetchSequential(t *testing.T) { forEngines(t, testPrefetchSequential) }
+
+func testPrefetchSequential(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	const size = 8<<20 + 4321
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
@@ -118,7 +120,7 @@ func TestPrefetchSequential(t *testing.T) {
 			}
 			t.Run(set.name+"/"+rd.name, func(t *testing.T) {
 				cxDropPageCache(t, name)
-				fsys := cxFs(t, set.opts...)
+				fsys := newAio(t, engine, set.opts...)
 				f, err := fsys.Open(name)
 				if err != nil {
 					t.Fatal(err)
@@ -149,14 +151,16 @@ func TestPrefetchSequential(t *testing.T) {
 // that is not in the page cache issues a readahead window, every time.
 // (The Fs may skip windows that the page cache holds already; a cold file
 // holds none.)
-func TestPrefetchColdFileFirstWindow(t *testing.T) {
+func TestPrefetchColdFileFirstWindow(t *testing.T) { forEngines(t, testPrefetchColdFileFirstWindow) }
+
+func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, 4<<20)
 	missed := 0
 	const rounds = 24
 	for i := range rounds {
 		cxDropPageCache(t, name)
-		fsys := aiofs.New()
+		fsys := aiofs.New(aiofs.WithEngine(engine))
 		f, err := fsys.Open(name)
 		if err != nil {
 			t.Fatal(err)
@@ -184,6 +188,10 @@ func TestPrefetchColdFileFirstWindow(t *testing.T) {
 // the start of a stream, where a read happens to land just after an
 // earlier one. Then sequential reading switches readahead back on.
 func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
+	forEngines(t, testPrefetchRandomReadsDoNotPrefetch)
+}
+
+func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	r := cxRand(seed, 3)
 	dir := t.TempDir()
@@ -192,7 +200,7 @@ func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
 	for _, aligned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("aligned=%v", aligned), func(t *testing.T) {
 			cxDropPageCache(t, name)
-			fsys := cxFs(t)
+			fsys := newAio(t, engine)
 			f, err := fsys.Open(name)
 			if err != nil {
 				t.Fatal(err)
@@ -236,14 +244,16 @@ func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
 // TestPrefetchServeContent: net/http's pattern (read 512 bytes at 0 to
 // sniff the type, seek back to 0, then read sequentially) keeps readahead
 // on, and the response carries the file.
-func TestPrefetchServeContent(t *testing.T) {
+func TestPrefetchServeContent(t *testing.T) { forEngines(t, testPrefetchServeContent) }
+
+func testPrefetchServeContent(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	const size = 4<<20 + 99
 	name, data := cxWriteRandomFile(t, t.TempDir(), "noext", seed, size)
 
 	t.Run("by hand", func(t *testing.T) {
 		cxDropPageCache(t, name)
-		fsys := cxFs(t)
+		fsys := newAio(t, engine)
 		f, err := fsys.Open(name)
 		if err != nil {
 			t.Fatal(err)
@@ -289,7 +299,7 @@ func TestPrefetchServeContent(t *testing.T) {
 
 	t.Run("http.ServeContent", func(t *testing.T) {
 		cxDropPageCache(t, name)
-		fsys := cxFs(t)
+		fsys := newAio(t, engine)
 		f, err := fsys.Open(name)
 		if err != nil {
 			t.Fatal(err)
@@ -316,7 +326,7 @@ func TestPrefetchServeContent(t *testing.T) {
 
 	t.Run("http.FileServer over NewHttpFs", func(t *testing.T) {
 		cxDropPageCache(t, name)
-		fsys := cxFs(t)
+		fsys := newAio(t, engine)
 		srv := http.FileServer(afero.NewHttpFs(fsys).Dir(filepath.Dir(name)))
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/noext", nil))
@@ -334,14 +344,16 @@ func TestPrefetchServeContent(t *testing.T) {
 // TestPrefetchInterleavedStreams: three sequential streams of ReadAt on
 // one handle, interleaved (as zip readers make), are each prefetched for,
 // and the prefetched bytes are used.
-func TestPrefetchInterleavedStreams(t *testing.T) {
+func TestPrefetchInterleavedStreams(t *testing.T) { forEngines(t, testPrefetchInterleavedStreams) }
+
+func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	const size = 6 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	for _, k := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d streams", k), func(t *testing.T) {
 			cxDropPageCache(t, name)
-			fsys := cxFs(t)
+			fsys := newAio(t, engine)
 			f, err := fsys.Open(name)
 			if err != nil {
 				t.Fatal(err)
@@ -383,11 +395,15 @@ func TestPrefetchInterleavedStreams(t *testing.T) {
 // largest window go straight to the caller's buffer: no windows, nothing
 // cached.
 func TestPrefetchLargeReadsBypassCache(t *testing.T) {
+	forEngines(t, testPrefetchLargeReadsBypassCache)
+}
+
+func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	const size = 4 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	cxDropPageCache(t, name)
-	fsys := cxFs(t, aiofs.WithReadahead(256<<10))
+	fsys := newAio(t, engine, aiofs.WithReadahead(256<<10))
 	f, err := fsys.Open(name)
 	if err != nil {
 		t.Fatal(err)
@@ -419,15 +435,16 @@ func TestPrefetchLargeReadsBypassCache(t *testing.T) {
 // while a handle reads it sequentially (readahead in flight): the reader
 // gets no error beyond what the OS gives, and after a reopen every read
 // returns what OsFs returns.
-func TestPrefetchFileTruncatedByOther(t *testing.T) {
+func TestPrefetchFileTruncatedByOther(t *testing.T) { forEngines(t, testPrefetchFileTruncatedByOther) }
+
+func testPrefetchFileTruncatedByOther(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	dir := t.TempDir()
-	osfs := afero.NewOsFs()
 	for _, cut := range []int64{0, 1, 100<<10 + 7, 1 << 20, 3<<20 - 1} {
 		t.Run(fmt.Sprintf("cut%d", cut), func(t *testing.T) {
 			name, _ := cxWriteRandomFile(t, dir, fmt.Sprintf("f%d", cut), seed, 4<<20)
 			cxDropPageCache(t, name)
-			fsys := cxFs(t)
+			fsys := newAio(t, engine)
 			f, err := fsys.Open(name)
 			if err != nil {
 				t.Fatal(err)
@@ -452,33 +469,17 @@ func TestPrefetchFileTruncatedByOther(t *testing.T) {
 			if err := f.Close(); err != nil {
 				t.Fatal(err)
 			}
-			a, err := fsys.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
-			o, err := osfs.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer o.Close()
-			got, aerr := io.ReadAll(a)
-			want, oerr := io.ReadAll(o)
-			if aerr != nil || oerr != nil || !bytes.Equal(got, want) {
-				t.Fatalf("after reopen: aiofs %v, OsFs %v; %s", aerr, oerr, cxDiff(got, want))
-			}
+			h := newReadH(t, "after reopen", fsys, dir)
+			h.must(func() {
+				h.Open("a", filepath.Base(name))
+				h.ReadAll("a")
+			})
 			for _, off := range []int64{0, cut - 1, cut, cut + 1, cxBlock, 2 << 20} {
-				if off < 0 {
-					continue
-				}
-				p, q := make([]byte, 100<<10), make([]byte, 100<<10)
-				an, aerr := a.ReadAt(p, off)
-				on, oerr := o.ReadAt(q, off)
-				if an != on || !cxSameErr(aerr, oerr) || !bytes.Equal(p[:an], q[:on]) {
-					t.Fatalf("after reopen, ReadAt(100K, %d): aiofs %d, %v; OsFs %d, %v", off, an, aerr, on, oerr)
+				if off >= 0 {
+					h.ReadAt("a", 100<<10, off)
 				}
 			}
-			a.Close()
+			h.must(func() { h.Close("a") })
 			// Nothing in flight is left behind, and the cache is within
 			// its bound.
 			deadline := time.Now().Add(5 * time.Second)
@@ -528,38 +529,26 @@ func cxFailingFile(t *testing.T) (string, syscall.Errno) {
 // TestPrefetchFailureReachesReader: when the readahead of a sequential
 // reader fails, the failure is dropped, and the reader's own read returns
 // the real error, as OsFs does, never short or zeroed data.
-func TestPrefetchFailureReachesReader(t *testing.T) {
+func TestPrefetchFailureReachesReader(t *testing.T) { forEngines(t, testPrefetchFailureReachesReader) }
+
+func testPrefetchFailureReachesReader(t *testing.T, engine string) {
 	name, errno := cxFailingFile(t)
 	t.Logf("%s: reads fail with %v", name, errno)
-	fsys := cxFs(t)
+	fsys := newAio(t, engine)
+	// Both sides must fail alike (the same *os.PathError{Op: "read"},
+	// Path and errno) and, as the harness compares only the two, with
+	// the errno the file fails with.
+	h := newReadH(t, "failing file", fsys, filepath.Dir(name))
+	h.stopOnFail = false
 	for i := range 3 {
-		f, err := fsys.Open(name)
-		if err != nil {
-			t.Fatal(err)
+		h.must(func() { h.Open("f", filepath.Base(name)) })
+		if r := h.Read("f", 512); !errors.Is(r.err, errno) {
+			t.Errorf("round %d: Read: %s, want %v", i, r.s, errno)
 		}
-		o, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
+		if r := h.ReadAt("f", 512, 0); !errors.Is(r.err, errno) {
+			t.Errorf("round %d: ReadAt: %s, want %v", i, r.s, errno)
 		}
-		p, q := make([]byte, 512), make([]byte, 512)
-		an, aerr := f.Read(p)
-		on, oerr := o.Read(q)
-		if an != on || !errors.Is(aerr, errno) || !cxSameErr(aerr, oerr) {
-			t.Errorf("round %d: Read: aiofs %d, %v; OsFs %d, %v", i, an, aerr, on, oerr)
-		}
-		var pe *os.PathError
-		if !errors.As(aerr, &pe) || pe.Op != "read" || pe.Path != name {
-			t.Errorf("round %d: Read error %#v: want *os.PathError{Op: \"read\", Path: %q}", i, aerr, name)
-		}
-		an, aerr = f.ReadAt(p, 0)
-		on, oerr = o.ReadAt(q, 0)
-		if an != on || !errors.Is(aerr, errno) || !cxSameErr(aerr, oerr) {
-			t.Errorf("round %d: ReadAt: aiofs %d, %v; OsFs %d, %v", i, an, aerr, on, oerr)
-		}
-		if err := f.Close(); err != nil {
-			t.Errorf("Close: %v", err)
-		}
-		o.Close()
+		h.must(func() { h.Close("f") })
 	}
 	st := fsys.Stats()
 	t.Log(cxPrefetchLine(st))

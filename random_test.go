@@ -330,7 +330,7 @@ func (h *H) compareFileOnDisk(name string) {
 	h.t.Helper()
 	a, erra := os.ReadFile(h.os.d(name))
 	b, errb := os.ReadFile(h.aio.d(name))
-	if (erra == nil) != (errb == nil) || string(a) != string(b) {
+	if (erra == nil) != (errb == nil) || (h.mustPass && erra != nil) || string(a) != string(b) {
 		h.failures++
 		msg := fmt.Sprintf("%s: after step %d (Sync) %s differs on disk: OsFs %d bytes (err %v), aiofs %d bytes (err %v); %s",
 			h.label, h.step, name, len(a), erra, len(b), errb, firstDiff(a, b))
@@ -354,18 +354,16 @@ func (h *H) compareFileOnDiskIfClosed(st *rstate, fi int) {
 }
 
 // randomRun runs n random steps from seed against an aiofs made with
-// opts.
-func randomRun(t *testing.T, seed uint64, n int, strict bool, opts ...aiofs.Option) {
+// engine and opts.
+func randomRun(t *testing.T, engine string, seed uint64, n int, strict bool, opts ...aiofs.Option) {
 	start := time.Now()
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
-	aio := newAio(t, opts...)
+	aio := newAio(t, engine, opts...)
 	env := ""
 	if x := os.Getenv("AIOFS_RANDOM_EXCLUDE"); x != "" {
 		env = "AIOFS_RANDOM_EXCLUDE=" + x + " "
 	}
-	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
-		env += "AIOFS_ENGINE=" + e + " "
-	}
+	env += "AIOFS_ENGINE=" + engine + " "
 	label := fmt.Sprintf("seed %d (replay: %sgo test -run '^%s$' -seed=%d)", seed, env, t.Name(), seed)
 	h := newH(t, label, newSide("OsFs", afero.NewOsFs(), nil, osRoot), newSide("aiofs", aio, aio, aioRoot))
 	h.stopOnFail = true
@@ -397,6 +395,10 @@ type randomConfig struct {
 func runRandomConfigs(t *testing.T, cfgs []randomConfig) {
 	seed := baseSeed(t)
 	t.Logf("base seed %d", seed)
+	forEngines(t, func(t *testing.T, engine string) { runRandomConfigsOn(t, engine, seed, cfgs) })
+}
+
+func runRandomConfigsOn(t *testing.T, engine string, seed uint64, cfgs []randomConfig) {
 	for i, cfg := range cfgs {
 		t.Run(cfg.name, func(t *testing.T) {
 			n := cfg.ops
@@ -407,7 +409,7 @@ func runRandomConfigs(t *testing.T, cfgs []randomConfig) {
 			if *seedFlag != 0 || os.Getenv("AIOFS_SEED") != "" {
 				s = seed
 			}
-			randomRun(t, s, n, cfg.strict, cfg.opts...)
+			randomRun(t, engine, s, n, cfg.strict, cfg.opts...)
 		})
 	}
 }
@@ -419,7 +421,7 @@ func TestRandomDifferential(t *testing.T) {
 		{name: "writethrough", ops: 4000, strict: true, opts: []aiofs.Option{aiofs.WithWriteBehind(0)}},
 		{name: "smallcache", ops: 4000, opts: []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
 		{name: "noreadahead", ops: 2000, strict: true, opts: []aiofs.Option{aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)}},
-		{name: "ownengine-depth4", ops: 2000, opts: []aiofs.Option{aiofs.WithEngine(engineUnderTest()), aiofs.WithQueueDepth(4)}},
+		{name: "depth4", ops: 2000, opts: []aiofs.Option{aiofs.WithQueueDepth(4)}},
 	})
 }
 
@@ -443,6 +445,10 @@ func TestRapidDifferential(t *testing.T) {
 		flag.Set("rapid.checks", "40")
 		defer flag.Set("rapid.checks", "100")
 	}
+	forEngines(t, testRapidDifferential)
+}
+
+func testRapidDifferential(t *testing.T, engine string) {
 	base := t.TempDir()
 	rapid.Check(t, func(rt *rapid.T) {
 		osRoot, err := os.MkdirTemp(base, "os")
@@ -458,7 +464,7 @@ func TestRapidDifferential(t *testing.T) {
 		if writeBehind {
 			opts = []aiofs.Option{aiofs.WithWriteBehind(8 << 20)}
 		}
-		aio := aiofs.New(opts...)
+		aio := aiofs.New(append(opts, aiofs.WithEngine(engine))...)
 		rt.Cleanup(func() {
 			aio.Close()
 			os.RemoveAll(osRoot)

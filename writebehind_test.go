@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	iofs "io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -29,75 +28,46 @@ import (
 	"github.com/spf13/afero"
 )
 
-// cxWSide is one file system under comparison with its open handles.
-type cxWSide struct {
-	label string
-	fs    afero.Fs
-	root  string
-	h     map[string]afero.File
-}
-
-func (s *cxWSide) path(name string) string { return filepath.Join(s.root, name) }
-
 // cxHandle describes one handle slot: which file, with which flags.
 type cxHandle struct {
 	id, file string
 	flag     int
 }
 
-// cxWriteDiff runs the same calls on OsFs and on aiofs and fails at the
-// first difference.
-type cxWriteDiff struct {
-	t       *testing.T
+// wbDiff drives H through handle slots of a few files, each side in a
+// directory of its own. The first difference fails the test, and so does
+// an error where the write path's tests expect none (opening, closing,
+// syncing, learning sizes), even if both sides return it.
+type wbDiff struct {
+	*H
 	r       *rand.Rand
-	aio     *aiofs.Fs
-	os, a   *cxWSide
 	handles []cxHandle
 	files   []string
-	log     []string
 }
 
-func newCxWriteDiff(t *testing.T, r *rand.Rand, aio *aiofs.Fs, files []string, handles []cxHandle) *cxWriteDiff {
-	d := &cxWriteDiff{
-		t: t, r: r, aio: aio,
-		os:      &cxWSide{"OsFs", afero.NewOsFs(), t.TempDir(), map[string]afero.File{}},
-		a:       &cxWSide{"aiofs", aio, t.TempDir(), map[string]afero.File{}},
-		handles: handles, files: files,
-	}
+func newWBDiff(t *testing.T, r *rand.Rand, aio *aiofs.Fs, files []string, handles []cxHandle) *wbDiff {
+	h := newH(t, "write diff", newSide("OsFs", afero.NewOsFs(), nil, t.TempDir()), newSide("aiofs", aio, aio, t.TempDir()))
+	h.stopOnFail = true
+	h.keepHist = 16
 	t.Cleanup(func() {
-		for _, s := range []*cxWSide{d.os, d.a} {
-			for _, f := range s.h {
-				f.Close()
+		for _, s := range h.sides() {
+			for id, f := range s.files {
+				if !s.closed[id] {
+					f.Close()
+				}
 			}
 		}
 	})
-	return d
-}
-
-func (d *cxWriteDiff) sides() []*cxWSide { return []*cxWSide{d.os, d.a} }
-
-func (d *cxWriteDiff) note(format string, args ...any) {
-	d.log = append(d.log, fmt.Sprintf(format, args...))
-	if len(d.log) > 16 {
-		d.log = d.log[1:]
-	}
-}
-
-func (d *cxWriteDiff) fail(format string, args ...any) {
-	d.t.Helper()
-	d.t.Fatalf("%s\nlast calls (newest last):\n\t%s", fmt.Sprintf(format, args...), strings.Join(d.log, "\n\t"))
+	return &wbDiff{H: h, r: r, handles: handles, files: files}
 }
 
 // diskFile writes data to name on both sides, bypassing the Fs.
-func (d *cxWriteDiff) diskFile(name string, data []byte) {
-	for _, s := range d.sides() {
-		if err := os.WriteFile(s.path(name), data, 0o644); err != nil {
-			d.t.Fatal(err)
-		}
-	}
+func (d *wbDiff) diskFile(name string, data []byte) {
+	d.t.Helper()
+	d.DiskWrite(name, data, 0o644)
 }
 
-func (d *cxWriteDiff) handle(id string) cxHandle {
+func (d *wbDiff) handle(id string) cxHandle {
 	for _, h := range d.handles {
 		if h.id == id {
 			return h
@@ -107,223 +77,78 @@ func (d *cxWriteDiff) handle(id string) cxHandle {
 	return cxHandle{}
 }
 
-func (d *cxWriteDiff) open(id string) {
+func (d *wbDiff) open(id string) {
 	d.t.Helper()
+	if d.isOpen(id) {
+		d.t.Fatalf("%s is open already", id)
+	}
 	h := d.handle(id)
-	d.note("%s = OpenFile(%s, %#x)", id, h.file, h.flag)
-	for _, s := range d.sides() {
-		if s.h[id] != nil {
-			d.fail("%s is open already", id)
-		}
-		f, err := s.fs.OpenFile(s.path(h.file), h.flag, 0o644)
-		if err != nil {
-			d.fail("%s: OpenFile %s: %v", s.label, id, err)
-		}
-		s.h[id] = f
-	}
+	d.must(func() { d.OpenFile(id, h.file, h.flag, 0o644) })
 }
 
-func (d *cxWriteDiff) close(id string) {
+func (d *wbDiff) close(id string) {
 	d.t.Helper()
-	d.note("%s.Close()", id)
-	var errs [2]error
-	for i, s := range d.sides() {
-		errs[i] = s.h[id].Close()
-		delete(s.h, id)
-	}
-	if errs[0] != nil || errs[1] != nil {
-		d.fail("%s.Close: OsFs %v, aiofs %v", id, errs[0], errs[1])
-	}
+	d.must(func() { d.Close(id) })
 }
 
-func (d *cxWriteDiff) isOpen(id string) bool { return d.os.h[id] != nil }
-
-func (d *cxWriteDiff) writeAt(id string, p []byte, off int64) {
-	d.t.Helper()
-	d.note("%s.WriteAt(len %d, off %d)", id, len(p), off)
-	on, oerr := d.os.h[id].WriteAt(p, off)
-	an, aerr := d.a.h[id].WriteAt(p, off)
-	if on != an || (oerr == nil) != (aerr == nil) {
-		d.fail("%s.WriteAt(len %d, %d): OsFs %d, %v; aiofs %d, %v", id, len(p), off, on, oerr, an, aerr)
-	}
-}
-
-func (d *cxWriteDiff) write(id string, p []byte) {
-	d.t.Helper()
-	d.note("%s.Write(len %d)", id, len(p))
-	on, oerr := d.os.h[id].Write(p)
-	an, aerr := d.a.h[id].Write(p)
-	if on != an || (oerr == nil) != (aerr == nil) {
-		d.fail("%s.Write(len %d): OsFs %d, %v; aiofs %d, %v", id, len(p), on, oerr, an, aerr)
-	}
-}
-
-func (d *cxWriteDiff) seek(id string, off int64, whence int) {
-	d.t.Helper()
-	d.note("%s.Seek(%d, %d)", id, off, whence)
-	op, oerr := d.os.h[id].Seek(off, whence)
-	ap, aerr := d.a.h[id].Seek(off, whence)
-	if op != ap || !cxSameErr(oerr, aerr) {
-		d.fail("%s.Seek(%d, %d): OsFs %d, %v; aiofs %d, %v", id, off, whence, op, oerr, ap, aerr)
-	}
-}
-
-func (d *cxWriteDiff) truncate(id string, size int64) {
-	d.t.Helper()
-	d.note("%s.Truncate(%d)", id, size)
-	oerr := d.os.h[id].Truncate(size)
-	aerr := d.a.h[id].Truncate(size)
-	if !cxSameErr(oerr, aerr) {
-		d.fail("%s.Truncate(%d): OsFs %v; aiofs %v", id, size, oerr, aerr)
-	}
+func (d *wbDiff) isOpen(id string) bool {
+	return d.os.files[id] != nil && !d.os.closed[id]
 }
 
 // sync Syncs a handle on both sides; then the file's bytes on disk must
 // be the same.
-func (d *cxWriteDiff) sync(id string) {
+func (d *wbDiff) sync(id string) {
 	d.t.Helper()
-	d.note("%s.Sync()", id)
-	oerr := d.os.h[id].Sync()
-	aerr := d.a.h[id].Sync()
-	if oerr != nil || aerr != nil {
-		d.fail("%s.Sync: OsFs %v; aiofs %v", id, oerr, aerr)
-	}
-	d.compareDisk(d.handle(id).file, "after "+id+".Sync")
-}
-
-func (d *cxWriteDiff) compareDisk(name, when string) {
-	d.t.Helper()
-	want, err1 := os.ReadFile(d.os.path(name))
-	got, err2 := os.ReadFile(d.a.path(name))
-	if err1 != nil || err2 != nil || !bytes.Equal(got, want) {
-		d.fail("%s on disk %s: OsFs %v, aiofs %v; %s", name, when, err1, err2, cxDiff(got, want))
-	}
-}
-
-func (d *cxWriteDiff) readAt(id string, n int, off int64) {
-	d.t.Helper()
-	d.note("%s.ReadAt(len %d, off %d)", id, n, off)
-	p, q := make([]byte, n), make([]byte, n)
-	on, oerr := d.os.h[id].ReadAt(p, off)
-	an, aerr := d.a.h[id].ReadAt(q, off)
-	if on != an || !cxSameErr(oerr, aerr) || !bytes.Equal(p[:on], q[:an]) {
-		d.fail("%s.ReadAt(len %d, %d): OsFs %d, %v; aiofs %d, %v; %s", id, n, off, on, oerr, an, aerr, cxDiff(q[:an], p[:on]))
-	}
-}
-
-func (d *cxWriteDiff) read(id string, n int) {
-	d.t.Helper()
-	d.note("%s.Read(len %d)", id, n)
-	p, q := make([]byte, n), make([]byte, n)
-	on, oerr := d.os.h[id].Read(p)
-	an, aerr := d.a.h[id].Read(q)
-	if on != an || !cxSameErr(oerr, aerr) || !bytes.Equal(p[:on], q[:an]) {
-		d.fail("%s.Read(len %d): OsFs %d, %v; aiofs %d, %v; %s", id, n, on, oerr, an, aerr, cxDiff(q[:an], p[:on]))
-	}
+	d.must(func() {
+		d.Sync(id)
+		d.compareFileOnDisk(d.handle(id).file)
+	})
 }
 
 // sizes checks every way another handle or the Fs learns a file's size:
 // File.Stat, Seek(0, io.SeekEnd) on a reader, Fs.Stat, Lstat, Readdir and
 // ReadDir of the directory, and a full read.
-func (d *cxWriteDiff) sizes(readerID string) {
+func (d *wbDiff) sizes(readerID string) {
 	d.t.Helper()
-	d.note("sizes via %s", readerID)
 	file := d.handle(readerID).file
-	var stat, seek, fsStat, lstat [2]int64
-	var dir, dirEnt [2]map[string]int64
-	var content [2][]byte
-	for i, s := range d.sides() {
-		fi, err := s.h[readerID].Stat()
-		if err != nil {
-			d.fail("%s: %s.Stat: %v", s.label, readerID, err)
-		}
-		stat[i] = fi.Size()
-		if seek[i], err = s.h[readerID].Seek(0, io.SeekEnd); err != nil {
-			d.fail("%s: Seek end: %v", s.label, err)
-		}
-		if _, err := s.h[readerID].Seek(0, io.SeekStart); err != nil {
-			d.fail("%s: Seek start: %v", s.label, err)
-		}
-		if content[i], err = io.ReadAll(s.h[readerID]); err != nil {
-			d.fail("%s: ReadAll: %v", s.label, err)
-		}
-		fi, err = s.fs.Stat(s.path(file))
-		if err != nil {
-			d.fail("%s: Fs.Stat: %v", s.label, err)
-		}
-		fsStat[i] = fi.Size()
-		fi, _, err = s.fs.(afero.Lstater).LstatIfPossible(s.path(file))
-		if err != nil {
-			d.fail("%s: Lstat: %v", s.label, err)
-		}
-		lstat[i] = fi.Size()
-		df, err := s.fs.Open(s.root)
-		if err != nil {
-			d.fail("%s: open dir: %v", s.label, err)
-		}
-		fis, err := df.Readdir(-1)
-		if err != nil {
-			d.fail("%s: Readdir: %v", s.label, err)
-		}
-		dir[i] = map[string]int64{}
-		for _, fi := range fis {
-			dir[i][fi.Name()] = fi.Size()
-		}
-		df.Close()
-		df, err = s.fs.Open(s.root)
-		if err != nil {
-			d.fail("%s: open dir: %v", s.label, err)
-		}
-		rd, ok := df.(interface {
-			ReadDir(int) ([]iofs.DirEntry, error)
-		})
-		if !ok {
-			d.fail("%s: the directory's File %T has no ReadDir", s.label, df)
-		}
-		des, err := rd.ReadDir(-1)
-		if err != nil {
-			d.fail("%s: ReadDir: %v", s.label, err)
-		}
-		dirEnt[i] = map[string]int64{}
-		for _, de := range des {
-			fi, err := de.Info()
-			if err != nil {
-				d.fail("%s: Info: %v", s.label, err)
-			}
-			dirEnt[i][de.Name()] = fi.Size()
-		}
-		df.Close()
-	}
-	if stat[0] != stat[1] || seek[0] != seek[1] || fsStat[0] != fsStat[1] || lstat[0] != lstat[1] {
-		d.fail("sizes of %s (OsFs vs aiofs): File.Stat %d/%d, Seek end %d/%d, Fs.Stat %d/%d, Lstat %d/%d",
-			file, stat[0], stat[1], seek[0], seek[1], fsStat[0], fsStat[1], lstat[0], lstat[1])
-	}
-	if fmt.Sprint(dir[0]) != fmt.Sprint(dir[1]) || fmt.Sprint(dirEnt[0]) != fmt.Sprint(dirEnt[1]) {
-		d.fail("directory sizes (OsFs vs aiofs): Readdir %v / %v, ReadDir %v / %v", dir[0], dir[1], dirEnt[0], dirEnt[1])
-	}
-	if !bytes.Equal(content[0], content[1]) {
-		d.fail("content of %s read through %s: %s", file, readerID, cxDiff(content[1], content[0]))
-	}
+	d.must(func() {
+		d.Stat(readerID)
+		d.Seek(readerID, 0, io.SeekEnd)
+		d.Seek(readerID, 0, io.SeekStart)
+		d.ReadAll(readerID)
+		d.FsStat(file)
+		d.Lstat(file)
+		d.Open("dir", "")
+		d.Readdir("dir", -1)
+		d.Close("dir")
+		d.Open("dir", "")
+		d.ReadDir("dir", -1)
+		d.Close("dir")
+	})
 }
 
-func (d *cxWriteDiff) size(file string) int64 {
-	fi, err := os.Stat(d.os.path(file))
+// size is the file's size on the OsFs side's disk.
+func (d *wbDiff) size(file string) int64 {
+	d.t.Helper()
+	fi, err := os.Stat(d.os.d(file))
 	if err != nil {
-		d.t.Fatal(err)
+		d.t.Fatalf("%v", err)
 	}
 	return fi.Size()
 }
 
-func (d *cxWriteDiff) closeAll() {
+func (d *wbDiff) closeAll() {
 	d.t.Helper()
 	for _, h := range d.handles {
 		if d.isOpen(h.id) {
 			d.close(h.id)
 		}
 	}
-	for _, f := range d.files {
-		d.compareDisk(f, "after closing every handle")
-	}
+	d.must(func() {
+		for _, f := range d.files {
+			d.compareFileOnDisk(f)
+		}
+	})
 }
 
 // cxLen picks a write length, biased to small ones and block edges.
@@ -343,7 +168,7 @@ func cxLen(r *rand.Rand) int {
 }
 
 // step makes one random call.
-func (d *cxWriteDiff) step() {
+func (d *wbDiff) step() {
 	d.t.Helper()
 	r := d.r
 	h := d.handles[r.IntN(len(d.handles))]
@@ -357,41 +182,40 @@ func (d *cxWriteDiff) step() {
 	size := d.size(h.file)
 	switch k := r.IntN(20); {
 	case k < 6 && writable && !appendMode:
-		d.writeAt(h.id, cxBytes(r, cxLen(r)), r.Int64N(size+100<<10+1))
+		d.WriteAt(h.id, cxBytes(r, cxLen(r)), r.Int64N(size+100<<10+1))
 	case k < 10 && writable:
-		d.write(h.id, cxBytes(r, cxLen(r)))
+		d.Write(h.id, cxBytes(r, cxLen(r)))
 	case k < 11 && writable && !appendMode:
-		d.truncate(h.id, r.Int64N(size+100<<10+1))
+		d.Truncate(h.id, r.Int64N(size+100<<10+1))
 	case k < 12:
 		switch r.IntN(3) {
 		case 0:
-			d.seek(h.id, r.Int64N(size+100<<10+1), io.SeekStart)
+			d.Seek(h.id, r.Int64N(size+100<<10+1), io.SeekStart)
 		case 1:
-			d.seek(h.id, r.Int64N(2*cxBlock)-cxBlock, io.SeekCurrent)
+			d.Seek(h.id, r.Int64N(2*cxBlock)-cxBlock, io.SeekCurrent)
 		case 2:
-			d.seek(h.id, -r.Int64N(size+1), io.SeekEnd)
+			d.Seek(h.id, -r.Int64N(size+1), io.SeekEnd)
 		}
 	case k < 13 && writable:
 		d.sync(h.id)
 	case k < 14:
 		d.close(h.id)
 	case k < 16 && acc != os.O_WRONLY:
-		d.readAt(h.id, 1+r.IntN(200<<10), r.Int64N(size+cxBlock))
+		d.ReadAt(h.id, 1+r.IntN(200<<10), r.Int64N(size+cxBlock))
 	case k < 17 && acc != os.O_WRONLY:
-		d.read(h.id, 1+r.IntN(200<<10))
+		d.Read(h.id, 1+r.IntN(200<<10))
 	case k < 18 && acc != os.O_WRONLY:
 		d.sizes(h.id)
 	}
 }
 
-// cxWriteOptSets are the write path's configurations under test, with
-// both engines named explicitly so that one run covers both.
+// cxWriteOptSets are the write path's configurations under test, each
+// run on every engine.
 var cxWriteOptSets = []cxOptSet{
 	{"default", nil},
 	{"wb256K-cache256K", []aiofs.Option{aiofs.WithWriteBehind(256 << 10), aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
 	{"wb0", []aiofs.Option{aiofs.WithWriteBehind(0)}},
-	{"pool-wb1M", []aiofs.Option{aiofs.WithEngine("pool"), aiofs.WithWriteBehind(1 << 20)}},
-	{"uring-wb1M", []aiofs.Option{aiofs.WithEngine("uring"), aiofs.WithWriteBehind(1 << 20)}},
+	{"wb1M", []aiofs.Option{aiofs.WithWriteBehind(1 << 20)}},
 }
 
 // TestWBRandomDifferential: random WriteAt, Write, O_APPEND writes,
@@ -399,11 +223,13 @@ var cxWriteOptSets = []cxOptSet{
 // two files, with reads, stats and directory listings through other
 // handles checked against OsFs at once, and the bytes on disk checked
 // after every Sync and at the end.
-func TestWBRandomDifferential(t *testing.T) {
+func TestWBRandomDifferential(t *testing.T) { forEngines(t, testWBRandomDifferential) }
+
+func testWBRandomDifferential(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	for i, set := range cxWriteOptSets {
 		t.Run(set.name, func(t *testing.T) {
-			aio := cxFs(t, set.opts...)
+			aio := newAio(t, engine, set.opts...)
 			handles := []cxHandle{
 				{"f.rw1", "f", os.O_RDWR | os.O_CREATE},
 				{"f.rw2", "f", os.O_RDWR},
@@ -414,7 +240,7 @@ func TestWBRandomDifferential(t *testing.T) {
 				{"g.ro", "g", os.O_RDONLY},
 			}
 			r := cxRand(seed, uint64(i))
-			d := newCxWriteDiff(t, r, aio, []string{"f", "g"}, handles)
+			d := newWBDiff(t, r, aio, []string{"f", "g"}, handles)
 			d.diskFile("f", cxBytes(r, 200<<10+5))
 			d.diskFile("g", nil)
 			for _, h := range handles {
@@ -436,24 +262,26 @@ func TestWBRandomDifferential(t *testing.T) {
 // TestWBReadYourWrites: bytes written through one handle, still buffered,
 // are seen by Read, ReadAt, Stat, Seek(0, io.SeekEnd), Fs.Stat, Readdir
 // and ReadDir through other handles at once, as OsFs sees them.
-func TestWBReadYourWrites(t *testing.T) {
+func TestWBReadYourWrites(t *testing.T) { forEngines(t, testWBReadYourWrites) }
+
+func testWBReadYourWrites(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	r := cxRand(seed, 7)
-	aio := cxFs(t)
+	aio := newAio(t, engine)
 	handles := []cxHandle{
 		{"w", "f", os.O_RDWR | os.O_CREATE},
 		{"a", "f", os.O_WRONLY | os.O_APPEND},
 		{"r", "f", os.O_RDONLY},
 		{"r2", "f", os.O_RDONLY},
 	}
-	d := newCxWriteDiff(t, r, aio, []string{"f"}, handles)
+	d := newWBDiff(t, r, aio, []string{"f"}, handles)
 	d.diskFile("f", cxBytes(r, 10000))
 	for _, h := range handles {
 		d.open(h.id)
 	}
 	// The reader caches the file first.
-	d.readAt("r", 20000, 0)
-	d.readAt("r2", 20000, 0)
+	d.ReadAt("r", 20000, 0)
+	d.ReadAt("r2", 20000, 0)
 	buffered := false
 	check := func() {
 		t.Helper()
@@ -461,24 +289,24 @@ func TestWBReadYourWrites(t *testing.T) {
 			buffered = true
 		}
 		d.sizes("r")
-		d.readAt("r2", 1<<20, 0)
-		d.readAt("r2", 100, 9990)
-		d.seek("r2", 0, io.SeekStart)
-		d.read("r2", 1<<20)
+		d.ReadAt("r2", 1<<20, 0)
+		d.ReadAt("r2", 100, 9990)
+		d.Seek("r2", 0, io.SeekStart)
+		d.Read("r2", 1<<20)
 	}
-	d.writeAt("w", cxBytes(r, 100), 50)
+	d.WriteAt("w", cxBytes(r, 100), 50)
 	check()
-	d.writeAt("w", cxBytes(r, 5000), 8000) // extends the file
+	d.WriteAt("w", cxBytes(r, 5000), 8000) // extends the file
 	check()
-	d.write("a", cxBytes(r, 70000)) // appends across a block edge
+	d.Write("a", cxBytes(r, 70000)) // appends across a block edge
 	check()
-	d.writeAt("w", cxBytes(r, 10), 300000) // leaves a hole
+	d.WriteAt("w", cxBytes(r, 10), 300000) // leaves a hole
 	check()
-	d.write("a", cxBytes(r, 3)) // appends after the hole
+	d.Write("a", cxBytes(r, 3)) // appends after the hole
 	check()
-	d.truncate("w", 200000)
+	d.Truncate("w", 200000)
 	check()
-	d.write("w", cxBytes(r, 1))
+	d.Write("w", cxBytes(r, 1))
 	check()
 	if !buffered {
 		t.Logf("DirtyBytes was 0 at every check: the data was flushed before it was read back")
@@ -490,7 +318,9 @@ func TestWBReadYourWrites(t *testing.T) {
 // TestWBAppendConcurrent: goroutines append distinctive records through
 // their own O_APPEND handles of one file; no record is lost, torn or
 // overlapped, and each goroutine's records are in its order.
-func TestWBAppendConcurrent(t *testing.T) {
+func TestWBAppendConcurrent(t *testing.T) { forEngines(t, testWBAppendConcurrent) }
+
+func testWBAppendConcurrent(t *testing.T, engine string) {
 	sets := []cxOptSet{
 		{"default", nil},
 		{"wb256K-backpressure", []aiofs.Option{aiofs.WithWriteBehind(256 << 10)}},
@@ -500,7 +330,7 @@ func TestWBAppendConcurrent(t *testing.T) {
 	for si, set := range sets {
 		t.Run(set.name, func(t *testing.T) {
 			const writers, records = 4, 80
-			aio := cxFs(t, set.opts...)
+			aio := newAio(t, engine, set.opts...)
 			name := filepath.Join(t.TempDir(), "log")
 			if err := os.WriteFile(name, []byte("<head>\n"), 0o644); err != nil {
 				t.Fatal(err)
@@ -592,69 +422,71 @@ func TestWBAppendConcurrent(t *testing.T) {
 // TestWBTruncateOrdering: Truncate orders with buffered writes: write,
 // truncate shorter, write further (and variants) leave what OsFs leaves,
 // seen at once through another handle, on disk after Sync and Close.
-func TestWBTruncateOrdering(t *testing.T) {
+func TestWBTruncateOrdering(t *testing.T) { forEngines(t, testWBTruncateOrdering) }
+
+func testWBTruncateOrdering(t *testing.T, engine string) {
 	seed := cxSeed(t)
 	scripts := []struct {
 		name string
-		run  func(d *cxWriteDiff, r *rand.Rand)
+		run  func(d *wbDiff, r *rand.Rand)
 	}{
-		{"write, truncate shorter, write further", func(d *cxWriteDiff, r *rand.Rand) {
-			d.writeAt("w", cxBytes(r, 200<<10), 0)
-			d.truncate("w", 50<<10)
-			d.writeAt("w", cxBytes(r, 10<<10), 100<<10)
+		{"write, truncate shorter, write further", func(d *wbDiff, r *rand.Rand) {
+			d.WriteAt("w", cxBytes(r, 200<<10), 0)
+			d.Truncate("w", 50<<10)
+			d.WriteAt("w", cxBytes(r, 10<<10), 100<<10)
 		}},
-		{"truncate to 0, then write far", func(d *cxWriteDiff, r *rand.Rand) {
-			d.write("w", cxBytes(r, 300<<10))
-			d.truncate("w", 0)
-			d.writeAt("w", cxBytes(r, 5), 1<<20)
+		{"truncate to 0, then write far", func(d *wbDiff, r *rand.Rand) {
+			d.Write("w", cxBytes(r, 300<<10))
+			d.Truncate("w", 0)
+			d.WriteAt("w", cxBytes(r, 5), 1<<20)
 		}},
-		{"partial block, cut inside it, then extend", func(d *cxWriteDiff, r *rand.Rand) {
-			d.writeAt("w", cxBytes(r, 1000), 1000)
-			d.truncate("w", 1500)
-			d.readAt("r", 4000, 0)
-			d.truncate("w", 100<<10)
-			d.readAt("r", 200<<10, 0)
-			d.writeAt("w", cxBytes(r, 10), 1495)
+		{"partial block, cut inside it, then extend", func(d *wbDiff, r *rand.Rand) {
+			d.WriteAt("w", cxBytes(r, 1000), 1000)
+			d.Truncate("w", 1500)
+			d.ReadAt("r", 4000, 0)
+			d.Truncate("w", 100<<10)
+			d.ReadAt("r", 200<<10, 0)
+			d.WriteAt("w", cxBytes(r, 10), 1495)
 		}},
-		{"truncate while full blocks flush", func(d *cxWriteDiff, r *rand.Rand) {
-			d.write("w", cxBytes(r, 1<<20)) // full blocks start flushing at once
-			d.truncate("w", 70<<10)
-			d.writeAt("w", cxBytes(r, 10), 65<<10)
-			d.write("w", cxBytes(r, 100)) // at the old offset, past the cut
+		{"truncate while full blocks flush", func(d *wbDiff, r *rand.Rand) {
+			d.Write("w", cxBytes(r, 1<<20)) // full blocks start flushing at once
+			d.Truncate("w", 70<<10)
+			d.WriteAt("w", cxBytes(r, 10), 65<<10)
+			d.Write("w", cxBytes(r, 100)) // at the old offset, past the cut
 		}},
-		{"extend by truncate past a dirty partial last block", func(d *cxWriteDiff, r *rand.Rand) {
-			d.writeAt("w", cxBytes(r, 100), 500<<10-50) // the file's last bytes, past its end
-			d.truncate("w", 700<<10)
-			d.writeAt("w", cxBytes(r, 100), 600<<10)
-			d.truncate("w", 500<<10)
-			d.write("w", cxBytes(r, 1))
+		{"extend by truncate past a dirty partial last block", func(d *wbDiff, r *rand.Rand) {
+			d.WriteAt("w", cxBytes(r, 100), 500<<10-50) // the file's last bytes, past its end
+			d.Truncate("w", 700<<10)
+			d.WriteAt("w", cxBytes(r, 100), 600<<10)
+			d.Truncate("w", 500<<10)
+			d.Write("w", cxBytes(r, 1))
 		}},
-		{"truncate through another handle between writes", func(d *cxWriteDiff, r *rand.Rand) {
-			d.write("w", cxBytes(r, 150<<10))
-			d.truncate("w2", 10)
-			d.write("w", cxBytes(r, 10<<10))
-			d.write("a", cxBytes(r, 777))
-			d.truncate("w2", 3*cxBlock)
-			d.write("a", cxBytes(r, 5))
+		{"truncate through another handle between writes", func(d *wbDiff, r *rand.Rand) {
+			d.Write("w", cxBytes(r, 150<<10))
+			d.Truncate("w2", 10)
+			d.Write("w", cxBytes(r, 10<<10))
+			d.Write("a", cxBytes(r, 777))
+			d.Truncate("w2", 3*cxBlock)
+			d.Write("a", cxBytes(r, 5))
 		}},
-		{"many cuts and writes", func(d *cxWriteDiff, r *rand.Rand) {
+		{"many cuts and writes", func(d *wbDiff, r *rand.Rand) {
 			for range 40 {
 				switch r.IntN(3) {
 				case 0:
-					d.truncate("w", r.Int64N(600<<10))
+					d.Truncate("w", r.Int64N(600<<10))
 				case 1:
-					d.writeAt("w", cxBytes(r, cxLen(r)), r.Int64N(600<<10))
+					d.WriteAt("w", cxBytes(r, cxLen(r)), r.Int64N(600<<10))
 				case 2:
-					d.write("a", cxBytes(r, 1+r.IntN(5000)))
+					d.Write("a", cxBytes(r, 1+r.IntN(5000)))
 				}
-				d.readAt("r", 1<<20, 0)
+				d.ReadAt("r", 1<<20, 0)
 			}
 		}},
 	}
 	for _, set := range []cxOptSet{cxWriteOptSets[0], cxWriteOptSets[1], cxWriteOptSets[2]} {
 		for si, sc := range scripts {
 			t.Run(set.name+"/"+sc.name, func(t *testing.T) {
-				aio := cxFs(t, set.opts...)
+				aio := newAio(t, engine, set.opts...)
 				r := cxRand(seed, uint64(si))
 				handles := []cxHandle{
 					{"w", "f", os.O_RDWR},
@@ -662,12 +494,12 @@ func TestWBTruncateOrdering(t *testing.T) {
 					{"a", "f", os.O_WRONLY | os.O_APPEND},
 					{"r", "f", os.O_RDONLY},
 				}
-				d := newCxWriteDiff(t, r, aio, []string{"f"}, handles)
+				d := newWBDiff(t, r, aio, []string{"f"}, handles)
 				d.diskFile("f", cxBytes(r, 500<<10))
 				for _, h := range handles {
 					d.open(h.id)
 				}
-				d.readAt("r", 1<<20, 0) // cache what is there
+				d.ReadAt("r", 1<<20, 0) // cache what is there
 				sc.run(d, r)
 				d.sizes("r")
 				d.sync("w")
@@ -680,14 +512,16 @@ func TestWBTruncateOrdering(t *testing.T) {
 // TestWBDirtyBytesBound: 16 goroutines write 16 files that total 20 times
 // the write-behind bound; sampled all along, DirtyBytes never exceeds the
 // bound, writers waited, and the files are complete afterwards.
-func TestWBDirtyBytesBound(t *testing.T) {
+func TestWBDirtyBytesBound(t *testing.T) { forEngines(t, testWBDirtyBytesBound) }
+
+func testWBDirtyBytesBound(t *testing.T, engine string) {
 	const (
 		bound   = 1 << 20
 		writers = 16
 		perFile = 20 * bound / writers
 	)
 	seed := cxSeed(t)
-	aio := cxFs(t, aiofs.WithWriteBehind(bound))
+	aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 	dir := t.TempDir()
 	datas := make([][]byte, writers)
 	for i := range datas {
@@ -771,11 +605,13 @@ func TestWBDirtyBytesBound(t *testing.T) {
 // TestWBTinyBoundDoesNotHang: a write-behind bound smaller than one block
 // is still a bound, not a deadlock: writes complete (one block at a time)
 // and the data arrives.
-func TestWBTinyBoundDoesNotHang(t *testing.T) {
+func TestWBTinyBoundDoesNotHang(t *testing.T) { forEngines(t, testWBTinyBoundDoesNotHang) }
+
+func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 	for _, bound := range []int64{1, 4096, cxBlock - 1, cxBlock} {
 		t.Run(fmt.Sprint(bound), func(t *testing.T) {
 			t.Parallel()
-			aio := aiofs.New(aiofs.WithWriteBehind(bound))
+			aio := aiofs.New(aiofs.WithEngine(engine), aiofs.WithWriteBehind(bound))
 			name := filepath.Join(t.TempDir(), "f")
 			data := cxBytes(cxRand(1, 2), 3*cxBlock+10)
 			errc := make(chan error, 1)
@@ -819,7 +655,9 @@ func TestWBTinyBoundDoesNotHang(t *testing.T) {
 // their own regions, and Syncs. Every byte a reader sees is one a writer
 // wrote there (or the initial zero), and the end state is what was last
 // written.
-func TestWBConcurrentReadersWriters(t *testing.T) {
+func TestWBConcurrentReadersWriters(t *testing.T) { forEngines(t, testWBConcurrentReadersWriters) }
+
+func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 	for _, set := range []cxOptSet{
 		{"default", nil},
 		{"wb256K-cache256K", []aiofs.Option{aiofs.WithWriteBehind(256 << 10), aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
@@ -830,7 +668,7 @@ func TestWBConcurrentReadersWriters(t *testing.T) {
 				region  = 300 << 10 // each writer's own range: not block aligned
 				rounds  = 12
 			)
-			aio := cxFs(t, set.opts...)
+			aio := newAio(t, engine, set.opts...)
 			name := filepath.Join(t.TempDir(), "f")
 			if err := os.WriteFile(name, make([]byte, writers*region), 0o644); err != nil {
 				t.Fatal(err)
@@ -929,7 +767,9 @@ func TestWBConcurrentReadersWriters(t *testing.T) {
 // TestWBChtimesSticks: times set on a file with buffered data, or after
 // writing and closing through afero.NewCopyOnWriteFs, stay: a later flush
 // does not undo them.
-func TestWBChtimesSticks(t *testing.T) {
+func TestWBChtimesSticks(t *testing.T) { forEngines(t, testWBChtimesSticks) }
+
+func testWBChtimesSticks(t *testing.T, engine string) {
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	atime := time.Date(2002, 3, 4, 5, 6, 7, 0, time.UTC)
 	checkTimes := func(t *testing.T, name, when string) {
@@ -944,7 +784,7 @@ func TestWBChtimesSticks(t *testing.T) {
 	}
 
 	t.Run("dirty data, then Chtimes", func(t *testing.T) {
-		aio := cxFs(t)
+		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
 		f, err := aio.Create(name)
 		if err != nil {
@@ -977,7 +817,7 @@ func TestWBChtimesSticks(t *testing.T) {
 	})
 
 	t.Run("two handles, dirty data from both", func(t *testing.T) {
-		aio := cxFs(t)
+		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
 		f, err := aio.Create(name)
 		if err != nil {
@@ -1007,7 +847,7 @@ func TestWBChtimesSticks(t *testing.T) {
 
 	t.Run("CopyOnWriteFs", func(t *testing.T) {
 		baseDir, layerDir := t.TempDir(), t.TempDir()
-		aio := cxFs(t)
+		aio := newAio(t, engine)
 		if err := os.WriteFile(filepath.Join(baseDir, "f"), []byte("base content"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -1064,10 +904,12 @@ func TestWBChtimesSticks(t *testing.T) {
 
 // TestWBRenameRemoveOpenFile: renaming or removing a file whose handle
 // holds buffered data loses nothing and does not bring the old name back.
-func TestWBRenameRemoveOpenFile(t *testing.T) {
+func TestWBRenameRemoveOpenFile(t *testing.T) { forEngines(t, testWBRenameRemoveOpenFile) }
+
+func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 	for _, set := range []cxOptSet{cxWriteOptSets[0], cxWriteOptSets[2]} {
 		t.Run(set.name, func(t *testing.T) {
-			aio := cxFs(t, set.opts...)
+			aio := newAio(t, engine, set.opts...)
 			dir := t.TempDir()
 			r := cxRand(5, 5)
 
@@ -1151,19 +993,21 @@ func TestWBRenameRemoveOpenFile(t *testing.T) {
 // TestWBWriteThrough: with WithWriteBehind(0), and on O_SYNC handles, a
 // write is in the file when Write returns: a reader bypassing the Fs sees
 // it. (O_DSYNC, which package os does not name, is in faults_test.go.)
-func TestWBWriteThrough(t *testing.T) {
-	t.Run("WithWriteBehind(0)", func(t *testing.T) { cxWriteThroughCase(t, []aiofs.Option{aiofs.WithWriteBehind(0)}, 0) })
+func TestWBWriteThrough(t *testing.T) { forEngines(t, testWBWriteThrough) }
+
+func testWBWriteThrough(t *testing.T, engine string) {
+	t.Run("WithWriteBehind(0)", func(t *testing.T) { cxWriteThroughCase(t, engine, []aiofs.Option{aiofs.WithWriteBehind(0)}, 0) })
 	t.Run("WithWriteBehind(0)|O_APPEND", func(t *testing.T) {
-		cxWriteThroughCase(t, []aiofs.Option{aiofs.WithWriteBehind(0)}, os.O_APPEND)
+		cxWriteThroughCase(t, engine, []aiofs.Option{aiofs.WithWriteBehind(0)}, os.O_APPEND)
 	})
-	t.Run("O_SYNC", func(t *testing.T) { cxWriteThroughCase(t, nil, os.O_SYNC) })
-	t.Run("O_SYNC|O_APPEND", func(t *testing.T) { cxWriteThroughCase(t, nil, os.O_SYNC|os.O_APPEND) })
+	t.Run("O_SYNC", func(t *testing.T) { cxWriteThroughCase(t, engine, nil, os.O_SYNC) })
+	t.Run("O_SYNC|O_APPEND", func(t *testing.T) { cxWriteThroughCase(t, engine, nil, os.O_SYNC|os.O_APPEND) })
 }
 
 // cxWriteThroughCase writes through a handle opened with flag on an Fs
 // made with opts, and checks after every Write that the OS has the bytes.
-func cxWriteThroughCase(t *testing.T, opts []aiofs.Option, flag int) {
-	aio := cxFs(t, opts...)
+func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag int) {
+	aio := newAio(t, engine, opts...)
 	name := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(name, cxBytes(cxRand(6, 6), 200<<10), 0o644); err != nil {
 		t.Fatal(err)
@@ -1226,8 +1070,10 @@ func cxWriteThroughCase(t *testing.T, opts []aiofs.Option, flag int) {
 // TestWBStatDuringFlush: File.Stat and Fs.Stat of a file being written
 // never report less than what Writes that returned before the Stat put
 // there, even when a flush completes during the Stat.
-func TestWBStatDuringFlush(t *testing.T) {
-	aio := cxFs(t)
+func TestWBStatDuringFlush(t *testing.T) { forEngines(t, testWBStatDuringFlush) }
+
+func testWBStatDuringFlush(t *testing.T, engine string) {
+	aio := newAio(t, engine)
 	dir := t.TempDir()
 	chunk := bytes.Repeat([]byte("q"), 2*cxBlock) // full blocks: flushed at once
 	var bad, checks atomic.Int64
@@ -1296,8 +1142,10 @@ func TestWBStatDuringFlush(t *testing.T) {
 // TestWBCreateTruncWhileFlushing: Create (O_TRUNC) of a file whose
 // buffered data is being flushed leaves it empty, as with OsFs: the
 // flush in flight does not bring the old data back after the truncate.
-func TestWBCreateTruncWhileFlushing(t *testing.T) {
-	aio := cxFs(t)
+func TestWBCreateTruncWhileFlushing(t *testing.T) { forEngines(t, testWBCreateTruncWhileFlushing) }
+
+func testWBCreateTruncWhileFlushing(t *testing.T, engine string) {
+	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
 	data := cxBytes(cxRand(11, 11), 2<<20) // full blocks: flushed at once
 	deadline := time.Now().Add(2 * time.Second)
