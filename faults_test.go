@@ -368,8 +368,9 @@ func TestFaultChild(t *testing.T) {
 	}
 }
 
-// TestFaultEFBIGSticky: with RLIMIT_FSIZE (and SIGXFSZ ignored), writes
-// past the limit fail with EFBIG in the background; the error is sticky
+// TestFaultEFBIGSticky: with RLIMIT_FSIZE lowered after the Fs learnt how
+// far the file takes writes (and SIGXFSZ ignored), writes past the limit
+// fail with EFBIG in the background; the error is sticky
 // on every handle until its Sync succeeds, which it does once the limit
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
@@ -397,7 +398,6 @@ func cxChildFsize(t *testing.T, dir string) {
 			t.Fatal(err)
 		}
 	}
-	setLimit(limit)
 	aio := newAio(t, "")
 	name := filepath.Join(dir, "f")
 	data := cxBytes(cxRand(4, 4), 2*limit+12345)
@@ -413,6 +413,17 @@ func cxChildFsize(t *testing.T, dir string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A write the limit refuses goes to the OS and fails at once, as with
+	// OsFs. To make the flushes fail in the background, the Fs must learn
+	// that the file takes writes that far (a write there, undone) before
+	// the limit drops.
+	if _, err := h1.WriteAt([]byte{1}, int64(len(data))); err != nil {
+		t.Fatal(err)
+	}
+	if err := h1.Truncate(0); err != nil {
+		t.Fatal(err)
+	}
+	setLimit(limit)
 	n, err := cxWriteInPieces(h1, data, 0, true)
 	t.Logf("WriteAt of %d bytes with RLIMIT_FSIZE %d: %d, %v", len(data), limit, n, err)
 	if err != nil {

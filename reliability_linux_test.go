@@ -292,13 +292,13 @@ func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 		if got.curErr != nil || got.cur < 0 {
 			t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
 		}
-		if got.writeN != want.writeN || !cxSameErr(got.writeErr, want.writeErr) {
+		if got.writeN != want.writeN || !relSameErr(got.writeErr, want.writeErr) {
 			t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
 		}
 		if got.cur != want.cur {
 			t.Errorf("offset after the Write: %d; OsFs: %d", got.cur, want.cur)
 		}
-		if got.writeAtN != want.writeAtN || !cxSameErr(got.writeAtErr, want.writeAtErr) {
+		if got.writeAtN != want.writeAtN || !relSameErr(got.writeAtErr, want.writeAtErr) {
 			t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
 		}
 		if got.size != want.size || got.onDisk != want.onDisk {
