@@ -304,9 +304,10 @@ func contractErrors(t *testing.T, eut engineUnderTest) {
 	checkDrained(t, e)
 }
 
-// contractClosed: after close, every method says os.ErrClosed, and close
-// again is nil.
+// contractClosed: after close, every method says os.ErrClosed, close
+// again is nil, and the engine's goroutines are gone.
 func contractClosed(t *testing.T, eut engineUnderTest) {
+	base := runtime.NumGoroutine()
 	e := eut.open(t, 2)
 	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
 	if err != nil {
@@ -331,4 +332,5 @@ func contractClosed(t *testing.T, eut engineUnderTest) {
 	if err := e.fsync(f); err != os.ErrClosed {
 		t.Errorf("fsync after close = %v", err)
 	}
+	settle(t, base)
 }
