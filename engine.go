@@ -3,6 +3,7 @@ package aiofs
 import (
 	"errors"
 	"os"
+	"sync"
 	"sync/atomic"
 )
 
@@ -40,6 +41,41 @@ type engineCounters struct {
 	bytesWritten atomic.Uint64
 	inFlight     atomic.Int64  // submitted but not yet completed
 	fastPath     atomic.Uint64 // operations done synchronously without a submission
+}
+
+// A gate is an engine's closing gate. Every operation passes enter before
+// it touches the engine and, if enter returned true, calls exit when it is
+// done; enter returns false once the gate is shut, and the operation then
+// returns os.ErrClosed. close shuts the gate: it waits until every
+// operation that entered has exited, runs release with the gate shut (so
+// release knows nothing is in flight and nothing will start), and returns
+// its error. Only the first close runs release; later ones wait for it and
+// return nil. Operations hold the gate shared, so they never wait for each
+// other, but once close is waiting, new ones wait for it.
+type gate struct {
+	mu     sync.RWMutex
+	closed bool
+}
+
+func (g *gate) enter() bool {
+	g.mu.RLock()
+	if g.closed {
+		g.mu.RUnlock()
+		return false
+	}
+	return true
+}
+
+func (g *gate) exit() { g.mu.RUnlock() }
+
+func (g *gate) close(release func() error) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return nil
+	}
+	g.closed = true
+	return release()
 }
 
 // errNoPlatformEngine is returned by newPlatformEngine on systems whose

@@ -3,11 +3,10 @@ package aiofs
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -16,13 +15,15 @@ import (
 	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/aiofs/aiofs/internal/uring"
 )
 
-// newTestUring starts a ring of the given depth, skipping the test where
+// newTestUring starts a uring engine as cfg says, skipping the test where
 // the kernel refuses io_uring, and closes it when the test ends.
-func newTestUring(t testing.TB, depth int) *uringEngine {
+func newTestUring(t testing.TB, cfg uring.Config) *uringEngine {
 	t.Helper()
-	e, err := newUringEngine(depth)
+	e, err := newUringEngine(cfg)
 	if err != nil {
 		var se *os.SyscallError
 		if errors.As(err, &se) && (se.Err == syscall.ENOSYS || se.Err == syscall.EPERM ||
@@ -35,284 +36,104 @@ func newTestUring(t testing.TB, depth int) *uringEngine {
 	return e
 }
 
-// settle waits until the number of goroutines is at most n.
-func settle(t *testing.T, n int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > n {
-		if time.Now().After(deadline) {
-			buf := make([]byte, 1<<20)
-			t.Fatalf("%d goroutines, want at most %d:\n%s", runtime.NumGoroutine(), n, buf[:runtime.Stack(buf, true)])
-		}
-		time.Sleep(10 * time.Millisecond)
+// TestUringContractModes runs the engine contract on the ring alone, with
+// the fast paths off: as is, with the vectored opcodes that kernels before
+// 5.6 are limited to, and with SQEs so small that most transfers take
+// several. TestEngineContract covers the engine as it starts. Like it,
+// this test runs only where availableEngines lists uring.
+func TestUringContractModes(t *testing.T) {
+	if !slices.Contains(availableEngines(), "uring") {
+		t.Skip("uring is not among the engines to test here")
 	}
-}
-
-func TestUringLayout(t *testing.T) {
-	sizes := []struct {
-		name      string
-		got, want uintptr
+	for _, m := range []struct {
+		name string
+		cfg  uring.Config
 	}{
-		{"io_uring_params", unsafe.Sizeof(uringParams{}), 120},
-		{"io_sqring_offsets", unsafe.Sizeof(uringSQRingOffsets{}), 40},
-		{"io_cqring_offsets", unsafe.Sizeof(uringCQRingOffsets{}), 40},
-		{"io_uring_sqe", unsafe.Sizeof(uringSQE{}), 64},
-		{"io_uring_cqe", unsafe.Sizeof(uringCQE{}), 16},
-		{"io_uring_probe_op", unsafe.Sizeof(uringProbeOp{}), 8},
-		{"io_uring_probe", unsafe.Offsetof(uringProbe{}.ops), 16},
-	}
-	for _, s := range sizes {
-		if s.got != s.want {
-			t.Errorf("sizeof(%s) = %d, want %d", s.name, s.got, s.want)
-		}
-	}
-	var p uringParams
-	var sqe uringSQE
-	var cqe uringCQE
-	offsets := []struct {
-		name      string
-		got, want uintptr
-	}{
-		{"params.features", unsafe.Offsetof(p.features), 20},
-		{"params.wq_fd", unsafe.Offsetof(p.wqFd), 24},
-		{"params.sq_off", unsafe.Offsetof(p.sqOff), 40},
-		{"params.cq_off", unsafe.Offsetof(p.cqOff), 80},
-		{"sq_off.flags", unsafe.Offsetof(p.sqOff.flags), 16},
-		{"sq_off.array", unsafe.Offsetof(p.sqOff.array), 24},
-		{"sq_off.user_addr", unsafe.Offsetof(p.sqOff.userAddr), 32},
-		{"cq_off.overflow", unsafe.Offsetof(p.cqOff.overflow), 16},
-		{"cq_off.cqes", unsafe.Offsetof(p.cqOff.cqes), 20},
-		{"cq_off.user_addr", unsafe.Offsetof(p.cqOff.userAddr), 32},
-		{"sqe.fd", unsafe.Offsetof(sqe.fd), 4},
-		{"sqe.off", unsafe.Offsetof(sqe.off), 8},
-		{"sqe.addr", unsafe.Offsetof(sqe.addr), 16},
-		{"sqe.len", unsafe.Offsetof(sqe.len), 24},
-		{"sqe.rw_flags", unsafe.Offsetof(sqe.opFlags), 28},
-		{"sqe.user_data", unsafe.Offsetof(sqe.userData), 32},
-		{"sqe.buf_index", unsafe.Offsetof(sqe.bufIndex), 40},
-		{"sqe.splice_fd_in", unsafe.Offsetof(sqe.spliceFdIn), 44},
-		{"sqe.addr3", unsafe.Offsetof(sqe.addr3), 48},
-		{"cqe.res", unsafe.Offsetof(cqe.res), 8},
-		{"cqe.flags", unsafe.Offsetof(cqe.flags), 12},
-	}
-	for _, o := range offsets {
-		if o.got != o.want {
-			t.Errorf("offsetof(%s) = %d, want %d", o.name, o.got, o.want)
-		}
+		{"ring", uring.Config{}},
+		{"vectored", uring.Config{Vectored: true}},
+		{"short", uring.Config{MaxRW: 5000}},
+	} {
+		t.Run(m.name, func(t *testing.T) {
+			runContract(t, engineUnderTest{open: func(t *testing.T, depth int) engine {
+				cfg := m.cfg
+				cfg.Entries = depth
+				e := newTestUring(t, cfg)
+				e.nowait = false
+				t.Cleanup(func() { checkDrained(t, e) })
+				return e
+			}})
+		})
 	}
 }
 
 func TestUringSetup(t *testing.T) {
-	for _, tt := range []struct{ depth, slots int }{{0, uringDefaultEntries}, {2, 2}, {3, 3}, {1 << 20, uringMaxEntries}} {
-		e := newTestUring(t, tt.depth)
-		if len(e.reqs) != tt.slots {
-			t.Errorf("depth %d: %d slots, want %d", tt.depth, len(e.reqs), tt.slots)
-		}
-		if len(e.reqs) > len(e.sqes) || len(e.sqes) > len(e.cqes) {
-			t.Errorf("depth %d: %d slots, %d SQEs, %d CQEs", tt.depth, len(e.reqs), len(e.sqes), len(e.cqes))
-		}
-		if int(e.sqMask)+1 != len(e.sqes) || int(e.cqMask)+1 != len(e.cqes) {
-			t.Errorf("depth %d: masks %#x %#x for %d SQEs, %d CQEs", tt.depth, e.sqMask, e.cqMask, len(e.sqes), len(e.cqes))
-		}
-		if e.name() != "uring" {
-			t.Errorf("name() = %q", e.name())
-		}
-		e.close()
-	}
 	e, err := newPlatformEngine(0)
 	if err != nil {
 		t.Skip(err)
 	}
-	if e.name() != platformEngine {
+	if e.name() != platformEngine || platformEngine != "uring" {
 		t.Errorf("newPlatformEngine: name() = %q", e.name())
 	}
 	e.close()
 }
 
-// engineModes runs f with the fast path on and off, with the vectored
-// opcodes that kernels before 5.6 are limited to, and with SQEs so small
-// that most transfers take several.
-func engineModes(t *testing.T, depth int, f func(t *testing.T, e *uringEngine)) {
-	for _, m := range []struct {
-		name    string
-		nowait  bool
-		vectors bool
-		maxRW   int
-	}{
-		{"fast", true, false, uringMaxRW},
-		{"ring", false, false, uringMaxRW},
-		{"vectored", false, true, uringMaxRW},
-		{"short", false, false, 5000},
+// TestUringFastPathEOF: on a cached file the fast path must not need the
+// ring to find the end of the file.
+func TestUringFastPathEOF(t *testing.T) {
+	e := newTestUring(t, uring.Config{Entries: 4})
+	const size = 1000
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + 1)
+	}
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	submitted := e.counters().submitted.Load()
+	for _, tt := range []struct{ off, len, want int }{
+		{0, size + 4096, size},
+		{size / 2, size, size - size/2},
+		{size - 1, 10, 1},
+		{size, 10, 0},
+		{size + 100, 10, 0},
+		{0, size, size},
 	} {
-		t.Run(m.name, func(t *testing.T) {
-			e := newTestUring(t, depth)
-			e.nowait = m.nowait
-			if m.vectors {
-				e.readOp, e.writeOp = ioringOpReadv, ioringOpWritev
-			}
-			e.maxRW = m.maxRW
-			f(t, e)
-		})
+		p := make([]byte, tt.len)
+		n, err := e.pread(f, p, int64(tt.off))
+		if n != tt.want || err != nil || n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
+			t.Errorf("pread(len %d, off %d) = %d, %v; want %d, nil and the file's bytes", tt.len, tt.off, n, err, tt.want)
+		}
+	}
+	if n := e.counters().submitted.Load() - submitted; n != 0 {
+		t.Errorf("%d submissions with the fast path", n)
 	}
 }
 
-func TestUringConcurrentTinyRing(t *testing.T) {
-	engineModes(t, 2, func(t *testing.T, e *uringEngine) {
-		const (
-			goroutines = 64
-			files      = 4
-			region     = 160 << 10 // per goroutine; reads take both paths
-			ops        = 32
-		)
-		dir := t.TempDir()
-		fs := make([]*os.File, files)
-		for i := range fs {
-			f, err := os.Create(filepath.Join(dir, fmt.Sprint(i)))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			if err := f.Truncate(goroutines / files * region); err != nil {
-				t.Fatal(err)
-			}
-			fs[i] = f
-		}
-		want := make([][]byte, files)
-		for i := range want {
-			want[i] = make([]byte, goroutines/files*region)
-		}
-
-		var wg sync.WaitGroup
-		errc := make(chan error, goroutines)
-		for g := range goroutines {
-			wg.Go(func() {
-				rnd := rand.New(rand.NewPCG(uint64(g), 1))
-				fill := rand.NewChaCha8([32]byte{byte(g)})
-				fi, base := g%files, int64(g/files*region)
-				f, mirror := fs[fi], want[fi][base:base+region]
-				for range ops {
-					size := 1 + rnd.IntN(region)
-					if rnd.IntN(4) == 0 {
-						size = 1 + rnd.IntN(4096)
-					}
-					at := rnd.IntN(region - size + 1)
-					data := make([]byte, size)
-					fill.Read(data)
-					// Split the write into up to 5 buffers, some empty.
-					var bufs [][]byte
-					for rest := data; len(rest) > 0; {
-						k := min(len(rest), rnd.IntN(size/2+2))
-						bufs = append(bufs, rest[:k])
-						rest = rest[k:]
-					}
-					n, err := e.pwritev(f, bufs, base+int64(at))
-					if n != size || err != nil {
-						errc <- fmt.Errorf("pwritev(%d bytes in %d bufs) = %d, %v", size, len(bufs), n, err)
-						return
-					}
-					copy(mirror[at:], data)
-
-					size = 1 + rnd.IntN(region)
-					at = rnd.IntN(region - size + 1)
-					got := make([]byte, size)
-					n, err = e.pread(f, got, base+int64(at))
-					if n != size || err != nil {
-						errc <- fmt.Errorf("pread(%d bytes) = %d, %v", size, n, err)
-						return
-					}
-					if !bytes.Equal(got, mirror[at:at+size]) {
-						errc <- fmt.Errorf("pread at %d: wrong data", base+int64(at))
-						return
-					}
-				}
-			})
-		}
-		wg.Wait()
-		close(errc)
-		for err := range errc {
-			t.Error(err)
-		}
-		for i, f := range fs {
-			got, err := os.ReadFile(f.Name())
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(got, want[i]) {
-				t.Errorf("file %d differs from what was written", i)
-			}
-		}
-
-		c := e.counters()
-		if c.inFlight.Load() != 0 || c.submitted.Load() != c.completed.Load() {
-			t.Errorf("in flight %d, submitted %d, completed %d", c.inFlight.Load(), c.submitted.Load(), c.completed.Load())
-		}
-		// Each write goes to the ring or, with the fast path on, may be
-		// written directly (file systems that refuse RWF_NOWAIT writes).
-		if c.submitted.Load()+c.fastPath.Load() < goroutines*ops {
-			t.Errorf("submitted %d + fast path %d, want at least %d", c.submitted.Load(), c.fastPath.Load(), goroutines*ops)
-		}
-		if !e.nowait && c.fastPath.Load() != 0 {
-			t.Errorf("fastPath = %d with the fast path off", c.fastPath.Load())
-		}
-		if c.bytesRead.Load() == 0 || c.bytesWritten.Load() == 0 {
-			t.Errorf("bytesRead %d, bytesWritten %d", c.bytesRead.Load(), c.bytesWritten.Load())
-		}
-	})
-}
-
-func TestUringShortRead(t *testing.T) {
-	engineModes(t, 4, func(t *testing.T, e *uringEngine) {
-		dir := t.TempDir()
-		for _, size := range []int{1000, 200 << 10} {
-			data := make([]byte, size)
-			for i := range data {
-				data[i] = byte(i*7 + 1)
-			}
-			name := filepath.Join(dir, fmt.Sprint(size))
-			if err := os.WriteFile(name, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-			submitted := e.counters().submitted.Load()
-			for _, tt := range []struct {
-				off, len, want int
-			}{
-				{0, size + 4096, size},
-				{size / 2, size, size - size/2},
-				{size - 1, 10, 1},
-				{size, 10, 0},
-				{size + 100, 10, 0},
-				{0, size, size},
-				{3, 0, 0},
-			} {
-				p := make([]byte, tt.len)
-				n, err := e.pread(f, p, int64(tt.off))
-				if n != tt.want || err != nil {
-					t.Errorf("size %d: pread(len %d, off %d) = %d, %v; want %d, nil", size, tt.len, tt.off, n, err, tt.want)
-					continue
-				}
-				if n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
-					t.Errorf("size %d: pread(len %d, off %d): wrong data", size, tt.len, tt.off)
-				}
-			}
-			// The file is cached: the fast path must not need the ring
-			// to find the end of the file.
-			if e.nowait && size+4096 <= uringFastPathMax && e.counters().submitted.Load() != submitted {
-				t.Errorf("size %d: %d submissions with the fast path", size, e.counters().submitted.Load()-submitted)
-			}
-		}
-	})
+func TestUringFsyncPipe(t *testing.T) {
+	e := newTestUring(t, uring.Config{Entries: 2})
+	// fsync of a pipe fails with EINVAL.
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	if err := e.fsync(w); err != syscall.EINVAL {
+		t.Errorf("fsync(pipe) = %#v, want EINVAL", err)
+	}
 }
 
 // TestUringPartialFastPath reads a range whose first page alone is
 // cached: the fast path returns that page and the ring must read the
 // rest into the right place.
 func TestUringPartialFastPath(t *testing.T) {
-	e := newTestUring(t, 2)
+	e := newTestUring(t, uring.Config{Entries: 2})
 	f := bigFile(t, 1<<20)
 	fd := int(f.Fd())
 	want := make([]byte, 64<<10)
@@ -366,254 +187,13 @@ func TestUringPartialFastPath(t *testing.T) {
 	t.Skip("could not make the fast path stop short")
 }
 
-func TestUringErrors(t *testing.T) {
-	engineModes(t, 4, func(t *testing.T, e *uringEngine) {
-		dir := t.TempDir()
-		name := filepath.Join(dir, "f")
-		if err := os.WriteFile(name, []byte("hello"), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		wo, err := os.OpenFile(name, os.O_WRONLY, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer wo.Close()
-		ro, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ro.Close()
-		d, err := os.Open(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer d.Close()
-
-		p := make([]byte, 10)
-		big := make([]byte, 100<<10)
-		// Compare with ==: the error must be the bare errno.
-		if n, err := e.pread(wo, p, 0); n != 0 || err != syscall.EBADF {
-			t.Errorf("pread(write-only) = %d, %#v; want 0, EBADF", n, err)
-		}
-		if n, err := e.pread(wo, big, 0); n != 0 || err != syscall.EBADF {
-			t.Errorf("pread(write-only, %d bytes) = %d, %#v; want 0, EBADF", len(big), n, err)
-		}
-		if n, err := e.pwritev(ro, [][]byte{p}, 0); n != 0 || err != syscall.EBADF {
-			t.Errorf("pwritev(read-only) = %d, %#v; want 0, EBADF", n, err)
-		}
-		if n, err := e.pwritev(ro, [][]byte{p, p}, 0); n != 0 || err != syscall.EBADF {
-			t.Errorf("pwritev(read-only, 2 bufs) = %d, %#v; want 0, EBADF", n, err)
-		}
-		if n, err := e.pread(d, p, 0); n != 0 || err != syscall.EISDIR {
-			t.Errorf("pread(directory) = %d, %#v; want 0, EISDIR", n, err)
-		}
-		if n, err := e.pread(ro, p, -1); n != 0 || err != syscall.EINVAL {
-			t.Errorf("pread(off -1) = %d, %#v; want 0, EINVAL", n, err)
-		}
-		if n, err := e.pwritev(wo, [][]byte{p}, -1); n != 0 || err != syscall.EINVAL {
-			t.Errorf("pwritev(off -1) = %d, %#v; want 0, EINVAL", n, err)
-		}
-		if c := e.counters(); c.inFlight.Load() != 0 || c.submitted.Load() != c.completed.Load() {
-			t.Errorf("in flight %d, submitted %d, completed %d", c.inFlight.Load(), c.submitted.Load(), c.completed.Load())
-		}
-	})
-}
-
-func TestUringWriteVectors(t *testing.T) {
-	engineModes(t, 2, func(t *testing.T, e *uringEngine) {
-		f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		// More buffers than one WRITEV takes, with empty ones among them.
-		var bufs [][]byte
-		var want []byte
-		for i := range 3000 {
-			b := bytes.Repeat([]byte{byte(i)}, i%5)
-			bufs = append(bufs, b)
-			want = append(want, b...)
-		}
-		n, err := e.pwritev(f, bufs, 10)
-		if n != len(want) || err != nil {
-			t.Fatalf("pwritev = %d, %v; want %d, nil", n, err, len(want))
-		}
-		if n, err := e.pwritev(f, [][]byte{nil, {}}, 0); n != 0 || err != nil {
-			t.Errorf("pwritev(empty) = %d, %v", n, err)
-		}
-		got, err := os.ReadFile(f.Name())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !bytes.Equal(got[10:], want) || !bytes.Equal(got[:10], make([]byte, 10)) {
-			t.Errorf("file holds %d bytes, not what was written", len(got))
-		}
-	})
-}
-
-func TestUringFsync(t *testing.T) {
-	e := newTestUring(t, 2)
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if _, err := e.pwritev(f, [][]byte{[]byte("data")}, 0); err != nil {
-		t.Fatal(err)
-	}
-	before := e.counters().completed.Load()
-	if err := e.fsync(f); err != nil {
-		t.Fatalf("fsync = %v", err)
-	}
-	if e.counters().completed.Load() != before+1 {
-		t.Errorf("fsync did not go through the ring")
-	}
-	// fsync of a pipe fails with EINVAL.
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	defer w.Close()
-	if err := e.fsync(w); err != syscall.EINVAL {
-		t.Errorf("fsync(pipe) = %#v, want EINVAL", err)
-	}
-}
-
-func TestUringClosed(t *testing.T) {
-	base := runtime.NumGoroutine()
-	e := newTestUring(t, 2)
-	f, err := os.Create(filepath.Join(t.TempDir(), "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	ringFd := e.fd
-	if err := e.close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := e.close(); err != nil {
-		t.Errorf("second close = %v", err)
-	}
-	if _, err := e.pread(f, make([]byte, 1), 0); err != os.ErrClosed {
-		t.Errorf("pread after close = %v", err)
-	}
-	if _, err := e.pread(f, nil, 0); err != os.ErrClosed {
-		t.Errorf("empty pread after close = %v", err)
-	}
-	if _, err := e.pwritev(f, [][]byte{{1}}, 0); err != os.ErrClosed {
-		t.Errorf("pwritev after close = %v", err)
-	}
-	if err := e.fsync(f); err != os.ErrClosed {
-		t.Errorf("fsync after close = %v", err)
-	}
-	if _, err := unix.FcntlInt(uintptr(ringFd), unix.F_GETFD, 0); err != unix.EBADF {
-		t.Errorf("ring fd %d still open after close (%v)", ringFd, err)
-	}
-	settle(t, base)
-}
-
-func TestUringCloseInFlight(t *testing.T) {
-	for _, depth := range []int{2, 16} {
-		t.Run(fmt.Sprint(depth), func(t *testing.T) {
-			base := runtime.NumGoroutine()
-			e := newTestUring(t, depth)
-			const size = 4 << 20
-			data := make([]byte, size)
-			for i := range data {
-				data[i] = byte(i * 13)
-			}
-			name := filepath.Join(t.TempDir(), "f")
-			if err := os.WriteFile(name, data, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.OpenFile(name, os.O_RDWR, 0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
-
-			var wg sync.WaitGroup
-			var mu sync.Mutex
-			var ok, closed int
-			errc := make(chan error, 32)
-			for g := range 32 {
-				wg.Go(func() {
-					p := make([]byte, 256<<10)
-					for i := 0; ; i++ {
-						off := int64((g*7+i)%16) * int64(len(p))
-						var n int
-						var err error
-						switch i % 4 {
-						case 0:
-							// Drop the cache so that reads wait for the disk.
-							unix.Fadvise(int(f.Fd()), off, int64(len(p)), unix.FADV_DONTNEED)
-							fallthrough
-						case 1, 2:
-							n, err = e.pread(f, p, off)
-							if err == nil && (n != len(p) || !bytes.Equal(p, data[off:off+int64(n)])) {
-								err = fmt.Errorf("pread at %d: %d bytes, wrong data", off, n)
-							}
-						case 3:
-							// Write back what is there.
-							n, err = e.pwritev(f, [][]byte{data[off : off+int64(len(p))]}, off)
-							if err == nil && n != len(p) {
-								err = fmt.Errorf("pwritev = %d", n)
-							}
-						}
-						mu.Lock()
-						switch {
-						case err == nil:
-							ok++
-						case err == os.ErrClosed:
-							closed++
-						}
-						mu.Unlock()
-						if err == os.ErrClosed {
-							return
-						}
-						if err != nil {
-							errc <- err
-							return
-						}
-					}
-				})
-			}
-			time.Sleep(50 * time.Millisecond)
-			done := make(chan struct{})
-			go func() {
-				e.close()
-				close(done)
-			}()
-			select {
-			case <-done:
-			case <-time.After(10 * time.Second):
-				buf := make([]byte, 1<<20)
-				t.Fatalf("close hangs:\n%s", buf[:runtime.Stack(buf, true)])
-			}
-			wg.Wait()
-			close(errc)
-			for err := range errc {
-				t.Error(err)
-			}
-			if ok == 0 || closed != 32 {
-				t.Errorf("%d operations succeeded, %d goroutines saw ErrClosed; want >0 and 32", ok, closed)
-			}
-			if n := e.counters().inFlight.Load(); n != 0 {
-				t.Errorf("inFlight = %d after close", n)
-			}
-			settle(t, base)
-		})
-	}
-}
-
 // TestUringThreads checks that many goroutines reading a cold file
 // through the ring don't cost a thread each, as blocking pread does.
 func TestUringThreads(t *testing.T) {
 	if testing.Short() {
 		t.Skip("writes 64 MiB")
 	}
-	e := newTestUring(t, 0)
+	e := newTestUring(t, uring.Config{})
 	f := bigFile(t, 64<<20)
 	if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
 		t.Skip(err)
@@ -687,7 +267,7 @@ func bigFile(t testing.TB, size int) *os.File {
 func BenchmarkUringPread(b *testing.B) {
 	const size = 64 << 20
 	f := bigFile(b, size)
-	e := newTestUring(b, 0)
+	e := newTestUring(b, uring.Config{})
 	fd := int(f.Fd())
 	for _, bs := range []struct {
 		name     string

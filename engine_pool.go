@@ -1,7 +1,6 @@
 package aiofs
 
 import (
-	"errors"
 	"io"
 	"os"
 	"sync"
@@ -20,10 +19,7 @@ type poolEngine struct {
 	jobs chan *poolJob
 	done sync.WaitGroup // workers
 
-	// closing is held for reading by every operation and for writing by
-	// close, so close waits for in-flight work and later calls see closed.
-	closing sync.RWMutex
-	closed  bool
+	gate gate
 
 	c engineCounters
 }
@@ -90,11 +86,10 @@ func (e *poolEngine) work() {
 
 // do runs j on a worker and waits for it.
 func (e *poolEngine) do(j *poolJob) (int, error) {
-	e.closing.RLock()
-	defer e.closing.RUnlock()
-	if e.closed {
+	if !e.gate.enter() {
 		return 0, os.ErrClosed
 	}
+	defer e.gate.exit()
 	e.c.submitted.Add(1)
 	e.c.inFlight.Add(1)
 	e.jobs <- j
@@ -131,26 +126,12 @@ func (e *poolEngine) fsync(f *os.File) error {
 }
 
 func (e *poolEngine) close() error {
-	e.closing.Lock()
-	defer e.closing.Unlock()
-	if e.closed {
+	return e.gate.close(func() error {
+		close(e.jobs)
+		e.done.Wait()
 		return nil
-	}
-	e.closed = true
-	close(e.jobs)
-	e.done.Wait()
-	return nil
+	})
 }
 
 func (e *poolEngine) name() string              { return "pool" }
 func (e *poolEngine) counters() *engineCounters { return &e.c }
-
-// bareErr strips the *os.PathError that package os puts around an errno,
-// so that the File can add its own with its own Op and name.
-func bareErr(err error) error {
-	var pe *os.PathError
-	if errors.As(err, &pe) {
-		return pe.Err
-	}
-	return err
-}

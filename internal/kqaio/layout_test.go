@@ -1,4 +1,4 @@
-package aiofs
+package kqaio
 
 import (
 	"reflect"
@@ -7,10 +7,10 @@ import (
 )
 
 // TestFreeBSDLayout checks, on every 64-bit platform, the Go mirrors of the
-// FreeBSD kernel structures (freebsd_layout.go) against offsets and sizes
+// FreeBSD kernel structures (layout.go) against offsets and sizes
 // transcribed from FreeBSD's LP64 headers: struct aiocb (<sys/aio.h>),
 // struct sigevent (<sys/signal.h>), struct kevent (<sys/event.h>, FreeBSD
-// 12 and later) and struct iovec (<sys/uio.h>). engine_freebsd.go asserts
+// 12 and later) and struct iovec (<sys/uio.h>). layout_freebsd.go asserts
 // the same at compile time for GOOS=freebsd; this test keeps a cross build
 // from being the only place a moved field shows.
 func TestFreeBSDLayout(t *testing.T) {
@@ -27,7 +27,7 @@ func TestFreeBSDLayout(t *testing.T) {
 		size   uintptr
 		fields []field
 	}{
-		{reflect.TypeFor[fbsdAiocb](), "struct aiocb", 160, []field{
+		{reflect.TypeFor[aiocb](), "struct aiocb", 160, []field{
 			{"aio_fildes", "Fildes", 0, 4},
 			{"aio_offset", "Offset", 8, 8},
 			{"aio_buf", "Buf", 16, 8},
@@ -39,13 +39,13 @@ func TestFreeBSDLayout(t *testing.T) {
 			{"_aiocb_private.kernelinfo", "Kinfo", 72, 8},
 			{"aio_sigevent", "Sigevent", 80, 80},
 		}},
-		{reflect.TypeFor[fbsdSigevent](), "struct sigevent", 80, []field{
+		{reflect.TypeFor[sigevent](), "struct sigevent", 80, []field{
 			{"sigev_notify", "Notify", 0, 4},
 			{"sigev_signo", "Signo", 4, 4},
 			{"sigev_value", "Value", 8, 8},
 			{"sigev_notify_kevent_flags", "KeventFlags", 16, 2},
 		}},
-		{reflect.TypeFor[fbsdKevent](), "struct kevent", 64, []field{
+		{reflect.TypeFor[kevent](), "struct kevent", 64, []field{
 			{"ident", "Ident", 0, 8},
 			{"filter", "Filter", 8, 2},
 			{"flags", "Flags", 10, 2},
@@ -54,7 +54,7 @@ func TestFreeBSDLayout(t *testing.T) {
 			{"udata", "Udata", 24, 8},
 			{"ext", "Ext", 32, 32},
 		}},
-		{reflect.TypeFor[fbsdIovec](), "struct iovec", 16, []field{
+		{reflect.TypeFor[iovec](), "struct iovec", 16, []field{
 			{"iov_base", "Base", 0, 8},
 			{"iov_len", "Len", 8, 8},
 		}},
@@ -79,7 +79,7 @@ func TestFreeBSDLayout(t *testing.T) {
 		}
 	}
 	// The kernel reads sigev_notify_kevent_flags at aiocb offset 96.
-	var cb fbsdAiocb
+	var cb aiocb
 	if off := unsafe.Offsetof(cb.Sigevent) + unsafe.Offsetof(cb.Sigevent.KeventFlags); off != 96 {
 		t.Errorf("aio_sigevent.sigev_notify_kevent_flags at %d, header 96", off)
 	}

@@ -1,17 +1,17 @@
-package aiofs
+package kqaio
 
-// Go mirrors of the FreeBSD structures the kqueue engine shares with the
-// kernel (engine_freebsd.go). They carry no build tag so that the layout
-// test can check them on every platform: the kernel-facing layout is that
+// Go mirrors of the FreeBSD structures the queue shares with the kernel.
+// They carry no build tag so that the layout test can check them on every
+// platform: the kernel-facing layout is that
 // of FreeBSD's LP64 ports (amd64, arm64), where C and Go align the same
 // way. Every field the kernel reads as an address is a uintptr, not a Go
 // pointer: these structures live in memory the garbage collector does not
 // scan (an mmapped slab, a kevent buffer), and a kernel-written value must
 // never be mistaken for a heap pointer.
 
-// fbsdAiocb is struct aiocb from <sys/aio.h> (FreeBSD 7 and later; 160
+// aiocb is struct aiocb from <sys/aio.h> (FreeBSD 7 and later; 160
 // bytes on LP64).
-type fbsdAiocb struct {
+type aiocb struct {
 	Fildes    int32   // aio_fildes
 	_         int32   // padding before the 64-bit off_t
 	Offset    int64   // aio_offset; the kernel may change it while queued
@@ -24,11 +24,11 @@ type fbsdAiocb struct {
 	Status    int64   // _aiocb_private.status: kernel-owned
 	Error     int64   // _aiocb_private.error: kernel-owned
 	Kinfo     uintptr // _aiocb_private.kernelinfo (spare in 15.x): kernel-owned
-	Sigevent  fbsdSigevent
+	Sigevent  sigevent
 }
 
-// fbsdSigevent is struct sigevent from <sys/signal.h> (80 bytes on LP64).
-type fbsdSigevent struct {
+// sigevent is struct sigevent from <sys/signal.h> (80 bytes on LP64).
+type sigevent struct {
 	Notify int32 // sigev_notify
 	Signo  int32 // sigev_signo, alias sigev_notify_kqueue: the kqueue fd
 	// Value is sigev_value (union sigval); the kernel echoes it as the
@@ -41,10 +41,10 @@ type fbsdSigevent struct {
 	_           [7]uint64 // the rest of the union's long __spare__[8]
 }
 
-// fbsdKevent is struct kevent from <sys/event.h> as of FreeBSD 12 (64
+// kevent is struct kevent from <sys/event.h> as of FreeBSD 12 (64
 // bytes). It equals unix.Kevent_t except that Udata is a uintptr, so the
-// tokens the engine stores there are never scanned as pointers.
-type fbsdKevent struct {
+// tokens the queue stores there are never scanned as pointers.
+type kevent struct {
 	Ident  uintptr // for EVFILT_AIO: the address of the aiocb
 	Filter int16
 	Flags  uint16
@@ -54,8 +54,8 @@ type fbsdKevent struct {
 	Ext    [4]uint64
 }
 
-// fbsdIovec is struct iovec from <sys/uio.h> (16 bytes on LP64).
-type fbsdIovec struct {
+// iovec is struct iovec from <sys/uio.h> (16 bytes on LP64).
+type iovec struct {
 	Base uintptr
 	Len  uintptr
 }

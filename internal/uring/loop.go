@@ -1,0 +1,198 @@
+//go:build linux
+
+package uring
+
+import (
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func (r *Ring) enter(toSubmit, minComplete, flags uint32) (int, error) {
+	// Syscall6, not RawSyscall6: the call may block, and the runtime must
+	// be able to hand this thread's P to other goroutines meanwhile.
+	n, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd),
+		uintptr(toSubmit), uintptr(minComplete), uintptr(flags), 0, 0)
+	if errno != 0 {
+		return int(n), errno
+	}
+	return int(n), nil
+}
+
+// push queues sqe and wakes the submitter. There is room: every queued
+// SQE belongs to a slot, no slot has two, and there are no more slots
+// than SQ entries.
+func (r *Ring) push(sqe *sqEntry) {
+	r.sqMu.Lock()
+	r.sqes[r.tail&r.sqMask] = *sqe
+	r.tail++
+	// Publish the SQE; the atomic store orders the copy above before it.
+	atomic.StoreUint32(r.sqTail, r.tail)
+	r.sqMu.Unlock()
+	select {
+	case r.kick <- struct{}{}:
+	default: // the submitter is already due to run
+	}
+}
+
+// submitter enters the kernel on behalf of all callers, so that what
+// many goroutines queue while it is in io_uring_enter goes in one call.
+//
+// A request belongs to the thread that submitted it: that thread's io-wq
+// runs it if it must block, and a thread's exit cancels its requests. A
+// goroutine the runtime may schedule on any thread is therefore safer as
+// the submitter than the callers, one of which may be locked to a thread
+// that ends when it returns. Locking the submitter to one thread would
+// give the ring a single io-wq, but every wake-up of a locked goroutine
+// is a thread handoff, which made each operation several times slower.
+func (r *Ring) submitter() {
+	defer r.loops.Done()
+	for {
+		_, ok := <-r.kick
+		r.submitAll()
+		if !ok {
+			return
+		}
+	}
+}
+
+// submitAll enters the kernel until every queued SQE has been consumed.
+func (r *Ring) submitAll() {
+	for {
+		// Without SQPOLL the kernel moves the SQ head only inside
+		// io_uring_enter, which only this goroutine calls with SQEs.
+		n := atomic.LoadUint32(r.sqTail) - atomic.LoadUint32(r.sqHead)
+		if n == 0 {
+			return
+		}
+		// GETEVENTS with min_complete 0 does not wait, but lets the
+		// kernel post the completions it has ready before returning.
+		_, err := r.enter(n, 0, enterGetevents)
+		switch err {
+		case nil, syscall.EINTR:
+			// Reads from the page cache complete inside the call; hand
+			// them out now rather than leave them to wake the reaper.
+			// A short count leaves SQEs queued; go round again.
+			if r.reapMu.TryLock() {
+				r.reap(false)
+				r.reapMu.Unlock()
+			}
+		case syscall.EAGAIN, syscall.EBUSY:
+			// Out of request memory, or completions are backed up: wait
+			// for the reaper to make progress. The timer covers the case
+			// where nothing is in flight to complete.
+			t := time.NewTimer(time.Millisecond)
+			select {
+			case <-r.progress:
+			case <-t.C:
+			}
+			t.Stop()
+		default:
+			panic("aiofs: io_uring_enter: " + err.Error())
+		}
+	}
+}
+
+// reaper waits for completions and dispatches them to their slots,
+// until it sees the NOP that Close queues last.
+func (r *Ring) reaper() {
+	defer r.loops.Done()
+	var buf [8]byte
+	for {
+		r.reapMu.Lock()
+		n, stop := r.reap(true)
+		r.reapMu.Unlock()
+		if stop {
+			return
+		}
+		if n > 0 {
+			select {
+			case r.progress <- struct{}{}:
+			default:
+			}
+			continue
+		}
+		if atomic.LoadUint32(r.sqFlags)&sqCQOverflow != 0 {
+			// Completions overflowed the CQ (which the bound on slots
+			// rules out, so this is a defence); GETEVENTS moves them
+			// in. With min_complete 0 the call does not wait.
+			if _, err := r.enter(0, 0, enterGetevents); err != nil && err != syscall.EINTR {
+				panic("aiofs: io_uring_enter: " + err.Error())
+			}
+			continue
+		}
+		// The CQ is empty. Wait for the kernel to signal the eventfd,
+		// which it does after posting: a completion posted since reap
+		// looked has already made the read ready. The netpoller parks
+		// this goroutine meanwhile; no lock is held.
+		if _, err := r.events.Read(buf[:]); err != nil {
+			panic("aiofs: reading io_uring eventfd: " + err.Error())
+		}
+	}
+}
+
+// reap dispatches the completions in the CQ and reports how many there
+// were. The stop NOP ends the reaper: only the reaper (stop true) takes
+// it; others leave it, and what follows, for the reaper to find.
+// The caller holds reapMu.
+func (r *Ring) reap(stop bool) (n int, stopped bool) {
+	head := atomic.LoadUint32(r.cqHead)
+	tail := atomic.LoadUint32(r.cqTail) // orders the CQE reads after it
+	for ; head != tail; head++ {
+		cqe := r.cqes[head&r.cqMask] // a copy: the kernel reuses the entry
+		if cqe.userData == stopData {
+			if !stop {
+				break
+			}
+			stopped = true
+			continue
+		}
+		n++
+		idx, gen := uint32(cqe.userData), uint32(cqe.userData>>32)
+		if idx >= uint32(len(r.reqs)) {
+			continue
+		}
+		q := &r.reqs[idx]
+		// The caller stored gen after preparing q, so this load also
+		// orders the write of q.res after the caller's last use of it.
+		if q.gen.Load() != gen {
+			continue // not the slot's SQE in flight; cannot happen
+		}
+		q.res = cqe.res
+		r.c.InFlight.Add(-1)
+		r.c.Completed.Add(1)
+		q.done <- struct{}{} // never blocks: one signal per SQE
+	}
+	// Only now hand the entries back to the kernel.
+	atomic.StoreUint32(r.cqHead, head)
+	return n, stopped
+}
+
+// run submits sqe for q and waits for its result, resubmitting when the
+// kernel reports EAGAIN or EINTR. It returns cqe.res.
+func (r *Ring) run(q *request, sqe *sqEntry) int32 {
+	for {
+		sqe.userData = uint64(q.gen.Add(1))<<32 | uint64(q.idx)
+		r.c.Submitted.Add(1)
+		r.c.InFlight.Add(1)
+		r.push(sqe)
+		<-q.done
+		if res := q.res; res != -int32(syscall.EAGAIN) && res != -int32(syscall.EINTR) {
+			return res
+		}
+	}
+}
+
+// get takes an idle slot, waiting while all are in use.
+func (r *Ring) get() *request { return <-r.free }
+
+func (r *Ring) put(q *request) {
+	q.buf, q.bufs = nil, nil
+	if cap(q.iov) > 64 {
+		q.iov = nil // don't keep a large array per slot
+	}
+	clear(q.iov[:cap(q.iov)]) // drop pointers to the caller's buffers
+	r.free <- q
+}
