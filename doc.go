@@ -79,9 +79,12 @@
 //     straight to the file; flush.go, flushing and Sync; truncate.go;
 //     limits.go, how far writes may reach; unsynced.go, closed files that
 //     Fs.Sync still has to commit.
-//   - engine.go: the engine interface; engine_pool.go, the portable pool;
-//     engine_linux.go (io_uring, over internal/uring) and
-//     engine_freebsd.go (POSIX AIO with kqueue, over internal/kqaio).
+//   - engine.go: the engine interface and the closing gate every engine
+//     uses; errors.go, the bare errno the File wraps; engine_pool.go, the
+//     portable pool; engine_linux.go, io_uring's fast paths over the ring
+//     of internal/uring (kernel ABI, mapping, submission, completion);
+//     engine_freebsd.go, over internal/kqaio (POSIX AIO with kqueue
+//     completions, and the kernel's layouts).
 //   - Per system: sys_* (file identity), flags_* (O_DSYNC, O_DIRECT),
 //     ctime_*, pagecache_* (cachestat), pseudofs_*, limits_*, syncall_*.
 package aiofs

@@ -70,7 +70,7 @@ func (e *poolEngine) work() {
 			off := j.off
 			for _, b := range j.bufs {
 				var m int
-				m, j.err = j.f.WriteAt(b, off)
+				m, j.err = pwrite(j.f, b, off)
 				j.n += m
 				off += int64(m)
 				if j.err != nil {

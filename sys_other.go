@@ -23,3 +23,7 @@ func keyOf(name string, _ os.FileInfo) fileKey {
 
 // setAppend does nothing: O_APPEND only matters for regular files here.
 func setAppend(*os.File) error { return nil }
+
+// pwrite writes b at off with os.File.WriteAt, which reports no count when
+// a part fails.
+func pwrite(f *os.File, b []byte, off int64) (int, error) { return f.WriteAt(b, off) }

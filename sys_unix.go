@@ -3,6 +3,7 @@
 package aiofs
 
 import (
+	"io"
 	"os"
 	"syscall"
 
@@ -37,4 +38,28 @@ func setAppend(f *os.File) error {
 		return err
 	}
 	return ferr
+}
+
+// pwrite writes b at off, and unlike os.File.WriteAt, which drops the count
+// when a later part fails, returns how much was written before an error,
+// as write(2) and os.File.Write report it (ENOSPC after a short write).
+func pwrite(f *os.File, b []byte, off int64) (int, error) {
+	fd := int(f.Fd())
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pwrite(fd, b[n:min(len(b), n+1<<30)], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if m > 0 {
+			n += m
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.ErrUnexpectedEOF
+		}
+	}
+	return n, nil
 }
