@@ -268,7 +268,7 @@ func (e *faultEngine) close() error {
 	return e.inner.close()
 }
 
-func (e *faultEngine) name() string               { return e.inner.name() }
+func (e *faultEngine) name() string              { return e.inner.name() }
 func (e *faultEngine) counters() *engineCounters { return e.inner.counters() }
 
 // TestFaultEngine checks the fault engine's own promises: with the same
