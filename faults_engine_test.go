@@ -157,7 +157,7 @@ func (e *faultEngine) fails(h uint64) bool {
 }
 
 // finish lets the operations held so far complete, and holds this one
-// until a later one finishes (or a few milliseconds pass) if hold says so.
+// until a later one finishes (or half a millisecond passes) if hold says so.
 func (e *faultEngine) finish(hold bool) {
 	e.mu.Lock()
 	if !hold {
@@ -171,7 +171,7 @@ func (e *faultEngine) finish(hold bool) {
 	c := make(chan struct{})
 	e.held = append(e.held, c)
 	e.mu.Unlock()
-	t := time.NewTimer(3 * time.Millisecond)
+	t := time.NewTimer(500 * time.Microsecond)
 	select {
 	case <-c:
 	case <-t.C:

@@ -113,12 +113,12 @@ func modelEngines() []string {
 const (
 	mBlock     = 64 << 10  // the Fs's block size
 	mLarge     = 256 << 10 // the direct-write threshold
-	mMaxSize   = 3 << 19   // files are kept below about this size
+	mMaxSize   = 3 << 18   // files are kept below about this size
 	mHuge      = 1 << 62   // a size past every file system's largest
 	mFiles     = 2
 	mSlots     = 4 // handles per file
 	mRunOps    = 2000
-	mCheckEach = 25 // steps between full reads through a handle
+	mCheckEach = 50 // steps between full reads through a handle
 )
 
 type mkind uint8
@@ -196,15 +196,22 @@ func (o mop) String() string {
 	return fmt.Sprintf("%s.%s()", h, mkindNames[o.kind])
 }
 
-// mPattern returns n bytes of a write: fill mixed with the position, so
-// that misplaced bytes show.
+// mPattern returns n bytes of a write, different for each fill value, so
+// that misplaced bytes show. They are cut from one table, never written:
+// under -race, filling or allocating each write's bytes would cost most
+// of the test's time.
 func mPattern(fill byte, n int) []byte {
-	p := make([]byte, n)
+	return mPatterns[int(fill)<<10:][:n:n]
+}
+
+var mPatterns = func() []byte {
+	p := make([]byte, 256<<10+2*mLarge)
+	r := rand.New(rand.NewPCG(1, 2))
 	for i := range p {
-		p[i] = fill ^ byte(i*131>>4)
+		p[i] = byte(r.Uint32())
 	}
 	return p
-}
+}()
 
 type mhandle struct {
 	f           afero.File
@@ -238,7 +245,7 @@ type modelConfig struct {
 }
 
 func modelConfigs(faults bool) []modelConfig {
-	fc := aiofs.FaultConfig{Fail: 0.03, Delay: 0.05, Hold: 0.05, MaxDelay: 500 * time.Microsecond}
+	fc := aiofs.FaultConfig{Fail: 0.03, Delay: 0.05, Hold: 0.02, MaxDelay: 200 * time.Microsecond}
 	if !faults {
 		fc.Fail = 0
 	}
@@ -260,6 +267,16 @@ type model struct {
 	hs    map[[2]int]*mhandle
 	mark  int // faults attributed so far
 	step  int
+	rbuf  []byte // scratch for reads through the Fs
+	dbuf  []byte // scratch for reads of the file on disk
+}
+
+// scratch returns buf resized to n bytes, reusing its memory.
+func scratch(buf *[]byte, n int) []byte {
+	if cap(*buf) < n {
+		*buf = make([]byte, n+n/4)
+	}
+	return (*buf)[:n]
 }
 
 // runModel runs the ops of replay, or n generated ones from seed, on a
@@ -395,8 +412,8 @@ func (m *model) generate(r *rand.Rand) mop {
 // genLen returns an op size, clustered around the block size and the
 // direct-write threshold.
 func genLen(r *rand.Rand) int {
-	switch r.IntN(10) {
-	case 0, 1, 2:
+	switch r.IntN(16) {
+	case 0, 1, 2, 8, 9, 10, 11:
 		return 1 + r.IntN(200)
 	case 3:
 		return 4096
@@ -429,7 +446,7 @@ func genOff(r *rand.Rand, size int64) int64 {
 	case 5:
 		off = r.Int64N(size + mBlock + 1)
 	}
-	return off % (1 << 20)
+	return off % (1 << 19)
 }
 
 func sizeOf(fi os.FileInfo) int64 {
@@ -507,18 +524,40 @@ func (m *model) fail(rule, format string, args ...any) *violation {
 // onDisk compares the file with the model, or the range [off, off+len(p))
 // of it with p when p is given.
 func (m *model) onDisk(fi int, off int64, p []byte) (string, bool) {
-	disk, err := os.ReadFile(m.names[fi])
+	disk, err := m.readDisk(fi)
 	if err != nil {
 		return err.Error(), false
 	}
 	if p == nil {
-		return mDiff(disk, m.data[fi]), bytes.Equal(disk, m.data[fi])
-	}
-	end := off + int64(len(p))
-	if int64(len(disk)) < end {
+		p = m.data[fi]
+	} else if end := off + int64(len(p)); int64(len(disk)) < end {
 		return fmt.Sprintf("file has %d bytes, the write ended at %d", len(disk), end), false
+	} else {
+		disk = disk[off:end]
 	}
-	return mDiff(disk[off:end], p), bytes.Equal(disk[off:end], p)
+	if bytes.Equal(disk, p) {
+		return "", true
+	}
+	return mDiff(disk, p), false
+}
+
+// readDisk reads the file with package os, into m.dbuf.
+func (m *model) readDisk(fi int) ([]byte, error) {
+	f, err := os.Open(m.names[fi])
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	p := scratch(&m.dbuf, int(st.Size())+1)
+	n, err := f.ReadAt(p, 0)
+	if err != io.EOF {
+		return nil, fmt.Errorf("reading %s with package os: %d, %v", m.names[fi], n, err)
+	}
+	return p[:n], nil
 }
 
 // mDiff describes how got differs from want.
@@ -630,7 +669,7 @@ func (m *model) apply(o mop) *violation {
 		}
 
 	case mRead, mReadAt:
-		p := make([]byte, o.n)
+		p := scratch(&m.rbuf, o.n)
 		var n int
 		var err error
 		off := o.off
@@ -773,11 +812,11 @@ func (m *model) close(k [2]int, h *mhandle) *violation {
 	if !owing {
 		return m.fail("lost", "%v of the last writer returned nil and no handle owes an error, but the file differs from the model: %s", o, d)
 	}
-	disk, rerr := os.ReadFile(m.names[h.file])
+	disk, rerr := m.readDisk(h.file)
 	if rerr != nil {
 		return m.fail("setup", "%v", rerr)
 	}
-	m.data[h.file] = disk
+	m.data[h.file] = append([]byte(nil), disk...)
 	for _, g := range m.hs {
 		if g.file == h.file && g.owed {
 			g.lost = true
@@ -822,7 +861,7 @@ func (m *model) invariants(step int) *violation {
 	for k, h := range m.hs {
 		if h.mode == modeRO || k[1] == step/mCheckEach%mSlots {
 			want := m.data[h.file]
-			p := make([]byte, len(want)+1)
+			p := scratch(&m.rbuf, len(want)+1)
 			n, err := h.f.ReadAt(p, 0)
 			m.attribute(-1, 0, 0)
 			bad := n > len(want) || !bytes.Equal(p[:n], want[:n])
@@ -870,6 +909,25 @@ func (m *model) finish() *violation {
 	return nil
 }
 
+// modelDir returns a directory for the model's files: on tmpfs where there
+// is one, since the test makes thousands of fsyncs and what it checks does
+// not depend on the file system; AIOFS_MODEL_DIR names another.
+func modelDir(t *testing.T) string {
+	base := os.Getenv("AIOFS_MODEL_DIR")
+	if base == "" {
+		if fi, err := os.Stat("/dev/shm"); err != nil || !fi.IsDir() {
+			return t.TempDir()
+		}
+		base = "/dev/shm"
+	}
+	dir, err := os.MkdirTemp(base, "aiofs-model-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
 // modelOps is the budget of operations per engine.
 func modelOps(t *testing.T, def int) int {
 	if s := os.Getenv("AIOFS_MODEL_OPS"); s != "" {
@@ -899,7 +957,7 @@ func testModel(t *testing.T, faults bool, def int) {
 		t.Run(engine, func(t *testing.T) {
 			for ci, cfg := range cfgs {
 				t.Run(cfg.name, func(t *testing.T) {
-					dir := filepath.Join(t.TempDir(), "m")
+					dir := filepath.Join(modelDir(t), "m")
 					ops := total / len(cfgs)
 					for run := 0; ops > 0; run++ {
 						n := min(ops, mRunOps)
