@@ -119,6 +119,7 @@ const (
 	mSlots     = 4 // handles per file
 	mRunOps    = 2000
 	mCheckEach = 50 // steps between full reads through a handle
+	mHang      = 5 * time.Second
 )
 
 type mkind uint8
@@ -292,7 +293,12 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	opt, log := aiofs.WithFaults(fc)
 	m := &model{cfg: cfg, log: log, hs: make(map[[2]int]*mhandle)}
 	m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine)}, cfg.opts...), opt)...)
-	defer m.fs.Close()
+	hung := false
+	defer func() {
+		if !hung {
+			m.fs.Close()
+		}
+	}()
 	for i := range m.names {
 		m.names[i] = filepath.Join(dir, "f"+strconv.Itoa(i))
 		if err := os.WriteFile(m.names[i], nil, 0o644); err != nil {
@@ -310,7 +316,11 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 		}
 		ops = append(ops, o)
 		m.step = i
-		if v := m.apply(o); v != nil {
+		if v, ok := m.applyWithin(o, mHang); !ok {
+			hung = true
+			v.step = i
+			return ops, v, log.Since(0)
+		} else if v != nil {
 			v.step = i
 			return ops, v, log.Since(0)
 		}
@@ -459,8 +469,8 @@ func sizeOf(fi os.FileInfo) int64 {
 // mSkip reports whether AIOFS_MODEL_SKIP (a comma-separated list) names
 // class, so that a developer can look past a known violation while it is
 // being fixed. Classes: hugetrunc (Truncate past the largest size),
-// failedwrite (whatever a failed Write or WriteAt leaves in the Fs's view
-// becomes the model).
+// failedwrite (after a failed Write or WriteAt the file is cut back to the
+// model's size and the handle's offset put back).
 func mSkip(class string) bool {
 	for _, x := range strings.Split(os.Getenv("AIOFS_MODEL_SKIP"), ",") {
 		if strings.TrimSpace(x) == class {
@@ -601,6 +611,36 @@ func (m *model) resize(fi int, size int64) {
 	m.data[fi] = append(d, make([]byte, size-int64(len(d)))...)
 }
 
+// applyWithin is apply, giving up after d: a call that blocks that long
+// with nothing else running will not return. The goroutine is left
+// behind, and the Fs is not closed (Close would wait for it).
+func (m *model) applyWithin(o mop, d time.Duration) (*violation, bool) {
+	done := make(chan *violation, 1)
+	go func() { done <- m.apply(o) }()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case v := <-done:
+		return v, true
+	case <-t.C:
+		return m.fail("hang", "%v did not return within %v; goroutines in the Fs:\n%s", o, d, fsStacks()), false
+	}
+}
+
+// fsStacks returns the stacks of the goroutines inside package aiofs,
+// but for idle engine workers.
+func fsStacks() string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "aiofs.(*") && !strings.Contains(g, "poolEngine).work") && !strings.Contains(g, "applyWithin") {
+			out = append(out, g)
+		}
+	}
+	return strings.Join(out, "\n\n")
+}
+
 // apply runs one op and checks its result.
 func (m *model) apply(o mop) *violation {
 	k := [2]int{o.file, o.slot}
@@ -665,7 +705,7 @@ func (m *model) apply(o mop) *violation {
 			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v", o, h.owedBy)
 		}
 		if err != nil && mSkip("failedwrite") {
-			return m.adopt(h)
+			return m.repair(h)
 		}
 		if err == nil && (h.mode == modeSync || m.cfg.wb0) {
 			if d, ok := m.onDisk(h.file, off, p); !ok {
@@ -767,19 +807,18 @@ func (m *model) apply(o mop) *violation {
 	return nil
 }
 
-// adopt makes what h reads, with faults off, the model of its file.
-func (m *model) adopt(h *mhandle) *violation {
+// repair, after a failed Write or WriteAt, puts the Fs back where the
+// model says it is, with faults off: it cuts the file to the model's size
+// (which a failed write must not pass) and puts h's offset back.
+func (m *model) repair(h *mhandle) *violation {
 	m.log.SetEnabled(false)
 	defer m.log.SetEnabled(true)
-	fi, err := h.f.Stat()
-	if err != nil {
-		return m.fail("size", "Stat: %v", err)
+	if err := h.f.Truncate(int64(len(m.data[h.file]))); err != nil {
+		return m.fail("repair", "Truncate with faults off: %v", err)
 	}
-	p := make([]byte, fi.Size())
-	if n, err := h.f.ReadAt(p, 0); n != len(p) {
-		return m.fail("read", "ReadAt of %d bytes with faults off: %d, %v", len(p), n, err)
+	if _, err := h.f.Seek(h.off, io.SeekStart); err != nil {
+		return m.fail("repair", "Seek with faults off: %v", err)
 	}
-	m.data[h.file] = p
 	return nil
 }
 
@@ -991,7 +1030,11 @@ func testModel(t *testing.T, faults bool, def int) {
 						t.Errorf("run %d (seed %d): %v\nreproduce: AIOFS_SEED=%d go test -run 'TestModel%s/%s/%s$'",
 							run, rs, v, seed, map[bool]string{true: "", false: "NoFaults"}[faults], engine, cfg.name)
 						shrunk, sv, faultsSeen := shrink(dir, engine, cfg, rs, ran[:min(v.step+1, len(ran))], v)
-						t.Errorf("shrunk to %d ops: %v\n%s\nfaults injected in that replay:\n%s", len(shrunk), sv, opList(shrunk), faultList(faultsSeen))
+						total := len(shrunk)
+						if total > 60 {
+							shrunk = shrunk[total-60:] // the tail of a sequence that did not shrink
+						}
+						t.Errorf("shrunk to %d ops (the last %d listed): %v\n%s\nfaults injected in that replay:\n%s", total, len(shrunk), sv, opList(shrunk), faultList(faultsSeen))
 						return
 					}
 				})
