@@ -634,7 +634,7 @@ func fsStacks() string {
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
 	for _, g := range strings.Split(string(buf), "\n\n") {
-		if strings.Contains(g, "aiofs.(*") && !strings.Contains(g, "poolEngine).work") && !strings.Contains(g, "applyWithin") {
+		if strings.Contains(g, "aiofs.(*") && !strings.Contains(g, "poolEngine).work") {
 			out = append(out, g)
 		}
 	}
