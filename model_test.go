@@ -30,7 +30,9 @@ package aiofs_test
 //     handle of the file open when it was injected owe an error; while a
 //     handle owes, its Write, WriteAt and Close must fail. Its Sync may
 //     succeed (the data "is retried by the next Sync"), and that clears
-//     what it owes; rule 6 then checks that nothing was lost.
+//     what it owes; rule 6 then checks that nothing was lost. (A
+//     read-only handle's Close does not wait for flushes, so for it only
+//     what it owed when Close began counts.)
 //  5. No invented errors. "Errors are never dropped, and never invent
 //     data", and "a handle opened after the failure does not inherit it":
 //     every error must be a syscall.Errno that an injected fault on the
@@ -55,7 +57,10 @@ package aiofs_test
 //     the file's bytes as the new truth (the Fs must show what the file
 //     holds), and every handle that owed an error must fail every later
 //     Sync.
-//  8. At the end, with faults off, a fresh handle of each file syncs with
+//  8. Progress. "The call waits until flushing frees room": no call blocks
+//     for seconds when the test runs nothing else (a watchdog reports the
+//     call with the Fs's goroutines).
+//  9. At the end, with faults off, a fresh handle of each file syncs with
 //     no error (it inherits nothing) and the file equals the model; then
 //     every handle closes, failing exactly when it owes an error.
 //
@@ -941,7 +946,7 @@ func (m *model) invariants(step int) *violation {
 }
 
 // finish turns faults off, syncs each file through a fresh handle and
-// closes every handle (rule 8).
+// closes every handle (rule 9).
 func (m *model) finish() *violation {
 	m.log.SetEnabled(false)
 	for fi := range mFiles {
