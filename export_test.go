@@ -3,3 +3,12 @@ package aiofs
 // DsyncFlag is O_DSYNC for the external tests: package syscall does not
 // name it on every system.
 const DsyncFlag = dsyncFlag
+
+// WithFaults makes the Fs's engine inject faults as fc says. Use it with
+// WithEngine, so that the Fs owns the engine it wraps and closes it.
+func WithFaults(fc FaultConfig) (Option, *FaultLog) {
+	log := &FaultLog{}
+	return func(c *config) {
+		c.wrap = func(e engine) engine { return newFaultEngine(e, fc, log) }
+	}, log
+}
