@@ -130,13 +130,20 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 
 // overBound reports whether one more dirty block would pass the
 // write-behind bound. One dirty block is always allowed, however small
-// the bound. Blocks whose flush failed wait for a Sync to retry them and
-// must not stall the writers of other files, so up to one bound of them
-// is not counted: dirty memory stays within twice the bound.
+// the bound. Blocks whose flush failed wait for a Sync to retry them, and
+// must not stall the writers of other files (a program that met ENOSPC on
+// one file goes on writing others), so they are counted apart, up to
+// stuckAllowance of them.
 func (fs *Fs) overBound() bool {
-	counted := fs.cache.dirty - min(fs.cache.stuck, fs.cfg.writeBehind)
+	counted := fs.cache.dirty - min(fs.cache.stuck, fs.stuckAllowance())
 	return counted > 0 && counted+blockSize > fs.cfg.writeBehind
 }
+
+// stuckAllowance is how many bytes of failed blocks are not counted
+// against the bound: as many as the bound, and at least the default
+// bound, so that a small bound is not filled by one failed flush. Dirty
+// memory stays within the bound plus this.
+func (fs *Fs) stuckAllowance() int64 { return max(fs.cfg.writeBehind, DefaultWriteBehind) }
 
 // waitForRoom blocks a writer until dirty blocks settle, after starting
 // flushes of every dirty file. It returns the write error of f when a
