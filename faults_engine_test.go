@@ -30,7 +30,8 @@ type FaultConfig struct {
 	MaxDelay time.Duration
 }
 
-// A Fault is one injected failure.
+// A Fault is one injected failure. It is logged as the failed operation
+// returns to its caller, after any hold: the moment the Fs can know of it.
 type Fault struct {
 	Seq  int    // position in the log
 	Op   string // "pread", "pwritev" or "fsync"
@@ -181,9 +182,9 @@ func (e *faultEngine) finish(hold bool) {
 
 func (e *faultEngine) pread(f *os.File, p []byte, off int64) (int, error) {
 	h, delay, hold := e.decide(faultKey{"pread", f.Name(), off, len(p)})
-	defer e.finish(hold)
 	time.Sleep(delay)
 	if !e.fails(h) {
+		defer e.finish(hold)
 		return e.inner.pread(f, p, off)
 	}
 	// EIO, after reading a prefix for real in half the cases.
@@ -195,6 +196,7 @@ func (e *faultEngine) pread(f *os.File, p []byte, off int64) (int, error) {
 			return m, err
 		}
 	}
+	e.finish(hold)
 	e.log.add(Fault{Op: "pread", File: f.Name(), Off: off, Len: len(p), Done: m, Err: syscall.EIO})
 	return m, syscall.EIO
 }
@@ -205,9 +207,9 @@ func (e *faultEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error)
 		total += len(b)
 	}
 	h, delay, hold := e.decide(faultKey{"pwritev", f.Name(), off, total})
-	defer e.finish(hold)
 	time.Sleep(delay)
 	if !e.fails(h) {
+		defer e.finish(hold)
 		return e.inner.pwritev(f, bufs, off)
 	}
 	var errno syscall.Errno
@@ -230,6 +232,7 @@ func (e *faultEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error)
 			}
 		}
 	}
+	e.finish(hold)
 	e.log.add(Fault{Op: "pwritev", File: f.Name(), Off: off, Len: total, Done: m, Err: errno})
 	return m, errno
 }
@@ -250,15 +253,16 @@ func prefix(bufs [][]byte, k int) [][]byte {
 
 func (e *faultEngine) fsync(f *os.File) error {
 	h, delay, hold := e.decide(faultKey{"fsync", f.Name(), 0, 0})
-	defer e.finish(hold)
 	time.Sleep(delay)
 	if !e.fails(h) {
+		defer e.finish(hold)
 		return e.inner.fsync(f)
 	}
 	errno := syscall.EIO
 	if h&1 != 0 {
 		errno = syscall.ENOSPC
 	}
+	e.finish(hold)
 	e.log.add(Fault{Op: "fsync", File: f.Name(), Err: errno})
 	return errno
 }
