@@ -173,8 +173,10 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 	fs.mu.Unlock()
 	m, err := fs.eng.pwritev(f.osf, [][]byte{p}, off)
 	fs.mu.Lock()
-	n.overwritten(p[:m], off)
-	n.size = max(n.size, off+int64(m))
+	if m > 0 {
+		n.overwritten(p[:m], off)
+		n.size = max(n.size, off+int64(m))
+	}
 	n.written++
 	n.endDirect()
 	return m, err
