@@ -569,16 +569,22 @@ func (m *model) readDisk(fi int) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
+	// A background flush may grow the file between the Stat and the
+	// read: read again with the new size until the read meets the end.
+	for {
+		st, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		p := scratch(&m.dbuf, int(st.Size())+1)
+		n, err := f.ReadAt(p, 0)
+		if err == io.EOF {
+			return p[:n], nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s with package os: %d, %v", m.names[fi], n, err)
+		}
 	}
-	p := scratch(&m.dbuf, int(st.Size())+1)
-	n, err := f.ReadAt(p, 0)
-	if err != io.EOF {
-		return nil, fmt.Errorf("reading %s with package os: %d, %v", m.names[fi], n, err)
-	}
-	return p[:n], nil
 }
 
 // mDiff describes how got differs from want.
