@@ -61,8 +61,8 @@
 // land at the end of the file as this Fs knows it,
 // atomically with respect to other handles of the Fs but not to other
 // processes. Written data reaches other processes only after it is
-// flushed. File does not implement syscall.Conn, so net/http copies its
-// data instead of using sendfile.
+// flushed. File.SyscallConn writes the file's buffered data before it
+// lends its descriptor to sendfile, and refuses raw writes.
 //
 // # Where things are
 //
@@ -70,7 +70,8 @@
 //
 //   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go.
 //   - file.go: File, its offset and the afero.File methods; opguard.go,
-//     the count that keeps a File's descriptor open while it is used.
+//     the count that keeps a File's descriptor open while it is used;
+//     rawconn.go, the descriptor lent to sendfile.
 //   - node.go: the state all handles of one file share, attach and detach,
 //     and the locking rules; stat.go, sizes that include buffered data.
 //   - read.go: reads from blocks and the file; prefetch.go, readahead

@@ -21,7 +21,7 @@ import (
 //     Linux's inode lock makes it, even when it waits for dirty room, and an
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu and maxEnd,
+//   - Fs.mu guards the node map, every node's fields but wmu and limit,
 //     every block, the cache's accounting, and the fields of each File
 //     marked for it (readahead state, sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O

@@ -1,0 +1,67 @@
+package aiofs
+
+import (
+	"errors"
+	"io"
+	"syscall"
+)
+
+// SyscallConn returns a raw connection to the file's descriptor, as
+// os.File.SyscallConn does, so that net/http sends the file with
+// sendfile(2) instead of copying it. For a regular file, its Read brings
+// the descriptor in line with the File first: the Fs's buffered data of
+// the file is written, and the descriptor's offset is the File's, and
+// afterwards the File's offset is where the descriptor's ended. Its
+// Write is not supported: bytes written behind the cache's back would
+// make it disagree with the file.
+func (f *File) SyscallConn() (syscall.RawConn, error) {
+	if f.n == nil {
+		return f.osf.SyscallConn()
+	}
+	if err := f.enter("syscallconn"); err != nil {
+		return nil, err
+	}
+	defer f.ops.exit()
+	rc, err := f.osf.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	return rawConn{f, rc}, nil
+}
+
+var _ syscall.Conn = (*File)(nil)
+
+// rawConn is a regular file's syscall.RawConn.
+type rawConn struct {
+	f  *File
+	rc syscall.RawConn
+}
+
+func (c rawConn) Control(fn func(fd uintptr)) error { return c.rc.Control(fn) }
+
+func (c rawConn) Read(fn func(fd uintptr) bool) error {
+	f := c.f
+	if err := f.enter("read"); err != nil {
+		return err
+	}
+	defer f.ops.exit()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.n.flushNode(false); err != nil {
+		return err
+	}
+	if _, err := f.osf.Seek(f.off, io.SeekStart); err != nil {
+		return err
+	}
+	err := c.rc.Read(fn)
+	pos, serr := f.osf.Seek(0, io.SeekCurrent)
+	if serr != nil {
+		return serr
+	}
+	f.off = pos
+	return err
+}
+
+var errRawWrite = errors.New("aiofs: writing a regular file through its raw descriptor is not supported")
+
+func (c rawConn) Write(func(fd uintptr) bool) error { return errRawWrite }
