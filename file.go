@@ -39,7 +39,8 @@ type File struct {
 	// Guarded by Fs.mu.
 	werr error // sticky background write error
 	lost bool  // the data werr stands for was dropped: no Sync clears it
-	ra   readahead
+
+	ra readahead // has a lock of its own
 }
 
 var (

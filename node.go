@@ -4,6 +4,7 @@ import (
 	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,17 +22,18 @@ import (
 //     Linux's inode lock makes it, even when it waits for dirty room, and an
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu and limit,
+//   - Fs.mu guards the node map, every node's fields but wmu, limit and
+//     quiet (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
-//     marked for it (readahead state, sticky errors). It is never held
+//     marked for it (sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O
 //     releases it first and retakes it after, says so in its comment, and
 //     checks again what it relies on (the node's blocks may have been
 //     flushed, dropped or loaded meanwhile). Fs.room, a condition on Fs.mu,
 //     is broadcast whenever block state settles: a flush, load or direct
 //     change ended, dirty room was freed, a handle left its node.
-//   - The leaves: opGuard's mutex, the engines' own locks, the counters
-//     (atomic).
+//   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
+//     the engines' own locks, the counters (atomic).
 //
 // Changes of the file itself are ordered by node state, under Fs.mu: at
 // most one flush (node.flushing) or direct change (node.direct: a write
@@ -82,6 +84,13 @@ type node struct {
 	flushedAt uint64 // Fs.flushSeq when the last flush ended
 
 	limit fileLimit // the largest offset the file system takes
+
+	// quiet is set while the node has no block and is not authoritative,
+	// so that a read is a read of the file: readers may see it without
+	// fs.mu. It is stored under fs.mu: true by a reader that finds the
+	// node so, false by whatever adds a block or makes the node
+	// authoritative, before it does.
+	quiet atomic.Bool
 }
 
 func newNode(fs *Fs, key fileKey) *node {
@@ -111,6 +120,7 @@ func (n *node) beginDirect() {
 	}
 	n.direct = true
 	n.directGen++
+	n.quiet.Store(false)
 }
 
 // endDirect ends a direct change and starts the flush it held back.

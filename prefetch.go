@@ -1,5 +1,7 @@
 package aiofs
 
+import "sync"
+
 // Readahead follows Linux's on-demand readahead: a read at offset 0, or
 // one that continues an earlier read, starts a stream; the stream reads a
 // window ahead of the reader, and each time the reader reaches the
@@ -30,8 +32,10 @@ type stream struct {
 type candidate struct{ next int64 }
 
 // readahead is a handle's readahead state: its streams, and candidates
-// for new ones. It is guarded by Fs.mu.
+// for new ones. Its own lock lets a read that readahead does not follow
+// be told so without the Fs's lock.
 type readahead struct {
+	mu       sync.Mutex
 	streams  [maxStreams]stream
 	cands    [maxStreams]candidate
 	nextCand int
@@ -44,16 +48,49 @@ type window struct{ start, end int64 }
 // maxWindows bounds the windows one read can ask for.
 const maxWindows = 4
 
+// off reports whether readahead is off for reads of length bytes.
+func (ra *readahead) off(fs *Fs, length int) bool {
+	return fs.cfg.readahead <= 0 || !fs.cache.enabled() || int64(length) > fs.cfg.readahead
+}
+
+// follows reports whether readahead follows a read of length bytes at
+// off: whether it continues a stream or may start one. A read that does
+// neither is recorded as a candidate, as update would record it.
+func (ra *readahead) follows(fs *Fs, off int64, length int) bool {
+	if ra.off(fs, length) {
+		return false
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return !ra.random(off, length)
+}
+
+// random records a read that belongs to no stream and starts none as a
+// candidate, and reports whether it was one. Called with ra.mu held.
+func (ra *readahead) random(off int64, length int) bool {
+	ra.tick++
+	if ra.streamAt(off) != nil || off == 0 || ra.candidateAt(off) != nil {
+		return false
+	}
+	ra.cands[ra.nextCand%maxStreams] = candidate{next: off + int64(length)}
+	ra.nextCand++
+	return true
+}
+
 // update follows a read of length bytes at off and returns the windows it
 // calls for, clamped at the end of the file. Called with fs.mu held.
 func (ra *readahead) update(n *node, off int64, length int) []window {
 	fs := n.fs
-	limit := fs.cfg.readahead
-	if limit <= 0 || !fs.cache.enabled() || int64(length) > limit {
+	if ra.off(fs, length) {
+		return nil
+	}
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	if ra.random(off, length) {
 		return nil
 	}
 	// A window is never more than half the cache, so two fit.
-	limit = min(limit, fs.cache.limit/2)
+	limit := min(fs.cfg.readahead, fs.cache.limit/2)
 	size := n.size
 	if !n.authoritative() {
 		size = max(size, n.diskSize)
@@ -67,16 +104,9 @@ func (ra *readahead) update(n *node, off int64, length int) []window {
 		wins = append(wins, w)
 		return true
 	}
-	ra.tick++
 	s := ra.streamAt(off)
 	if s == nil {
-		c := ra.candidateAt(off)
-		if off != 0 && c == nil {
-			ra.cands[ra.nextCand%maxStreams] = candidate{next: off + int64(length)}
-			ra.nextCand++
-			return nil
-		}
-		if c != nil {
+		if c := ra.candidateAt(off); c != nil {
 			c.next = -1
 		}
 		s = ra.oldestStream()
@@ -175,6 +205,7 @@ func (n *node) prefetch(f *File, w window) {
 		b.loading = make(chan struct{})
 		b.prefetched = true
 		n.blocks[idx] = b
+		n.quiet.Store(false)
 		fs.cache.used += blockSize
 		blocks = append(blocks, b)
 	}

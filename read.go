@@ -5,6 +5,13 @@ package aiofs
 // than len(p) bytes only at end of file or with an error.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
+	if n.quiet.Load() && !f.ra.follows(fs, off, len(p)) {
+		// Nothing cached or buffered, and not a read readahead follows:
+		// the file answers, without the Fs's lock.
+		m, err := fs.eng.pread(f.osf, p, off)
+		fs.st.cacheMisses.Add(1)
+		return m, err
+	}
 	fs.mu.Lock()
 	if wins := f.ra.update(n, off, len(p)); len(wins) > 0 {
 		fs.mu.Unlock()
@@ -24,6 +31,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 // released when it reports so.
 func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
 	fs := n.fs
+	n.quiet.Store(len(n.blocks) == 0 && !n.authoritative())
 	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)

@@ -44,6 +44,7 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 		fs.mu.Lock()
 	}
 	n.writing++
+	n.quiet.Store(false)
 	var m int
 	var err error
 	// A large write gains little from being copied and written later, and
@@ -106,6 +107,7 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 			if b == nil {
 				b = newBlock(n, idx)
 				n.blocks[idx] = b
+				n.quiet.Store(false)
 			} else {
 				fs.uncache(b)
 			}
