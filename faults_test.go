@@ -170,25 +170,6 @@ func testFaultDevFull(t *testing.T, engine string) {
 	}
 }
 
-// cxMountTmpfs mounts a tmpfs of the given size in a new temporary
-// directory, or skips the test where that is not allowed.
-func cxMountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size="+size); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v); this test needs root", err)
-	}
-	t.Cleanup(func() {
-		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
-			t.Errorf("unmount %s: %v", mnt, err)
-		}
-	})
-	return mnt
-}
-
 // cxFill writes a file until the file system is full.
 func cxFill(t *testing.T, name string) {
 	t.Helper()
@@ -220,7 +201,7 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 func TestFaultENOSPCSticky(t *testing.T) { forEngines(t, testFaultENOSPCSticky) }
 
 func testFaultENOSPCSticky(t *testing.T, engine string) {
-	mnt := cxMountTmpfs(t, "1m")
+	mnt := relTmpfs(t, "1m")
 	aio := newAio(t, engine)
 	name := filepath.Join(mnt, "f")
 	data := cxBytes(cxRand(2, 2), 300<<10+5)
@@ -602,7 +583,7 @@ func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
 }
 
 func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
-	mnt := cxMountTmpfs(t, "1m")
+	mnt := relTmpfs(t, "1m")
 	const bound = 256 << 10
 	aio := aiofs.New(aiofs.WithEngine(engine), aiofs.WithWriteBehind(bound))
 	stuck, err := aio.Create(filepath.Join(mnt, "stuck"))
