@@ -12,6 +12,9 @@ const (
 	flushDelay = 20 * time.Millisecond
 	// largeWrite is the size from which a write skips write-behind.
 	largeWrite = 256 << 10
+	// flushBatch is how many dirty blocks a file gathers before its full
+	// ones are flushed, so that flushes are large writes.
+	flushBatch = 16
 )
 
 // writeAt writes p at off, or at the end of the file when off < 0, and
@@ -121,7 +124,7 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 		done += want
 		n.size = max(n.size, pos+int64(want))
 	}
-	if full {
+	if full && n.dirtyBlocks >= flushBatch {
 		n.startFlush(false, f)
 	}
 	if n.timer == nil && n.dirtyBlocks > 0 {
