@@ -2,13 +2,15 @@ package aiofs_test
 
 // Benchmarks of aiofs beside afero.OsFs in the same run. Every benchmark
 // ends in a sub-benchmark per backend, named backend=os or backend=aiofs
-// (and backend=osbufio for writes through a 64 KiB bufio.Writer), so that
+// (and backend=osbufio for writes through a 1 MiB bufio.Writer), so that
 //
 //	go test -run '^$' -bench . -count 10 > new.txt
 //	benchstat -col /backend new.txt
 //
 // shows the two side by side with their ratio. Other keys are in the name
-// too (cache=warm|cold, g=1|32, size=..., chunk=...).
+// too (cache=warm|cold, g=1|32, size=..., chunk=...). On Linux every
+// backend's run also reports peakRSS-MiB, the process's peak resident set
+// during the run (bench_rss_test.go).
 //
 // The environment sets the sizes:
 //
@@ -290,17 +292,26 @@ var (
 )
 
 // benchEach runs fn as sub-benchmark backend=<name> of each backend, with
-// a new Fs per run, closed after the timer stops.
+// a new Fs per run, closed after the timer stops. Where it can be
+// measured, each run reports the process's peak RSS from before the Fs is
+// made until it is closed (bench_rss_test.go).
 func benchEach(b *testing.B, backends []benchBackend, fn func(b *testing.B, fs afero.Fs)) {
 	for _, be := range backends {
 		b.Run("backend="+be.name, func(b *testing.B) {
+			rss := benchResetPeakRSS()
 			fs, closeFs := be.open()
 			defer func() {
 				b.StopTimer()
 				if err := closeFs(); err != nil {
 					b.Errorf("closing the Fs: %v", err)
 				}
+				if rss {
+					benchReportPeakRSS(b)
+				}
 			}()
+			// Neither the reset's garbage collection nor New is the
+			// workload.
+			b.ResetTimer()
 			fn(b, fs)
 		})
 	}
@@ -536,7 +547,8 @@ func BenchmarkHTTPFileServer(b *testing.B) {
 
 // BenchmarkWrite: a new file of AIOFS_BENCH_WRITE_SIZE bytes per op, written
 // sequentially in chunks of 4 KiB, 64 KiB or 1 MiB, then Sync and Close.
-// osbufio is OsFs through a 64 KiB bufio.Writer.
+// osbufio is OsFs through a 1 MiB bufio.Writer, issue 11's baseline for
+// buffered writes.
 func BenchmarkWrite(b *testing.B) {
 	cfg := benchCfg(b)
 	backends := []benchBackend{benchOs, {"osbufio", benchOs.open}, benchAiofs}
@@ -558,7 +570,7 @@ func BenchmarkWrite(b *testing.B) {
 						var w io.Writer = f
 						var bw *bufio.Writer
 						if buffered {
-							bw = bufio.NewWriterSize(f, 64<<10)
+							bw = bufio.NewWriterSize(f, 1<<20)
 							w = bw
 						}
 						for left := cfg.writeSize; left > 0; {
@@ -692,9 +704,10 @@ const (
 
 // BenchmarkThreads: 256 goroutines doing random 4 KiB reads, cold when
 // the page cache can be dropped. It reports the peak of the process's OS
-// threads ("Threads:" of /proc/self/status) as threads, and
-// pprof's threadcreate count growth during the reads as threads-created;
-// ns/op is the time of the 256×32 reads.
+// threads ("Threads:" of /proc/self/status) as threads,
+// pprof's threadcreate count growth during the reads as threads-created,
+// and the child's peak RSS over its life (VmHWM) as peakRSS-MiB; ns/op is
+// the time of the 256×32 reads.
 func BenchmarkThreads(b *testing.B) {
 	if runtime.GOOS != "linux" {
 		b.Skip("counts threads in /proc/self/status")
@@ -707,7 +720,7 @@ func BenchmarkThreads(b *testing.B) {
 	}
 	for _, be := range benchReadBackends {
 		b.Run("backend="+be.name, func(b *testing.B) {
-			var threads, created, cold float64
+			var threads, created, rss, cold float64
 			var elapsed time.Duration
 			for i := 0; i < b.N; i++ {
 				cold = 1
@@ -723,10 +736,10 @@ func BenchmarkThreads(b *testing.B) {
 				if err != nil {
 					b.Fatalf("child: %v\n%s", err, out)
 				}
-				var t, c, ns float64
+				var t, c, ns, m float64
 				found := false
 				for _, line := range strings.Split(string(out), "\n") {
-					if _, err := fmt.Sscanf(line, "aiofs-threads %g %g %g", &t, &c, &ns); err == nil {
+					if _, err := fmt.Sscanf(line, "aiofs-threads %g %g %g %g", &t, &c, &ns, &m); err == nil {
 						found = true
 						break
 					}
@@ -736,11 +749,13 @@ func BenchmarkThreads(b *testing.B) {
 				}
 				threads = max(threads, t)
 				created = max(created, c)
+				rss = max(rss, m)
 				elapsed += time.Duration(ns)
 			}
 			b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N), "ns/op")
 			b.ReportMetric(threads, "threads")
 			b.ReportMetric(created, "threads-created")
+			b.ReportMetric(rss, "peakRSS-MiB")
 			b.ReportMetric(cold, "cold")
 		})
 	}
@@ -837,5 +852,9 @@ func TestBenchThreadsChild(t *testing.T) {
 	if n := int64(benchThreadsNow()); n > peak.Load() {
 		peak.Store(n)
 	}
-	fmt.Printf("aiofs-threads %d %d %d\n", peak.Load(), created, elapsed.Nanoseconds())
+	hwm, ok := benchStatusKiB("VmHWM")
+	if !ok {
+		t.Fatal("no VmHWM in /proc/self/status")
+	}
+	fmt.Printf("aiofs-threads %d %d %d %g\n", peak.Load(), created, elapsed.Nanoseconds(), float64(hwm)/1024)
 }

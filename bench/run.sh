@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh: benchmark aiofs against afero.OsFs and fio, and write
-# bench/RESULTS.md (ratio tables, benchstat output, machine description).
+# bench/RESULTS.md (ratio tables, peak RSS against issue 11's bound,
+# benchstat output, machine description).
 #
 # usage: bench/run.sh [-quick] [-slow | -wrk | -no-wrk] [-delay D]
 #                     [-size SIZE] [-write-size SIZE] [-files N]

@@ -9,7 +9,8 @@
 //
 // All ratios are of speeds (throughput, or 1/time per op when a benchmark
 // has no MB/s): above 1 means aiofs is faster. For BenchmarkThreads the
-// ratio is of peak OS threads: below 1 means aiofs needs fewer.
+// ratio is of peak OS threads: below 1 means aiofs needs fewer. The peak
+// RSS of each backend's runs is tabled beside issue 11's bound.
 package main
 
 import (
@@ -87,6 +88,7 @@ func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, o
 			}
 		}
 		writeRatios(&w, h, results, order, fio)
+		writeRSS(&w, h, results, order)
 		if len(fio) > 0 {
 			writeFio(&w, h, fio)
 		}
@@ -370,7 +372,7 @@ func writeRatios(w io.Writer, h string, res map[string]map[string]result, order 
 	}
 	fmt.Fprintf(w, "Medians over the runs. Speeds in MB/s (10^6 bytes/s), or op/s for benchmarks without bytes. ")
 	fmt.Fprintf(w, "Ratios are speed ratios: **above 1 means aiofs is faster**; the range is of the ratios of the i-th runs of each backend. ")
-	fmt.Fprintf(w, "osbufio is OsFs through a 64 KiB bufio.Writer.")
+	fmt.Fprintf(w, "osbufio is OsFs through a 1 MiB bufio.Writer.")
 	if withFio {
 		fmt.Fprintf(w, " fio runs the same I/O on the same file, warm page cache, one run per job; ")
 		fmt.Fprintf(w, "fio psync does the 32-way random reads with 32 jobs, io_uring with iodepth 32.")
