@@ -47,13 +47,17 @@ func (c rawConn) Read(fn func(fd uintptr) bool) error {
 	defer f.ops.exit()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.n.flushNode(false); err != nil {
-		return err
+	fs := f.fs
+	fs.mu.Lock()
+	err := f.n.flushLocked(f)
+	fs.mu.Unlock()
+	if err != nil {
+		return f.pathErr("write", err)
 	}
 	if _, err := f.osf.Seek(f.off, io.SeekStart); err != nil {
 		return err
 	}
-	err := c.rc.Read(fn)
+	err = c.rc.Read(fn)
 	pos, serr := f.osf.Seek(0, io.SeekCurrent)
 	if serr != nil {
 		return serr
