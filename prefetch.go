@@ -55,12 +55,15 @@ func (ra *readahead) off(fs *Fs, length int) bool {
 
 // follows reports whether readahead follows a read of length bytes at
 // off: whether it continues a stream or may start one. A read that does
-// neither is recorded as a candidate, as update would record it.
+// neither is recorded as a candidate, as update would record it. While
+// another read of the handle holds the state, the read is let go as one
+// readahead does not follow: goroutines racing on one handle are not one
+// sequential reader, and waiting for each other would cost them more
+// than a missed candidate.
 func (ra *readahead) follows(fs *Fs, off int64, length int) bool {
-	if ra.off(fs, length) {
+	if ra.off(fs, length) || !ra.mu.TryLock() {
 		return false
 	}
-	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	return !ra.random(off, length)
 }
