@@ -5,9 +5,9 @@
 //
 // Callers take a request slot (waiting while all are busy), write an SQE
 // under sqMu and wake the submitter goroutine. It alone enters the kernel
-// with SQEs, from a thread locked to it, so that the requests that must
-// block share one io-wq; it enters once for everything queued since its
-// last call, then hands out the completions that are ready on its return
+// with SQEs (on slow storage from a thread locked to it, so that the
+// requests that must block share one io-wq), once for everything queued
+// since its last call, then hands out the completions that are ready on its return
 // (reads from the page cache complete inside the call). The reaper
 // goroutine waits in the netpoller on an eventfd the kernel signals when
 // it posts completions, and hands out the rest. Each completion goes to
