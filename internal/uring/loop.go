@@ -69,6 +69,9 @@ func (r *Ring) submitter() {
 		if !locked && r.slow.Load() {
 			runtime.LockOSThread() // never unlocked: the thread ends with the ring
 			locked = true
+			// The kernel raises the io-wqs of other threads too, which
+			// then finish sooner what was queued on them; their idle
+			// workers exit after seconds.
 			r.limitWorkers(workerLimit(len(r.reqs)))
 		}
 		r.submitAll()
@@ -78,10 +81,10 @@ func (r *Ring) submitter() {
 	}
 }
 
-// noteLatency counts a request that took d, with inFlight requests in
-// flight when it was queued, in the current window of pinWindow requests,
-// and sets r.slow once half of a window took pinAfter or longer per
-// request in flight. Per request in flight, because a fast disk queues
+// noteLatency counts a read or write that took d, with inFlight requests
+// in flight when it was queued, in the current window of pinWindow
+// requests, and sets r.slow once half of a window took pinAfter or longer
+// per request in flight. Per request in flight, because a fast disk queues
 // requests at high concurrency (256 cold readers wait 2.6 ms each on this
 // VM's disk, 10 µs per request in flight) and a slow mount is slow at any
 // (sshfs over a 2 ms round trip: 0.37 ms per request in flight, with 32
@@ -223,8 +226,8 @@ func (r *Ring) run(q *request, sqe *sqEntry) int32 {
 		r.c.Submitted.Add(1)
 		inFlight := r.c.InFlight.Add(1)
 		var start time.Time
-		if !r.slow.Load() {
-			start = time.Now()
+		if sqe.opcode != opFsync && !r.slow.Load() {
+			start = time.Now() // fsync is slow everywhere, says nothing
 		}
 		r.push(sqe)
 		<-q.done
