@@ -2,6 +2,8 @@
 //
 //	http.FileServer(afero.NewHttpFs(aiofs.New()).Dir(root))
 //
+// with names beginning with a dot hidden unless -dotfiles is given.
+//
 // It is the smallest real program over aiofs and the README's "run the main
 // job" command:
 //
@@ -13,6 +15,9 @@
 //	-addr     address to listen on (default "127.0.0.1:8080"); port 0 picks
 //	          a free port, and the address actually used is printed
 //	-backend  "aiofs" (default) or "os" (afero.OsFs), to compare the two
+//	-dotfiles serve files and directories whose names begin with a dot,
+//	          which are hidden by default (they answer 404 and are left out
+//	          of listings): serving "." would otherwise publish .git
 //
 // On start it prints, on stdout, the engine aiofs uses and a line
 //
@@ -48,19 +53,20 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
 	backend := flag.String("backend", "aiofs", `file system: "aiofs" or "os" (afero.OsFs)`)
 	grace := flag.Duration("grace", 5*time.Second, "how long shutdown waits for requests in progress")
+	dotfiles := flag.Bool("dotfiles", false, "serve names beginning with a dot (hidden by default)")
 	flag.Parse()
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "fileserver: unexpected arguments %q\n", flag.Args())
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(*root, *addr, *backend, *grace); err != nil {
+	if err := run(*root, *addr, *backend, *grace, *dotfiles); err != nil {
 		fmt.Fprintln(os.Stderr, "fileserver:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root, addr, backend string, grace time.Duration) error {
+func run(root, addr, backend string, grace time.Duration, dotfiles bool) error {
 	fi, err := os.Stat(root)
 	if err != nil {
 		return err
@@ -96,9 +102,13 @@ func run(root, addr, backend string, grace time.Duration) error {
 	// The address actually bound, so that -addr 127.0.0.1:0 is usable.
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 
+	var files http.FileSystem = afero.NewHttpFs(fsys).Dir(root)
+	if !dotfiles {
+		files = hideDotFiles{files}
+	}
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	srv := &http.Server{
-		Handler:           logRequests(logger, http.FileServer(afero.NewHttpFs(fsys).Dir(root))),
+		Handler:           logRequests(logger, http.FileServer(files)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}

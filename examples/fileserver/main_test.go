@@ -191,7 +191,19 @@ func TestServeFilesAndRanges(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	if err := os.WriteFile(filepath.Join(root, ".hidden"), small, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shown := start(t, exe, root, nil, "-dotfiles")
+	if resp, body := shown.get("/.hidden"); resp.StatusCode != http.StatusOK || !bytes.Equal(body, small) {
+		t.Errorf("GET /.hidden with -dotfiles: status %d, body %q", resp.StatusCode, body)
+	}
+	shown.interrupt()
+
 	ref := start(t, exe, root, nil, "-backend", "os")
+	if resp, _ := ref.get("/.hidden"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("GET /.hidden without -dotfiles: status %d, want 404", resp.StatusCode)
+	}
 	ranges := []string{"bytes=0-99", "bytes=1000000-2100000", "bytes=-5000", "bytes=3145000-", "bytes=10-20,100-200"}
 
 	engines := []string{""}
