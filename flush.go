@@ -65,6 +65,17 @@ func (n *node) writer(via *File) *File {
 	return nil
 }
 
+// anyHandle picks a handle of n, and holds it open until exit: fsync needs
+// no write access.
+func (n *node) anyHandle() *File {
+	for h := range n.handles {
+		if h.ops.tryHold() {
+			return h
+		}
+	}
+	return nil
+}
+
 // startFlush starts writing the node's dirty blocks in the background
 // (only the full ones unless all), through via when given. Blocks whose
 // flush failed are left for a Sync. Called with fs.mu held.
@@ -90,11 +101,17 @@ func (n *node) startFlush(all bool, via *File) {
 		defer fs.mu.Unlock()
 		n.finish(fl, err)
 		w.ops.exit()
-		if n.again && n.dirtyBlocks > 0 {
-			n.again = false
-			n.startFlush(true, nil)
-		}
+		n.flushHeldBack()
 	}()
+}
+
+// flushHeldBack starts the flush of everything that was asked for while a
+// flush or direct change ran. Called with fs.mu held.
+func (n *node) flushHeldBack() {
+	if n.again && n.dirtyBlocks > 0 {
+		n.again = false
+		n.startFlush(true, nil)
+	}
 }
 
 // flushLater is the timer's flush of data that waited flushDelay.
@@ -217,15 +234,7 @@ func (n *node) flushNode(sync bool) error {
 	fs.mu.Lock()
 	err := n.flushLocked(nil)
 	written := n.written
-	h := n.writer(nil)
-	for o := range n.handles {
-		if h != nil {
-			break
-		}
-		if o.ops.tryHold() {
-			h = o
-		}
-	}
+	h := n.anyHandle()
 	fs.mu.Unlock()
 	if h == nil {
 		return nil // no handle: nothing buffered, and leave recorded what is unsynced

@@ -129,10 +129,7 @@ func (n *node) endDirect() {
 	n.directGen++
 	n.changed = true
 	n.fs.room.Broadcast()
-	if n.again {
-		n.again = false
-		n.startFlush(false, nil)
-	}
+	n.flushHeldBack()
 }
 
 // changedOnDisk reports whether fi shows a file other than the one the Fs
@@ -233,7 +230,6 @@ func (n *node) dropUnwritable() {
 // Called with fs.mu held.
 func (n *node) leave(f *File) {
 	delete(n.handles, f)
-	n.writers = slices.DeleteFunc(n.writers, func(w *File) bool { return w == f })
 	if len(n.handles) == 0 && n.written != n.synced {
 		n.fs.unsynced.add(n.key, f.name)
 		n.written, n.synced = 0, 0

@@ -92,6 +92,22 @@ func (ra *readahead) update(n *node, off int64, length int) []window {
 	if ra.random(off, length) {
 		return nil
 	}
+	return ra.windows(n, off, length)
+}
+
+// ahead is update for a read that follows has already seen and found to
+// belong to a stream or to start one. Called with fs.mu held.
+func (ra *readahead) ahead(n *node, off int64, length int) []window {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	return ra.windows(n, off, length)
+}
+
+// windows moves the stream a read continues or starts, and returns the
+// windows it calls for, clamped at the end of the file. Called with fs.mu
+// and ra.mu held.
+func (ra *readahead) windows(n *node, off int64, length int) []window {
+	fs := n.fs
 	// A window is never more than half the cache, so two fit.
 	limit := min(fs.cfg.readahead, fs.cache.limit/2)
 	size := n.size

@@ -5,15 +5,24 @@ package aiofs
 // than len(p) bytes only at end of file or with an error.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
-	if n.quiet.Load() && !f.ra.follows(fs, off, len(p)) {
-		// Nothing cached or buffered, and not a read readahead follows:
-		// the file answers, without the Fs's lock.
-		m, err := fs.eng.pread(f.osf, p, off)
-		fs.st.cacheMisses.Add(1)
-		return m, err
+	follows := false
+	if n.quiet.Load() {
+		if follows = f.ra.follows(fs, off, len(p)); !follows {
+			// Nothing cached or buffered, and not a read readahead
+			// follows: the file answers, without the Fs's lock.
+			m, err := fs.eng.pread(f.osf, p, off)
+			fs.st.cacheMisses.Add(1)
+			return m, err
+		}
 	}
 	fs.mu.Lock()
-	if wins := f.ra.update(n, off, len(p)); len(wins) > 0 {
+	var wins []window
+	if follows {
+		wins = f.ra.ahead(n, off, len(p)) // follows has seen the read
+	} else {
+		wins = f.ra.update(n, off, len(p))
+	}
+	if len(wins) > 0 {
 		fs.mu.Unlock()
 		for _, w := range wins {
 			n.prefetch(f, w)

@@ -30,9 +30,7 @@ func (n *node) cut(size int64) {
 	last := size / blockSize
 	for idx, b := range n.blocks {
 		switch {
-		case idx > last || idx == last && size%blockSize == 0:
-			fs.dropBlock(b)
-		case idx == last && b.loading != nil:
+		case idx > last || idx == last && (size%blockSize == 0 || b.loading != nil):
 			fs.dropBlock(b)
 		case idx == last:
 			wasDirty := b.dirty()
