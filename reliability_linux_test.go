@@ -130,6 +130,18 @@ func relCompare(t *testing.T, got, want relCalls) {
 }
 
 // relSizes records what f says its size is.
+// appendLOG appends "LOG" through a new O_APPEND handle, records the sizes
+// f sees, closes both, and records what the file holds then.
+func (c *relCalls) appendLOG(t *testing.T, fsys afero.Fs, name string, f afero.File) {
+	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
+	n, err := a.Write([]byte("LOG"))
+	c.add("append LOG", n, err)
+	c.sizes(f)
+	c.add("Close appender", 0, a.Close())
+	c.add("Close", 0, f.Close())
+	c.disk, _ = os.ReadFile(name)
+}
+
 func (c *relCalls) sizes(f afero.File) {
 	if fi, err := f.Stat(); err == nil {
 		c.size = fi.Size()
@@ -155,13 +167,7 @@ func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	}
 	n, err = f.WriteAt([]byte("W"), 0)
 	c.add("WriteAt W at 0", n, err)
-	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
-	n, err = a.Write([]byte("LOG"))
-	c.add("append LOG", n, err)
-	c.sizes(f)
-	c.add("Close appender", 0, a.Close())
-	c.add("Close", 0, f.Close())
-	c.disk, _ = os.ReadFile(name)
+	c.appendLOG(t, fsys, name, f)
 	return c
 }
 
@@ -205,13 +211,7 @@ func relEFBIGWriteSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	c.add("WriteAt 256 KiB past the limit", n, err)
 	n, err = f.Write([]byte("a"))
 	c.add("Write a", n, err)
-	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
-	n, err = a.Write([]byte("LOG"))
-	c.add("append LOG", n, err)
-	c.sizes(f)
-	c.add("Close appender", 0, a.Close())
-	c.add("Close", 0, f.Close())
-	c.disk, _ = os.ReadFile(name)
+	c.appendLOG(t, fsys, name, f)
 	return c
 }
 
@@ -223,12 +223,7 @@ func relEFBIGTruncateSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	c.add("Write hello", n, err)
 	c.add("Truncate 2^50", 0, f.Truncate(1<<50))
 	c.sizes(f)
-	a := relOpen(t, fsys, name, os.O_WRONLY|os.O_APPEND)
-	n, err = a.Write([]byte("LOG"))
-	c.add("append LOG", n, err)
-	c.add("Close appender", 0, a.Close())
-	c.add("Close", 0, f.Close())
-	c.disk, _ = os.ReadFile(name)
+	c.appendLOG(t, fsys, name, f)
 	return c
 }
 
