@@ -9,8 +9,12 @@ import (
 )
 
 // changeTime returns the file's status change time, which no one can set
-// back, so a rewrite that restores the modification time still shows.
+// back, so a rewrite that restores the modification time still shows. A
+// wrapped base's FileInfo may have none: then it is the zero time.
 func changeTime(fi os.FileInfo) time.Time {
-	st := fi.Sys().(*syscall.Stat_t)
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return time.Time{}
+	}
 	return time.Unix(st.Ctimespec.Unix())
 }

@@ -5,6 +5,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/spf13/afero"
 )
 
 // An engine performs the positioned data I/O of every File of an Fs.
@@ -20,14 +22,21 @@ import (
 // The caller keeps f open until the call returns; the engine keeps p and
 // bufs reachable and unmoved until the kernel is done with them, even if
 // that outlives the caller's interest.
+//
+// The file is an afero.File so that one interface serves both kinds of Fs:
+// the engines of the OS (uring, kqueue, pool) work on the descriptor of
+// an *os.File, which every File of an Fs made by New holds, and the pool
+// of an Fs made by Wrap calls the base file's ReadAt, WriteAt and Sync.
+// Errors from a base file are the base's own, passed on unchanged.
 type engine interface {
-	pread(f *os.File, p []byte, off int64) (int, error)
-	pwritev(f *os.File, bufs [][]byte, off int64) (int, error)
-	fsync(f *os.File) error
+	pread(f afero.File, p []byte, off int64) (int, error)
+	pwritev(f afero.File, bufs [][]byte, off int64) (int, error)
+	fsync(f afero.File) error
 
 	// close waits for in-flight operations, then releases the engine.
 	close() error
-	// name is the value Stats reports: "uring", "kqueue" or "pool".
+	// name is the value Stats reports: "uring", "kqueue", "pool" or
+	// "wrap".
 	name() string
 	// counters returns the engine's live counters.
 	counters() *engineCounters
@@ -99,3 +108,7 @@ func openEngine(want string, depth int) (e engine, fallback error) {
 	}
 	return pe, nil
 }
+
+// osFile returns the *os.File that an engine of the OS works on. Only the
+// Files of an Fs made by New reach those engines, and they hold one.
+func osFile(f afero.File) *os.File { return f.(*os.File) }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"sync/atomic"
 
+	"github.com/spf13/afero"
+
 	"github.com/aiofs/aiofs/internal/kqaio"
 )
 
@@ -36,32 +38,32 @@ func newPlatformEngine(depth int) (engine, error) {
 func (e *kqueueEngine) name() string              { return platformEngine }
 func (e *kqueueEngine) counters() *engineCounters { return &e.c }
 
-func (e *kqueueEngine) pread(f *os.File, p []byte, off int64) (int, error) {
+func (e *kqueueEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 	one := [1][]byte{p}
 	return e.transfer(f, false, one[:], off, &e.c.bytesRead)
 }
 
-func (e *kqueueEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error) {
+func (e *kqueueEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
 	return e.transfer(f, true, bufs, off, &e.c.bytesWritten)
 }
 
 // transfer runs one read or write through the queue and counts its bytes.
-func (e *kqueueEngine) transfer(f *os.File, write bool, bufs [][]byte, off int64, bytes *atomic.Uint64) (int, error) {
+func (e *kqueueEngine) transfer(f afero.File, write bool, bufs [][]byte, off int64, bytes *atomic.Uint64) (int, error) {
 	if !e.gate.enter() {
 		return 0, os.ErrClosed
 	}
 	defer e.gate.exit()
-	n, err := e.q.Transfer(f, write, bufs, off)
+	n, err := e.q.Transfer(osFile(f), write, bufs, off)
 	bytes.Add(uint64(n))
 	return n, err
 }
 
-func (e *kqueueEngine) fsync(f *os.File) error {
+func (e *kqueueEngine) fsync(f afero.File) error {
 	if !e.gate.enter() {
 		return os.ErrClosed
 	}
 	defer e.gate.exit()
-	return e.q.Fsync(f)
+	return e.q.Fsync(osFile(f))
 }
 
 // close waits for every operation to return, then closes the queue.

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"syscall"
 
+	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
 
 	"github.com/aiofs/aiofs/internal/uring"
@@ -165,7 +166,7 @@ func (e *uringEngine) preadNow(fd int, p []byte, off int64) (n int, ok bool, err
 	}
 }
 
-func (e *uringEngine) pread(f *os.File, p []byte, off int64) (n int, err error) {
+func (e *uringEngine) pread(file afero.File, p []byte, off int64) (n int, err error) {
 	if !e.gate.enter() {
 		return 0, os.ErrClosed
 	}
@@ -177,6 +178,7 @@ func (e *uringEngine) pread(f *os.File, p []byte, off int64) (n int, err error) 
 	if len(p) == 0 {
 		return 0, nil
 	}
+	f := osFile(file)
 	fd := int(f.Fd())
 	defer runtime.KeepAlive(f) // f's finalizer must not close fd meanwhile
 	defer func() { e.c.bytesRead.Add(uint64(n)) }()
@@ -191,7 +193,7 @@ func (e *uringEngine) pread(f *os.File, p []byte, off int64) (n int, err error) 
 	return n + m, err
 }
 
-func (e *uringEngine) pwritev(f *os.File, bufs [][]byte, off int64) (n int, err error) {
+func (e *uringEngine) pwritev(file afero.File, bufs [][]byte, off int64) (n int, err error) {
 	if !e.gate.enter() {
 		return 0, os.ErrClosed
 	}
@@ -206,6 +208,7 @@ func (e *uringEngine) pwritev(f *os.File, bufs [][]byte, off int64) (n int, err 
 	if len(bufs) == 0 {
 		return 0, nil
 	}
+	f := osFile(file)
 	fd := int(f.Fd())
 	defer runtime.KeepAlive(f)
 	defer func() { e.c.bytesWritten.Add(uint64(n)) }()
@@ -267,7 +270,8 @@ func (e *uringEngine) writeNow(fd int, bufs [][]byte, off int64) (n int, ok bool
 	return n, true, nil
 }
 
-func (e *uringEngine) fsync(f *os.File) error {
+func (e *uringEngine) fsync(file afero.File) error {
+	f := osFile(file)
 	if !e.gate.enter() {
 		return os.ErrClosed
 	}

@@ -4,6 +4,8 @@ import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/spf13/afero"
 )
 
 // defaultPoolWorkers is the pool's size when no queue depth is given. Each
@@ -14,10 +16,12 @@ const defaultPoolWorkers = 64
 // poolEngine is the portable engine: a fixed set of goroutines doing
 // blocking positioned reads and writes. It is the engine on systems
 // without one of their own and the fallback when the platform engine
-// cannot start.
+// cannot start. The same pool, named "wrap", moves the data of an Fs made
+// by Wrap, calling its base files' ReadAt, WriteAt and Sync.
 type poolEngine struct {
 	jobs chan *poolJob
 	done sync.WaitGroup // workers
+	kind string         // "pool" or "wrap"
 
 	gate gate
 
@@ -34,7 +38,7 @@ const (
 
 type poolJob struct {
 	op   poolOp
-	f    *os.File
+	f    afero.File
 	p    []byte
 	bufs [][]byte
 	off  int64
@@ -45,11 +49,13 @@ type poolJob struct {
 
 var poolJobs = sync.Pool{New: func() any { return &poolJob{done: make(chan struct{}, 1)} }}
 
-func newPoolEngine(workers int) *poolEngine {
+func newPoolEngine(workers int) *poolEngine { return startPool("pool", workers) }
+
+func startPool(kind string, workers int) *poolEngine {
 	if workers <= 0 {
 		workers = defaultPoolWorkers
 	}
-	e := &poolEngine{jobs: make(chan *poolJob)}
+	e := &poolEngine{jobs: make(chan *poolJob), kind: kind}
 	e.done.Add(workers)
 	for range workers {
 		go e.work()
@@ -60,27 +66,41 @@ func newPoolEngine(workers int) *poolEngine {
 func (e *poolEngine) work() {
 	defer e.done.Done()
 	for j := range e.jobs {
-		switch j.op {
-		case opRead:
-			j.n, j.err = j.f.ReadAt(j.p, j.off)
-			if j.err == io.EOF {
-				j.err = nil
-			}
-		case opWrite:
-			off := j.off
-			for _, b := range j.bufs {
-				var m int
-				m, j.err = pwrite(j.f, b, off)
-				j.n += m
-				off += int64(m)
-				if j.err != nil {
-					break
-				}
-			}
-		case opFsync:
-			j.err = j.f.Sync()
-		}
+		j.run()
 		j.done <- struct{}{}
+	}
+}
+
+// run does the job's operation. Errors of an *os.File are stripped to the
+// errno; a base file's are kept as they are.
+func (j *poolJob) run() {
+	osf, isOS := j.f.(*os.File)
+	switch j.op {
+	case opRead:
+		j.n, j.err = j.f.ReadAt(j.p, j.off)
+		if j.err == io.EOF {
+			j.err = nil
+		}
+	case opWrite:
+		off := j.off
+		for _, b := range j.bufs {
+			var m int
+			if isOS {
+				m, j.err = pwrite(osf, b, off)
+			} else {
+				m, j.err = j.f.WriteAt(b, off)
+			}
+			j.n += m
+			off += int64(m)
+			if j.err != nil {
+				break
+			}
+		}
+	case opFsync:
+		j.err = j.f.Sync()
+	}
+	if isOS {
+		j.err = bareErr(j.err)
 	}
 }
 
@@ -96,13 +116,13 @@ func (e *poolEngine) do(j *poolJob) (int, error) {
 	<-j.done
 	e.c.inFlight.Add(-1)
 	e.c.completed.Add(1)
-	n, err := j.n, bareErr(j.err)
+	n, err := j.n, j.err
 	*j = poolJob{done: j.done}
 	poolJobs.Put(j)
 	return n, err
 }
 
-func (e *poolEngine) pread(f *os.File, p []byte, off int64) (int, error) {
+func (e *poolEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f, j.p, j.off = opRead, f, p, off
 	n, err := e.do(j)
@@ -110,7 +130,7 @@ func (e *poolEngine) pread(f *os.File, p []byte, off int64) (int, error) {
 	return n, err
 }
 
-func (e *poolEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error) {
+func (e *poolEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f, j.bufs, j.off = opWrite, f, bufs, off
 	n, err := e.do(j)
@@ -118,7 +138,7 @@ func (e *poolEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error) 
 	return n, err
 }
 
-func (e *poolEngine) fsync(f *os.File) error {
+func (e *poolEngine) fsync(f afero.File) error {
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f = opFsync, f
 	_, err := e.do(j)
@@ -133,5 +153,5 @@ func (e *poolEngine) close() error {
 	})
 }
 
-func (e *poolEngine) name() string              { return "pool" }
+func (e *poolEngine) name() string              { return e.kind }
 func (e *poolEngine) counters() *engineCounters { return &e.c }

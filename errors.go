@@ -3,6 +3,7 @@ package aiofs
 import (
 	"errors"
 	"os"
+	"syscall"
 )
 
 // bareErr strips the *os.PathError that package os puts around an errno,
@@ -13,4 +14,11 @@ func bareErr(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// isErrno reports whether err is a bare errno, as the engines of the OS and
+// the File's own checks return them.
+func isErrno(err error) bool {
+	_, ok := err.(syscall.Errno)
+	return ok
 }

@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // FaultConfig says how often the fault engine interferes. Each rate is a
@@ -180,7 +182,7 @@ func (e *faultEngine) finish(hold bool) {
 	t.Stop()
 }
 
-func (e *faultEngine) pread(f *os.File, p []byte, off int64) (int, error) {
+func (e *faultEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 	h, delay, hold := e.decide(faultKey{"pread", f.Name(), off, len(p)})
 	time.Sleep(delay)
 	if !e.fails(h) {
@@ -201,7 +203,7 @@ func (e *faultEngine) pread(f *os.File, p []byte, off int64) (int, error) {
 	return m, syscall.EIO
 }
 
-func (e *faultEngine) pwritev(f *os.File, bufs [][]byte, off int64) (int, error) {
+func (e *faultEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
@@ -251,7 +253,7 @@ func prefix(bufs [][]byte, k int) [][]byte {
 	return out
 }
 
-func (e *faultEngine) fsync(f *os.File) error {
+func (e *faultEngine) fsync(f afero.File) error {
 	h, delay, hold := e.decide(faultKey{"fsync", f.Name(), 0, 0})
 	time.Sleep(delay)
 	if !e.fails(h) {

@@ -19,19 +19,22 @@ import (
 // offset the File keeps itself; everything else (directories, devices,
 // terminals, pipes, sockets, and the files of pseudo-filesystems such as
 // procfs and sysfs, which change without their size or times changing) is
-// served by the *os.File underneath, exactly as afero.OsFs serves it.
+// served by the file underneath, exactly as afero.OsFs (or the base of a
+// wrapped Fs) serves it.
 type File struct {
 	fs   *Fs
 	name string
-	osf  *os.File
-	n    *node // shared state of a regular file; nil for anything else
+	bf   afero.File // the file underneath: the base's, or an *os.File
+	osf  *os.File   // bf, in an Fs over the OS; nil in a wrapped one
+	data afero.File // what the engine reads and writes: osf, or a *baseFile
+	n    *node      // shared state of a regular file; nil for anything else
 
 	readable, writable bool
 	appendMode         bool
 	writeThrough       bool // O_SYNC, O_DSYNC, O_DIRECT, or an Fs without write-behind
 	directIO           bool // O_DIRECT: buffers must be aligned
 
-	ops opGuard // keeps osf open while operations use it
+	ops opGuard // keeps bf open while operations use it
 
 	mu  sync.Mutex // guards off; held across Read, Write and Seek
 	off int64
@@ -63,23 +66,28 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// open(2) truncates; attach makes sure no flush of data from before
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
-	osf, err := os.OpenFile(name, flag&^os.O_APPEND, perm)
+	bf, err := fs.base.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
 	}
-	f := &File{fs: fs, name: name, osf: osf}
-	fi, err := osf.Stat()
+	f := &File{fs: fs, name: name, bf: bf}
+	fi, err := bf.Stat()
 	if err != nil {
-		osf.Close()
+		bf.Close()
 		return nil, err
 	}
 	f.appendMode = flag&os.O_APPEND != 0
-	if !fi.Mode().IsRegular() || onPseudoFS(osf) {
-		// Served by package os as afero.OsFs serves it, O_APPEND included.
+	if fs.wrapped {
+		f.data = newBaseFile(bf)
+	} else {
+		f.osf = osFile(bf)
+		f.data = f.osf
+	}
+	if !fi.Mode().IsRegular() || f.osf != nil && onPseudoFS(f.osf) {
+		// Served as afero.OsFs or the base serves it, O_APPEND included.
 		if f.appendMode {
-			if err := setAppend(osf); err != nil {
-				osf.Close()
-				return nil, &os.PathError{Op: "open", Path: name, Err: err}
+			if err := f.restoreAppend(flag, perm); err != nil {
+				return nil, err
 			}
 		}
 		return f, nil
@@ -91,10 +99,30 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	f.directIO = directFlag != 0 && flag&directFlag != 0
 	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || f.directIO || fs.cfg.writeBehind <= 0
 	if err := fs.attach(f, fi, flag&os.O_TRUNC != 0, seq); err != nil {
-		osf.Close()
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+		bf.Close()
+		return nil, f.pathErr("open", err)
 	}
 	return f, nil
+}
+
+// restoreAppend gives a file the File does not serve itself the O_APPEND
+// mode it was opened without: its descriptor's, or for a base file, a
+// new handle opened with it.
+func (f *File) restoreAppend(flag int, perm os.FileMode) error {
+	if f.osf != nil {
+		if err := setAppend(f.osf); err != nil {
+			f.osf.Close()
+			return f.pathErr("open", err)
+		}
+		return nil
+	}
+	f.bf.Close()
+	bf, err := f.fs.base.OpenFile(f.name, flag, perm)
+	if err != nil {
+		return err
+	}
+	f.bf = bf
+	return nil
 }
 
 // flushable reports whether flushes may write through f: a descriptor
@@ -111,8 +139,20 @@ func (f *File) enter(op string) error {
 	return nil
 }
 
+// refers reports whether a call the File refuses goes to the base file
+// instead, for the base's own error: in a wrapped Fs that is open, a call
+// after the handle's Close or one that misuses it (its access mode, a bad
+// offset).
+func (f *File) refers() bool { return f.fs.wrapped && !f.fs.closed.Load() }
+
+// pathErr returns err as the File reports it: the bare errno of an engine
+// or system call in an *os.PathError, as package os does; a wrapped
+// base's error as the base gave it.
 func (f *File) pathErr(op string, err error) error {
-	return &os.PathError{Op: op, Path: f.name, Err: err}
+	if f.fs.wrapped && !isErrno(err) && err != os.ErrClosed {
+		return err
+	}
+	return &os.PathError{Op: op, Path: f.name, Err: bareErr(err)}
 }
 
 // Name returns the name as given to Open or OpenFile.
@@ -122,9 +162,12 @@ func (f *File) Name() string { return f.name }
 // end of file it returns 0, io.EOF.
 func (f *File) Read(p []byte) (int, error) {
 	if f.n == nil {
-		return f.osf.Read(p)
+		return f.bf.Read(p)
 	}
 	if err := f.enter("read"); err != nil {
+		if f.refers() {
+			return f.bf.Read(p)
+		}
 		return 0, err
 	}
 	defer f.ops.exit()
@@ -132,11 +175,17 @@ func (f *File) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	if !f.readable {
+		if f.refers() {
+			return f.bf.Read(p)
+		}
 		return 0, f.pathErr("read", syscall.EBADF)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if overflows(f.off, len(p)) {
+		if f.refers() {
+			return f.bf.ReadAt(p, f.off)
+		}
 		return 0, f.pathErr("read", syscall.EINVAL)
 	}
 	n, err := f.n.readAt(f, p, f.off)
@@ -160,8 +209,8 @@ func overflows(off int64, n int) bool {
 // ReadAt reads len(p) bytes at off. It returns fewer only with an error,
 // io.EOF at end of file.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if f.n == nil {
-		return f.osf.ReadAt(p, off)
+	if f.n == nil || off < 0 && f.refers() {
+		return f.bf.ReadAt(p, off)
 	}
 	if off < 0 {
 		return 0, f.pathErr("readat", errors.New("negative offset"))
@@ -170,13 +219,19 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	if err := f.enter("read"); err != nil {
+		if f.refers() {
+			return f.bf.ReadAt(p, off)
+		}
 		return 0, err
 	}
 	defer f.ops.exit()
-	if !f.readable {
-		return 0, f.pathErr("read", syscall.EBADF)
-	}
-	if overflows(off, len(p)) {
+	if !f.readable || overflows(off, len(p)) {
+		if f.refers() {
+			return f.bf.ReadAt(p, off)
+		}
+		if !f.readable {
+			return 0, f.pathErr("read", syscall.EBADF)
+		}
 		return 0, f.pathErr("read", syscall.EINVAL)
 	}
 	n, err := f.n.readAt(f, p, off)
@@ -195,13 +250,19 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // background write is returned instead of accepting p.
 func (f *File) Write(p []byte) (int, error) {
 	if f.n == nil {
-		return f.osf.Write(p)
+		return f.bf.Write(p)
 	}
 	if err := f.enter("write"); err != nil {
+		if f.refers() {
+			return f.bf.Write(p)
+		}
 		return 0, err
 	}
 	defer f.ops.exit()
 	if !f.writable {
+		if f.refers() {
+			return f.bf.Write(p)
+		}
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
 	if len(p) == 0 {
@@ -232,8 +293,8 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if f.appendMode {
 		return 0, errWriteAtInAppendMode
 	}
-	if f.n == nil {
-		return f.osf.WriteAt(p, off)
+	if f.n == nil || off < 0 && f.refers() {
+		return f.bf.WriteAt(p, off)
 	}
 	if off < 0 {
 		return 0, f.pathErr("writeat", errors.New("negative offset"))
@@ -242,10 +303,16 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	if err := f.enter("write"); err != nil {
+		if f.refers() {
+			return f.bf.WriteAt(p, off)
+		}
 		return 0, err
 	}
 	defer f.ops.exit()
 	if !f.writable {
+		if f.refers() {
+			return f.bf.WriteAt(p, off)
+		}
 		return 0, f.pathErr("write", syscall.EBADF)
 	}
 	n, _, err := f.n.writeAt(f, p, off)
@@ -271,9 +338,12 @@ func (f *File) WriteString(s string) (int, error) {
 // relative to the end uses the size including buffered data.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if f.n == nil {
-		return f.osf.Seek(offset, whence)
+		return f.bf.Seek(offset, whence)
 	}
 	if err := f.enter("seek"); err != nil {
+		if f.refers() {
+			return f.bf.Seek(offset, whence)
+		}
 		return 0, err
 	}
 	defer f.ops.exit()
@@ -294,7 +364,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		// SEEK_DATA, SEEK_HOLE and the like: the file knows, once it holds
 		// the buffered data.
 		f.n.flushNode(false)
-		pos, err := f.osf.Seek(offset, whence)
+		pos, err := f.bf.Seek(offset, whence)
 		if err == nil {
 			f.off = pos
 		}
@@ -302,6 +372,9 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	pos := base + offset
 	if pos < 0 || offset > 0 && pos < base {
+		if f.refers() {
+			return f.bf.Seek(offset, whence)
+		}
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
 	if !f.n.limit.covers(pos) && !f.n.limit.fits(f.osf, pos) {
@@ -316,13 +389,16 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 // data.
 func (f *File) Stat() (os.FileInfo, error) {
 	if f.n == nil {
-		return f.osf.Stat()
+		return f.bf.Stat()
 	}
 	if err := f.enter("stat"); err != nil {
+		if f.refers() {
+			return f.bf.Stat()
+		}
 		return nil, err
 	}
 	defer f.ops.exit()
-	return f.fs.stat(f.osf.Stat, func(os.FileInfo) *node { return f.n })
+	return f.fs.stat(f.bf.Stat, func(os.FileInfo) *node { return f.n })
 }
 
 // Sync writes the file's buffered data, waits for it, and commits the file
@@ -331,9 +407,12 @@ func (f *File) Stat() (os.FileInfo, error) {
 // a Sync that succeeds clears it, unless the data it stood for is lost.
 func (f *File) Sync() error {
 	if f.n == nil {
-		return f.osf.Sync()
+		return f.bf.Sync()
 	}
 	if err := f.enter("sync"); err != nil {
+		if f.refers() {
+			return f.bf.Sync()
+		}
 		return err
 	}
 	defer f.ops.exit()
@@ -341,7 +420,7 @@ func (f *File) Sync() error {
 	if err != nil {
 		return f.pathErr("write", err)
 	}
-	if err := f.fs.eng.fsync(f.osf); err != nil {
+	if err := f.fs.eng.fsync(f.data); err != nil {
 		return f.pathErr("sync", err)
 	}
 	if err := f.n.syncedBy(f, errSeq, written); err != nil {
@@ -354,14 +433,17 @@ func (f *File) Sync() error {
 // with the writes made before it.
 func (f *File) Truncate(size int64) error {
 	if f.n == nil {
-		return f.osf.Truncate(size)
+		return f.bf.Truncate(size)
 	}
 	if err := f.enter("truncate"); err != nil {
+		if f.refers() {
+			return f.bf.Truncate(size)
+		}
 		return err
 	}
 	defer f.ops.exit()
 	if size < 0 || !f.writable {
-		return f.osf.Truncate(size) // fails as the OS fails it
+		return f.bf.Truncate(size) // fails as the OS or the base fails it
 	}
 	return f.n.truncate(f, size)
 }
@@ -371,13 +453,16 @@ func (f *File) Truncate(size int64) error {
 // os.File.Close does not; it returns any write error not yet cleared.
 func (f *File) Close() error {
 	if f.n == nil {
-		return f.osf.Close()
+		return f.bf.Close()
 	}
 	if !f.ops.close() {
+		if f.refers() {
+			return f.bf.Close()
+		}
 		return f.pathErr("close", os.ErrClosed)
 	}
 	werr := f.fs.detach(f)
-	err := f.osf.Close()
+	err := f.bf.Close()
 	if werr != nil {
 		return f.pathErr("write", werr)
 	}
@@ -386,18 +471,32 @@ func (f *File) Close() error {
 
 // Readdir reads the directory's entries, as os.File.Readdir.
 func (f *File) Readdir(count int) ([]os.FileInfo, error) {
-	fis, err := f.osf.Readdir(count)
+	fis, err := f.bf.Readdir(count)
 	f.fs.withBufferedSizes(f.name, fis)
 	return fis, err
 }
 
 // Readdirnames reads the directory's entry names, as os.File.Readdirnames.
-func (f *File) Readdirnames(n int) ([]string, error) { return f.osf.Readdirnames(n) }
+func (f *File) Readdirnames(n int) ([]string, error) { return f.bf.Readdirnames(n) }
 
 // ReadDir reads the directory's entries, as os.File.ReadDir.
 func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
-	des, err := f.osf.ReadDir(n)
+	des, err := f.readDir(n)
 	f.fs.withBufferedEntries(f.name, des)
+	return des, err
+}
+
+// readDir is ReadDir of the file underneath, made from Readdir for a base
+// file without one.
+func (f *File) readDir(n int) ([]fs.DirEntry, error) {
+	if rd, ok := f.bf.(fs.ReadDirFile); ok {
+		return rd.ReadDir(n)
+	}
+	fis, err := f.bf.Readdir(n)
+	des := make([]fs.DirEntry, len(fis))
+	for i, fi := range fis {
+		des[i] = fs.FileInfoToDirEntry(fi)
+	}
 	return des, err
 }
 
@@ -409,7 +508,10 @@ const chunk = initialWindow
 // readahead, so that io.Copy from a File streams.
 func (f *File) WriteTo(w io.Writer) (int64, error) {
 	if f.n == nil {
-		return f.osf.WriteTo(w)
+		if wt, ok := f.bf.(io.WriterTo); ok {
+			return wt.WriteTo(w)
+		}
+		return io.Copy(w, struct{ io.Reader }{f.bf})
 	}
 	buf := make([]byte, chunk)
 	var total int64
@@ -438,7 +540,10 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 // fills write-behind buffers in large pieces.
 func (f *File) ReadFrom(r io.Reader) (int64, error) {
 	if f.n == nil {
-		return f.osf.ReadFrom(r)
+		if rf, ok := f.bf.(io.ReaderFrom); ok {
+			return rf.ReadFrom(r)
+		}
+		return io.Copy(struct{ io.Writer }{f.bf}, r)
 	}
 	buf := make([]byte, chunk)
 	var total int64

@@ -129,7 +129,7 @@ func (n *node) flushLater() {
 func (n *node) write(w *File, fl *flush) error {
 	fs := n.fs
 	for _, r := range fl.runs {
-		if _, err := fs.eng.pwritev(w.osf, r.bufs, r.off); err != nil {
+		if _, err := fs.eng.pwritev(w.data, r.bufs, r.off); err != nil {
 			return err
 		}
 		fs.st.flushes.Add(1)
@@ -244,7 +244,7 @@ func (n *node) flushNode(sync bool) error {
 		return &os.PathError{Op: "write", Path: h.name, Err: err}
 	}
 	if sync {
-		if err := fs.eng.fsync(h.osf); err != nil {
+		if err := fs.eng.fsync(h.data); err != nil {
 			return &os.PathError{Op: "sync", Path: h.name, Err: err}
 		}
 		fs.mu.Lock()

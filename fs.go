@@ -2,6 +2,7 @@ package aiofs
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -9,10 +10,13 @@ import (
 	"github.com/spf13/afero"
 )
 
-// Fs is an afero.Fs over the OS filesystem. Its zero value is not usable;
-// make one with New. Fs values are comparable and safe for concurrent use.
+// Fs is an afero.Fs over the OS filesystem (New) or over another afero.Fs
+// (Wrap). Its zero value is not usable. Fs values are comparable and safe
+// for concurrent use.
 type Fs struct {
 	cfg       config
+	base      afero.Fs // afero.OsFs for New
+	wrapped   bool     // made by Wrap: files are the base's, keyed by path
 	eng       engine
 	ownEngine bool
 	fallback  string
@@ -37,8 +41,8 @@ var (
 	_ afero.Symlinker = (*Fs)(nil)
 )
 
-// The process-wide engine used by every Fs made without WithEngine or
-// WithQueueDepth, started on first use.
+// The process-wide engine used by every Fs made by New without WithEngine
+// or WithQueueDepth, started on first use.
 var shared struct {
 	once     sync.Once
 	eng      engine
@@ -54,10 +58,7 @@ func sharedEngine() (engine, error) {
 
 // New returns an Fs over the operating system's files.
 func New(opts ...Option) *Fs {
-	fs := &Fs{cfg: defaultConfig(), nodes: make(map[fileKey]*node)}
-	for _, o := range opts {
-		o(&fs.cfg)
-	}
+	fs := newFs(afero.NewOsFs(), false, opts)
 	var fallback error
 	if fs.cfg.engine != "" || fs.cfg.queueDepth != 0 {
 		want := fs.cfg.engine
@@ -72,12 +73,26 @@ func New(opts ...Option) *Fs {
 	if fallback != nil {
 		fs.fallback = fallback.Error()
 	}
+	fs.start()
+	return fs
+}
+
+// newFs returns an Fs over base configured by opts, without its engine.
+func newFs(base afero.Fs, wrapped bool, opts []Option) *Fs {
+	fs := &Fs{cfg: defaultConfig(), base: base, wrapped: wrapped, nodes: make(map[fileKey]*node)}
+	for _, o := range opts {
+		o(&fs.cfg)
+	}
+	return fs
+}
+
+// start finishes making fs once it has its engine.
+func (fs *Fs) start() {
 	if fs.cfg.wrap != nil {
 		fs.eng = fs.cfg.wrap(fs.eng)
 	}
 	fs.room.L = &fs.mu
 	fs.cache.init(fs.cfg.cacheSize)
-	return fs
 }
 
 // Name returns "aiofs".
@@ -104,43 +119,49 @@ func (fs *Fs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, err
 }
 
 // Mkdir creates a directory, as os.Mkdir.
-func (*Fs) Mkdir(name string, perm os.FileMode) error { return os.Mkdir(name, perm) }
+func (fs *Fs) Mkdir(name string, perm os.FileMode) error { return fs.base.Mkdir(name, perm) }
 
 // MkdirAll creates a directory and its parents, as os.MkdirAll.
-func (*Fs) MkdirAll(path string, perm os.FileMode) error { return os.MkdirAll(path, perm) }
+func (fs *Fs) MkdirAll(path string, perm os.FileMode) error { return fs.base.MkdirAll(path, perm) }
 
 // Remove removes a file or empty directory, as os.Remove. Handles open on
 // a removed file keep working, and their buffered data goes to the
 // removed file, not to a new one.
 func (fs *Fs) Remove(name string) error {
-	err := os.Remove(name)
+	err := fs.base.Remove(name)
 	if err == nil {
-		fs.forgetUnsynced(name)
+		fs.forget(name)
 	}
 	return err
 }
 
 // RemoveAll removes path and anything it contains, as os.RemoveAll.
 func (fs *Fs) RemoveAll(path string) error {
-	err := os.RemoveAll(path)
-	fs.forgetUnsynced(path) // what is gone needs no commit, even if some remains
+	err := fs.base.RemoveAll(path)
+	fs.forget(path) // what is gone needs no commit, even if some remains
 	return err
 }
 
-// forgetUnsynced forgets the closed files at or under name, just removed.
-func (fs *Fs) forgetUnsynced(name string) {
+// forget forgets the files at or under name, just removed.
+func (fs *Fs) forget(name string) {
 	fs.mu.Lock()
 	fs.unsynced.removed(name)
+	if fs.wrapped {
+		fs.unname(name)
+	}
 	fs.mu.Unlock()
 }
 
 // Rename renames a file, as os.Rename. Buffered data follows the file.
 func (fs *Fs) Rename(oldname, newname string) error {
-	err := os.Rename(oldname, newname)
+	err := fs.base.Rename(oldname, newname)
 	if err == nil {
 		fs.mu.Lock()
 		fs.unsynced.removed(newname) // replaced
 		fs.unsynced.renamed(oldname, newname)
+		if fs.wrapped {
+			fs.rename(oldname, newname)
+		}
 		fs.mu.Unlock()
 	}
 	return err
@@ -149,42 +170,63 @@ func (fs *Fs) Rename(oldname, newname string) error {
 // Stat returns the FileInfo of the named file, as os.Stat, with a size
 // that includes data still buffered in this Fs.
 func (fs *Fs) Stat(name string) (os.FileInfo, error) {
-	return fs.stat(func() (os.FileInfo, error) { return os.Stat(name) }, fs.byName(name))
+	return fs.stat(func() (os.FileInfo, error) { return fs.base.Stat(name) }, fs.byName(name))
 }
 
 // LstatIfPossible returns the FileInfo of the named file without following
-// a final symbolic link, as os.Lstat. It always reports true.
+// a final symbolic link, as os.Lstat, and reports true, when the base can;
+// otherwise it is Stat and reports false. New's Fs always can.
 func (fs *Fs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
-	fi, err := fs.stat(func() (os.FileInfo, error) { return os.Lstat(name) }, fs.byName(name))
-	return fi, true, err
+	l, ok := fs.base.(afero.Lstater)
+	if !ok {
+		fi, err := fs.Stat(name)
+		return fi, false, err
+	}
+	lstated := false
+	fi, err := fs.stat(func() (os.FileInfo, error) {
+		fi, ok, err := l.LstatIfPossible(name)
+		lstated = ok
+		return fi, err
+	}, fs.byName(name))
+	return fi, lstated, err
 }
 
-// SymlinkIfPossible creates newname as a symbolic link to oldname.
-func (*Fs) SymlinkIfPossible(oldname, newname string) error {
-	return os.Symlink(oldname, newname)
+// SymlinkIfPossible creates newname as a symbolic link to oldname, or
+// fails with afero.ErrNoSymlink when the base cannot.
+func (fs *Fs) SymlinkIfPossible(oldname, newname string) error {
+	if l, ok := fs.base.(afero.Linker); ok {
+		return l.SymlinkIfPossible(oldname, newname)
+	}
+	return &os.LinkError{Op: "symlink", Old: oldname, New: newname, Err: afero.ErrNoSymlink}
 }
 
-// ReadlinkIfPossible returns the destination of the named symbolic link.
-func (*Fs) ReadlinkIfPossible(name string) (string, error) { return os.Readlink(name) }
+// ReadlinkIfPossible returns the destination of the named symbolic link,
+// or fails with afero.ErrNoReadlink when the base cannot.
+func (fs *Fs) ReadlinkIfPossible(name string) (string, error) {
+	if l, ok := fs.base.(afero.LinkReader); ok {
+		return l.ReadlinkIfPossible(name)
+	}
+	return "", &os.PathError{Op: "readlink", Path: name, Err: afero.ErrNoReadlink}
+}
 
 // Chmod changes the mode of the named file, as os.Chmod.
-func (*Fs) Chmod(name string, mode os.FileMode) error { return os.Chmod(name, mode) }
+func (fs *Fs) Chmod(name string, mode os.FileMode) error { return fs.base.Chmod(name, mode) }
 
 // Chown changes the owner of the named file, as os.Chown.
-func (*Fs) Chown(name string, uid, gid int) error { return os.Chown(name, uid, gid) }
+func (fs *Fs) Chown(name string, uid, gid int) error { return fs.base.Chown(name, uid, gid) }
 
 // Chtimes changes the access and modification times of the named file, as
 // os.Chtimes. Buffered data is written first, so a later flush does not
 // undo the new times.
 func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
-	if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() {
+	if fi, err := fs.base.Stat(name); err == nil && fi.Mode().IsRegular() {
 		if n := fs.lookup(name, fi); n != nil {
 			// A failed flush is reported to the file's handles; the times
 			// are still set, as the caller asked.
 			n.flushNode(false)
 		}
 	}
-	return os.Chtimes(name, atime, mtime)
+	return fs.base.Chtimes(name, atime, mtime)
 }
 
 // Sync writes all data buffered by the Fs and commits to stable storage
@@ -243,5 +285,14 @@ func (fs *Fs) nodesWhere(pred func(*node) bool) []*node {
 func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return fs.nodes[keyOf(name, fi)]
+	return fs.nodes[fs.keyOf(name, fi)]
+}
+
+// keyOf returns the key of the file named name, described by fi: its
+// identity on the OS, its cleaned path in a wrapped base.
+func (fs *Fs) keyOf(name string, fi os.FileInfo) fileKey {
+	if fs.wrapped {
+		return fileKey{path: filepath.Clean(name)}
+	}
+	return keyOf(name, fi)
 }

@@ -1,6 +1,7 @@
 package aiofs
 
 import (
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -94,7 +95,11 @@ type node struct {
 }
 
 func newNode(fs *Fs, key fileKey) *node {
-	return &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block)}
+	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block)}
+	if fs.wrapped {
+		n.limit.ok.Store(math.MaxInt64) // the base refuses what it cannot take
+	}
+	return n
 }
 
 // authoritative reports whether n.size, not the file, says where the file
@@ -148,7 +153,7 @@ func (n *node) record(fi os.FileInfo) {
 // when Fs.flushSeq was seq. An Open that finds the file changed since the
 // Fs last saw it drops the cached blocks.
 func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
-	key := keyOf(f.name, fi)
+	key := fs.keyOf(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
 	if n == nil {
@@ -171,7 +176,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
 			return err
 		}
 		// The flushes it waited for changed the file's times.
-		if tfi, err := f.osf.Stat(); err == nil {
+		if tfi, err := f.bf.Stat(); err == nil {
 			fi = tfi
 		}
 	}
@@ -246,7 +251,9 @@ func (n *node) forgetIfIdle() {
 			n.timer.Stop()
 			n.timer = nil
 		}
-		delete(n.fs.nodes, n.key)
+		if n.fs.nodes[n.key] == n { // not renamed over or removed in a wrapped Fs
+			delete(n.fs.nodes, n.key)
+		}
 	}
 }
 

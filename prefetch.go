@@ -206,7 +206,7 @@ func roundPow2(n int64) int64 {
 // far as the cache has room, unless the page cache holds the window
 // already. It takes fs.mu itself, after asking the page cache.
 func (n *node) prefetch(f *File, w window) {
-	if inPageCache(f.osf, w.start, w.end) {
+	if f.osf != nil && inPageCache(f.osf, w.start, w.end) {
 		return // reads will find it in the page cache
 	}
 	fs := n.fs
@@ -243,7 +243,7 @@ func (n *node) prefetch(f *File, w window) {
 func (n *node) load(f *File, b *block, gen uint64) {
 	defer f.ops.exit()
 	fs := n.fs
-	m, err := fs.eng.pread(f.osf, b.data, b.idx*blockSize)
+	m, err := fs.eng.pread(f.data, b.data, b.idx*blockSize)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	close(b.loading)

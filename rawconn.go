@@ -13,8 +13,13 @@ import (
 // the file is written, and the descriptor's offset is the File's, and
 // afterwards the File's offset is where the descriptor's ended. Its
 // Write is not supported: bytes written behind the cache's back would
-// make it disagree with the file.
+// make it disagree with the file. The files of a wrapped Fs have no
+// descriptor and return errors.ErrUnsupported.
 func (f *File) SyscallConn() (syscall.RawConn, error) {
+	if f.osf == nil {
+		// A wrapped file has no descriptor of the OS to lend.
+		return nil, f.pathErr("syscallconn", errors.ErrUnsupported)
+	}
 	if f.n == nil {
 		return f.osf.SyscallConn()
 	}

@@ -10,7 +10,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
 			// Nothing cached or buffered, and not a read readahead
 			// follows: the file answers, without the Fs's lock.
-			m, err := fs.eng.pread(f.osf, p, off)
+			m, err := fs.eng.pread(f.data, p, off)
 			fs.st.cacheMisses.Add(1)
 			return m, err
 		}
@@ -94,7 +94,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			end = int(min(int64(end), n.size-off))
 		}
 		fs.mu.Unlock()
-		m, err := fs.eng.pread(f.osf, p[done:end], pos)
+		m, err := fs.eng.pread(f.data, p[done:end], pos)
 		if !auth && err == nil && done+m == len(p) {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
@@ -160,7 +160,7 @@ func (n *node) complete(f *File, b *block) error {
 	defer blockBufs.Put(tmp)
 	gen := n.directGen
 	fs.mu.Unlock()
-	m, err := fs.eng.pread(f.osf, tmp[:], b.idx*blockSize)
+	m, err := fs.eng.pread(f.data, tmp[:], b.idx*blockSize)
 	fs.mu.Lock()
 	if err != nil {
 		return err

@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // heldWrites is an engine whose writes wait for release, and which counts
@@ -17,12 +19,12 @@ type heldWrites struct {
 	release chan struct{}
 }
 
-func (e *heldWrites) pread(f *os.File, p []byte, off int64) (int, error) {
+func (e *heldWrites) pread(f afero.File, p []byte, off int64) (int, error) {
 	e.reads.Add(1)
 	return e.engine.pread(f, p, off)
 }
 
-func (e *heldWrites) pwritev(f *os.File, bufs [][]byte, off int64) (int, error) {
+func (e *heldWrites) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
 	select {
 	case e.started <- struct{}{}:
 	default:

@@ -26,7 +26,7 @@ func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) 
 
 // byName finds the node of the file name names; called with fs.mu held.
 func (fs *Fs) byName(name string) func(os.FileInfo) *node {
-	return func(fi os.FileInfo) *node { return fs.nodes[keyOf(name, fi)] }
+	return func(fi os.FileInfo) *node { return fs.nodes[fs.keyOf(name, fi)] }
 }
 
 // withBufferedSize returns fi with the size this Fs knows, which includes
@@ -130,9 +130,9 @@ func (f *File) size() (int64, error) {
 	if size, ok := f.n.bufferedSize(); ok {
 		return size, nil
 	}
-	fi, err := f.osf.Stat()
+	fi, err := f.bf.Stat()
 	if err != nil {
-		return 0, bareErr(err)
+		return 0, err
 	}
 	return fi.Size(), nil
 }

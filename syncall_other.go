@@ -2,9 +2,7 @@
 
 package aiofs
 
-import "errors"
-
 // syncAll fails: this system has no call that commits every file system,
 // and files are known by their paths here (see fileKey), so only more than
 // maxUnsynced closed files can bring Fs.Sync to need it.
-func syncAll() error { return errors.New("aiofs: too many closed files to commit") }
+func syncAll() error { return errTooManyUnsynced }

@@ -10,9 +10,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// fileKey identifies a file independently of its names.
+// fileKey identifies a file independently of its names; in an Fs made by
+// Wrap, where the base has no such identity, by its cleaned path.
 type fileKey struct {
 	dev, ino uint64
+	path     string
 }
 
 func keyOf(_ string, fi os.FileInfo) fileKey {

@@ -13,7 +13,7 @@ func (n *node) truncate(f *File, size int64) error {
 	}
 	n.beginDirect()
 	fs.mu.Unlock()
-	err := f.osf.Truncate(size)
+	err := f.bf.Truncate(size)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if err == nil {
@@ -60,7 +60,7 @@ func (n *node) truncated(f *File, seq uint64) error {
 	fs.mu.Unlock()
 	var err error
 	if again {
-		err = f.osf.Truncate(0)
+		err = f.bf.Truncate(0)
 	}
 	fs.mu.Lock()
 	n.endDirect()

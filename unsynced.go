@@ -82,7 +82,9 @@ func (fs *Fs) syncClosed() error {
 	for key, name := range names {
 		err := fs.syncByName(key, name)
 		if err == errNameLost {
-			all = true
+			// On the OS, the file may live on under another name; a base
+			// file that is gone needs no commit.
+			all = all || !fs.wrapped
 			continue
 		}
 		if err != nil {
@@ -95,6 +97,9 @@ func (fs *Fs) syncClosed() error {
 		}
 	}
 	if all {
+		if fs.wrapped {
+			return errTooManyUnsynced // a base has no sync(2)
+		}
 		if err := syncAll(); err != nil && first == nil {
 			first = err
 		}
@@ -102,19 +107,25 @@ func (fs *Fs) syncClosed() error {
 	return first
 }
 
+// errTooManyUnsynced says Fs.Sync had more closed files to commit than it
+// remembers, and no call that commits them all.
+var errTooManyUnsynced = errors.New("aiofs: too many closed files to commit")
+
 // errNameLost says a remembered name no longer leads to its file.
 var errNameLost = errors.New("aiofs: name no longer leads to the file")
 
 // syncByName opens name, checks that it is still the file with key, and
 // commits it.
 func (fs *Fs) syncByName(key fileKey, name string) error {
-	f, err := os.Open(name)
+	f, err := fs.base.Open(name)
 	if err != nil {
 		return errNameLost
 	}
 	defer f.Close()
+	// In a wrapped Fs the key is the name the file had, and renames
+	// through the Fs have moved the name: only the OS can tell more.
 	fi, err := f.Stat()
-	if err != nil || keyOf(name, fi) != key {
+	if err != nil || !fs.wrapped && fs.keyOf(name, fi) != key {
 		return errNameLost
 	}
 	if err := fs.eng.fsync(f); err != nil {

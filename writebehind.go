@@ -76,10 +76,10 @@ func (n *node) lockSized(f *File) error {
 		return nil
 	}
 	fs.mu.Unlock()
-	fi, err := f.osf.Stat()
+	fi, err := f.bf.Stat()
 	fs.mu.Lock()
 	if err != nil {
-		return bareErr(err)
+		return err
 	}
 	n.size = fi.Size()
 	return nil
@@ -176,7 +176,7 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	n.beginDirect()
 	fs.mu.Unlock()
-	m, err := fs.eng.pwritev(f.osf, [][]byte{p}, off)
+	m, err := fs.eng.pwritev(f.data, [][]byte{p}, off)
 	fs.mu.Lock()
 	if m > 0 {
 		n.overwritten(p[:m], off)
