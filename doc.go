@@ -7,6 +7,11 @@
 //	fs := aiofs.New() // instead of afero.NewOsFs()
 //	defer fs.Close()
 //
+// and Wrap gives any other afero.Fs (SFTP, buckets, memory) the same cache,
+// readahead and write-behind:
+//
+//	fs := aiofs.Wrap(remote)
+//
 // # The model
 //
 // Path operations (open, stat, mkdir, rename, remove, readdir) call the
@@ -34,10 +39,15 @@
 // other processes see them once flushed (Sync, Close, or a short delay),
 // and this Fs sees other processes' changes when it next opens the file.
 //
+// An Fs made by Wrap works the same way over its base: path operations
+// are the base's, and the data of regular files moves through a pool of
+// goroutines calling the base files' ReadAt, WriteAt and Sync, several at a
+// time per file (see Wrap).
+//
 // # Errors
 //
 // Errors are those package os returns: *os.PathError with the same Op and
-// the bare errno. A write that fails in the background is never dropped:
+// the bare errno; in a wrapped Fs, the base's own. A write that fails in the background is never dropped:
 // every handle of the file that was open when it failed returns it from
 // its next Write, WriteAt, Sync and Close, until one of its Syncs
 // succeeds. The data stays dirty and Sync retries it.
@@ -68,7 +78,8 @@
 //
 // In the order data flows:
 //
-//   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go.
+//   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go;
+//     wrap.go, Wrap and the base files its engine calls.
 //   - file.go: File, its offset and the afero.File methods; opguard.go,
 //     the count that keeps a File's descriptor open while it is used;
 //     rawconn.go, the descriptor lent to sendfile.

@@ -110,9 +110,19 @@ func (e *poolEngine) do(j *poolJob) (int, error) {
 		return 0, os.ErrClosed
 	}
 	defer e.gate.exit()
+	e.submit(j)
+	return e.wait(j)
+}
+
+// submit hands j to a worker; the caller has entered the gate.
+func (e *poolEngine) submit(j *poolJob) {
 	e.c.submitted.Add(1)
 	e.c.inFlight.Add(1)
 	e.jobs <- j
+}
+
+// wait waits for j, returns its result and recycles it.
+func (e *poolEngine) wait(j *poolJob) (int, error) {
 	<-j.done
 	e.c.inFlight.Add(-1)
 	e.c.completed.Add(1)
@@ -131,11 +141,48 @@ func (e *poolEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 }
 
 func (e *poolEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
+	if _, isOS := f.(*os.File); !isOS && len(bufs) > 1 {
+		return e.writeEach(f, bufs, off)
+	}
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f, j.bufs, j.off = opWrite, f, bufs, off
 	n, err := e.do(j)
 	e.c.bytesWritten.Add(uint64(n))
 	return n, err
+}
+
+// writeEach writes each of bufs to a base file with a WriteAt of its own,
+// all at once, as io.WriterAt allows for ranges that do not overlap, so
+// that a flush to a remote base costs one round trip rather than one per
+// buffer. It counts what was written before the first buffer that failed:
+// bytes written after it are reported as not written, and stay dirty.
+func (e *poolEngine) writeEach(f afero.File, bufs [][]byte, off int64) (int, error) {
+	if !e.gate.enter() {
+		return 0, os.ErrClosed
+	}
+	defer e.gate.exit()
+	jobs := make([]*poolJob, len(bufs))
+	for i, b := range bufs {
+		j := poolJobs.Get().(*poolJob)
+		j.op, j.f, j.bufs, j.off = opWrite, f, bufs[i:i+1], off
+		off += int64(len(b))
+		jobs[i] = j
+		e.submit(j)
+	}
+	var n int
+	var first error
+	for i, j := range jobs {
+		m, err := e.wait(j)
+		e.c.bytesWritten.Add(uint64(m))
+		if first == nil {
+			n += m
+			if err == nil && m < len(bufs[i]) {
+				err = io.ErrShortWrite
+			}
+			first = err
+		}
+	}
+	return n, first
 }
 
 func (e *poolEngine) fsync(f afero.File) error {
