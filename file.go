@@ -83,7 +83,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		f.osf = osFile(bf)
 		f.data = f.osf
 	}
-	if !fi.Mode().IsRegular() || f.osf != nil && onPseudoFS(f.osf) {
+	if !fi.Mode().IsRegular() || f.osf != nil && onPseudoFS(f.osf, fi) {
 		// Served as afero.OsFs or the base serves it, O_APPEND included.
 		if f.appendMode {
 			if err := f.restoreAppend(flag, perm); err != nil {

@@ -2,6 +2,7 @@ package aiofs
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,10 +14,15 @@ const (
 	fusectlMagic  = 0x65735543
 )
 
-// onPseudoFS reports whether f lives on a file system whose files change
-// without their size or times changing (procfs, sysfs and the like), so
-// that nothing of them may be cached.
-func onPseudoFS(f *os.File) bool {
+// onPseudoFS reports whether f, described by fi, lives on a file system
+// whose files change without their size or times changing (procfs, sysfs
+// and the like), so that nothing of them may be cached. Those all have
+// anonymous device numbers (major 0); a file on a block device needs no
+// fstatfs, which spares a system call per open on most disks.
+func onPseudoFS(f *os.File, fi os.FileInfo) bool {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && unix.Major(st.Dev) != 0 {
+		return false
+	}
 	var st unix.Statfs_t
 	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
 		return true // unknown: leave it to the OS

@@ -5,4 +5,4 @@ package aiofs
 import "os"
 
 // onPseudoFS reports false: this system's pseudo-files are not known.
-func onPseudoFS(*os.File) bool { return false }
+func onPseudoFS(*os.File, os.FileInfo) bool { return false }
