@@ -93,6 +93,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -289,7 +290,13 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	fc.Seed = int64(seed)
 	opt, log := aiofs.WithFaults(fc)
 	m := &model{cfg: cfg, log: log, hs: make(map[[2]int]*mhandle)}
-	m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine)}, cfg.opts...), opt)...)
+	if engine == "wrap" {
+		// The same files through Wrap over afero.OsFs: the wrap pool
+		// calls os.File's ReadAt, WriteAt and Sync.
+		m.fs = aiofs.Wrap(afero.NewOsFs(), append(slices.Clip(cfg.opts), opt)...)
+	} else {
+		m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine)}, cfg.opts...), opt)...)
+	}
 	hung := false
 	defer func() {
 		if !hung {
@@ -1033,32 +1040,38 @@ func testModel(t *testing.T, faults bool, def int) {
 	seed := baseSeed(t)
 	total := modelOps(t, def)
 	cfgs := modelConfigs(faults)
-	forEngines(t, func(t *testing.T, engine string) {
-		for ci, cfg := range cfgs {
-			t.Run(cfg.name, func(t *testing.T) {
-				dir := filepath.Join(modelDir(t), "m")
-				ops := total / len(cfgs)
-				for run := 0; ops > 0; run++ {
-					n := min(ops, mRunOps)
-					ops -= n
-					rs := seed + uint64(ci)<<32 + uint64(run)
-					ran, v, _ := runModel(dir, engine, cfg, rs, n, nil)
-					if v == nil {
-						continue
-					}
-					t.Errorf("run %d (seed %d): %v\nreproduce: AIOFS_SEED=%d go test -run 'TestModel%s/%s/%s$'",
-						run, rs, v, seed, map[bool]string{true: "", false: "NoFaults"}[faults], engine, cfg.name)
-					shrunk, sv, faultsSeen := shrink(dir, engine, cfg, rs, ran[:min(v.step+1, len(ran))], v)
-					total := len(shrunk)
-					if total > 60 {
-						shrunk = shrunk[total-60:] // the tail of a sequence that did not shrink
-					}
-					t.Errorf("shrunk to %d ops (the last %d listed): %v\n%s\nfaults injected in that replay:\n%s", total, len(shrunk), sv, opList(shrunk), faultList(faultsSeen))
-					return
+	// Every engine, and Wrap over afero.OsFs as one more.
+	forEngines(t, func(t *testing.T, engine string) { modelEngine(t, engine, faults, seed, total, cfgs) })
+	t.Run("wrap", func(t *testing.T) { modelEngine(t, "wrap", faults, seed, total, cfgs) })
+}
+
+// modelEngine runs testModel's share of ops for each configuration on
+// one engine.
+func modelEngine(t *testing.T, engine string, faults bool, seed uint64, total int, cfgs []modelConfig) {
+	for ci, cfg := range cfgs {
+		t.Run(cfg.name, func(t *testing.T) {
+			dir := filepath.Join(modelDir(t), "m")
+			ops := total / len(cfgs)
+			for run := 0; ops > 0; run++ {
+				n := min(ops, mRunOps)
+				ops -= n
+				rs := seed + uint64(ci)<<32 + uint64(run)
+				ran, v, _ := runModel(dir, engine, cfg, rs, n, nil)
+				if v == nil {
+					continue
 				}
-			})
-		}
-	})
+				t.Errorf("run %d (seed %d): %v\nreproduce: AIOFS_SEED=%d go test -run 'TestModel%s/%s/%s$'",
+					run, rs, v, seed, map[bool]string{true: "", false: "NoFaults"}[faults], engine, cfg.name)
+				shrunk, sv, faultsSeen := shrink(dir, engine, cfg, rs, ran[:min(v.step+1, len(ran))], v)
+				total := len(shrunk)
+				if total > 60 {
+					shrunk = shrunk[total-60:] // the tail of a sequence that did not shrink
+				}
+				t.Errorf("shrunk to %d ops (the last %d listed): %v\n%s\nfaults injected in that replay:\n%s", total, len(shrunk), sv, opList(shrunk), faultList(faultsSeen))
+				return
+			}
+		})
+	}
 }
 
 // shrink looks for a shorter sequence that breaks the same rule, removing
