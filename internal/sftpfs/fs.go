@@ -15,9 +15,10 @@
 //   - Sync needs the fsync@openssh.com extension (see ErrNoFsync);
 //   - Readdir lists the whole directory at its first call and returns the
 //     entries sorted by name;
-//   - errors map as described at ErrNoFsync's file: the generic SFTP
-//     failure stays an *sftp.StatusError where one round trip cannot tell
-//     what it was;
+//   - errors are *fs.PathError (*os.LinkError for Rename and Symlink) with
+//     os's Op and errno where SFTP says enough (see errors.go); the generic
+//     SFTP failure stays an *sftp.StatusError where one more round trip
+//     cannot tell what it was;
 //   - a lost connection fails every call with sftp.ErrSSHFxConnectionLost;
 //     the Fs does not reconnect.
 package sftpfs
