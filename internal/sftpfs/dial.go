@@ -17,10 +17,9 @@ import (
 )
 
 // NewClient starts an SFTP session on conn. Unlike sftp.NewClient, a
-// request sent after the connection was lost fails with
-// sftp.ErrSSHFxConnectionLost rather than io.EOF, so a lost connection is
-// never taken for an end of file. Closing the client ends the session, not
-// conn.
+// request sent after the connection was lost fails with an error matching
+// sftp.ErrSSHFxConnectionLost, never io.EOF, so a lost connection is never
+// taken for an end of file. Closing the client ends the session, not conn.
 func NewClient(conn *ssh.Client, opts ...sftp.ClientOption) (*sftp.Client, error) {
 	s, err := conn.NewSession()
 	if err != nil {

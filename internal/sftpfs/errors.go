@@ -91,11 +91,13 @@ func isFailure(err error) bool {
 }
 
 // lostGuard is the write side of an SFTP session. When the SSH connection
-// is gone, x/crypto/ssh reports a write on the channel as io.EOF, and
-// pkg/sftp hands that error to the request that made the write; a Read
-// would then see io.EOF, a clean end of file, for a lost connection. The
-// guard turns it into sftp.ErrSSHFxConnectionLost, the error pkg/sftp
-// gives the requests in flight when the connection drops.
+// is gone, x/crypto/ssh reports a write on the channel as io.EOF (or as
+// the transport's error), and pkg/sftp hands that error to the request
+// that made the write; a Read would then see io.EOF, a clean end of file,
+// for a lost connection. The guard makes every failed write an error that
+// matches sftp.ErrSSHFxConnectionLost, the error pkg/sftp gives the
+// requests in flight when the connection drops: a session whose channel
+// cannot be written is lost.
 type lostGuard struct {
 	w     io.WriteCloser
 	close func() error
@@ -103,8 +105,8 @@ type lostGuard struct {
 
 func (g lostGuard) Write(b []byte) (int, error) {
 	n, err := g.w.Write(b)
-	if err == io.EOF {
-		err = sftp.ErrSSHFxConnectionLost
+	if err != nil {
+		err = fmt.Errorf("%w: %v", sftp.ErrSSHFxConnectionLost, err)
 	}
 	return n, err
 }
