@@ -32,9 +32,10 @@
 // The "vs os" column is the backend's median operations per second divided
 // by afero.OsFs's for the same workload: above 1 is faster. Its "±" is the
 // same kind of spread, of the ratios of the runs paired by round, around
-// that ratio. A cell whose difference from os, |vs os − 1|, is smaller than
-// its own ± or its ratio's ± is marked "~" (within noise), with a footnote
-// and a warning on stderr: another set of runs could report the opposite.
+// that ratio. A cell is marked "~" (within noise), with a footnote and a
+// warning on stderr, when its difference from os is smaller than its
+// spread: when 1 lies within vs os·(1 ± s), s the larger of the cell's ±
+// and its ratio's ±. Another set of runs could then report the opposite.
 // p50, p99 and the allocation column (the growth of
 // runtime.MemStats.TotalAlloc) are those of the median run. -json prints
 // every run's seconds and ops/s, the spreads and the paired ratios too.

@@ -27,7 +27,7 @@ type Row struct {
 	VsOs         float64   `json:"vs_os,omitempty"`        // median ops/s over os's median ops/s
 	VsOsRuns     []float64 `json:"vs_os_runs,omitempty"`   // ops/s over os's, runs paired by number
 	VsOsSpread   float64   `json:"vs_os_spread,omitempty"` // largest distance of a paired ratio from VsOs, as a fraction of it
-	WithinNoise  bool      `json:"within_noise,omitempty"` // |VsOs-1| is smaller than Spread or VsOsSpread
+	WithinNoise  bool      `json:"within_noise,omitempty"` // |VsOs-1| < max(Spread, VsOsSpread)·VsOs
 	Error        string    `json:"error,omitempty"`
 }
 
@@ -59,7 +59,7 @@ type Report struct {
 
 const (
 	noiseMark = "~"
-	noiseNote = "~ within noise: the difference from os is smaller than the ± of the row or of its ratio; rerun with a higher -count"
+	noiseNote = "~ within noise: 1.00x lies within vs os ± the larger of the row's two spreads; rerun with a higher -count"
 	countNote = "-count 1: one run per cell, so no spread and no noise check; single runs on a busy machine can be off by 2x or more"
 )
 

@@ -59,10 +59,10 @@ func spread(xs []float64, m float64) float64 {
 // compareToOs sets each row's speed relative to the os row of its
 // workload. VsOs is the ratio of the median ops/s; VsOsRuns are the ratios
 // of the runs paired by number (run i of both cells ran in the same round)
-// and VsOsSpread their spread around VsOs. A row is within noise when the
-// difference from os, |VsOs − 1|, is smaller than the spread of its own
-// runs or of the paired ratios: then another set of runs could well have
-// reported the opposite.
+// and VsOsSpread their spread around VsOs. A row is within noise when 1
+// lies inside VsOs·(1 ± s), s the larger of its own spread and that of the
+// paired ratios: the difference from os, |VsOs − 1|, is smaller than the
+// spread, and another set of runs could well report the opposite.
 func compareToOs(rows []Row) {
 	base := map[string]Row{}
 	for _, r := range rows {
@@ -85,6 +85,6 @@ func compareToOs(rows []Row) {
 		}
 		r.VsOsSpread = spread(r.VsOsRuns, r.VsOs)
 		r.WithinNoise = r.Backend != "os" && len(r.VsOsRuns) > 1 &&
-			math.Abs(r.VsOs-1) < max(r.Spread, r.VsOsSpread)
+			math.Abs(r.VsOs-1) < max(r.Spread, r.VsOsSpread)*r.VsOs
 	}
 }

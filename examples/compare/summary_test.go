@@ -94,6 +94,9 @@ func TestCompareToOs(t *testing.T) {
 		summarize(cell("b", "once", 103)),
 		summarize(cell("b", "no-os", 100, 200, 300)),
 		summarize(cell("flat", "w", 105, 105, 105)), // 1.05x, ±0%, but os's noise makes ratios 0.95 to 1.17
+		summarize(cell("os", "scale", 100, 100, 100)),
+		summarize(cell("wide", "scale", 300, 60, 540)), // 3x ±80%: one round was 0.6x
+		summarize(cell("half", "scale", 50, 80, 20)),   // 0.5x ±60%: 0.2x to 0.8x, slower in every round
 	}
 	compareToOs(rows)
 	for _, tc := range []struct {
@@ -112,6 +115,9 @@ func TestCompareToOs(t *testing.T) {
 		{7, 1.03, 0, false}, // one run: no spread to judge by
 		{8, 0, 0, false},    // no os row
 		{9, 1.05, (105.0/90 - 1.05) / 1.05, true},
+		{10, 1, 0, false},
+		{11, 3, 0.8, true},
+		{12, 0.5, 0.6, false},
 	} {
 		r := rows[tc.row]
 		if !near(r.VsOs, tc.vs) || !near(r.VsOsSpread, tc.vsSpread) || r.WithinNoise != tc.withinNoise {
