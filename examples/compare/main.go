@@ -3,7 +3,7 @@
 // percentile latency per operation, bytes allocated, and speed relative to
 // afero.OsFs.
 //
-//	go run ./examples/compare                 # default sizes and -count 3, about 30 s
+//	go run ./examples/compare                 # default sizes and -count 3, 15 to 35 s
 //	go run ./examples/compare -size 1GiB -cold -dir /mnt/nvme
 //	go run ./examples/compare -json > out.json
 //
