@@ -3,7 +3,7 @@
 // percentile latency per operation, bytes allocated, and speed relative to
 // afero.OsFs.
 //
-//	go run ./examples/compare                 # default sizes, about 30 s
+//	go run ./examples/compare                 # default sizes and -count 3, 15 to 35 s
 //	go run ./examples/compare -size 1GiB -cold -dir /mnt/nvme
 //	go run ./examples/compare -json > out.json
 //
@@ -11,7 +11,8 @@
 // engine this system offers (uring on Linux, kqueue on FreeBSD, and pool
 // everywhere), and aiofs-ra0-wb0 (aiofs without prefetch and write-behind:
 // WithReadahead(0), WithWriteBehind(0)). Every aiofs run gets a new Fs, so
-// its block cache starts empty; the OS page cache is warm unless -cold.
+// its block cache starts empty; the OS page cache is warm unless -cold. The
+// mem runs share the one MemMapFs that holds their inputs.
 //
 // Workloads: seqread (128 KiB Reads of a -size file), randread-1g and
 // randread-32g (-ops 4 KiB ReadAts at random offsets by 1 and 32
@@ -19,12 +20,28 @@
 // 1 MiB Writes, then Sync), smallfiles (-files files created, written with
 // 4 KiB and closed) and walk (afero.Walk over a tree of -files entries).
 //
-// Single runs on a shared machine are noisy: -count N runs every workload N
-// times on each backend and reports the run of median duration.
+// Single runs on a shared machine are noisy, and a fixed order favours
+// whoever runs first. So each workload runs -count times (3 by default) on
+// every backend, in rounds: round i visits the backends in their order
+// rotated by i. A cell (backend, workload) shows the run of median time,
+// and beside its ops/s the spread "±": the largest distance of one run's
+// ops/s from the median, as a percentage of the median, so every run lies
+// within median ± spread. -count 1 is allowed, with a warning: it shows no
+// spread.
 //
-// The "vs os" column is the backend's operations per second divided by
-// afero.OsFs's for the same workload: above 1 is faster. The allocation
-// column is the growth of runtime.MemStats.TotalAlloc during the run.
+// The "vs os" column is the backend's median operations per second divided
+// by afero.OsFs's for the same workload: above 1 is faster. Its "±" is the
+// same kind of spread, of the ratios of the runs paired by round, around
+// that ratio. A cell is marked "~" (within noise), with a footnote and a
+// warning on stderr, when its difference from os is smaller than its
+// spread: when 1 lies within vs os·(1 ± s), s the larger of the cell's ±
+// and its ratio's ±. Another set of runs could then report the opposite.
+// p50, p99 and the allocation column (the growth of
+// runtime.MemStats.TotalAlloc) are those of the median run. -json prints
+// every run's seconds and ops/s, the spreads and the paired ratios too.
+//
+// Progress goes to stderr, one line per run; -q silences it, but not the
+// warnings.
 //
 // -cold syncs and drops the page cache (echo 3 > /proc/sys/vm/drop_caches)
 // before each run; that needs root on Linux, and compare says on stderr
@@ -34,7 +51,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -50,12 +66,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/afero"
-
-	"github.com/aiofs/aiofs"
 )
 
 type config struct {
@@ -109,25 +122,13 @@ func parseSize(s string) (int64, error) {
 	return v * mult, nil
 }
 
-func formatBytes(n float64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", n/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", n/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", n/(1<<10))
-	}
-	return fmt.Sprintf("%.0f B", n)
-}
-
 func main() {
 	cfg := &config{}
 	size := byteSize(128 << 20)
 	flag.Var(&size, "size", "bytes of the data file and of each write workload (accepts KiB, MiB, GiB)")
 	flag.IntVar(&cfg.ops, "ops", 65536, "4 KiB random reads per randread workload")
 	flag.IntVar(&cfg.files, "files", 2000, "files of the smallfiles workload and of the walked tree")
-	flag.IntVar(&cfg.count, "count", 1, "runs of each workload on each backend; the table shows the run of median time")
+	flag.IntVar(&cfg.count, "count", 3, "runs of each workload on each backend, in rotated order; the table shows the median and the spread (1 is allowed but has no spread)")
 	flag.BoolVar(&cfg.json, "json", false, "print one JSON document instead of the table")
 	flag.BoolVar(&cfg.cold, "cold", false, "drop the page cache before each run (Linux, root)")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the work files (default: the system's temporary directory)")
@@ -193,104 +194,6 @@ func main() {
 	}
 }
 
-// A backend makes the Fs of one run.
-type backend struct {
-	name    string
-	disk    bool   // on the OS file system (uses the prepared inputs on disk)
-	engine  string // aiofs: the engine in use
-	note    string // aiofs: why the engine fell back, if it did
-	skipped string // why it does not run
-	open    func() (afero.Fs, func() error)
-}
-
-func aiofsBackend(name string, opts ...aiofs.Option) backend {
-	return backend{name: name, disk: true, open: func() (afero.Fs, func() error) {
-		fs := aiofs.New(opts...)
-		return fs, fs.Close
-	}}
-}
-
-// backends lists the candidates: the platform's engine is kept only if it
-// actually starts here.
-func backends() []backend {
-	nop := func() error { return nil }
-	bs := []backend{
-		{name: "os", disk: true, open: func() (afero.Fs, func() error) { return afero.NewOsFs(), nop }},
-		{name: "mem", open: func() (afero.Fs, func() error) { return afero.NewMemMapFs(), nop }},
-	}
-	var engines []string
-	switch runtime.GOOS {
-	case "linux":
-		engines = append(engines, "uring")
-	case "freebsd":
-		engines = append(engines, "kqueue")
-	}
-	engines = append(engines, "pool")
-	for _, e := range engines {
-		bs = append(bs, aiofsBackend("aiofs-"+e, aiofs.WithEngine(e)))
-	}
-	bs = append(bs, aiofsBackend("aiofs-ra0-wb0", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)))
-
-	for i := range bs {
-		b := &bs[i]
-		if !strings.HasPrefix(b.name, "aiofs") {
-			continue
-		}
-		fs, closeFs := b.open()
-		st := fs.(*aiofs.Fs).Stats()
-		closeFs()
-		b.engine, b.note = st.Engine, st.Fallback
-		if want, ok := strings.CutPrefix(b.name, "aiofs-"); ok && slices.Contains(engines, want) && st.Engine != want {
-			b.skipped = fmt.Sprintf("engine %s not available (aiofs fell back to %s: %s)", want, st.Engine, st.Fallback)
-		}
-	}
-	return bs
-}
-
-// Row is one (backend, workload) measurement.
-type Row struct {
-	Workload   string  `json:"workload"`
-	Backend    string  `json:"backend"`
-	Bytes      int64   `json:"bytes"`
-	Ops        int64   `json:"ops"`
-	Seconds    float64 `json:"seconds"`
-	MBPerSec   float64 `json:"mb_per_s"` // 10^6 bytes per second
-	OpsPerSec  float64 `json:"ops_per_s"`
-	P50Micros  float64 `json:"p50_us"`
-	P99Micros  float64 `json:"p99_us"`
-	AllocBytes uint64  `json:"alloc_bytes"`
-	VsOs       float64 `json:"vs_os,omitempty"` // ops/s relative to the os backend
-	Cold       bool    `json:"cold"`            // the page cache was dropped before the run
-	Runs       int     `json:"runs"`            // runs made; the row is the one of median time
-	Error      string  `json:"error,omitempty"`
-}
-
-// BackendInfo describes a backend in the JSON output.
-type BackendInfo struct {
-	Name     string `json:"name"`
-	Engine   string `json:"engine,omitempty"`
-	Fallback string `json:"fallback,omitempty"`
-	Skipped  string `json:"skipped,omitempty"`
-}
-
-// Report is the JSON document.
-type Report struct {
-	GoVersion string        `json:"go_version"`
-	GOOS      string        `json:"goos"`
-	GOARCH    string        `json:"goarch"`
-	CPUs      int           `json:"cpus"`
-	Dir       string        `json:"dir"`
-	Size      int64         `json:"size"`
-	Ops       int           `json:"ops"`
-	Files     int           `json:"files"`
-	Count     int           `json:"count"`
-	Cold      bool          `json:"cold"`
-	ColdNote  string        `json:"cold_note,omitempty"`
-	Backends  []BackendInfo `json:"backends"`
-	Workloads []string      `json:"workloads"`
-	Rows      []Row         `json:"rows"`
-}
-
 func selected(list, name string) bool {
 	if list == "" {
 		return true
@@ -298,7 +201,14 @@ func selected(list, name string) bool {
 	return slices.Contains(strings.Split(list, ","), name)
 }
 
-func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error {
+// An opened store is a store made for this invocation.
+type opened struct {
+	store
+	fs    afero.Fs
+	close func() error
+}
+
+func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err error) {
 	var stopped atomic.Bool
 	go func() {
 		<-ctx.Done()
@@ -309,9 +219,12 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error 
 			fmt.Fprintf(os.Stderr, "compare: "+format+"\n", args...)
 		}
 	}
+	warn := func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "compare: warning: "+format+"\n", args...)
+	}
 
 	var bs []backend
-	for _, b := range backends() {
+	for _, b := range backendTable() {
 		if selected(cfg.backends, b.name) {
 			bs = append(bs, b)
 		}
@@ -325,6 +238,9 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error 
 	if len(bs) == 0 || len(ws) == 0 {
 		return errors.New("no backend or no workload selected")
 	}
+	if cfg.count == 1 {
+		warn(countNote)
+	}
 
 	rep := &Report{
 		GoVersion: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH, CPUs: runtime.NumCPU(),
@@ -333,11 +249,40 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error 
 	for _, w := range ws {
 		rep.Workloads = append(rep.Workloads, w.name)
 	}
-	for _, b := range bs {
-		rep.Backends = append(rep.Backends, BackendInfo{b.name, b.engine, b.note, b.skipped})
-		if b.skipped != "" {
-			progress("skipping %s: %s", b.name, b.skipped)
+
+	// Open each store the selected backends use, once.
+	bases := map[string]*opened{}
+	defer func() {
+		for _, b := range bases {
+			if cerr := b.close(); cerr != nil {
+				err = errors.Join(err, fmt.Errorf("closing the %s store: %w", b.name, cerr))
+			}
 		}
+	}()
+	for _, b := range bs {
+		if bases[b.store] != nil {
+			continue
+		}
+		s, err := findStore(b.store)
+		if err != nil {
+			return err
+		}
+		fs, closeFs, err := s.open(work)
+		if err != nil {
+			return fmt.Errorf("opening the %s store: %w", s.name, err)
+		}
+		bases[s.name] = &opened{s, fs, closeFs}
+	}
+
+	var running []backend
+	for _, b := range bs {
+		info := probe(b, bases[b.store].fs)
+		rep.Backends = append(rep.Backends, info)
+		if info.Skipped != "" {
+			progress("skipping %s: %s", b.name, info.Skipped)
+			continue
+		}
+		running = append(running, b)
 	}
 
 	cold := cfg.cold
@@ -349,83 +294,63 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error 
 		}
 	}
 
-	in := filepath.Join(work, "in")
-	progress("preparing %s of data and %d files in %s", formatBytes(float64(cfg.size)), cfg.files, work)
-	if err := prepare(afero.NewOsFs(), in, cfg); err != nil {
-		return fmt.Errorf("preparing inputs: %w", err)
-	}
-
-	total := 0
-	for _, b := range bs {
-		if b.skipped == "" {
-			total += len(ws)
-		}
-	}
-	done := 0
-	for _, b := range bs {
-		if b.skipped != "" {
+	in, out := filepath.Join(work, "in"), filepath.Join(work, "out")
+	prepared := map[string]bool{}
+	for _, b := range running {
+		if prepared[b.store] {
 			continue
 		}
-		var memFs afero.Fs // the mem backend keeps one Fs with its own copy of the inputs
-		if !b.disk {
-			memFs, _ = b.open()
-			if err := prepare(memFs, in, cfg); err != nil {
-				return fmt.Errorf("preparing inputs in %s: %w", b.name, err)
-			}
+		prepared[b.store] = true
+		progress("preparing %s of data and %d files in the %s store at %s", formatBytes(float64(cfg.size)), cfg.files, b.store, in)
+		if err := prepare(bases[b.store].fs, in, cfg); err != nil {
+			return fmt.Errorf("preparing inputs in the %s store: %w", b.store, err)
 		}
-		for _, w := range ws {
-			done++
-			var runs []Row
-			for i := 0; i < cfg.count; i++ {
+	}
+
+	// Workload by workload, run i of every cell, visiting the backends in
+	// the i-th rotation of their order.
+	total := len(ws) * cfg.count * len(running)
+	width := len(strconv.Itoa(total))
+	done := 0
+	for _, w := range ws {
+		runs := make([][]Row, len(running))
+		for i := range cfg.count {
+			for _, k := range rotation(len(running), i) {
+				b := running[k]
+				done++
+				if n := len(runs[k]); n > 0 && runs[k][n-1].Error != "" {
+					continue // the cell stopped at its failure
+				}
 				if stopped.Load() {
 					return ctx.Err()
 				}
-				row, err := measure(b, w, memFs, in, filepath.Join(work, "out"), cfg, cold, &stopped)
+				bb := bases[b.store]
+				row, err := measure(b, w, bb.fs, cold && bb.pageCache, in, out, cfg, &stopped)
+				if errors.Is(err, errStopped) {
+					return ctx.Err()
+				}
 				if err != nil {
-					if errors.Is(err, errStopped) {
-						return ctx.Err()
-					}
 					return err
 				}
-				runs = append(runs, row)
+				runs[k] = append(runs[k], row)
+				status := "ok"
 				if row.Error != "" {
-					break
+					status = "ERROR: " + row.Error
 				}
+				progress("[%*d/%d] %-12s run %d/%d  %-13s %7.3fs  %s",
+					width, done, total, w.name, i+1, cfg.count, b.name, row.Seconds, status)
 			}
-			row := medianRun(runs)
-			rep.Rows = append(rep.Rows, row)
-			status := "ok"
-			if row.Error != "" {
-				status = "ERROR: " + row.Error
-			}
-			progress("[%2d/%d] %-13s %-13s %7.3fs  %s", done, total, b.name, w.name, row.Seconds, status)
+		}
+		for k := range running {
+			rep.Rows = append(rep.Rows, summarize(runs[k]))
 		}
 	}
 
-	// Group the rows by workload, in the order of the lists.
-	order := func(names []string, name string) int { return slices.Index(names, name) }
-	var bnames []string
-	for _, b := range bs {
-		bnames = append(bnames, b.name)
-	}
-	slices.SortStableFunc(rep.Rows, func(a, b Row) int {
-		if d := order(rep.Workloads, a.Workload) - order(rep.Workloads, b.Workload); d != 0 {
-			return d
-		}
-		return order(bnames, a.Backend) - order(bnames, b.Backend)
-	})
-
-	// Speed relative to OsFs.
-	osOps := map[string]float64{}
+	compareToOs(rep.Rows)
 	for _, r := range rep.Rows {
-		if r.Backend == "os" && r.Error == "" {
-			osOps[r.Workload] = r.OpsPerSec
-		}
-	}
-	for i := range rep.Rows {
-		r := &rep.Rows[i]
-		if base := osOps[r.Workload]; base > 0 && r.Error == "" {
-			r.VsOs = r.OpsPerSec / base
+		if r.WithinNoise {
+			warn("%s on %s: %.2fx os is within noise (±%.0f%% over %d runs)",
+				r.Workload, r.Backend, r.VsOs, 100*max(r.Spread, r.VsOsSpread), r.Runs)
 		}
 	}
 
@@ -443,19 +368,17 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) error 
 	return nil
 }
 
-// measure runs workload w once on a new Fs of backend b (memFs for the
-// mem backend). The error is for the harness failing, not the workload.
-func measure(b backend, w workload, memFs afero.Fs, in, out string, cfg *config, cold bool, stopped *atomic.Bool) (Row, error) {
-	fs, closeFs := memFs, func() error { return nil }
-	if b.disk {
-		fs, closeFs = b.open()
-	}
+// measure runs workload w once on a new Fs of backend b over the store's
+// Fs base, dropping the page cache first if cold. The error is for the
+// harness failing, not the workload.
+func measure(b backend, w workload, base afero.Fs, cold bool, in, out string, cfg *config, stopped *atomic.Bool) (Row, error) {
+	fs, closeFs := b.open(base)
 	if err := fs.MkdirAll(out, 0o755); err != nil {
 		closeFs()
 		return Row{}, err
 	}
 	row := Row{Workload: w.name, Backend: b.name}
-	if cold && b.disk {
+	if cold {
 		if err := dropCaches(); err != nil {
 			fmt.Fprintln(os.Stderr, "compare: dropping the page cache:", err)
 		} else {
@@ -473,7 +396,8 @@ func measure(b backend, w workload, memFs afero.Fs, in, out string, cfg *config,
 	if err := closeFs(); err != nil && o.err == nil {
 		o.err = fmt.Errorf("closing the Fs: %w", err)
 	}
-	if err := fs.RemoveAll(out); err != nil && o.err == nil {
+	// Through the store, as the run's Fs is closed.
+	if err := base.RemoveAll(out); err != nil && o.err == nil {
 		o.err = fmt.Errorf("removing outputs: %w", err)
 	}
 	if errors.Is(o.err, errStopped) {
@@ -492,21 +416,6 @@ func measure(b backend, w workload, memFs afero.Fs, in, out string, cfg *config,
 	return row, nil
 }
 
-// medianRun returns the run of median duration, or the failed one.
-func medianRun(runs []Row) Row {
-	for _, r := range runs {
-		if r.Error != "" {
-			r.Runs = len(runs)
-			return r
-		}
-	}
-	s := slices.Clone(runs)
-	slices.SortFunc(s, func(a, b Row) int { return cmp.Compare(a.Seconds, b.Seconds) })
-	r := s[len(s)/2]
-	r.Runs = len(runs)
-	return r
-}
-
 // percentile returns the p-quantile of lat in microseconds (nearest rank).
 func percentile(lat []time.Duration, p float64) float64 {
 	if len(lat) == 0 {
@@ -517,59 +426,4 @@ func percentile(lat []time.Duration, p float64) float64 {
 	i := int(p*float64(len(s))+0.5) - 1
 	i = max(0, min(i, len(s)-1))
 	return float64(s[i]) / float64(time.Microsecond)
-}
-
-func formatMicros(us float64) string {
-	switch {
-	case us >= 1e6:
-		return fmt.Sprintf("%.2fs", us/1e6)
-	case us >= 1e3:
-		return fmt.Sprintf("%.2fms", us/1e3)
-	}
-	return fmt.Sprintf("%.1fµs", us)
-}
-
-func printTable(w io.Writer, rep *Report) {
-	cold := "warm page cache"
-	if rep.Cold && rep.ColdNote == "" {
-		cold = "page cache dropped before each run"
-	}
-	fmt.Fprintf(w, "%s %s/%s, %d CPUs, -size %s, -ops %d, -files %d, -count %d, %s\n",
-		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, formatBytes(float64(rep.Size)), rep.Ops, rep.Files, rep.Count, cold)
-	for _, b := range rep.Backends {
-		switch {
-		case b.Skipped != "":
-			fmt.Fprintf(w, "  %s: skipped, %s\n", b.Name, b.Skipped)
-		case b.Fallback != "":
-			fmt.Fprintf(w, "  %s: engine %s (fallback: %s)\n", b.Name, b.Engine, b.Fallback)
-		case b.Engine != "":
-			fmt.Fprintf(w, "  %s: engine %s\n", b.Name, b.Engine)
-		}
-	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, "workload\tbackend\tMB/s\tops/s\tp50\tp99\talloc\tvs os\t\n")
-	last := ""
-	for _, r := range rep.Rows {
-		name := r.Workload
-		if name == last {
-			name = ""
-		}
-		last = r.Workload
-		if r.Error != "" {
-			fmt.Fprintf(tw, "%s\t%s\terror: %s\t\t\t\t\t\t\n", name, r.Backend, r.Error)
-			continue
-		}
-		mbs := "-"
-		if r.Bytes > 0 {
-			mbs = fmt.Sprintf("%.1f", r.MBPerSec)
-		}
-		vs := "-"
-		if r.VsOs > 0 {
-			vs = fmt.Sprintf("%.2fx", r.VsOs)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t\n", name, r.Backend, mbs, r.OpsPerSec,
-			formatMicros(r.P50Micros), formatMicros(r.P99Micros), formatBytes(float64(r.AllocBytes)), vs)
-	}
-	tw.Flush()
 }

@@ -8,7 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -94,8 +97,12 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 		t.Errorf("stdout holds more than one JSON document")
 	}
 
-	if rep.Size != 256<<10 || rep.Ops != 64 || rep.Files != 150 || rep.Count != 1 {
-		t.Errorf("report says size %d, ops %d, files %d; want the flags' values", rep.Size, rep.Ops, rep.Files)
+	if rep.Size != 256<<10 || rep.Ops != 64 || rep.Files != 150 || rep.Count != 3 {
+		t.Errorf("report says size %d, ops %d, files %d, count %d; want the flags' values and -count 3",
+			rep.Size, rep.Ops, rep.Files, rep.Count)
+	}
+	if strings.Contains(stderr.String(), countNote) {
+		t.Errorf("the default -count warns about single runs:\n%s", &stderr)
 	}
 	wantWorkloads := []string{"seqread", "randread-1g", "randread-32g", "write4k-sync", "write1m-sync", "smallfiles", "walk"}
 	if strings.Join(rep.Workloads, ",") != strings.Join(wantWorkloads, ",") {
@@ -167,6 +174,16 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 			if r.VsOs <= 0 {
 				t.Errorf("%s on %s: no ratio to os", w, name)
 			}
+			if r.Runs != 3 || len(r.RunSeconds) != 3 || len(r.RunOpsPerSec) != 3 || len(r.VsOsRuns) != 3 {
+				t.Errorf("%s on %s: %d runs, %d run times, %d run ops/s, %d paired ratios; want 3 each",
+					w, name, r.Runs, len(r.RunSeconds), len(r.RunOpsPerSec), len(r.VsOsRuns))
+			}
+			if !slices.Contains(r.RunSeconds, r.Seconds) || r.Spread < 0 || r.VsOsSpread < 0 {
+				t.Errorf("%s on %s: the row is not one of its runs, or a spread is negative: %+v", w, name, r)
+			}
+			if name == "os" && (r.WithinNoise || r.VsOsSpread != 0) {
+				t.Errorf("%s on os: compared with itself it is noisy: %+v", w, r)
+			}
 		}
 	}
 	if r := rows[[2]string{"os", "seqread"}]; r.Bytes != 256<<10 {
@@ -184,20 +201,28 @@ func TestTableAndFilters(t *testing.T) {
 	}
 	exe := buildCompare(t)
 	dir := t.TempDir()
-	out, err := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-q", "-count", "3",
-		"-backends", "os,aiofs-pool", "-workloads", "seqread,walk", "-dir", dir).CombinedOutput()
-	if err != nil {
-		t.Fatalf("compare: %v\n%s", err, out)
+	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-q", "-count", "4",
+		"-backends", "os,aiofs-pool", "-workloads", "seqread,walk", "-dir", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare: %v\n%s%s", err, &stdout, &stderr)
 	}
-	text := string(out)
-	for _, want := range []string{"workload", "vs os", "seqread", "walk", "aiofs-pool", "1.00x", "-count 3"} {
+	text := stdout.String()
+	for _, want := range []string{"workload", "vs os", "seqread", "walk", "aiofs-pool", "1.00x", "-count 4",
+		"median of 4 runs", "±"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("table lacks %q:\n%s", want, text)
 		}
 	}
 	for _, unwanted := range []string{"randread", "mem", "compare:"} {
 		if strings.Contains(text, unwanted) {
-			t.Errorf("output has %q despite the filters and -q:\n%s", unwanted, text)
+			t.Errorf("table has %q despite the filters:\n%s", unwanted, text)
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stderr.String()), "\n") {
+		if line != "" && !strings.HasPrefix(line, "compare: warning: ") {
+			t.Errorf("-q lets through %q", line)
 		}
 	}
 	emptyDir(t, dir)
@@ -245,6 +270,8 @@ func TestColdSaysWhenItCannot(t *testing.T) {
 	emptyDir(t, dir)
 }
 
+var firstRun = regexp.MustCompile(`^compare: \[ *1/\d+\] `)
+
 // TestInterruptCleansUp sends SIGINT during a run and checks that the work
 // files are gone.
 func TestInterruptCleansUp(t *testing.T) {
@@ -270,7 +297,7 @@ func TestInterruptCleansUp(t *testing.T) {
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
-		if strings.Contains(sc.Text(), "[ 1/") { // a run finished: inputs exist, the second is going
+		if firstRun.MatchString(sc.Text()) { // a run finished: inputs exist, the second is going
 			break
 		}
 	}
@@ -295,6 +322,72 @@ func TestInterruptCleansUp(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("compare still running 20s after SIGINT")
+	}
+	emptyDir(t, dir)
+}
+
+// progressLine is a progress line on stderr: run, workload, round, backend.
+var progressLine = regexp.MustCompile(`^compare: \[ *\d+/\d+\] (\S+) +run (\d+)/(\d+) +(\S+) `)
+
+// TestRoundsRotateBackends checks from the progress lines that every cell
+// runs -count times and that round i visits the backends rotated by i.
+func TestRoundsRotateBackends(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs compare")
+	}
+	exe := buildCompare(t)
+	dir := t.TempDir()
+	backends := []string{"os", "mem", "aiofs-pool"}
+	ws := []string{"smallfiles", "walk"}
+	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "3",
+		"-backends", strings.Join(backends, ","), "-workloads", strings.Join(ws, ","), "-dir", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare: %v\n%s", err, &stderr)
+	}
+	var got, want []string
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		if m := progressLine.FindStringSubmatch(line); m != nil {
+			got = append(got, m[1]+" round "+m[2]+"/"+m[3]+" "+m[4])
+		}
+	}
+	for _, w := range ws {
+		for i := range 3 {
+			for j := range backends {
+				want = append(want, w+" round "+strconv.Itoa(i+1)+"/3 "+backends[(i+j)%len(backends)])
+			}
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("runs in the order\n%s\nwant\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), &stderr)
+	}
+	emptyDir(t, dir)
+}
+
+func TestCountOneWarns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs compare")
+	}
+	exe := buildCompare(t)
+	dir := t.TempDir()
+	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "1", "-q",
+		"-backends", "os,aiofs-pool", "-workloads", "walk", "-dir", dir)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare -count 1: %v\n%s", err, &stderr)
+	}
+	if !strings.Contains(stderr.String(), "warning: "+countNote) {
+		t.Errorf("-count 1 does not warn on stderr:\n%s", &stderr)
+	}
+	if !strings.Contains(stdout.String(), countNote) {
+		t.Errorf("-count 1 does not say so above the table:\n%s", &stdout)
+	}
+	for _, line := range strings.Split(stdout.String(), "\n") {
+		if strings.Contains(line, "aiofs-pool") && strings.ContainsAny(line, "±~") {
+			t.Errorf("a single run shows a spread or a noise mark: %q", line)
+		}
 	}
 	emptyDir(t, dir)
 }
