@@ -108,6 +108,12 @@ func (n *node) authoritative() bool {
 	return n.dirtyBlocks > 0 || n.flushing || n.direct || n.writing > 0
 }
 
+// sized reports whether n.size says where the file ends for reads: while
+// n is authoritative, and always in a wrapped Fs, whose close-to-open
+// coherence trusts the size the base's Stat gave at Open plus the Fs's
+// own changes, sparing a round trip to the base at end of file.
+func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped }
+
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
 func (n *node) unsynced() bool { return n.authoritative() || n.written != n.synced }

@@ -44,7 +44,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)
-		auth := n.authoritative()
+		auth := n.sized()
 		if auth && pos >= n.size {
 			break
 		}
@@ -105,11 +105,11 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		if err != nil {
 			return done + m, err, true
 		}
-		if n.authoritative() != auth {
+		if n.sized() != auth {
 			continue // a write raced with the read; read again
 		}
 		if done+m < end {
-			if !n.authoritative() {
+			if !n.sized() {
 				done += m
 				break
 			}

@@ -118,11 +118,11 @@ func (e bufferedEntry) Info() (iofs.FileInfo, error) {
 	return e.fs.withBufferedSize(e.path, fi), nil
 }
 
-// bufferedSize returns the node's size when it is authoritative.
+// bufferedSize returns the node's size when it says where the file ends.
 func (n *node) bufferedSize() (int64, bool) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	return n.size, n.authoritative()
+	return n.size, n.sized()
 }
 
 // size returns the file's size including buffered data.

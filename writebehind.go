@@ -65,14 +65,15 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 }
 
 // lockSized takes fs.mu, having made n.size the size of the file on disk
-// when the Fs has no change of it pending, as a change is about to make
-// n.size authoritative. The caller holds wmu, so the node cannot become
-// authoritative while the file is asked without the lock. It returns
-// with fs.mu held, error or not.
+// when the Fs has no change of it pending (a wrapped Fs knows it: see
+// node.sized), as a change is about to make n.size authoritative. The
+// caller holds wmu, so the node cannot become authoritative while the
+// file is asked without the lock. It returns with fs.mu held, error or
+// not.
 func (n *node) lockSized(f *File) error {
 	fs := n.fs
 	fs.mu.Lock()
-	if n.authoritative() {
+	if n.sized() {
 		return nil
 	}
 	fs.mu.Unlock()

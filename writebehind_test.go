@@ -585,8 +585,10 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 	if maxDirty.Load() > bound {
 		t.Errorf("DirtyBytes reached %d, above the bound %d", maxDirty.Load(), bound)
 	}
-	if maxDirty.Load() == 0 {
-		t.Errorf("DirtyBytes was never above 0: nothing was written behind")
+	// The sampler may be starved on a loaded machine, so whether data was
+	// written behind is told by the flushes, not by the samples.
+	if st.Flushes == 0 {
+		t.Errorf("no flush: nothing was written behind")
 	}
 	if st.WriterWaits == 0 {
 		t.Errorf("WriterWaits is 0 after writing 20 times the bound")
