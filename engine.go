@@ -46,10 +46,10 @@ type engine interface {
 type engineCounters struct {
 	submitted    atomic.Uint64 // operations handed to the kernel or pool
 	completed    atomic.Uint64 // operations whose result arrived
-	bytesRead    atomic.Uint64
-	bytesWritten atomic.Uint64
-	inFlight     atomic.Int64  // submitted but not yet completed
-	fastPath     atomic.Uint64 // operations done synchronously without a submission
+	bytesRead    counter
+	bytesWritten counter
+	inFlight     atomic.Int64 // submitted but not yet completed
+	fastPath     counter      // operations done synchronously without a submission
 }
 
 // A gate is an engine's closing gate. Every operation passes enter before

@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"os"
-	"sync/atomic"
 
 	"github.com/spf13/afero"
 
@@ -48,7 +47,7 @@ func (e *kqueueEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, err
 }
 
 // transfer runs one read or write through the queue and counts its bytes.
-func (e *kqueueEngine) transfer(f afero.File, write bool, bufs [][]byte, off int64, bytes *atomic.Uint64) (int, error) {
+func (e *kqueueEngine) transfer(f afero.File, write bool, bufs [][]byte, off int64, bytes *counter) (int, error) {
 	if !e.gate.enter() {
 		return 0, os.ErrClosed
 	}

@@ -2,6 +2,7 @@ package aiofs
 
 import (
 	"io"
+	"math/rand/v2"
 	"os"
 	"runtime"
 	"sync/atomic"
@@ -54,10 +55,8 @@ type uringEngine struct {
 	// writeNow.
 	syncWrites atomic.Bool
 	// warm counts reads the page cache served in a row, up to
-	// uringWarmAfter; plain counts the reads in preadWarm, warmReads all
-	// that came to it.
+	// uringWarmAfter; plain counts the reads in preadPlain.
 	warm, plain atomic.Int32
-	warmReads   atomic.Uint32
 
 	c engineCounters
 }
@@ -86,11 +85,11 @@ func newUringEngine(cfg uring.Config) (*uringEngine, error) {
 // preadWarm reads with plain pread(2), for when the page cache has served
 // the last uringWarmAfter reads: preadv2 with RWF_NOWAIT costs a few
 // hundred nanoseconds more in the kernel, a quarter of a cached 4 KiB
-// read. Every uringWarmCheck-th read goes the RWF_NOWAIT way instead, and
-// its first miss ends the warm spell. It reports false when it did not
+// read. One read in uringWarmCheck, picked at random, goes the RWF_NOWAIT
+// way instead, and its first miss ends the warm spell. It reports false when it did not
 // read.
 func (e *uringEngine) preadWarm(fd int, p []byte, off int64) (n int, ok bool, err error) {
-	if e.warmReads.Add(1)%uringWarmCheck == 0 {
+	if rand.Uint32()%uringWarmCheck == 0 { // no counter every reader writes
 		return 0, false, nil
 	}
 	return e.preadPlain(fd, p, off, uringPlainReaders)

@@ -86,11 +86,11 @@ type node struct {
 
 	limit fileLimit // the largest offset the file system takes
 
-	// quiet is set while the node has no block and is not authoritative,
-	// so that a read is a read of the file: readers may see it without
-	// fs.mu. It is stored under fs.mu: true by a reader that finds the
-	// node so, false by whatever adds a block or makes the node
-	// authoritative, before it does.
+	// quiet is set while a read that readahead does not follow is a read
+	// of the file (see calm), so that readers may see it without fs.mu.
+	// It is stored under fs.mu: true by a reader that finds the node
+	// calm, false by whatever makes it authoritative or, in a wrapped Fs,
+	// adds a block, before it does.
 	quiet atomic.Bool
 }
 
@@ -106,6 +106,14 @@ func newNode(fs *Fs, key fileKey) *node {
 // ends.
 func (n *node) authoritative() bool {
 	return n.dirtyBlocks > 0 || n.flushing || n.direct || n.writing > 0
+}
+
+// calm reports whether a read may go to the file without looking at the
+// node: the node is not authoritative, so the file holds every byte the Fs
+// knows of (clean blocks hold the file's own bytes), and in a wrapped Fs,
+// where a cached block spares a round trip, it has no block either.
+func (n *node) calm() bool {
+	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.wrapped)
 }
 
 // sized reports whether n.size says where the file ends for reads: while

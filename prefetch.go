@@ -224,7 +224,9 @@ func (n *node) prefetch(f *File, w window) {
 		b.loading = make(chan struct{})
 		b.prefetched = true
 		n.blocks[idx] = b
-		n.quiet.Store(false)
+		if fs.wrapped {
+			n.quiet.Store(false) // see node.calm
+		}
 		fs.cache.used += blockSize
 		blocks = append(blocks, b)
 	}

@@ -40,7 +40,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 // released when it reports so.
 func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
 	fs := n.fs
-	n.quiet.Store(len(n.blocks) == 0 && !n.authoritative())
+	n.quiet.Store(n.calm())
 	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)

@@ -1,6 +1,9 @@
 package aiofs
 
-import "sync/atomic"
+import (
+	"math/rand/v2"
+	"sync/atomic"
+)
 
 // Stats is a snapshot of an Fs's counters. Engine counters belong to the
 // engine, which every Fs made without WithEngine or WithQueueDepth shares
@@ -36,7 +39,7 @@ type Stats struct {
 // fsCounters are the Fs's own counters, updated atomically so that Stats
 // needs no lock for them.
 type fsCounters struct {
-	cacheHits, cacheMisses         atomic.Uint64
+	cacheHits, cacheMisses         counter
 	windows                        atomic.Uint64
 	prefetchUsed, prefetchWasted   atomic.Uint64
 	flushes, coalesced, writerWait atomic.Uint64
@@ -72,4 +75,27 @@ func (fs *Fs) Stats() Stats {
 	s.DirtyBytes = fs.cache.dirty
 	fs.mu.Unlock()
 	return s
+}
+
+// A counter is a statistic that every read or write adds to, from many
+// goroutines at once: spread over cells on cache lines of their own, each
+// add goes to a cell picked at random, so that adding does not bounce one
+// line between cores on the warm read path; Load sums the cells.
+type counter struct {
+	cells [counterCells]struct {
+		n atomic.Uint64
+		_ [56]byte
+	}
+}
+
+const counterCells = 8
+
+func (c *counter) Add(d uint64) { c.cells[rand.Uint32()%counterCells].n.Add(d) }
+
+func (c *counter) Load() uint64 {
+	var sum uint64
+	for i := range c.cells {
+		sum += c.cells[i].n.Load()
+	}
+	return sum
 }
