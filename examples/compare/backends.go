@@ -24,8 +24,8 @@ type store struct {
 type opened struct {
 	store
 	fs     afero.Fs
-	dir    string  // the directory of fs that holds the inputs and outputs
-	about  string  // what serves a remote store, for the table
+	dir    string // the directory of fs that holds the inputs and outputs
+	about  string // what serves a remote store, for the table
 	close  func() error
 	cfg    *config // the sizes of its runs
 	noSync string  // why Sync fails on fs, which skips the Sync workloads

@@ -150,7 +150,7 @@ func printTable(w io.Writer, rep *Report) {
 		fmt.Fprintln(w, countNote)
 	} else {
 		fmt.Fprintf(w, "median of %d runs, backends in rotated order; ± is the largest distance of a run from the median\n", rep.Count)
-		fmt.Fprintln(w, "(of ops/s, and of the runs' paired ratios from vs os and vs base); p50, p99 and alloc are the median run's")
+		fmt.Fprintln(w, "(of ops/s, and of the runs' paired ratios from the vs columns); p50, p99 and alloc are the median run's")
 	}
 	for _, s := range rep.Stores {
 		if s.About == "" {
@@ -188,21 +188,24 @@ func printTable(w io.Writer, rep *Report) {
 		header += "vs base \t±\t"
 	}
 	fmt.Fprint(tw, header+"\n")
+	cells := strings.Count(header, "\t")
 	last, noisy := "", false
+	// Failed and skipped cells say why under the table, where a long
+	// reason does not widen a column.
+	var notes []string
 	for _, r := range rep.Rows {
 		name := r.Workload
 		if name == last {
 			name = ""
 		}
 		last = r.Workload
-		// The text after the last tab is in no column, so that a long
-		// one does not widen the MB/s column.
-		switch {
-		case r.Error != "":
-			fmt.Fprintf(tw, "%s\t%s\t  error: %s\n", name, r.Backend, r.Error)
-			continue
-		case r.Skipped != "":
-			fmt.Fprintf(tw, "%s\t%s\t  skipped: %s\n", name, r.Backend, r.Skipped)
+		if r.Error != "" || r.Skipped != "" {
+			what, why := "failed", r.Error
+			if r.Error == "" {
+				what, why = "skipped", r.Skipped
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s%s\n", name, r.Backend, what, strings.Repeat("\t", cells-2))
+			notes = append(notes, fmt.Sprintf("%s on %s: %s, %s", r.Workload, r.Backend, what, why))
 			continue
 		}
 		mbs := "-"
@@ -225,6 +228,12 @@ func printTable(w io.Writer, rep *Report) {
 		fmt.Fprintln(tw)
 	}
 	tw.Flush()
+	if len(notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range notes {
+			fmt.Fprintln(w, n)
+		}
+	}
 	if noisy {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, noiseNote)
