@@ -195,9 +195,9 @@ func TestCompareToBase(t *testing.T) {
 		{1, "", 0, 0, false},
 		{2, "remote", 4, 0.25, false},
 		{3, "remote", 1, 0, true}, // the same speed, with its runs ±20%
-		{5, "", 0, 0, false},       // the base failed
-		{7, "", 0, 0, false},       // skipped
-		{8, "", 0, 0, false},       // the base did not run
+		{5, "", 0, 0, false},      // the base failed
+		{7, "", 0, 0, false},      // skipped
+		{8, "", 0, 0, false},      // the base did not run
 	} {
 		r := rows[tc.row]
 		if r.Base != tc.base || !near(r.VsBase, tc.vs) || !near(r.VsBaseSpread, tc.vsSpread) || r.BaseWithinNoise != tc.noisy {
