@@ -5,7 +5,7 @@
 //
 //	go run ./examples/compare                 # default sizes and -count 3, 15 to 35 s
 //	go run ./examples/compare -size 1GiB -cold -dir /mnt/nvme
-//	go run ./examples/compare -backends os,mem,mem-wrapped,sftp,sftp-wrapped   # about 70 s
+//	go run ./examples/compare -backends os,mem,mem-wrapped,sftp,sftp-wrapped   # about 90 s
 //	go run ./examples/compare -json > out.json
 //
 // Backends: os (afero.OsFs), mem (afero.MemMapFs), mem-wrapped
