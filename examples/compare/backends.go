@@ -16,30 +16,43 @@ import (
 type store struct {
 	name      string
 	pageCache bool // its files go through the OS page cache, which -cold drops
-	open      func(work string) (afero.Fs, func() error, error)
+	remote    bool // its sizes are capped by the -remote-* flags
+	open      func(work string, cfg *config) (*opened, error)
+}
+
+// An opened store is a store made for this invocation.
+type opened struct {
+	store
+	fs     afero.Fs
+	dir    string // the directory of fs that holds the inputs and outputs
+	about  string // what serves a remote store, for the table
+	close  func() error
+	cfg    *config // the sizes of its runs
+	noSync string  // why Sync fails on fs, which skips the Sync workloads
 }
 
 // A backend is one column of the comparison. open makes the Fs of one run
 // over its store's Fs; every run gets a new one, so caches in the Fs start
 // empty.
 type backend struct {
-	name   string
-	store  string // the name of its store
-	engine string // the aiofs engine it asks for; it is skipped when that engine does not start
-	open   func(base afero.Fs) (afero.Fs, func() error)
+	name     string
+	store    string // the name of its store
+	engine   string // the aiofs engine it asks for; it is skipped when that engine does not start
+	base     string // the backend it runs over, for "vs base"
+	optional bool   // it runs only when -backends names it
+	open     func(base afero.Fs) (afero.Fs, func() error)
 }
 
 func nop() error { return nil }
 
 var stores = []store{
-	{name: "disk", pageCache: true, open: func(string) (afero.Fs, func() error, error) {
-		return afero.NewOsFs(), nop, nil
+	{name: "disk", pageCache: true, open: func(work string, _ *config) (*opened, error) {
+		return &opened{fs: afero.NewOsFs(), dir: work, close: nop}, nil
 	}},
-	{name: "mem", open: func(string) (afero.Fs, func() error, error) {
-		return afero.NewMemMapFs(), nop, nil
+	{name: "mem", open: func(work string, _ *config) (*opened, error) {
+		return &opened{fs: afero.NewMemMapFs(), dir: work, close: nop}, nil
 	}},
-	// A remote store (an SFTP server under the work directory and a client
-	// Fs to it) goes here, for the sftp backends below.
+	{name: "sftp", remote: true, open: openSFTP},
 }
 
 // bare runs on the store's Fs itself. For mem that is the one MemMapFs
@@ -65,24 +78,29 @@ func platformEngines() []string {
 	return []string{"pool"}
 }
 
-// backendTable lists every backend in the order of the table. A backend
-// over another afero.Fs is one entry, e.g. aiofs.Wrap over the mem store:
-//
-//	{name: "mem-wrapped", store: "mem", open: func(base afero.Fs) (afero.Fs, func() error) {
-//		fs := aiofs.Wrap(base)
-//		return fs, fs.Close
-//	}},
-//
-// and sftp, sftp-wrapped likewise over a remote store.
+// wrapped runs aiofs.Wrap over the store's Fs.
+func wrapped(base afero.Fs) (afero.Fs, func() error) {
+	fs := aiofs.Wrap(base)
+	return fs, fs.Close
+}
+
+// backendTable lists every backend in the order of the table. The sftp
+// ones are optional: they need a server, take minutes at the local sizes,
+// and measure the network and the server as much as this machine.
 func backendTable() []backend {
 	bs := []backend{
 		{name: "os", store: "disk", open: bare},
 		{name: "mem", store: "mem", open: bare},
+		{name: "mem-wrapped", store: "mem", base: "mem", open: wrapped},
 	}
 	for _, e := range platformEngines() {
 		bs = append(bs, aiofsBackend("aiofs-"+e, e, aiofs.WithEngine(e)))
 	}
-	return append(bs, aiofsBackend("aiofs-ra0-wb0", "", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)))
+	return append(bs,
+		aiofsBackend("aiofs-ra0-wb0", "", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)),
+		backend{name: "sftp", store: "sftp", optional: true, open: bare},
+		backend{name: "sftp-wrapped", store: "sftp", base: "sftp", optional: true, open: wrapped},
+	)
 }
 
 func findStore(name string) (store, error) {

@@ -1,18 +1,39 @@
 // Command compare runs the same workloads on several afero backends and
 // prints a table: throughput, operations per second, median and 99th
 // percentile latency per operation, bytes allocated, and speed relative to
-// afero.OsFs.
+// afero.OsFs and, for a backend over another one, to that one alone.
 //
 //	go run ./examples/compare                 # default sizes and -count 3, 15 to 35 s
 //	go run ./examples/compare -size 1GiB -cold -dir /mnt/nvme
+//	go run ./examples/compare -backends os,mem,mem-wrapped,sftp,sftp-wrapped   # about 90 s
 //	go run ./examples/compare -json > out.json
 //
-// Backends: os (afero.OsFs), mem (afero.MemMapFs), aiofs-<engine> for each
-// engine this system offers (uring on Linux, kqueue on FreeBSD, and pool
-// everywhere), and aiofs-ra0-wb0 (aiofs without prefetch and write-behind:
-// WithReadahead(0), WithWriteBehind(0)). Every aiofs run gets a new Fs, so
-// its block cache starts empty; the OS page cache is warm unless -cold. The
-// mem runs share the one MemMapFs that holds their inputs.
+// Backends: os (afero.OsFs), mem (afero.MemMapFs), mem-wrapped
+// (aiofs.Wrap over that MemMapFs), aiofs-<engine> for each engine this
+// system offers (uring on Linux, kqueue on FreeBSD, and pool everywhere),
+// aiofs-ra0-wb0 (aiofs without prefetch and write-behind:
+// WithReadahead(0), WithWriteBehind(0)), and, only when -backends names
+// them, sftp (an SFTP client Fs) and sftp-wrapped (aiofs.Wrap over it).
+// Every aiofs run gets a new Fs, so its block cache starts empty; the OS
+// page cache is warm unless -cold. The mem runs share the one MemMapFs that
+// holds their inputs, as the sftp runs share one connection.
+//
+// The sftp backends talk to a server on 127.0.0.1 that compare starts,
+// serving a directory under the work directory: OpenSSH's sshd
+// (/usr/sbin/sshd, run as root, from Debian's openssh-server) when it
+// starts, else pkg/sftp's server in process, with a note on stderr;
+// -sftp-server picks one. The connection goes through a proxy that delays
+// each direction by -delay (1ms, a 2 ms round trip, as to a server nearby).
+// They are off by default because every small request costs that round
+// trip: at the local sizes they would take many minutes, and the numbers
+// say more about the network than about this machine. So their store is
+// also filled and measured at smaller sizes, the smaller of -size and
+// -remote-size (8 MiB), -ops and -remote-ops (512), -files and
+// -remote-files (200), which the table's header states; MB/s and ops/s
+// stay comparable with the local rows. pkg/sftp's server has no
+// fsync@openssh.com, so File.Sync fails there with an error matching
+// errors.ErrUnsupported: compare tries a Sync on each store first and
+// skips the Sync workloads where it fails so, with a warning.
 //
 // Workloads: seqread (128 KiB Reads of a -size file), randread-1g and
 // randread-32g (-ops 4 KiB ReadAts at random offsets by 1 and 32
@@ -36,6 +57,9 @@
 // warning on stderr, when its difference from os is smaller than its
 // spread: when 1 lies within vs os·(1 ± s), s the larger of the cell's ±
 // and its ratio's ±. Another set of runs could then report the opposite.
+// The "vs base" column, shown when a wrapped backend runs with its base,
+// is the same ratio against the base (mem-wrapped against mem,
+// sftp-wrapped against sftp): what Wrap gains over the backend it wraps.
 // p50, p99 and the allocation column (the growth of
 // runtime.MemStats.TotalAlloc) are those of the median run. -json prints
 // every run's seconds and ops/s, the spreads and the paired ratios too.
@@ -82,6 +106,14 @@ type config struct {
 	backends  string
 	workloads string
 	quiet     bool
+
+	// The remote store: its sizes are the smaller of these and the ones
+	// above.
+	remoteSize  int64
+	remoteOps   int
+	remoteFiles int
+	delay       time.Duration // each way, between the client and the SFTP server
+	sftpServer  string        // "sshd", "inprocess" or "" for sshd, else in process
 }
 
 // byteSize is a flag value in bytes that accepts suffixes: 64MiB, 1GiB,
@@ -135,6 +167,12 @@ func main() {
 	flag.StringVar(&cfg.backends, "backends", "", "comma-separated backends to run (default: all)")
 	flag.StringVar(&cfg.workloads, "workloads", "", "comma-separated workloads to run (default: all)")
 	flag.BoolVar(&cfg.quiet, "q", false, "no progress lines on stderr")
+	remoteSize := byteSize(8 << 20)
+	flag.Var(&remoteSize, "remote-size", "at most this -size on the sftp store")
+	flag.IntVar(&cfg.remoteOps, "remote-ops", 512, "at most this -ops on the sftp store")
+	flag.IntVar(&cfg.remoteFiles, "remote-files", 200, "at most this -files on the sftp store")
+	flag.DurationVar(&cfg.delay, "delay", time.Millisecond, "delay each way between the SFTP client and server (1ms is a 2ms round trip; 0 for none)")
+	flag.StringVar(&cfg.sftpServer, "sftp-server", "", `SFTP server: "sshd" (OpenSSH), "inprocess" (pkg/sftp's) or "" for sshd if it starts, else inprocess`)
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: compare [flags]\n\nWorkloads:\n")
 		for _, w := range workloads {
@@ -144,14 +182,19 @@ func main() {
 		flag.PrintDefaults()
 	}
 	flag.Parse()
-	cfg.size = int64(size)
+	cfg.size, cfg.remoteSize = int64(size), int64(remoteSize)
 	if flag.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "compare: unexpected arguments %q\n", flag.Args())
 		flag.Usage()
 		os.Exit(2)
 	}
-	if cfg.size < randChunk || cfg.ops < 1 || cfg.files < 1 || cfg.count < 1 {
-		fmt.Fprintln(os.Stderr, "compare: -size must be at least 4KiB, -ops, -files and -count at least 1")
+	if cfg.size < randChunk || cfg.remoteSize < randChunk || cfg.ops < 1 || cfg.remoteOps < 1 ||
+		cfg.files < 1 || cfg.remoteFiles < 1 || cfg.count < 1 || cfg.delay < 0 {
+		fmt.Fprintln(os.Stderr, "compare: -size and -remote-size must be at least 4KiB, -ops, -remote-ops, -files, -remote-files and -count at least 1, -delay not negative")
+		os.Exit(2)
+	}
+	if !slices.Contains([]string{"", "sshd", "inprocess"}, cfg.sftpServer) {
+		fmt.Fprintf(os.Stderr, "compare: -sftp-server %q: want sshd or inprocess\n", cfg.sftpServer)
 		os.Exit(2)
 	}
 
@@ -201,11 +244,46 @@ func selected(list, name string) bool {
 	return slices.Contains(strings.Split(list, ","), name)
 }
 
-// An opened store is a store made for this invocation.
-type opened struct {
-	store
-	fs    afero.Fs
-	close func() error
+// unknown returns the first name in the comma-separated list that names
+// none of have.
+func unknown(list string, have []string) string {
+	if list == "" {
+		return ""
+	}
+	for name := range strings.SplitSeq(list, ",") {
+		if !slices.Contains(have, name) {
+			return name
+		}
+	}
+	return ""
+}
+
+// sizes returns the configuration of the runs on store s: cfg's, capped
+// by the -remote-* flags for a remote store.
+func sizes(cfg *config, s store) *config {
+	if !s.remote {
+		return cfg
+	}
+	c := *cfg
+	c.size, c.ops, c.files = min(c.size, c.remoteSize), min(c.ops, c.remoteOps), min(c.files, c.remoteFiles)
+	return &c
+}
+
+// syncFailure tries a Sync of a new file in dir of fs, and returns its
+// error when it fails as unsupported (errors.ErrUnsupported): SFTP
+// servers without fsync@openssh.com.
+func syncFailure(fs afero.Fs, dir string) (string, error) {
+	name := filepath.Join(dir, "sync-probe")
+	f, err := fs.Create(name)
+	if err != nil {
+		return "", err
+	}
+	serr := f.Sync()
+	err = errors.Join(f.Close(), fs.Remove(name))
+	if errors.Is(serr, errors.ErrUnsupported) {
+		return serr.Error(), err
+	}
+	return "", errors.Join(serr, err)
 }
 
 func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err error) {
@@ -224,16 +302,29 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 	}
 
 	var bs []backend
+	var names []string
+	baseOf := map[string]string{}
 	for _, b := range backendTable() {
-		if selected(cfg.backends, b.name) {
-			bs = append(bs, b)
+		names = append(names, b.name)
+		if b.optional && cfg.backends == "" || !selected(cfg.backends, b.name) {
+			continue
 		}
+		bs = append(bs, b)
+		baseOf[b.name] = b.base
+	}
+	if name := unknown(cfg.backends, names); name != "" {
+		return fmt.Errorf("no backend %q; there are %s", name, strings.Join(names, ", "))
 	}
 	var ws []workload
+	names = nil
 	for _, w := range workloads {
+		names = append(names, w.name)
 		if selected(cfg.workloads, w.name) {
 			ws = append(ws, w)
 		}
+	}
+	if name := unknown(cfg.workloads, names); name != "" {
+		return fmt.Errorf("no workload %q; there are %s", name, strings.Join(names, ", "))
 	}
 	if len(bs) == 0 || len(ws) == 0 {
 		return errors.New("no backend or no workload selected")
@@ -267,11 +358,24 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 		if err != nil {
 			return err
 		}
-		fs, closeFs, err := s.open(work)
+		o, err := s.open(work, cfg)
 		if err != nil {
 			return fmt.Errorf("opening the %s store: %w", s.name, err)
 		}
-		bases[s.name] = &opened{s, fs, closeFs}
+		o.store, o.cfg = s, sizes(cfg, s)
+		bases[s.name] = o
+		if o.noSync, err = syncFailure(o.fs, o.dir); err != nil {
+			return fmt.Errorf("trying Sync on the %s store: %w", s.name, err)
+		}
+		if o.noSync != "" {
+			warn("Sync fails on the %s store, its Sync workloads are skipped: %s", s.name, o.noSync)
+		}
+	}
+	for _, s := range stores {
+		if o := bases[s.name]; o != nil {
+			rep.Stores = append(rep.Stores, StoreInfo{Name: s.name, About: o.about,
+				Size: o.cfg.size, Ops: o.cfg.ops, Files: o.cfg.files, NoSync: o.noSync})
+		}
 	}
 
 	var running []backend
@@ -294,22 +398,33 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 		}
 	}
 
-	in, out := filepath.Join(work, "in"), filepath.Join(work, "out")
+	inputs := func(o *opened) (in, out string) { return filepath.Join(o.dir, "in"), filepath.Join(o.dir, "out") }
 	prepared := map[string]bool{}
 	for _, b := range running {
 		if prepared[b.store] {
 			continue
 		}
 		prepared[b.store] = true
-		progress("preparing %s of data and %d files in the %s store at %s", formatBytes(float64(cfg.size)), cfg.files, b.store, in)
-		if err := prepare(bases[b.store].fs, in, cfg); err != nil {
+		o := bases[b.store]
+		in, _ := inputs(o)
+		progress("preparing %s of data and %d files in the %s store at %s", formatBytes(float64(o.cfg.size)), o.cfg.files, b.store, in)
+		if err := prepare(o.fs, in, o.cfg); err != nil {
 			return fmt.Errorf("preparing inputs in the %s store: %w", b.store, err)
 		}
 	}
 
+	// A cell of a Sync workload on a store where Sync fails is skipped.
+	skip := func(b backend, w workload) bool { return w.syncs && bases[b.store].noSync != "" }
+	total := 0
+	for _, w := range ws {
+		for _, b := range running {
+			if !skip(b, w) {
+				total += cfg.count
+			}
+		}
+	}
 	// Workload by workload, run i of every cell, visiting the backends in
 	// the i-th rotation of their order.
-	total := len(ws) * cfg.count * len(running)
 	width := len(strconv.Itoa(total))
 	done := 0
 	for _, w := range ws {
@@ -317,6 +432,9 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 		for i := range cfg.count {
 			for _, k := range rotation(len(running), i) {
 				b := running[k]
+				if skip(b, w) {
+					continue
+				}
 				done++
 				if n := len(runs[k]); n > 0 && runs[k][n-1].Error != "" {
 					continue // the cell stopped at its failure
@@ -325,7 +443,8 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 					return ctx.Err()
 				}
 				bb := bases[b.store]
-				row, err := measure(b, w, bb.fs, cold && bb.pageCache, in, out, cfg, &stopped)
+				in, out := inputs(bb)
+				row, err := measure(b, w, bb.fs, cold && bb.pageCache, in, out, bb.cfg, &stopped)
 				if errors.Is(err, errStopped) {
 					return ctx.Err()
 				}
@@ -341,16 +460,25 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 					width, done, total, w.name, i+1, cfg.count, b.name, row.Seconds, status)
 			}
 		}
-		for k := range running {
+		for k, b := range running {
+			if skip(b, w) {
+				rep.Rows = append(rep.Rows, Row{Workload: w.name, Backend: b.name, Skipped: "Sync fails on the " + b.store + " store"})
+				continue
+			}
 			rep.Rows = append(rep.Rows, summarize(runs[k]))
 		}
 	}
 
 	compareToOs(rep.Rows)
+	compareToBase(rep.Rows, baseOf)
 	for _, r := range rep.Rows {
 		if r.WithinNoise {
 			warn("%s on %s: %.2fx os is within noise (±%.0f%% over %d runs)",
 				r.Workload, r.Backend, r.VsOs, 100*max(r.Spread, r.VsOsSpread), r.Runs)
+		}
+		if r.BaseWithinNoise {
+			warn("%s on %s: %.2fx %s is within noise (±%.0f%% over %d runs)",
+				r.Workload, r.Backend, r.VsBase, r.Base, 100*max(r.Spread, r.VsBaseSpread), r.Runs)
 		}
 	}
 

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aiofs/aiofs/internal/sftptest"
 )
 
 var built struct {
@@ -111,7 +113,7 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 
 	// Every backend runs, except a platform engine that cannot start here
 	// (io_uring refused by seccomp, say), which must say why.
-	wantBackends := []string{"os", "mem", "aiofs-pool", "aiofs-ra0-wb0"}
+	wantBackends := []string{"os", "mem", "mem-wrapped", "aiofs-pool", "aiofs-ra0-wb0"}
 	switch runtime.GOOS {
 	case "linux":
 		wantBackends = append(wantBackends, "aiofs-uring")
@@ -131,7 +133,7 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 		switch {
 		case !ok:
 			t.Errorf("backend %s missing from the report", name)
-		case b.Skipped != "" && (name == "os" || name == "mem" || name == "aiofs-pool" || name == "aiofs-ra0-wb0"):
+		case b.Skipped != "" && (name == "os" || name == "mem" || name == "mem-wrapped" || name == "aiofs-pool" || name == "aiofs-ra0-wb0"):
 			t.Errorf("backend %s skipped: %s", name, b.Skipped)
 		case b.Skipped != "":
 			t.Logf("backend %s skipped: %s", name, b.Skipped)
@@ -141,6 +143,14 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 	}
 	if b := listed["aiofs-pool"]; b.Engine != "pool" {
 		t.Errorf("aiofs-pool runs engine %q", b.Engine)
+	}
+	if b := listed["mem-wrapped"]; b.Engine != "wrap" {
+		t.Errorf("mem-wrapped runs engine %q, want wrap", b.Engine)
+	}
+	for _, name := range []string{"sftp", "sftp-wrapped"} {
+		if _, ok := listed[name]; ok {
+			t.Errorf("backend %s runs by default", name)
+		}
 	}
 
 	rows := map[[2]string]Row{}
@@ -183,6 +193,10 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 			}
 			if name == "os" && (r.WithinNoise || r.VsOsSpread != 0) {
 				t.Errorf("%s on os: compared with itself it is noisy: %+v", w, r)
+			}
+			if wantBase := map[string]string{"mem-wrapped": "mem"}[name]; r.Base != wantBase ||
+				(wantBase != "") != (r.VsBase > 0) || (wantBase != "") != (len(r.VsBaseRuns) == 3) {
+				t.Errorf("%s on %s: base %q, vs base %v, %d paired ratios; want base %q", w, name, r.Base, r.VsBase, len(r.VsBaseRuns), wantBase)
 			}
 		}
 	}
@@ -227,11 +241,19 @@ func TestTableAndFilters(t *testing.T) {
 	}
 	emptyDir(t, dir)
 
-	for _, args := range [][]string{{"-size", "lots"}, {"-files", "0"}, {"-count", "0"}, {"extra"}} {
+	for _, args := range [][]string{{"-size", "lots"}, {"-files", "0"}, {"-count", "0"}, {"extra"},
+		{"-remote-size", "1K"}, {"-delay", "-1ms"}, {"-sftp-server", "ftp"}} {
 		err := exec.Command(exe, append(args, "-dir", dir)...).Run()
 		var ee *exec.ExitError
 		if !errors.As(err, &ee) || ee.ExitCode() != 2 {
 			t.Errorf("%v: %v, want exit status 2", args, err)
+		}
+	}
+	for _, args := range [][]string{{"-backends", "os,nfs"}, {"-workloads", "seqwrite"}} {
+		out, err := exec.Command(exe, append(args, "-dir", dir)...).CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(string(out), "there are ") {
+			t.Errorf("%v: %v, want exit status 1 and the names there are; output:\n%s", args, err, out)
 		}
 	}
 	emptyDir(t, dir)
@@ -390,4 +412,105 @@ func TestCountOneWarns(t *testing.T) {
 		}
 	}
 	emptyDir(t, dir)
+}
+
+// runSFTP runs compare on the sftp backends beside os and returns the
+// report and stderr.
+func runSFTP(t *testing.T, server string, args ...string) (Report, string) {
+	t.Helper()
+	exe := buildCompare(t)
+	dir := t.TempDir()
+	args = append([]string{"-size", "256KiB", "-remote-size", "64KiB", "-ops", "16", "-files", "20", "-count", "2",
+		"-json", "-sftp-server", server, "-delay", "200us", "-backends", "os,sftp,sftp-wrapped", "-dir", dir}, args...)
+	cmd := exec.Command(exe, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare %v: %v\nstderr:\n%s", args, err, &stderr)
+	}
+	var rep Report
+	dec := json.NewDecoder(&stdout)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rep); err != nil {
+		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
+	}
+	emptyDir(t, dir)
+	return rep, stderr.String()
+}
+
+// checkSFTPRows checks the rows of the sftp backends: all there, at the
+// remote store's sizes, sftp-wrapped compared with sftp, and the Sync
+// workloads skipped exactly when noSync.
+func checkSFTPRows(t *testing.T, rep Report, noSync bool) {
+	t.Helper()
+	var store *StoreInfo
+	for i, s := range rep.Stores {
+		if s.Name == "sftp" {
+			store = &rep.Stores[i]
+		}
+	}
+	if store == nil || store.Size != 64<<10 || store.Ops != 16 || store.Files != 20 || store.About == "" {
+		t.Fatalf("sftp store %+v: want size 64 KiB (capped by -remote-size), ops 16, files 20 and what serves it", store)
+	}
+	if (store.NoSync != "") != noSync {
+		t.Errorf("sftp store: no_sync %q, want it set: %v", store.NoSync, noSync)
+	}
+	n := 0
+	for _, r := range rep.Rows {
+		if r.Backend != "sftp" && r.Backend != "sftp-wrapped" {
+			continue
+		}
+		n++
+		if strings.HasSuffix(r.Workload, "-sync") && noSync {
+			if r.Skipped == "" || r.Runs != 0 {
+				t.Errorf("%s on %s: ran, or not marked skipped: %+v", r.Workload, r.Backend, r)
+			}
+			continue
+		}
+		if r.Skipped != "" || r.Error != "" || r.Runs != 2 || r.VsOs <= 0 {
+			t.Errorf("%s on %s: %+v", r.Workload, r.Backend, r)
+			continue
+		}
+		if r.Workload == "seqread" && r.Bytes != 64<<10 {
+			t.Errorf("seqread on %s read %d bytes, want the remote store's 64 KiB", r.Backend, r.Bytes)
+		}
+		if wrapped := r.Backend == "sftp-wrapped"; wrapped != (r.Base == "sftp") || wrapped != (r.VsBase > 0) {
+			t.Errorf("%s on %s: base %q, vs base %v", r.Workload, r.Backend, r.Base, r.VsBase)
+		}
+	}
+	if n != 2*len(rep.Workloads) {
+		t.Errorf("%d rows of the sftp backends, want %d", n, 2*len(rep.Workloads))
+	}
+	for _, r := range rep.Rows {
+		if r.Backend == "os" && r.Workload == "seqread" && r.Bytes != 256<<10 {
+			t.Errorf("seqread on os read %d bytes: the remote cap changed the local size", r.Bytes)
+		}
+	}
+}
+
+// TestSFTPInProcess runs the sftp backends against pkg/sftp's server in
+// process, which runs everywhere and has no fsync@openssh.com.
+func TestSFTPInProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs compare")
+	}
+	rep, stderr := runSFTP(t, "inprocess")
+	checkSFTPRows(t, rep, true)
+	if !strings.Contains(stderr, "warning: Sync fails on the sftp store") {
+		t.Errorf("stderr does not say the Sync workloads are skipped:\n%s", stderr)
+	}
+}
+
+// TestSFTPSSHD runs them against OpenSSH's sshd, where Sync works.
+func TestSFTPSSHD(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs compare")
+	}
+	srv, err := sftptest.StartSSHD(t.TempDir())
+	if err != nil {
+		sftptest.SkipOrFatal(t, err)
+	}
+	srv.Close()
+	rep, _ := runSFTP(t, "sshd", "-workloads", "seqread,write4k-sync,walk")
+	checkSFTPRows(t, rep, false)
 }

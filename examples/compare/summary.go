@@ -64,27 +64,56 @@ func spread(xs []float64, m float64) float64 {
 // paired ratios: the difference from os, |VsOs − 1|, is smaller than the
 // spread, and another set of runs could well report the opposite.
 func compareToOs(rows []Row) {
-	base := map[string]Row{}
-	for _, r := range rows {
-		if r.Backend == "os" && r.Error == "" && r.OpsPerSec > 0 {
-			base[r.Workload] = r
-		}
-	}
+	ref := references(rows)
 	for i := range rows {
 		r := &rows[i]
-		o, ok := base[r.Workload]
-		if !ok || r.Error != "" {
-			continue
+		if o, ok := ref[[2]string{"os", r.Workload}]; ok && usable(*r) {
+			r.VsOs, r.VsOsRuns, r.VsOsSpread, r.WithinNoise = relative(*r, o)
 		}
-		r.VsOs = r.OpsPerSec / o.OpsPerSec
-		r.VsOsRuns = nil
-		for j := range min(len(r.RunOpsPerSec), len(o.RunOpsPerSec)) {
-			if o.RunOpsPerSec[j] > 0 {
-				r.VsOsRuns = append(r.VsOsRuns, r.RunOpsPerSec[j]/o.RunOpsPerSec[j])
-			}
-		}
-		r.VsOsSpread = spread(r.VsOsRuns, r.VsOs)
-		r.WithinNoise = r.Backend != "os" && len(r.VsOsRuns) > 1 &&
-			math.Abs(r.VsOs-1) < max(r.Spread, r.VsOsSpread)*r.VsOs
 	}
+}
+
+// compareToBase sets, the same way, the speed of each row of a backend
+// over another (aiofs.Wrap over mem, say) relative to the row of that
+// base, which baseOf maps the backend to, for the same workload.
+func compareToBase(rows []Row, baseOf map[string]string) {
+	ref := references(rows)
+	for i := range rows {
+		r := &rows[i]
+		b := baseOf[r.Backend]
+		if o, ok := ref[[2]string{b, r.Workload}]; ok && usable(*r) {
+			r.Base = b
+			r.VsBase, r.VsBaseRuns, r.VsBaseSpread, r.BaseWithinNoise = relative(*r, o)
+		}
+	}
+}
+
+// usable reports whether a row has measurements to compare.
+func usable(r Row) bool { return r.Error == "" && r.Skipped == "" && r.OpsPerSec > 0 }
+
+// references maps (backend, workload) to the rows that can be compared with.
+func references(rows []Row) map[[2]string]Row {
+	ref := map[[2]string]Row{}
+	for _, r := range rows {
+		if usable(r) {
+			ref[[2]string{r.Backend, r.Workload}] = r
+		}
+	}
+	return ref
+}
+
+// relative returns r's speed relative to ref: the ratio of their median
+// ops/s, the ratios of their runs paired by number, the spread of those
+// around the first, and whether the difference is within noise.
+func relative(r, ref Row) (ratio float64, runs []float64, spreadV float64, noisy bool) {
+	ratio = r.OpsPerSec / ref.OpsPerSec
+	for j := range min(len(r.RunOpsPerSec), len(ref.RunOpsPerSec)) {
+		if ref.RunOpsPerSec[j] > 0 {
+			runs = append(runs, r.RunOpsPerSec[j]/ref.RunOpsPerSec[j])
+		}
+	}
+	spreadV = spread(runs, ratio)
+	noisy = r.Backend != ref.Backend && len(runs) > 1 &&
+		math.Abs(ratio-1) < max(r.Spread, spreadV)*ratio
+	return ratio, runs, spreadV, noisy
 }

@@ -167,3 +167,69 @@ func TestTableMarksNoise(t *testing.T) {
 		t.Errorf("no row is within noise, yet the table says so:\n%s", &buf)
 	}
 }
+
+func TestCompareToBase(t *testing.T) {
+	rows := []Row{
+		summarize(cell("os", "w", 100, 100, 100)),
+		summarize(cell("remote", "w", 10, 12, 8)),
+		summarize(cell("wrapped", "w", 40, 36, 40)), // 4x remote; ratios 4, 3, 5
+		summarize(cell("same", "w", 10, 12, 8)),     // 1x remote in every round
+		summarize(cell("remote", "failed", 10)),
+		summarize(cell("wrapped", "failed", 40)),
+		{Workload: "skipped", Backend: "remote", Skipped: "no Sync"},
+		{Workload: "skipped", Backend: "wrapped", Skipped: "no Sync"},
+		summarize(cell("wrapped", "alone", 40)),
+	}
+	rows[4].Error = "lost"
+	baseOf := map[string]string{"wrapped": "remote", "same": "remote"}
+	compareToOs(rows)
+	compareToBase(rows, baseOf)
+	for _, tc := range []struct {
+		row      int
+		base     string
+		vs       float64
+		vsSpread float64
+		noisy    bool
+	}{
+		{0, "", 0, 0, false},
+		{1, "", 0, 0, false},
+		{2, "remote", 4, 0.25, false},
+		{3, "remote", 1, 0, true}, // the same speed, with its runs ±20%
+		{5, "", 0, 0, false},      // the base failed
+		{7, "", 0, 0, false},      // skipped
+		{8, "", 0, 0, false},      // the base did not run
+	} {
+		r := rows[tc.row]
+		if r.Base != tc.base || !near(r.VsBase, tc.vs) || !near(r.VsBaseSpread, tc.vsSpread) || r.BaseWithinNoise != tc.noisy {
+			t.Errorf("%s on %s: base %q, vs base %v ±%v, noisy %v; want %q, %v ±%v, %v",
+				r.Workload, r.Backend, r.Base, r.VsBase, r.VsBaseSpread, r.BaseWithinNoise, tc.base, tc.vs, tc.vsSpread, tc.noisy)
+		}
+	}
+	if r := rows[2]; !near(r.VsOs, 0.4) {
+		t.Errorf("wrapped: vs os %v, want 0.4 beside vs base", r.VsOs)
+	}
+
+	rep := &Report{Count: 3, Rows: rows}
+	var buf bytes.Buffer
+	printTable(&buf, rep)
+	text := buf.String()
+	var wrappedLine string
+	for _, l := range strings.Split(text, "\n") {
+		if f := strings.Fields(l); len(f) > 1 && f[0] == "wrapped" && wrappedLine == "" {
+			wrappedLine = l // workload w's
+		}
+	}
+	if !strings.Contains(text, "vs base") || !strings.Contains(wrappedLine, "4.00x") || !strings.Contains(wrappedLine, "±25%") {
+		t.Errorf("the table lacks the vs base column or its value 4.00x ±25%%:\n%s", text)
+	}
+	if !strings.Contains(text, "skipped on remote: skipped, no Sync") || !strings.Contains(text, "failed on remote: failed, lost") {
+		t.Errorf("the table lacks the skipped or the failed cell:\n%s", text)
+	}
+
+	rep.Rows = rows[:2]
+	buf.Reset()
+	printTable(&buf, rep)
+	if strings.Contains(buf.String(), "vs base") {
+		t.Errorf("no backend has a base, yet the table shows vs base:\n%s", &buf)
+	}
+}

@@ -11,13 +11,38 @@
 //
 // Flags:
 //
-//	-root     directory to serve (default ".")
+//	-root     directory to serve (default "."); not with an sftp:// backend
 //	-addr     address to listen on (default "127.0.0.1:8080"); port 0 picks
 //	          a free port, and the address actually used is printed
-//	-backend  "aiofs" (default) or "os" (afero.OsFs), to compare the two
+//	-backend  "aiofs" (default), "os" (afero.OsFs), to compare the two, or
+//	          sftp://[user@]host[:port][/path] to serve a remote directory
 //	-dotfiles serve files and directories whose names begin with a dot,
 //	          which are hidden by default (they answer 404 and are left out
 //	          of listings): serving "." would otherwise publish .git
+//
+// With -backend sftp://user@host:port/path it serves the directory path on
+// that SSH server (the login directory when the URL has no path; the port
+// is 22 and the user the current one when left out) through
+//
+//	aiofs.Wrap(sftpfs.Dial(url))
+//
+// so that files are read ahead in parallel requests and cached instead of
+// costing a round trip per read. The URL's path is the root: giving -root
+// as well is an error, as it would be unclear which one is meant. Dot-files
+// are hidden all the same. The login works as ssh's does without a
+// password: with ~/.ssh/id_ed25519, id_ecdsa or id_rsa (without a
+// passphrase) or the keys of the ssh-agent at SSH_AUTH_SOCK, whose public
+// key is in ~user/.ssh/authorized_keys on the server, and with the server's
+// host key in ~/.ssh/known_hosts (ssh user@host once, or
+// ssh-keyscan -p port host >> ~/.ssh/known_hosts after checking the key's
+// fingerprint). The server must offer the sftp subsystem, as OpenSSH does
+// by default:
+//
+//	go run ./examples/fileserver -backend sftp://alice@files.example.com/srv/www
+//
+// The files are cached for as long as the server runs; a file changed on
+// the remote side is seen at its next Open, when its size or modification
+// time differ.
 //
 // On start it prints, on stdout, the engine aiofs uses and a line
 //
@@ -44,14 +69,12 @@ import (
 	"time"
 
 	"github.com/spf13/afero"
-
-	"github.com/aiofs/aiofs"
 )
 
 func main() {
-	root := flag.String("root", ".", "directory to serve")
+	root := flag.String("root", "", `directory to serve (default "."; not with an sftp:// backend)`)
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	backend := flag.String("backend", "aiofs", `file system: "aiofs" or "os" (afero.OsFs)`)
+	backend := flag.String("backend", "aiofs", `file system: "aiofs", "os" (afero.OsFs) or sftp://[user@]host[:port][/path] (aiofs.Wrap over SFTP)`)
 	grace := flag.Duration("grace", 5*time.Second, "how long shutdown waits for requests in progress")
 	dotfiles := flag.Bool("dotfiles", false, "serve names beginning with a dot (hidden by default)")
 	flag.Parse()
@@ -66,32 +89,12 @@ func main() {
 	}
 }
 
+// run serves root ("" for the default) of backend on addr until SIGINT or
+// SIGTERM.
 func run(root, addr, backend string, grace time.Duration, dotfiles bool) error {
-	fi, err := os.Stat(root)
+	fsys, dir, closeFs, err := openBackend(backend, root)
 	if err != nil {
 		return err
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("-root %s is not a directory", root)
-	}
-
-	var fsys afero.Fs
-	closeFs := func() error { return nil }
-	switch backend {
-	case "aiofs":
-		afs := aiofs.New()
-		st := afs.Stats()
-		if st.Fallback != "" {
-			fmt.Printf("backend aiofs, engine %s (fallback: %s)\n", st.Engine, st.Fallback)
-		} else {
-			fmt.Printf("backend aiofs, engine %s\n", st.Engine)
-		}
-		fsys, closeFs = afs, afs.Close
-	case "os":
-		fmt.Println("backend os (afero.OsFs)")
-		fsys = afero.NewOsFs()
-	default:
-		return fmt.Errorf(`-backend %q: want "aiofs" or "os"`, backend)
 	}
 
 	ln, err := net.Listen("tcp", addr)
@@ -102,13 +105,9 @@ func run(root, addr, backend string, grace time.Duration, dotfiles bool) error {
 	// The address actually bound, so that -addr 127.0.0.1:0 is usable.
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 
-	var files http.FileSystem = afero.NewHttpFs(fsys).Dir(root)
-	if !dotfiles {
-		files = hideDotFiles{files}
-	}
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	srv := &http.Server{
-		Handler:           logRequests(logger, http.FileServer(files)),
+		Handler:           logRequests(logger, fileHandler(fsys, dir, dotfiles)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          logger,
 	}
@@ -143,6 +142,16 @@ func run(root, addr, backend string, grace time.Duration, dotfiles bool) error {
 		fmt.Println("stopped")
 	}
 	return serveErr
+}
+
+// fileHandler serves the files under dir of fsys, hiding dot-files unless
+// dotfiles.
+func fileHandler(fsys afero.Fs, dir string, dotfiles bool) http.Handler {
+	var files http.FileSystem = afero.NewHttpFs(fsys).Dir(dir)
+	if !dotfiles {
+		files = hideDotFiles{files}
+	}
+	return http.FileServer(files)
 }
 
 // logRequests logs one line per request: method, path, status, bytes of

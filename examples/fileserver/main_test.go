@@ -65,11 +65,14 @@ func (b *lockedBuffer) String() string {
 	return b.b.String()
 }
 
-// start runs the server on a free loopback port and waits until it says
-// where it listens.
+// start runs the server on a free loopback port, serving root unless it is
+// "", and waits until it says where it listens.
 func start(t *testing.T, exe, root string, env []string, args ...string) *server {
 	t.Helper()
-	args = append([]string{"-root", root, "-addr", "127.0.0.1:0"}, args...)
+	args = append([]string{"-addr", "127.0.0.1:0"}, args...)
+	if root != "" {
+		args = append([]string{"-root", root}, args...)
+	}
 	cmd := exec.Command(exe, args...)
 	cmd.Env = append(os.Environ(), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -303,6 +306,7 @@ func TestBadFlags(t *testing.T) {
 	exe := buildServer(t)
 	for _, args := range [][]string{
 		{"-backend", "nfs"},
+		{"-backend", "sftp://"},
 		{"-root", filepath.Join(t.TempDir(), "missing")},
 		{"-addr", "not an address"},
 	} {
