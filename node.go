@@ -183,15 +183,18 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
 	f.n = n
 	fs.mu.Unlock()
 	if trunc {
-		if err := n.truncated(f, seq); err != nil {
+		flushed, err := n.truncated(f, seq)
+		if err != nil {
 			fs.mu.Lock()
 			n.leave(f)
 			fs.mu.Unlock()
 			return err
 		}
-		// The flushes it waited for changed the file's times.
-		if tfi, err := f.bf.Stat(); err == nil {
-			fi = tfi
+		if flushed {
+			// The flushes it waited for changed the file's times.
+			if tfi, err := f.bf.Stat(); err == nil {
+				fi = tfi
+			}
 		}
 	}
 	fs.mu.Lock()

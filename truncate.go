@@ -45,8 +45,9 @@ func (n *node) cut(size int64) {
 // truncated brings the node in line with an Open through f that
 // truncated the file when Fs.flushSeq was seq: buffered data from before
 // it is dropped, and since a flush that ended after the open began may
-// have written some of it back, the file is truncated once more then.
-func (n *node) truncated(f *File, seq uint64) error {
+// have written some of it back, the file is truncated once more then. It
+// reports whether a flush ended since seq, changing the file's times.
+func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
 	fs := n.fs
@@ -56,14 +57,14 @@ func (n *node) truncated(f *File, seq uint64) error {
 		fs.dropBlock(b)
 	}
 	n.size = 0
-	again := n.flushedAt > seq && f.writable
+	flushed = n.flushedAt > seq
 	fs.mu.Unlock()
 	var err error
-	if again {
+	if flushed && f.writable {
 		err = f.bf.Truncate(0)
 	}
 	fs.mu.Lock()
 	n.endDirect()
 	fs.mu.Unlock()
-	return bareErr(err)
+	return flushed, bareErr(err)
 }

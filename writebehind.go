@@ -52,9 +52,13 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 	var err error
 	// A large write gains little from being copied and written later, and
 	// costs the copy: like a read larger than the readahead window, it goes
-	// straight to the file unless buffered data must go first. A write past
-	// what the file system takes goes there too, to fail as the OS fails it.
-	if f.writeThrough || !fits || len(p) >= largeWrite && n.dirtyBlocks == 0 && !n.flushing {
+	// straight to the file unless buffered data must go first. Not so in a
+	// wrapped Fs, whose flushes write a large write's blocks to the base in
+	// parallel, where one WriteAt may cost a round trip per packet. A write
+	// past what the file system takes goes there too, to fail as the OS
+	// fails it.
+	large := len(p) >= largeWrite && !fs.wrapped
+	if f.writeThrough || !fits || large && n.dirtyBlocks == 0 && !n.flushing {
 		m, err = n.writeThrough(f, p, off)
 	} else {
 		m, err = n.buffer(f, p, off)
