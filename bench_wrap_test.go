@@ -327,9 +327,11 @@ func BenchmarkWrapMemWarm(b *testing.B) {
 	}}}
 	reads := []struct {
 		name string
-		run  func(b *testing.B, f afero.File)
+		// run does b.N reads and returns how many of them were at end of
+		// file, which aiofs asks the base about: misses, but not of data.
+		run func(b *testing.B, f afero.File) (atEOF int)
 	}{
-		{"read=ReadAt4K", func(b *testing.B, f afero.File) {
+		{"read=ReadAt4K", func(b *testing.B, f afero.File) int {
 			blocks := cfg.size / 4096
 			r := rand.New(rand.NewPCG(1, uint64(b.N)))
 			buf := make([]byte, 4096)
@@ -341,12 +343,14 @@ func BenchmarkWrapMemWarm(b *testing.B) {
 					b.Fatalf("ReadAt(4096 bytes at %d) = %d, %v", off, n, err)
 				}
 			}
+			return 0
 		}},
-		{"read=Seq128K", func(b *testing.B, f afero.File) {
+		{"read=Seq128K", func(b *testing.B, f afero.File) int {
 			buf := make([]byte, 128<<10)
 			b.SetBytes(int64(len(buf)))
 			b.ResetTimer()
 			benchSeqRead(b, f, buf, nil)
+			return int(int64(b.N) * int64(len(buf)) / cfg.size)
 		}},
 	}
 	for _, rd := range reads {
@@ -373,11 +377,11 @@ func BenchmarkWrapMemWarm(b *testing.B) {
 					if wrapped {
 						before = a.Stats()
 					}
-					rd.run(b, f)
+					atEOF := rd.run(b, f)
 					b.StopTimer()
 					if wrapped {
-						if n := a.Stats().CacheMisses - before.CacheMisses; n > 0 {
-							b.Errorf("%d of %d reads missed the cache: not a warm read", n, b.N)
+						if n := a.Stats().CacheMisses - before.CacheMisses; n > uint64(atEOF) {
+							b.Errorf("%d of %d reads missed the cache, %d of them at end of file: not a warm read", n, b.N, atEOF)
 						}
 					}
 				})
