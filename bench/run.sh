@@ -3,7 +3,7 @@
 # bench/RESULTS.md (ratio tables, peak RSS against issue 11's bound,
 # benchstat output, machine description).
 #
-# usage: bench/run.sh [-quick] [-slow | -wrk | -no-wrk] [-delay D]
+# usage: bench/run.sh [-quick] [-slow | -wrk | -wrap | -no-wrk] [-delay D]
 #                     [-size SIZE] [-write-size SIZE] [-files N]
 #                     [-count N] [-benchtime T] [-bench REGEX] [-engine E]
 #                     [-cold] [-dir DIR] [-fio-runtime SEC] [-no-fio]
@@ -16,6 +16,12 @@
 #                 cold reads, 4 KiB writes; 256MiB file, 3 rounds, each a
 #                 fresh test process running both backends (installs
 #                 openssh-server and sshfs with apt-get; needs root)
+#   -wrap         only aiofs.Wrap beside its unwrapped base (BenchmarkWrap*):
+#                 over SFTP to OpenSSH's sshd on 127.0.0.1 through a delay
+#                 line, and over MemMapFs; 64MiB read file, 16MiB written,
+#                 1000 small files, 3 rounds, each a fresh test process
+#                 running both backends (installs openssh-server with
+#                 apt-get; needs root)
 #   -delay        delay of each direction of the slow link (default 1ms)
 #   -wrk          only the examples/fileserver comparison under wrk
 #   -no-wrk       skip the wrk comparison, which a disk run does last
@@ -23,7 +29,9 @@
 #   -wrk-duration seconds of each wrk run (default 5)
 #   -size         file read by the read benchmarks and fio (default 1GiB)
 #   -write-size   bytes written per op by BenchmarkWrite (default 256MiB)
-#   -files        files per op of BenchmarkSmallFiles (default 10000)
+#                 and BenchmarkWrapWrite4K
+#   -files        files per op of BenchmarkSmallFiles (default 10000) and
+#                 BenchmarkWrapReadFile
 #   -count        runs of each benchmark, for benchstat (default 10)
 #   -benchtime    go test -benchtime (default 1s)
 #   -bench        go test -bench regexps, separated by spaces, run one after
@@ -38,10 +46,11 @@
 #   -no-fio       skip fio
 #   -o            output file (default bench/RESULTS.md)
 #
-# Sizes take KiB, MiB or GiB suffixes. Each tier (disk, slow, wrk) replaces
-# its own section of the output file and leaves the others, so the file
-# gathers the latest run of each. The raw outputs are kept beside it
-# (RESULTS.txt, RESULTS.slow.txt, RESULTS.wrk.txt) for later comparisons.
+# Sizes take KiB, MiB or GiB suffixes. Each tier (disk, slow, wrk, wrap)
+# replaces its own section of the output file and leaves the others, so the
+# file gathers the latest run of each. The raw outputs are kept beside it
+# (RESULTS.txt, RESULTS.slow.txt, RESULTS.wrk.txt, RESULTS.wrap.txt) for
+# later comparisons.
 # fio, wrk, sshd and sshfs are installed with apt-get when missing and
 # running as root; benchstat with `go install` into a temporary GOBIN
 # (nothing is added to go.mod). Everything started is stopped on exit,
@@ -68,6 +77,7 @@ while [ $# -gt 0 ]; do
 	-quick | --quick) quick=1 ;;
 	-slow) tier=slow ;;
 	-wrk) tier=wrk ;;
+	-wrap) tier=wrap ;;
 	-no-wrk) use_wrk=0 ;;
 	-delay) need "$@"; delay=$2; shift ;;
 	-wrk-rounds) need "$@"; wrk_rounds=$2; set_wrk_rounds=1; shift ;;
@@ -112,6 +122,22 @@ if [ "$quick" = 1 ]; then
 	[ "$set_wrk_rounds" = 1 ] || wrk_rounds=1
 	[ "$set_wrk_duration" = 1 ] || wrk_duration=1
 	[ -n "$out" ] || out=bench/RESULTS-quick.md
+fi
+if [ "$tier" = wrap ]; then
+	# The Wrap workloads at issue 12's sizes, or a quarter of them in quick
+	# mode (the base over SFTP pays a round trip per call).
+	if [ "$quick" = 1 ]; then
+		[ "$set_size" = 1 ] || size=16MiB
+		[ "$set_write" = 1 ] || write_size=4MiB
+		[ "$set_files" = 1 ] || files=250
+	else
+		[ "$set_size" = 1 ] || size=64MiB
+		[ "$set_write" = 1 ] || write_size=16MiB
+		[ "$set_files" = 1 ] || files=1000
+	fi
+	[ "$set_bench" = 1 ] || bench='^BenchmarkWrap'
+	[ "$set_count" = 1 ] || count=3
+	use_fio=0
 fi
 [ -n "$out" ] || out=bench/RESULTS.md
 case "$tier" in
@@ -213,6 +239,10 @@ if [ "$tier" = wrk ] || { [ "$tier" = disk ] && [ "$use_wrk" = 1 ]; }; then
 else
 	use_wrk=0
 fi
+if [ "$tier" = wrap ]; then
+	[ "$(id -u)" = 0 ] || { echo "run.sh: -wrap needs root (sshd logs the benchmark's user in)" >&2; exit 1; }
+	[ -x /usr/sbin/sshd ] || apt_install openssh-server || exit 1
+fi
 if [ "$tier" = slow ]; then
 	[ "$(id -u)" = 0 ] || { echo "run.sh: -slow needs root (sshd, FUSE mounts, dropping the page cache)" >&2; exit 1; }
 	missing=()
@@ -268,6 +298,8 @@ run_go_bench() {
 	local env_vars=(AIOFS_BENCH_SIZE="$size_bytes" AIOFS_BENCH_WRITE_SIZE="$write_bytes" AIOFS_BENCH_FILES="$files" AIOFS_BENCH_DIR="$bdir")
 	[ "$cold" = 1 ] && env_vars+=(AIOFS_BENCH_COLD=1)
 	[ -n "$engine" ] && env_vars+=(AIOFS_ENGINE="$engine")
+	[ "$tier" = wrap ] && env_vars+=(AIOFS_BENCH_WRAP_SIZE="$size_bytes" AIOFS_BENCH_WRAP_WRITE_SIZE="$write_bytes"
+		AIOFS_BENCH_WRAP_FILES="$files" AIOFS_BENCH_DELAY="$delay")
 	local round pattern
 	: >"$work/go.txt"
 	if [ "$tier" = disk ]; then
@@ -475,6 +507,35 @@ slow_tier() {
 	go_report -title "Slow storage: sshfs over a $delay delay line" -note "$note"
 }
 
+# The wrap tier: aiofs.Wrap beside its base, over SFTP through a delay
+# line (the benchmarks start sshd and the proxy themselves, through
+# internal/sftptest) and over MemMapFs.
+wrap_tier() {
+	log "test binary"
+	go test -c -o "$work/aiofs.test" .
+	cp "$work/machine-base.txt" "$work/machine.txt"
+	{
+		echo "- link: pkg/sftp client (internal/sftpfs) to OpenSSH sshd (internal-sftp) on 127.0.0.1 through internal/delayproxy, $delay each way; a fresh connection per backend run"
+		echo "- $(ssh -V 2>&1)"
+		echo "- server's files: $fs_type on ${fs_dev:-unknown} ($dir), written locally before the timed part, so in the server's page cache: the link is measured, not the disk"
+		echo "- sizes: read file $size, $write_size written per op in 4 KiB Writes, $files files of 8 KiB; $count rounds (one fresh test process each), -benchtime $benchtime"
+		echo "- the machine is shared and noisy (other work runs beside the benchmarks); spreads are shown for that reason"
+	} >>"$work/machine.txt"
+	cat "$work/machine.txt" >&2
+
+	log "go test -bench '$bench' ($count rounds)"
+	run_go_bench "$work"
+
+	local note="aiofs.Wrap(base) beside the unwrapped base in the same test process: the SFTP Fs at a 2 ms round trip (cold for aiofs: a fresh Wrap per op, or per run for the random reads), and MemMapFs with every block already in aiofs's cache. Each round is one test process running both backends; the ratio range is over the rounds' paired ratios."
+	local title="Wrap over SFTP (2 ms RTT)"
+	if [ "$delay" != 1ms ]; then
+		note=${note/2 ms round trip/$delay delay each way}
+		title="Wrap over SFTP ($delay each way)"
+	fi
+	[ "$quick" = 1 ] && note="**Quick mode** (small sizes): for trying the script out, not for conclusions. $note"
+	go_report -wrap -title "$title" -note "$note"
+}
+
 # The wrk tier: examples/fileserver with each backend under wrk.
 wrk_tier() {
 	local www=$work/www
@@ -538,5 +599,6 @@ disk)
 	;;
 slow) slow_tier ;;
 wrk) wrk_tier ;;
+wrap) wrap_tier ;;
 esac
 log "done: $out (raw output: $raw)"

@@ -10,7 +10,9 @@
 // All ratios are of speeds (throughput, or 1/time per op when a benchmark
 // has no MB/s): above 1 means aiofs is faster. For BenchmarkThreads the
 // ratio is of peak OS threads: below 1 means aiofs needs fewer. The peak
-// RSS of each backend's runs is tabled beside issue 11's bound.
+// RSS of each backend's runs is tabled beside issue 11's bound. With -wrap
+// the backends are base and wrap (bench/run.sh -wrap) and the table sets
+// each ratio beside issue 12's target.
 package main
 
 import (
@@ -38,20 +40,21 @@ func main() {
 	cmd := flag.String("cmd", "bench/run.sh", "command that regenerates the results")
 	title := flag.String("title", "aiofs benchmark results", "title of the document, or of the section")
 	note := flag.String("note", "", "paragraph under the title")
-	section := flag.String("section", "", "replace only this named section of -o (disk, slow, wrk), keeping the others")
+	section := flag.String("section", "", "replace only this named section of -o (disk, slow, wrk, wrap), keeping the others")
+	wrap := flag.Bool("wrap", false, "the -go output is of the Wrap benchmarks: backends base and wrap, against issue 12's targets")
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
 	if (*goOut == "") == (*wrkOut == "") {
 		fmt.Fprintln(os.Stderr, "report: want one of -go and -wrk")
 		os.Exit(2)
 	}
-	if err := run(*goOut, *wrkOut, *benchstat, *fioDir, *machine, *cmd, *title, *note, *section, *out); err != nil {
+	if err := run(*goOut, *wrkOut, *benchstat, *fioDir, *machine, *cmd, *title, *note, *section, *out, *wrap); err != nil {
 		fmt.Fprintln(os.Stderr, "report:", err)
 		os.Exit(1)
 	}
 }
 
-func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, out string) error {
+func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, out string, wrap bool) error {
 	// A section sits one heading level below the document's title.
 	h := "##"
 	if section != "" {
@@ -87,15 +90,21 @@ func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, o
 				return err
 			}
 		}
-		writeRatios(&w, h, results, order, fio)
-		writeRSS(&w, h, results, order)
+		first := "os"
+		if wrap {
+			first = "base"
+			writeWrap(&w, h, results, order)
+		} else {
+			writeRatios(&w, h, results, order, fio)
+			writeRSS(&w, h, results, order)
+		}
 		if len(fio) > 0 {
 			writeFio(&w, h, fio)
 		}
 		if benchstat != "" {
 			data, err := os.ReadFile(benchstat)
 			if err == nil && len(strings.TrimSpace(string(data))) > 0 {
-				fmt.Fprintf(&w, "%s benchstat -col /backend\n\nEach column against the first (os); ± is the 95%% confidence interval, p the Mann-Whitney U test's.\n\n```\n%s\n```\n", h, strings.TrimSpace(string(data)))
+				fmt.Fprintf(&w, "%s benchstat -col /backend\n\nEach column against the first (%s); ± is the 95%% confidence interval, p the Mann-Whitney U test's.\n\n```\n%s\n```\n", h, first, strings.TrimSpace(string(data)))
 			}
 		}
 	}
@@ -128,7 +137,8 @@ func splice(doc, name, body string) string {
 	}
 	if doc == "" {
 		doc = "# aiofs benchmark results\n\nWritten by bench/run.sh, one section per tier: the local disk (`bench/run.sh`), " +
-			"slow storage (`bench/run.sh -slow`) and examples/fileserver under wrk (`bench/run.sh -wrk`, also the end of a disk run). " +
+			"slow storage (`bench/run.sh -slow`), examples/fileserver under wrk (`bench/run.sh -wrk`, also the end of a disk run) " +
+			"and aiofs.Wrap over SFTP (`bench/run.sh -wrap`). " +
 			"Each run replaces its own section.\n\n"
 	} else if !strings.HasSuffix(doc, "\n\n") {
 		doc = strings.TrimRight(doc, "\n") + "\n\n"
