@@ -386,7 +386,9 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 }
 
 // Stat returns the file's FileInfo, with a size that includes buffered
-// data.
+// data. A wrapped File answers with what the base's Stat said at Open
+// while the Fs has not changed the file since (close-to-open), sparing a
+// round trip to a remote base.
 func (f *File) Stat() (os.FileInfo, error) {
 	if f.n == nil {
 		return f.bf.Stat()
@@ -398,6 +400,9 @@ func (f *File) Stat() (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.ops.exit()
+	if fi := f.n.seenInfo(); fi != nil {
+		return fi, nil
+	}
 	return f.fs.stat(f.bf.Stat, func(os.FileInfo) *node { return f.n })
 }
 

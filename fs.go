@@ -210,10 +210,16 @@ func (fs *Fs) ReadlinkIfPossible(name string) (string, error) {
 }
 
 // Chmod changes the mode of the named file, as os.Chmod.
-func (fs *Fs) Chmod(name string, mode os.FileMode) error { return fs.base.Chmod(name, mode) }
+func (fs *Fs) Chmod(name string, mode os.FileMode) error {
+	fs.changedByName(name)
+	return fs.base.Chmod(name, mode)
+}
 
 // Chown changes the owner of the named file, as os.Chown.
-func (fs *Fs) Chown(name string, uid, gid int) error { return fs.base.Chown(name, uid, gid) }
+func (fs *Fs) Chown(name string, uid, gid int) error {
+	fs.changedByName(name)
+	return fs.base.Chown(name, uid, gid)
+}
 
 // Chtimes changes the access and modification times of the named file, as
 // os.Chtimes. Buffered data is written first, so a later flush does not
@@ -226,6 +232,7 @@ func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
 			n.flushNode(false)
 		}
 	}
+	fs.changedByName(name)
 	return fs.base.Chtimes(name, atime, mtime)
 }
 

@@ -75,7 +75,8 @@ type node struct {
 	// others when the file is opened again.
 	diskSize     int64
 	mtime, ctime time.Time
-	changed      bool // the Fs wrote the file since it recorded the above
+	changed      bool        // the Fs changed the file since it recorded the above
+	seen         os.FileInfo // all of it, for the Stat of a wrapped File
 
 	// written counts the writes that reached the file, synced how many of
 	// them an fsync has since committed.
@@ -161,6 +162,7 @@ func (n *node) changedOnDisk(fi os.FileInfo) bool {
 func (n *node) record(fi os.FileInfo) {
 	n.size = fi.Size()
 	n.diskSize, n.mtime, n.ctime, n.changed = fi.Size(), fi.ModTime(), changeTime(fi), false
+	n.seen = fi
 }
 
 // attach joins f to the node of its file, opened with O_TRUNC if trunc

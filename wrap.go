@@ -3,6 +3,7 @@ package aiofs
 import (
 	"errors"
 	"io"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -89,6 +90,34 @@ func (fs *Fs) unname(name string) {
 		if _, ok := under(key.path, name); ok {
 			delete(fs.nodes, key)
 		}
+	}
+}
+
+// seenInfo returns what the base's Stat said of the file when the Fs last
+// recorded it, or nil if the Fs changed it since or the Fs is not
+// wrapped.
+func (n *node) seenInfo() os.FileInfo {
+	if !n.fs.wrapped {
+		return nil
+	}
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	if n.changed || n.authoritative() {
+		return nil
+	}
+	return n.seen
+}
+
+// changedByName notes that the Fs changed the metadata of the file name
+// names (mode, owner, times), so that its recorded FileInfo is not used.
+func (fs *Fs) changedByName(name string) {
+	if !fs.wrapped {
+		return
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if n := fs.nodes[fileKey{path: filepath.Clean(name)}]; n != nil {
+		n.changed = true
 	}
 }
 
