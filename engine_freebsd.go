@@ -53,7 +53,7 @@ func (e *kqueueEngine) transfer(f afero.File, write bool, bufs [][]byte, off int
 	}
 	defer e.gate.exit()
 	n, err := e.q.Transfer(osFile(f), write, bufs, off)
-	bytes.Add(uint64(n))
+	bytes.Add(off, uint64(n))
 	return n, err
 }
 

@@ -136,7 +136,7 @@ func (e *poolEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f, j.p, j.off = opRead, f, p, off
 	n, err := e.do(j)
-	e.c.bytesRead.Add(uint64(n))
+	e.c.bytesRead.Add(off, uint64(n))
 	return n, err
 }
 
@@ -147,7 +147,7 @@ func (e *poolEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 	j := poolJobs.Get().(*poolJob)
 	j.op, j.f, j.bufs, j.off = opWrite, f, bufs, off
 	n, err := e.do(j)
-	e.c.bytesWritten.Add(uint64(n))
+	e.c.bytesWritten.Add(off, uint64(n))
 	return n, err
 }
 
@@ -162,10 +162,11 @@ func (e *poolEngine) writeEach(f afero.File, bufs [][]byte, off int64) (int, err
 	}
 	defer e.gate.exit()
 	jobs := make([]*poolJob, len(bufs))
+	at := off
 	for i, b := range bufs {
 		j := poolJobs.Get().(*poolJob)
-		j.op, j.f, j.bufs, j.off = opWrite, f, bufs[i:i+1], off
-		off += int64(len(b))
+		j.op, j.f, j.bufs, j.off = opWrite, f, bufs[i:i+1], at
+		at += int64(len(b))
 		jobs[i] = j
 		e.submit(j)
 	}
@@ -173,7 +174,7 @@ func (e *poolEngine) writeEach(f afero.File, bufs [][]byte, off int64) (int, err
 	var first error
 	for i, j := range jobs {
 		m, err := e.wait(j)
-		e.c.bytesWritten.Add(uint64(m))
+		e.c.bytesWritten.Add(off, uint64(m))
 		if first == nil {
 			n += m
 			if err == nil && m < len(bufs[i]) {

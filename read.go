@@ -11,7 +11,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 			// Nothing cached or buffered, and not a read readahead
 			// follows: the file answers, without the Fs's lock.
 			m, err := fs.eng.pread(f.data, p, off)
-			fs.st.cacheMisses.Add(1)
+			fs.st.cacheMisses.Add(off, 1)
 			return m, err
 		}
 	}
@@ -98,7 +98,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		if !auth && err == nil && done+m == len(p) {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
-			fs.st.cacheMisses.Add(1)
+			fs.st.cacheMisses.Add(off, 1)
 			return len(p), nil, false
 		}
 		fs.mu.Lock()
@@ -119,9 +119,9 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		done = end
 	}
 	if missed {
-		fs.st.cacheMisses.Add(1)
+		fs.st.cacheMisses.Add(off, 1)
 	} else {
-		fs.st.cacheHits.Add(1)
+		fs.st.cacheHits.Add(off, 1)
 	}
 	return done, nil, true
 }

@@ -1,7 +1,6 @@
 package aiofs
 
 import (
-	"math/rand/v2"
 	"sync/atomic"
 )
 
@@ -78,9 +77,10 @@ func (fs *Fs) Stats() Stats {
 }
 
 // A counter is a statistic that every read or write adds to, from many
-// goroutines at once: spread over cells on cache lines of their own, each
-// add goes to a cell picked at random, so that adding does not bounce one
-// line between cores on the warm read path; Load sums the cells.
+// goroutines at once. It is spread over cells on cache lines of their
+// own, picked by the offset of the transfer counted, since concurrent
+// transfers are mostly at different offsets: adding then does not bounce
+// one line between cores on the warm read path. Load sums the cells.
 type counter struct {
 	cells [counterCells]struct {
 		n atomic.Uint64
@@ -88,9 +88,13 @@ type counter struct {
 	}
 }
 
-const counterCells = 8
+const counterCells = 8 // a power of two
 
-func (c *counter) Add(d uint64) { c.cells[rand.Uint32()%counterCells].n.Add(d) }
+// Add adds d for a transfer at offset at.
+func (c *counter) Add(at int64, d uint64) {
+	// Fibonacci hashing: aligned offsets spread over the cells too.
+	c.cells[uint64(at)*0x9E3779B97F4A7C15>>61].n.Add(d)
+}
 
 func (c *counter) Load() uint64 {
 	var sum uint64
