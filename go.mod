@@ -8,4 +8,9 @@ require (
 	pgregory.net/rapid v1.3.0
 )
 
-require golang.org/x/text v0.28.0 // indirect
+require (
+	github.com/kr/fs v0.1.0 // indirect
+	github.com/pkg/sftp v1.13.12 // indirect
+	golang.org/x/crypto v0.59.0 // indirect
+	golang.org/x/text v0.44.0 // indirect
+)

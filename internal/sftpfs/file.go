@@ -1,0 +1,273 @@
+package sftpfs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/pkg/sftp"
+)
+
+// A File is an open file or directory on the server.
+//
+// ReadAt and WriteAt may be called concurrently, with each other and with
+// the other methods: pkg/sftp's File.ReadAt and WriteAt hold only a read
+// lock on the handle and send their own requests, so calls overlap on the
+// link (its Close waits for them). Read, Write, Seek and Readdir share the
+// file offset and are serialized, as on an *os.File.
+type File struct {
+	fsys   *Fs
+	name   string     // as given to OpenFile
+	path   string     // on the server
+	f      *sftp.File // nil for a directory the server would not open
+	append bool       // O_APPEND: every Write goes to the end of file
+
+	mu      sync.Mutex // guards the fields below
+	offset  int64
+	closed  bool
+	listed  bool          // list holds the directory, read at the first Readdir
+	list    []os.FileInfo // what Readdir has not returned yet
+	listErr error
+}
+
+// Name returns the name as given to OpenFile.
+func (f *File) Name() string { return f.name }
+
+// handle returns the sftp file, or the error os gives for I/O on a closed
+// file or on a directory.
+func (f *File) handle() (*sftp.File, error) {
+	if f.f == nil {
+		f.mu.Lock()
+		closed := f.closed
+		f.mu.Unlock()
+		if closed {
+			return nil, os.ErrClosed
+		}
+		return nil, syscall.EISDIR
+	}
+	return f.f, nil
+}
+
+// Read reads from the file offset, as os.File.Read: io.EOF only once
+// nothing is left.
+func (f *File) Read(b []byte) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, pathError("read", f.name, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, err := h.ReadAt(b, f.offset)
+	f.offset += int64(n)
+	if err == io.EOF {
+		if n > 0 {
+			return n, nil
+		}
+		return 0, io.EOF
+	}
+	return n, pathError("read", f.name, err)
+}
+
+// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
+// error, io.EOF at the end of file.
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+	}
+	h, err := f.handle()
+	if err != nil {
+		return 0, pathError("read", f.name, err)
+	}
+	n, err := h.ReadAt(b, off)
+	if err == io.EOF {
+		return n, io.EOF
+	}
+	return n, pathError("read", f.name, err)
+}
+
+// Write writes at the file offset, or at the end of file for O_APPEND.
+func (f *File) Write(b []byte) (int, error) {
+	h, err := f.handle()
+	if err != nil {
+		return 0, pathError("write", f.name, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.append {
+		fi, err := h.Stat()
+		if err != nil {
+			return 0, pathError("write", f.name, err)
+		}
+		f.offset = fi.Size()
+	}
+	n, err := h.WriteAt(b, f.offset)
+	f.offset += int64(n)
+	return n, pathError("write", f.name, err)
+}
+
+// WriteAt writes len(b) bytes at off; like os.File.WriteAt it refuses a
+// file opened with O_APPEND.
+func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	if f.append {
+		return 0, errWriteAtInAppendMode // bare, as os returns it
+	}
+	if off < 0 {
+		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+	}
+	h, err := f.handle()
+	if err != nil {
+		return 0, pathError("write", f.name, err)
+	}
+	n, err := h.WriteAt(b, off)
+	return n, pathError("write", f.name, err)
+}
+
+// WriteString is Write of s.
+func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
+
+// Seek sets the file offset, as os.File.Seek; SeekEnd costs a stat.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return 0, pathError("seek", f.name, os.ErrClosed)
+	}
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += f.offset
+	case io.SeekEnd:
+		fi, err := f.stat()
+		if err != nil {
+			return 0, pathError("seek", f.name, err)
+		}
+		offset += fi.Size()
+	default:
+		return 0, pathError("seek", f.name, syscall.EINVAL)
+	}
+	if offset < 0 {
+		return 0, pathError("seek", f.name, syscall.EINVAL)
+	}
+	f.offset = offset
+	if f.f == nil && offset == 0 {
+		f.listed, f.list, f.listErr = false, nil, nil // rewinddir
+	}
+	return offset, nil
+}
+
+// Stat returns the FileInfo of the open file.
+func (f *File) Stat() (os.FileInfo, error) {
+	fi, err := f.stat()
+	if err != nil {
+		return nil, pathError("stat", f.name, err)
+	}
+	return fi, nil
+}
+
+func (f *File) stat() (os.FileInfo, error) {
+	if f.f == nil {
+		if _, err := f.handle(); errors.Is(err, os.ErrClosed) {
+			return nil, err
+		}
+		return f.fsys.c.Stat(f.path)
+	}
+	return f.f.Stat()
+}
+
+// Sync asks the server to fsync the file. Without the server's
+// fsync@openssh.com extension it fails with ErrNoFsync.
+func (f *File) Sync() error {
+	h, err := f.handle()
+	if errors.Is(err, syscall.EISDIR) || (err == nil && !f.fsys.fsync) {
+		err = ErrNoFsync
+	}
+	if err == nil {
+		err = h.Sync()
+	}
+	return pathError("sync", f.name, err)
+}
+
+// Truncate changes the size of the file.
+func (f *File) Truncate(size int64) error {
+	if size < 0 {
+		return pathError("truncate", f.name, syscall.EINVAL)
+	}
+	h, err := f.handle()
+	if err == nil {
+		err = h.Truncate(size)
+	}
+	return pathError("truncate", f.name, err)
+}
+
+// Close closes the file; a second Close fails with os.ErrClosed.
+func (f *File) Close() error {
+	f.mu.Lock()
+	closed := f.closed
+	f.closed = true
+	f.list = nil
+	f.mu.Unlock()
+	if closed {
+		return pathError("close", f.name, os.ErrClosed)
+	}
+	if f.f == nil {
+		return nil
+	}
+	return pathError("close", f.name, f.f.Close())
+}
+
+// Readdir returns the directory's entries as os.File.Readdir does: for
+// count > 0 at most count of them and io.EOF once none are left, for
+// count <= 0 all that are left and a nil error. The listing is read from
+// the server at the first call.
+func (f *File) Readdir(count int) ([]os.FileInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil, pathError("readdirent", f.name, os.ErrClosed)
+	}
+	if !f.listed {
+		f.listed = true
+		f.list, f.listErr = f.fsys.c.ReadDir(f.path)
+		if f.listErr != nil {
+			if fi, err := f.stat(); err == nil && !fi.IsDir() {
+				f.listErr = syscall.ENOTDIR
+			}
+			f.listErr = pathError("readdirent", f.name, f.listErr)
+		}
+		sortByName(f.list)
+	}
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	if count <= 0 {
+		list := f.list
+		f.list = nil
+		if list == nil {
+			list = []os.FileInfo{}
+		}
+		return list, nil
+	}
+	if len(f.list) == 0 {
+		return nil, io.EOF
+	}
+	n := min(count, len(f.list))
+	list := f.list[:n:n]
+	f.list = f.list[n:]
+	return list, nil
+}
+
+// Readdirnames is Readdir's names.
+func (f *File) Readdirnames(n int) ([]string, error) {
+	list, err := f.Readdir(n)
+	names := make([]string, len(list))
+	for i, fi := range list {
+		names[i] = fi.Name()
+	}
+	return names, err
+}

@@ -1,0 +1,32 @@
+package sftptest
+
+import (
+	"errors"
+	"os"
+)
+
+// ErrNoSSHD is the cause of StartSSHD's error when OpenSSH's sshd is not
+// installed.
+var ErrNoSSHD = errors.New("sftptest: OpenSSH's sshd is not installed (apt-get install openssh-server)")
+
+// sshdPath is where Debian's openssh-server puts sshd.
+const sshdPath = "/usr/sbin/sshd"
+
+// A TB is the part of testing.TB that SkipOrFatal needs.
+type TB interface {
+	Helper()
+	Skip(args ...any)
+	Fatal(args ...any)
+}
+
+// SkipOrFatal ends a test that could not start a server: it skips when
+// sshd is missing on a developer's machine and fails otherwise, and also
+// when the environment has CI=true, where sshd is installed and its tests
+// must run.
+func SkipOrFatal(tb TB, err error) {
+	tb.Helper()
+	if errors.Is(err, ErrNoSSHD) && os.Getenv("CI") != "true" {
+		tb.Skip(err)
+	}
+	tb.Fatal(err)
+}
