@@ -155,8 +155,14 @@ func (f *File) pathErr(op string, err error) error {
 	return &os.PathError{Op: op, Path: f.name, Err: bareErr(err)}
 }
 
-// Name returns the name as given to Open or OpenFile.
-func (f *File) Name() string { return f.name }
+// Name returns the name as given to Open or OpenFile; in a wrapped Fs,
+// the base file's Name, which some bases normalize (BasePathFs, MemMapFs).
+func (f *File) Name() string {
+	if f.fs.wrapped {
+		return f.bf.Name()
+	}
+	return f.name
+}
 
 // Read reads up to len(p) bytes at the file's offset and advances it. At
 // end of file it returns 0, io.EOF.

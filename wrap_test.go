@@ -610,3 +610,36 @@ func TestWrapFSTest(t *testing.T) {
 	}
 }
 
+// TestWrapName checks that File.Name is the base file's, for bases that
+// normalize names.
+func TestWrapName(t *testing.T) {
+	bases := map[string]afero.Fs{
+		"BasePathFs": afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()),
+		"MemMapFs":   afero.NewMemMapFs(),
+	}
+	for label, base := range bases {
+		aio := aiofs.Wrap(base)
+		for _, name := range []string{"/", "/x", "x", "./y", "/d/../z"} {
+			bf, err := base.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o644)
+			if name == "/" {
+				bf, err = base.Open(name)
+			}
+			if err != nil {
+				t.Fatalf("%s: base OpenFile(%q): %v", label, name, err)
+			}
+			want := bf.Name()
+			bf.Close()
+			f, err := aio.Open(name)
+			if err != nil {
+				t.Fatalf("%s: Open(%q): %v", label, name, err)
+			}
+			if got := f.Name(); got != want {
+				t.Errorf("%s: Name() of %q = %q, base's %q", label, name, got, want)
+			}
+			f.Close()
+		}
+		if err := aio.Close(); err != nil {
+			t.Error(err)
+		}
+	}
+}
