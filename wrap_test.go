@@ -19,6 +19,7 @@ package aiofs_test
 // Replay a failure with the -rapid.seed rapid prints.
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -731,5 +732,50 @@ func TestWrapRenameOntoItself(t *testing.T) {
 	}
 	if got, err := afero.ReadFile(base, "/a"); string(got) != "hello" || err != nil {
 		t.Errorf("base after Fs.Sync: %q, %v; want \"hello\"", got, err)
+	}
+}
+
+// TestWrapWriteToRemovedNeedsRoom writes through a handle whose file was
+// removed or renamed over, more than the write-behind bound allows
+// without flushing: the writer's wait for room must flush its own file,
+// which the Fs no longer finds by name (it waited forever).
+func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
+	for _, how := range []string{"Remove", "Rename"} {
+		t.Run(how, func(t *testing.T) {
+			base := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
+			aio := aiofs.Wrap(base, aiofs.WithWriteBehind(64<<10))
+			defer aio.Close()
+			f, err := aio.Create("/a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Write([]byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Sync(); err != nil { // no timer left to flush later
+				t.Fatal(err)
+			}
+			switch how {
+			case "Remove":
+				err = aio.Remove("/a")
+			case "Rename":
+				err = afero.WriteFile(aio, "/b", nil, 0o644)
+				if err == nil {
+					err = aio.Rename("/b", "/a")
+				}
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := wrapData(192<<10, 3)
+			if n, err := f.Write(data); n != len(data) || err != nil {
+				t.Fatalf("Write: %d, %v", n, err)
+			}
+			got := make([]byte, len(data))
+			if n, err := f.ReadAt(got, 1); n != len(got) || err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("ReadAt: %d, %v; %s", n, err, wantGot(data, got))
+			}
+		})
 	}
 }
