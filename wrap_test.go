@@ -779,3 +779,29 @@ func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
 		})
 	}
 }
+
+// TestWrapMemHole reads, through another handle, a hole below data still
+// buffered for a MemMapFs file: zeros, as for any file. (mem.File's
+// ReadAt past its end fails with io.ErrUnexpectedEOF, which failed the
+// read.)
+func TestWrapMemHole(t *testing.T) {
+	aio := aiofs.Wrap(afero.NewMemMapFs())
+	defer aio.Close()
+	w, err := aio.OpenFile("/a", os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	r, err := aio.Open("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := w.WriteAt([]byte{1}, 65536); err != nil {
+		t.Fatal(err)
+	}
+	p := []byte{9, 9}
+	if n, err := r.ReadAt(p, 1); n != 2 || err != nil || p[0] != 0 || p[1] != 0 {
+		t.Fatalf("ReadAt in the hole: %d, %v, %v; want 2 zeros", n, err, p)
+	}
+}
