@@ -25,12 +25,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"testing/fstest"
 
@@ -139,7 +141,8 @@ type wrapKind struct {
 	// read-only), and so does a handle opened O_RDONLY with other flags
 	// (the run opens read-only handles with O_RDONLY alone); Readdir in
 	// batches panics once entries went (the run reads whole directories);
-	// renaming directories corrupts it (the run renames only files).
+	// renaming or removing directories corrupts it until it panics (the
+	// run renames and removes only files).
 	memFile bool
 }
 
@@ -480,7 +483,11 @@ func (r *wrapRun) do() {
 			return "err=" + s.errString(s.fs.Rename(s.p(from), s.p(to)))
 		})
 	case op < 97:
-		name := rapid.SampledFrom(wrapMoved).Draw(r.t, "name")
+		removed := wrapMoved
+		if r.memFile {
+			removed = wrapFiles
+		}
+		name := rapid.SampledFrom(removed).Draw(r.t, "name")
 		all := rapid.Bool().Draw(r.t, "all")
 		r.stable = [wrapSlots]bool{}
 		r.same(fmt.Sprintf("Remove(%q) all %v", name, all), func(s *wside) string {
@@ -804,4 +811,153 @@ func TestWrapMemHole(t *testing.T) {
 	if n, err := r.ReadAt(p, 1); n != 2 || err != nil || p[0] != 0 || p[1] != 0 {
 		t.Fatalf("ReadAt in the hole: %d, %v, %v; want 2 zeros", n, err, p)
 	}
+}
+
+// TestWrapConcurrent runs 64 goroutines on a wrapped MemMapFs and
+// BasePathFs(OsFs): each writes its own region of one shared file through
+// a handle of its own, in random order, and a file of its own, reading
+// back as it goes, while reading the regions of others (each byte there
+// is 0 or its final value). The final contents are exact.
+func TestWrapConcurrent(t *testing.T) {
+	const workers, region, own = 64, 24<<10 + 7, 40 << 10
+	bases := []struct {
+		name string
+		fs   func(t *testing.T) afero.Fs
+	}{
+		{"MemMapFs", func(*testing.T) afero.Fs { return afero.NewMemMapFs() }},
+		{"BasePathFs", func(t *testing.T) afero.Fs { return afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()) }},
+	}
+	shared := wrapData(workers*region, 11)
+	for _, b := range bases {
+		for _, cfg := range wrapConfigs {
+			t.Run(b.name+"/"+cfg.name, func(t *testing.T) {
+				base := b.fs(t)
+				aio := aiofs.Wrap(base, cfg.opts...)
+				defer aio.Close()
+				if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				var wg sync.WaitGroup
+				errs := make(chan error, workers)
+				for w := range workers {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						if err := wrapWorker(aio, w, region, shared, wrapData(own, byte(w))); err != nil {
+							errs <- fmt.Errorf("worker %d: %w", w, err)
+						}
+					}()
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Error(err)
+				}
+				if err := aio.Sync(); err != nil {
+					t.Fatalf("Fs.Sync: %v", err)
+				}
+				check := func(name string, want []byte) {
+					got, err := afero.ReadFile(base, name)
+					if err != nil || !bytes.Equal(got, want) {
+						t.Errorf("base %s: %v, %s", name, err, wantGot(want, got))
+					}
+				}
+				check("/shared", shared)
+				for w := range workers {
+					check(fmt.Sprintf("/own%d", w), wrapData(own, byte(w)))
+				}
+			})
+		}
+	}
+}
+
+// wrapWorker is one goroutine of TestWrapConcurrent.
+func wrapWorker(aio *aiofs.Fs, w, region int, shared, mine []byte) error {
+	r := rand.New(rand.NewPCG(uint64(w), 1))
+	f, err := aio.OpenFile("/shared", os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	o, err := aio.Create(fmt.Sprintf("/own%d", w))
+	if err != nil {
+		f.Close()
+		return err
+	}
+	start := w * region
+	pieces := r.Perm(8)
+	step := (region + 7) / 8
+	for i, k := range pieces {
+		lo, hi := start+k*step, min(start+(k+1)*step, start+region)
+		if _, err := f.WriteAt(shared[lo:hi], int64(lo)); err != nil {
+			return err
+		}
+		// A region of another worker: each byte 0 or final.
+		other := r.IntN(len(shared) / region)
+		p := make([]byte, region)
+		n, err := f.ReadAt(p, int64(other*region))
+		if err != nil && err != io.EOF {
+			return err
+		}
+		for j, c := range p[:n] {
+			if c != 0 && c != shared[other*region+j] {
+				return fmt.Errorf("byte %d of /shared: %#x, neither 0 nor %#x", other*region+j, c, shared[other*region+j])
+			}
+		}
+		// The file of its own, written in order and read back.
+		chunk := len(mine) / 8
+		if _, err := o.Write(mine[i*chunk : (i+1)*chunk]); err != nil {
+			return err
+		}
+	}
+	got := make([]byte, region)
+	if _, err := f.ReadAt(got, int64(start)); err != nil && err != io.EOF {
+		return err
+	}
+	if !bytes.Equal(got, shared[start:start+region]) {
+		return fmt.Errorf("own region: %s", wantGot(shared[start:start+region], got))
+	}
+	if _, err := o.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if got, err := io.ReadAll(o); err != nil || !bytes.Equal(got, mine) {
+		return fmt.Errorf("own file: %v, %s", err, wantGot(mine, got))
+	}
+	if err := o.Close(); err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// TestWrapNoGoroutineLeak: after Fs.Close of a Wrap with a pool of its
+// own (WithQueueDepth), with data buffered in a file left open, the
+// goroutine count returns to what it was before.
+func TestWrapNoGoroutineLeak(t *testing.T) {
+	baseline := settledGoroutines()
+	base := afero.NewMemMapFs()
+	aio := aiofs.Wrap(base, aiofs.WithQueueDepth(8), aiofs.WithWriteBehind(64<<10))
+	data := wrapData(300<<10, 4)
+	for i := range 4 {
+		if err := afero.WriteFile(aio, fmt.Sprintf("/f%d", i), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 4 {
+		if got, err := afero.ReadFile(aio, fmt.Sprintf("/f%d", i)); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("ReadFile: %v, %s", err, wantGot(data, got))
+		}
+	}
+	open, err := aio.Create("/open")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := open.Write(data[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	if err := aio.Close(); err != nil {
+		t.Fatalf("Fs.Close: %v", err)
+	}
+	if got, err := afero.ReadFile(base, "/open"); err != nil || !bytes.Equal(got, data[:1000]) {
+		t.Errorf("base after Fs.Close: %v, %s", err, wantGot(data[:1000], got))
+	}
+	checkGoroutinesReturn(t, baseline)
 }
