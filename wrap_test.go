@@ -38,6 +38,7 @@ import (
 
 	"github.com/aiofs/aiofs"
 	"github.com/spf13/afero"
+	"github.com/spf13/afero/mem"
 	"pgregory.net/rapid"
 )
 
@@ -140,7 +141,8 @@ type wrapKind struct {
 	// directories open for writing take data (the run opens them
 	// read-only), and so does a handle opened O_RDONLY with other flags
 	// (the run opens read-only handles with O_RDONLY alone); Readdir in
-	// batches panics once entries went (the run reads whole directories);
+	// batches, or again, panics once entries went (the run reads a
+	// directory handle whole, once);
 	// renaming or removing directories corrupts it until it panics (the
 	// run renames and removes only files).
 	memFile bool
@@ -219,8 +221,10 @@ type wrapRun struct {
 	stable  [wrapSlots]bool   // no rename or removal since the slot was opened
 	names   [wrapSlots]string // what each slot was last opened as, with flags
 	flags   [wrapSlots]int
-	noSync  bool // the base's Sync fails alike on both sides, so Sync proves nothing
-	memFile bool // see wrapKind
+	listed  [wrapSlots]bool // read as a directory since opened (see wrapKind.memFile)
+	closed  [wrapSlots]bool // closed and kept, for calls after Close
+	noSync  bool            // the base's Sync fails alike on both sides, so Sync proves nothing
+	memFile bool            // see wrapKind
 }
 
 // same runs fn on both sides and fails the run if the results differ.
@@ -315,7 +319,7 @@ func (r *wrapRun) do() {
 			}
 		}
 		perm := rapid.SampledFrom([]os.FileMode{0o644, 0o600}).Draw(r.t, "perm")
-		r.stable[slot], r.names[slot], r.flags[slot] = true, name, flag
+		r.stable[slot], r.names[slot], r.flags[slot], r.listed[slot], r.closed[slot] = true, name, flag, false, false
 		r.same(fmt.Sprintf("h%d = OpenFile(%q, %#x, %v)", slot, name, flag, perm), func(s *wside) string {
 			if f := s.hs[slot]; f != nil {
 				f.Close()
@@ -332,6 +336,7 @@ func (r *wrapRun) do() {
 		// Most closed handles are forgotten; the others are used again,
 		// which the bases refuse with errors that must be theirs.
 		forget := rapid.IntRange(0, 3).Draw(r.t, "forget") != 0
+		r.closed[slot] = true
 		r.same(fmt.Sprintf("h%d.Close() forget %v", slot, forget), func(s *wside) string {
 			f := s.hs[slot]
 			if f == nil {
@@ -427,7 +432,7 @@ func (r *wrapRun) do() {
 			}
 			return "err=" + s.errString(f.Sync())
 		})
-		if res == "err=nil" && r.stable[slot] && !r.noSync {
+		if res == "err=nil" && r.stable[slot] && !r.closed[slot] && !r.noSync {
 			// Sync promises the file's data in the base.
 			name := r.names[slot]
 			r.same(fmt.Sprintf("base holds %q after Sync", name), func(s *wside) string {
@@ -452,7 +457,10 @@ func (r *wrapRun) do() {
 	case op < 92:
 		n := rapid.IntRange(-1, 3).Draw(r.t, "count")
 		if r.memFile {
-			n = min(n, 0)
+			if r.listed[slot] {
+				return
+			}
+			n, r.listed[slot] = min(n, 0), true
 		}
 		names := rapid.Bool().Draw(r.t, "names")
 		r.same(fmt.Sprintf("h%d.Readdir(%d) names %v", slot, n, names), func(s *wside) string {
@@ -960,4 +968,35 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 		t.Errorf("base after Fs.Close: %v, %s", err, wantGot(data[:1000], got))
 	}
 	checkGoroutinesReturn(t, baseline)
+}
+
+// TestEmptyReadWriteAtAfterClose: ReadAt and WriteAt of nothing on a
+// closed handle answer as the base's handle does: nil for OsFs (and New),
+// ErrClosed for MemMapFs, whose answer Wrap did not ask for.
+func TestEmptyReadWriteAtAfterClose(t *testing.T) {
+	dir := t.TempDir()
+	for i, c := range []struct {
+		label string
+		fs    afero.Fs
+		want  error
+	}{
+		{"OsFs", afero.NewOsFs(), nil},
+		{"New", newAio(t, ""), nil},
+		{"Wrap(OsFs)", aiofs.Wrap(afero.NewOsFs()), nil},
+		{"Wrap(MemMapFs)", aiofs.Wrap(afero.NewMemMapFs()), mem.ErrFileClosed},
+	} {
+		f, err := c.fs.Create(filepath.Join(dir, fmt.Sprint(i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ReadAt(nil, 0); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+			t.Errorf("%s: ReadAt(nil) after Close: %v; want %v", c.label, err, c.want)
+		}
+		if _, err := f.WriteAt(nil, 0); !errors.Is(err, c.want) || (err == nil) != (c.want == nil) {
+			t.Errorf("%s: WriteAt(nil) after Close: %v; want %v", c.label, err, c.want)
+		}
+	}
 }
