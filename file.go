@@ -177,7 +177,7 @@ func (f *File) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 {
+	if len(p) == 0 && (f.readable || !f.refers()) { // misuse is the base's to judge
 		return 0, nil
 	}
 	if !f.readable {
@@ -222,7 +222,8 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, f.pathErr("readat", errors.New("negative offset"))
 	}
 	// Nothing to do, unless a wrapped base's handle is to say whether it
-	// is closed (os.File does not say; others do).
+	// is closed or used against its mode (os.File does not say; others
+	// do).
 	if len(p) == 0 && !f.refers() {
 		return 0, nil
 	}
@@ -233,7 +234,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 {
+	if len(p) == 0 && f.readable {
 		return 0, nil
 	}
 	if !f.readable || overflows(off, len(p)) {
@@ -311,7 +312,8 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		return 0, f.pathErr("writeat", errors.New("negative offset"))
 	}
 	// Nothing to do, unless a wrapped base's handle is to say whether it
-	// is closed (os.File does not say; others do).
+	// is closed or used against its mode (os.File does not say; others
+	// do).
 	if len(p) == 0 && !f.refers() {
 		return 0, nil
 	}
@@ -322,7 +324,7 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 {
+	if len(p) == 0 && f.writable {
 		return 0, nil
 	}
 	if !f.writable {

@@ -1000,3 +1000,29 @@ func TestEmptyReadWriteAtAfterClose(t *testing.T) {
 		}
 	}
 }
+
+// TestWrapEmptyWriteAtReadOnly: WriteAt of nothing on a read-only handle
+// answers as the base's handle does: MemMapFs refuses it (os.File does
+// not; Wrap answered nil).
+func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
+	mfs := afero.NewMemMapFs()
+	if err := afero.WriteFile(mfs, "/a", []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	aio := aiofs.Wrap(mfs)
+	defer aio.Close()
+	bf, err := mfs.Open("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bf.Close()
+	f, err := aio.Open("/a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, want := bf.WriteAt(nil, 0)
+	if _, err := f.WriteAt(nil, 0); want == nil || err == nil || err.Error() != want.Error() {
+		t.Errorf("WriteAt(nil) on a read-only handle: %v; the base's: %v", err, want)
+	}
+}
