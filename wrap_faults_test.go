@@ -293,3 +293,41 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 		t.Fatal("the base's files were never used through Seek")
 	}
 }
+
+// TestWrapFaultBackgroundFlush: a flush started by write-behind itself
+// (enough full blocks) fails; the writer's next Write after it ended
+// reports the base's error, so does Close, and the data is kept for a
+// Sync once the fault is cleared.
+func TestWrapFaultBackgroundFlush(t *testing.T) {
+	ffs, aio := newFaultWrap(t)
+	entered, release := make(chan struct{}, 256), make(chan struct{})
+	ffs.set("/bg", func(ft *fault) { ft.entered, ft.release = entered, release })
+	f := mustOpen(t, aio, "/bg", os.O_RDWR|os.O_CREATE)
+	g := mustOpen(t, aio, "/bg", os.O_RDWR)
+	data := wrapData(32*64<<10, 3)
+	for off := 0; off < len(data); off += 64 << 10 {
+		if _, err := f.Write(data[off : off+64<<10]); err != nil {
+			t.Fatalf("Write at %d: %v", off, err)
+		}
+	}
+	<-entered // a flush is writing, started by nobody's Sync or Close
+	errBG := errors.New("base: background write failed")
+	ffs.set("/bg", func(ft *fault) { ft.writeErr = errBG })
+	close(release)
+	// Block 0 is being flushed: this waits for the flush to end.
+	f.WriteAt(data[:10], 0)
+	if _, err := f.Write(data[:10]); !errors.Is(err, errBG) {
+		t.Errorf("Write after the background failure: %v; want the base's error", err)
+	}
+	if err := g.Close(); !errors.Is(err, errBG) {
+		t.Errorf("other handle's Close: %v; want the base's error", err)
+	}
+	ffs.set("/bg", func(ft *fault) { ft.writeErr, ft.entered = nil, nil })
+	if err := f.Sync(); err != nil {
+		t.Fatalf("Sync after the fault is cleared: %v", err)
+	}
+	baseHolds(t, ffs, "/bg", data)
+	if err := f.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+}

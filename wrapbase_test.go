@@ -31,7 +31,8 @@ type fault struct {
 	short    int   // bytes a failing WriteAt writes first
 	syncErr  error // Sync fails with it
 	// entered, when set, receives one value as each WriteAt begins;
-	// release, when set, is waited for after that.
+	// release, when set, is waited for after that, before the fault is
+	// read.
 	entered chan struct{}
 	release chan struct{}
 	seeks   int // Seek calls so far
@@ -108,8 +109,7 @@ func (f *faultFile) ReadAt(p []byte, off int64) (int, error) {
 
 func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
-	err, short, unsupported := f.ft.writeErr, f.ft.short, f.fs.unsupported
-	entered, release := f.ft.entered, f.ft.release
+	unsupported, entered, release := f.fs.unsupported, f.ft.entered, f.ft.release
 	f.fs.mu.Unlock()
 	if unsupported {
 		return 0, errors.ErrUnsupported
@@ -120,6 +120,10 @@ func (f *faultFile) WriteAt(p []byte, off int64) (int, error) {
 	if release != nil {
 		<-release
 	}
+	// The fault as it is once released, so a test can set it meanwhile.
+	f.fs.mu.Lock()
+	err, short := f.ft.writeErr, f.ft.short
+	f.fs.mu.Unlock()
 	if err == nil {
 		return f.File.WriteAt(p, off)
 	}
