@@ -127,24 +127,28 @@ type wrapKind struct {
 	name   string
 	make   func(t wrapTB) (plain, twin *wside)
 	noSync bool // the base's Sync fails, on both sides alike
-	// memFile: the base's files are afero's mem.File, whose quirks Wrap
-	// does not copy, as it answers from its cache by os.File's rules: a
-	// negative offset panics (the run gives none), a read past the end
-	// fails with io.ErrUnexpectedEOF instead of io.EOF (compared as
-	// io.EOF), a read or write of nothing may fail where os.File's
-	// succeeds (the run gives none), WriteAt moves the handle's offset
-	// (the base side's offset is put back), Seek to a negative position
-	// succeeds (the run seeks only forward), a short ReadAt returns no
-	// error (compared as io.EOF), and O_APPEND only seeks to the end at
-	// Open, leaving WriteAt allowed (the run opens without it); a
-	// write-only handle reads (the run does not, see writeOnlyMem), and
-	// directories open for writing take data (the run opens them
-	// read-only), and so does a handle opened O_RDONLY with other flags
-	// (the run opens read-only handles with O_RDONLY alone); Readdir in
-	// batches, or again, panics once entries went (the run reads a
-	// directory handle whole, once);
-	// renaming or removing directories corrupts it until it panics (the
-	// run renames and removes only files).
+	// emptyAppendSeeks: a Write of nothing to an O_APPEND handle moves
+	// its offset to the end (the SFTP Fs), where os.File and Wrap leave
+	// it: the run gives such handles no empty Write.
+	emptyAppendSeeks bool
+	// memFile: the base is MemMapFs, whose files break os.File's rules
+	// in ways Wrap, answering from its cache by those rules, does not
+	// copy. The run steers around them or compares through them:
+	//   - a negative offset panics: the run gives none;
+	//   - a read past the end fails with io.ErrUnexpectedEOF, and a short
+	//     ReadAt returns no error: both compared as io.EOF;
+	//   - a read or write of nothing may fail: the run gives none;
+	//   - WriteAt moves the handle's offset: the run puts it back;
+	//   - Seek to a negative position succeeds: the run seeks forward;
+	//   - O_APPEND only seeks to the end at Open, and WriteAt is allowed
+	//     then: the run opens without it;
+	//   - write-only handles read (see writeOnlyMem): the run does not;
+	//   - directories opened for writing, and files opened O_RDONLY with
+	//     other flags, take writes: the run opens those with O_RDONLY;
+	//   - Readdir in batches, or again, panics once entries went: the run
+	//     reads a directory handle whole, once;
+	//   - renaming or removing directories corrupts it until it panics:
+	//     the run renames and removes only files.
 	memFile bool
 }
 
@@ -219,12 +223,14 @@ type wrapRun struct {
 	step    int
 	log     []string
 	stable  [wrapSlots]bool   // no rename or removal since the slot was opened
-	names   [wrapSlots]string // what each slot was last opened as, with flags
+	names   [wrapSlots]string // what each slot was last opened as, and how
 	flags   [wrapSlots]int
 	listed  [wrapSlots]bool // read as a directory since opened (see wrapKind.memFile)
 	closed  [wrapSlots]bool // closed and kept, for calls after Close
 	noSync  bool            // the base's Sync fails alike on both sides, so Sync proves nothing
 	memFile bool            // see wrapKind
+	// emptyAppendSeeks: see wrapKind.
+	emptyAppendSeeks bool
 }
 
 // same runs fn on both sides and fails the run if the results differ.
@@ -238,8 +244,6 @@ func (r *wrapRun) same(desc string, fn func(s *wside) string) string {
 	}
 	return ra
 }
-
-func (r *wrapRun) handle(s *wside, slot int) afero.File { return s.hs[slot] }
 
 func wrapData(n int, seed byte) []byte {
 	p := make([]byte, n)
@@ -320,7 +324,7 @@ func (r *wrapRun) do() {
 		}
 		perm := rapid.SampledFrom([]os.FileMode{0o644, 0o600}).Draw(r.t, "perm")
 		r.stable[slot], r.names[slot], r.flags[slot], r.listed[slot], r.closed[slot] = true, name, flag, false, false
-		r.same(fmt.Sprintf("h%d = OpenFile(%q, %#x, %v)", slot, name, flag, perm), func(s *wside) string {
+		r.same(fmt.Sprintf("h%d = OpenFile(%q, %s, %v)", slot, name, flagString(flag), perm), func(s *wside) string {
 			if f := s.hs[slot]; f != nil {
 				f.Close()
 			}
@@ -380,6 +384,9 @@ func (r *wrapRun) do() {
 		})
 	case op < 54:
 		n, seed := r.length(), byte(rapid.IntRange(0, 255).Draw(r.t, "seed"))
+		if n == 0 && r.emptyAppendSeeks && r.flags[slot]&os.O_APPEND != 0 {
+			return
+		}
 		r.same(fmt.Sprintf("h%d.Write(%d, seed %d)", slot, n, seed), func(s *wside) string {
 			f := s.hs[slot]
 			if f == nil {
@@ -568,7 +575,17 @@ func wrapDifferential(t *testing.T, kind wrapKind, steps int, opts []aiofs.Optio
 		b.fs = aio
 		a.hs, b.hs = make([]afero.File, wrapSlots), make([]afero.File, wrapSlots)
 		r := &wrapRun{t: rt, a: a, b: b, aio: aio}
-		r.noSync, r.memFile = kind.noSync, kind.memFile
+		r.noSync, r.memFile, r.emptyAppendSeeks = kind.noSync, kind.memFile, kind.emptyAppendSeeks
+		rt.Cleanup(func() { // after a failure, what the run left open
+			for _, s := range []*wside{a, b} {
+				for _, f := range s.hs {
+					if f != nil {
+						f.Close()
+					}
+				}
+			}
+			aio.Close()
+		})
 		a.memFile, b.memFile = kind.memFile, kind.memFile
 		for _, d := range []string{"d", "d/e"} {
 			r.same(fmt.Sprintf("Mkdir(%q)", d), func(s *wside) string {
