@@ -148,7 +148,10 @@ type wrapKind struct {
 	//   - Readdir in batches, or again, panics once entries went: the run
 	//     reads a directory handle whole, once;
 	//   - renaming or removing directories corrupts it until it panics:
-	//     the run renames and removes only files.
+	//     the run renames and removes only files;
+	//   - a closed handle's Stat succeeds, and through Wrap, which passes
+	//     it on, misses the data still buffered: the run does not Stat
+	//     closed handles.
 	memFile bool
 }
 
@@ -447,6 +450,9 @@ func (r *wrapRun) do() {
 			})
 		}
 	case op < 82:
+		if r.memFile && r.closed[slot] {
+			return
+		}
 		r.same(fmt.Sprintf("h%d.Stat()", slot), func(s *wside) string {
 			f := s.hs[slot]
 			if f == nil {
