@@ -155,8 +155,14 @@ func (f *File) pathErr(op string, err error) error {
 	return &os.PathError{Op: op, Path: f.name, Err: bareErr(err)}
 }
 
-// Name returns the name as given to Open or OpenFile.
-func (f *File) Name() string { return f.name }
+// Name returns the name as given to Open or OpenFile; in a wrapped Fs,
+// the base file's Name, which some bases normalize (BasePathFs, MemMapFs).
+func (f *File) Name() string {
+	if f.fs.wrapped {
+		return f.bf.Name()
+	}
+	return f.name
+}
 
 // Read reads up to len(p) bytes at the file's offset and advances it. At
 // end of file it returns 0, io.EOF.
@@ -171,7 +177,7 @@ func (f *File) Read(p []byte) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 {
+	if len(p) == 0 && (f.readable || !f.refers()) { // misuse is the base's to judge
 		return 0, nil
 	}
 	if !f.readable {
@@ -215,7 +221,10 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, f.pathErr("readat", errors.New("negative offset"))
 	}
-	if len(p) == 0 {
+	// Nothing to do, unless a wrapped base's handle is to say whether it
+	// is closed or used against its mode (os.File does not say; others
+	// do).
+	if len(p) == 0 && !f.refers() {
 		return 0, nil
 	}
 	if err := f.enter("read"); err != nil {
@@ -225,6 +234,9 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
+	if len(p) == 0 && f.readable {
+		return 0, nil
+	}
 	if !f.readable || overflows(off, len(p)) {
 		if f.refers() {
 			return f.bf.ReadAt(p, off)
@@ -299,7 +311,10 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, f.pathErr("writeat", errors.New("negative offset"))
 	}
-	if len(p) == 0 {
+	// Nothing to do, unless a wrapped base's handle is to say whether it
+	// is closed or used against its mode (os.File does not say; others
+	// do).
+	if len(p) == 0 && !f.refers() {
 		return 0, nil
 	}
 	if err := f.enter("write"); err != nil {
@@ -309,6 +324,9 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 		return 0, err
 	}
 	defer f.ops.exit()
+	if len(p) == 0 && f.writable {
+		return 0, nil
+	}
 	if !f.writable {
 		if f.refers() {
 			return f.bf.WriteAt(p, off)

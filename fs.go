@@ -155,7 +155,9 @@ func (fs *Fs) forget(name string) {
 // Rename renames a file, as os.Rename. Buffered data follows the file.
 func (fs *Fs) Rename(oldname, newname string) error {
 	err := fs.base.Rename(oldname, newname)
-	if err == nil {
+	// A rename onto the same name changes nothing, and must not make the
+	// file look replaced.
+	if err == nil && filepath.Clean(oldname) != filepath.Clean(newname) {
 		fs.mu.Lock()
 		fs.unsynced.removed(newname) // replaced
 		fs.unsynced.renamed(oldname, newname)

@@ -153,13 +153,19 @@ func serialOnly(f afero.File) bool {
 }
 
 func (f *baseFile) ReadAt(p []byte, off int64) (int, error) {
-	return f.call(func() (int, error) { return f.File.ReadAt(p, off) }, func() (int, error) {
+	n, err := f.call(func() (int, error) { return f.File.ReadAt(p, off) }, func() (int, error) {
 		n, err := io.ReadFull(f.File, p)
 		if err == io.ErrUnexpectedEOF {
 			err = io.EOF
 		}
 		return n, err
 	}, off)
+	if f.serial && err == io.ErrUnexpectedEOF {
+		// afero's mem.File so reports a read that starts past its end,
+		// as in a hole before data the Fs has not yet written.
+		err = io.EOF
+	}
+	return n, err
 }
 
 func (f *baseFile) WriteAt(p []byte, off int64) (int, error) {
