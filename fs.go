@@ -26,6 +26,7 @@ type Fs struct {
 	mu       sync.Mutex
 	room     sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
 	nodes    map[fileKey]*node
+	unnamed  uint64 // nodes unname has given keys of their own
 	cache    cache
 	unsynced unsyncedFiles
 	// flushSeq counts ended flushes, so an open can tell whether one

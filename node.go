@@ -250,11 +250,12 @@ func (n *node) dropUnwritable() {
 }
 
 // leave removes f from the node, which the Fs forgets once nothing uses
-// it; a file written and not yet committed is remembered for Fs.Sync.
+// it; a file written and not yet committed is remembered for Fs.Sync,
+// unless it is gone (nameless).
 // Called with fs.mu held.
 func (n *node) leave(f *File) {
 	delete(n.handles, f)
-	if len(n.handles) == 0 && n.written != n.synced {
+	if len(n.handles) == 0 && n.written != n.synced && !n.nameless() {
 		n.fs.unsynced.add(n.key, f.name)
 		n.written, n.synced = 0, 0
 	}
@@ -270,9 +271,7 @@ func (n *node) forgetIfIdle() {
 			n.timer.Stop()
 			n.timer = nil
 		}
-		if n.fs.nodes[n.key] == n { // not renamed over or removed in a wrapped Fs
-			delete(n.fs.nodes, n.key)
-		}
+		delete(n.fs.nodes, n.key)
 	}
 }
 

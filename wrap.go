@@ -82,16 +82,29 @@ func (fs *Fs) rename(oldname, newname string) {
 
 // unname makes the files at or under name, just removed or replaced in the
 // base, no longer found by name: their open handles keep their state, and
-// a file created there later starts afresh. Called with fs.mu held, in a
-// wrapped Fs.
+// a file created there later starts afresh. Their nodes stay in fs.nodes
+// under keys of their own (no path, a serial number), so that whatever
+// goes over every node (Fs.Sync and Close, writers waiting for dirty
+// room) still flushes them. Called with fs.mu held, in a wrapped Fs.
 func (fs *Fs) unname(name string) {
 	name = filepath.Clean(name)
-	for key := range fs.nodes {
+	var gone []*node
+	for key, n := range fs.nodes {
 		if _, ok := under(key.path, name); ok {
 			delete(fs.nodes, key)
+			gone = append(gone, n)
 		}
 	}
+	for _, n := range gone {
+		fs.unnamed++
+		n.key = fileKey{ino: fs.unnamed}
+		fs.nodes[n.key] = n
+	}
 }
+
+// nameless reports whether the node's file was removed or replaced
+// through a wrapped Fs (see unname).
+func (n *node) nameless() bool { return n.fs.wrapped && n.key.path == "" }
 
 // seenInfo returns what the base's Stat said of the file when the Fs last
 // recorded it, or nil if the Fs changed it since or the Fs is not

@@ -1049,3 +1049,37 @@ func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
 		t.Errorf("WriteAt(nil) on a read-only handle: %v; the base's: %v", err, want)
 	}
 }
+
+// TestWrapSyncFlushesRemoved writes through a handle whose file was then
+// removed by one name through the Fs, and checks that Fs.Sync writes the
+// data all the same: a hard link made beforehand shows it. (Such a file
+// was no longer found by name, and Fs.Sync and Fs.Close went over named
+// files only.)
+func TestWrapSyncFlushesRemoved(t *testing.T) {
+	dir := t.TempDir()
+	aio := aiofs.Wrap(afero.NewOsFs())
+	defer aio.Close()
+	name, link := filepath.Join(dir, "a"), filepath.Join(dir, "link")
+	f, err := aio.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := os.Link(name, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := aio.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	data := wrapData(100<<10, 7) // buffered, for a flush timer of 20 ms
+	if n, err := f.Write(data); n != len(data) || err != nil {
+		t.Fatalf("Write: %d, %v", n, err)
+	}
+	if err := aio.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(link)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, wantGot(data, got))
+	}
+}
