@@ -40,8 +40,10 @@ type File struct {
 	off int64
 
 	// Guarded by Fs.mu.
-	werr error // sticky background write error
-	lost bool  // the data werr stands for was dropped: no Sync clears it
+	werr   error       // sticky background write error
+	lost   bool        // the data werr stands for was dropped: no Sync clears it
+	seen   os.FileInfo // the base's Stat at Open, for Stat in a wrapped Fs
+	seenAt uint64      // node.changes then
 
 	ra readahead // has a lock of its own
 }
@@ -418,7 +420,7 @@ func (f *File) Stat() (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.ops.exit()
-	if fi := f.n.seenInfo(); fi != nil {
+	if fi := f.seenInfo(); fi != nil {
 		return fi, nil
 	}
 	return f.fs.stat(f.bf.Stat, func(os.FileInfo) *node { return f.n })

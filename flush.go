@@ -146,7 +146,7 @@ func (n *node) write(w *File, fl *flush) error {
 func (n *node) finish(fl *flush, err error) {
 	fs := n.fs
 	n.flushing = false
-	n.changed = true
+	n.change()
 	n.written++
 	n.flushedAt = fs.flushSeq.Add(1)
 	for _, b := range fl.blocks {

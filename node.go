@@ -75,8 +75,8 @@ type node struct {
 	// others when the file is opened again.
 	diskSize     int64
 	mtime, ctime time.Time
-	changed      bool        // the Fs changed the file since it recorded the above
-	seen         os.FileInfo // all of it, for the Stat of a wrapped File
+	changed      bool   // the Fs changed the file since it recorded the above
+	changes      uint64 // how many times the Fs changed the file (see change)
 
 	// written counts the writes that reached the file, synced how many of
 	// them an fsync has since committed.
@@ -147,7 +147,7 @@ func (n *node) beginDirect() {
 func (n *node) endDirect() {
 	n.direct = false
 	n.directGen++
-	n.changed = true
+	n.change()
 	n.fs.room.Broadcast()
 	n.flushHeldBack()
 }
@@ -162,7 +162,12 @@ func (n *node) changedOnDisk(fi os.FileInfo) bool {
 func (n *node) record(fi os.FileInfo) {
 	n.size = fi.Size()
 	n.diskSize, n.mtime, n.ctime, n.changed = fi.Size(), fi.ModTime(), changeTime(fi), false
-	n.seen = fi
+}
+
+// change notes that the Fs changed the file: its data, size or metadata.
+func (n *node) change() {
+	n.changed = true
+	n.changes++
 }
 
 // attach joins f to the node of its file, opened with O_TRUNC if trunc
@@ -203,6 +208,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
 	defer fs.mu.Unlock()
 	if !n.authoritative() {
 		n.record(fi)
+		f.seen, f.seenAt = fi, n.changes
 	}
 	if f.flushable() {
 		n.writers = append(n.writers, f)

@@ -106,19 +106,19 @@ func (fs *Fs) unname(name string) {
 // through a wrapped Fs (see unname).
 func (n *node) nameless() bool { return n.fs.wrapped && n.key.path == "" }
 
-// seenInfo returns what the base's Stat said of the file when the Fs last
-// recorded it, or nil if the Fs changed it since or the Fs is not
-// wrapped.
-func (n *node) seenInfo() os.FileInfo {
-	if !n.fs.wrapped {
+// seenInfo returns what the base's Stat said of the file when f was
+// opened, or nil if the Fs changed the file since, or is not wrapped.
+func (f *File) seenInfo() os.FileInfo {
+	if !f.fs.wrapped {
 		return nil
 	}
+	n := f.n
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	if n.changed || n.authoritative() {
+	if f.seen == nil || n.changes != f.seenAt || n.authoritative() || f.seen.Size() != n.size {
 		return nil
 	}
-	return n.seen
+	return f.seen
 }
 
 // changedByName notes that the Fs changed the metadata of the file name
@@ -130,7 +130,7 @@ func (fs *Fs) changedByName(name string) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if n := fs.nodes[fileKey{path: filepath.Clean(name)}]; n != nil {
-		n.changed = true
+		n.change()
 	}
 }
 
