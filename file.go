@@ -68,6 +68,9 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// open(2) truncates; attach makes sure no flush of data from before
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
+	fs.mu.Lock()
+	changes := fs.changes // to tell whether the Stat below may be old
+	fs.mu.Unlock()
 	bf, err := fs.base.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
@@ -100,7 +103,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	f.writable = acc == os.O_WRONLY || acc == os.O_RDWR
 	f.directIO = directFlag != 0 && flag&directFlag != 0
 	f.writeThrough = flag&(os.O_SYNC|dsyncFlag) != 0 || f.directIO || fs.cfg.writeBehind <= 0
-	if err := fs.attach(f, fi, flag&os.O_TRUNC != 0, seq); err != nil {
+	if err := fs.attach(f, fi, flag&os.O_TRUNC != 0, seq, changes); err != nil {
 		bf.Close()
 		return nil, f.pathErr("open", err)
 	}

@@ -77,6 +77,10 @@ type node struct {
 	mtime, ctime time.Time
 	changed      bool   // the Fs changed the file since it recorded the above
 	changes      uint64 // how many times the Fs changed the file (see change)
+	// trusted is set in a wrapped Fs while size is known to be the
+	// file's, plus the Fs's own changes: recorded from a Stat that no
+	// change of the Fs overlapped (see sized).
+	trusted bool
 
 	// written counts the writes that reached the file, synced how many of
 	// them an fsync has since committed.
@@ -118,10 +122,10 @@ func (n *node) calm() bool {
 }
 
 // sized reports whether n.size says where the file ends for reads: while
-// n is authoritative, and always in a wrapped Fs, whose close-to-open
-// coherence trusts the size the base's Stat gave at Open plus the Fs's
-// own changes, sparing a round trip to the base at end of file.
-func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped }
+// n is authoritative, and in a wrapped Fs while it is trusted: close-to-
+// open coherence trusts the size the base's Stat gave at Open plus the
+// Fs's own changes, sparing a round trip to the base at end of file.
+func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped && n.trusted }
 
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
@@ -168,16 +172,19 @@ func (n *node) record(fi os.FileInfo) {
 func (n *node) change() {
 	n.changed = true
 	n.changes++
+	n.fs.changes++
 }
 
 // attach joins f to the node of its file, opened with O_TRUNC if trunc
-// when Fs.flushSeq was seq. An Open that finds the file changed since the
-// Fs last saw it drops the cached blocks.
-func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
+// when Fs.flushSeq was seq and Fs.changes was changes; fi is the file's
+// Stat taken since. An Open that finds the file changed since the Fs last
+// saw it drops the cached blocks.
+func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) error {
 	key := fs.keyOf(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
-	if n == nil {
+	created := n == nil
+	if created {
 		n = newNode(fs, key)
 		fs.nodes[key] = n
 	} else if !n.authoritative() && n.changedOnDisk(fi) {
@@ -206,9 +213,20 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq uint64) error {
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if !n.authoritative() {
+	if trunc {
+		changes++ // truncated's own
+	}
+	// Unless fresh, fi may be older than a change the Fs made since the
+	// open began, and older than what the node knows: a wrapped Fs, which
+	// trusts the size it records, records it only for a new node then,
+	// untrusted.
+	fresh := fs.changes == changes
+	if !n.authoritative() && (fresh || created || !fs.wrapped) {
 		n.record(fi)
-		f.seen, f.seenAt = fi, n.changes
+		n.trusted = fresh
+		if fresh {
+			f.seen, f.seenAt = fi, n.changes
+		}
 	}
 	if f.flushable() {
 		n.writers = append(n.writers, f)

@@ -33,6 +33,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/fstest"
 
@@ -1081,5 +1082,85 @@ func TestWrapSyncFlushesRemoved(t *testing.T) {
 	got, err := os.ReadFile(link)
 	if err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, wantGot(data, got))
+	}
+}
+
+// slowStatFs is a base whose files' Stat, while hold is set, looks at the
+// file and then waits for release before it answers: an answer that a
+// change made meanwhile has made old.
+type slowStatFs struct {
+	afero.Fs
+	hold    atomic.Bool
+	asked   chan struct{}
+	release chan struct{}
+}
+
+func (s *slowStatFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	f, err := s.Fs.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return slowStatFile{f, s}, nil
+}
+
+func (s *slowStatFs) Open(name string) (afero.File, error) { return s.OpenFile(name, os.O_RDONLY, 0) }
+
+type slowStatFile struct {
+	afero.File
+	s *slowStatFs
+}
+
+func (f slowStatFile) Stat() (os.FileInfo, error) {
+	fi, err := f.File.Stat()
+	if f.s.hold.CompareAndSwap(true, false) {
+		f.s.asked <- struct{}{}
+		<-f.s.release
+	}
+	return fi, err
+}
+
+// TestWrapOpenOldStat opens a file whose Stat answers with a size that a
+// flush of another handle has since made old. The Fs must not take it for
+// the file's size: reads of the data written meanwhile came back short.
+func TestWrapOpenOldStat(t *testing.T) {
+	base := &slowStatFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), asked: make(chan struct{}), release: make(chan struct{})}
+	aio := aiofs.Wrap(base)
+	defer aio.Close()
+	a, err := aio.Create("/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	data := wrapData(300, 5)
+	if _, err := a.Write(data[:100]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	base.hold.Store(true)
+	opened := make(chan error, 1)
+	go func() {
+		b, err := aio.Open("/f")
+		if err == nil {
+			err = b.Close()
+		}
+		opened <- err
+	}()
+	<-base.asked // the Open's Stat has seen 100 bytes
+	if _, err := a.Write(data[100:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	close(base.release)
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(data))
+	n, err := a.ReadAt(got, 0)
+	if n != len(data) || !bytes.Equal(got, data) {
+		t.Fatalf("ReadAt after the Open: %d, %v; %s", n, err, wantGot(data, got))
 	}
 }

@@ -87,6 +87,7 @@ func (n *node) lockSized(f *File) error {
 		return err
 	}
 	n.size = fi.Size()
+	n.trusted = true // nothing changed the file meanwhile: see above
 	return nil
 }
 
