@@ -62,7 +62,7 @@ func forSFTP(t *testing.T, root string, f func(t *testing.T, srv *sftptest.Serve
 func TestWrapSFTPDifferential(t *testing.T) {
 	wrapChecks(t, 12)
 	forSFTP(t, "", func(t *testing.T, srv *sftptest.Server, c *sftptest.Conn, noSync bool) {
-		kind := wrapKind{name: "sftp", noSync: noSync, emptyAppendSeeks: true, make: func(t wrapTB) (*wside, *wside) {
+		kind := wrapKind{name: "sftp", noSync: noSync, make: func(t wrapTB) (*wside, *wside) {
 			side := func() *wside {
 				dir, err := os.MkdirTemp(srv.Root(), "side")
 				if err != nil {

@@ -128,10 +128,6 @@ type wrapKind struct {
 	name   string
 	make   func(t wrapTB) (plain, twin *wside)
 	noSync bool // the base's Sync fails, on both sides alike
-	// emptyAppendSeeks: a Write of nothing to an O_APPEND handle moves
-	// its offset to the end (the SFTP Fs), where os.File and Wrap leave
-	// it: the run gives such handles no empty Write.
-	emptyAppendSeeks bool
 	// memFile: the base is MemMapFs, whose files break os.File's rules
 	// in ways Wrap, answering from its cache by those rules, does not
 	// copy. The run steers around them or compares through them:
@@ -233,8 +229,6 @@ type wrapRun struct {
 	closed  [wrapSlots]bool // closed and kept, for calls after Close
 	noSync  bool            // the base's Sync fails alike on both sides, so Sync proves nothing
 	memFile bool            // see wrapKind
-	// emptyAppendSeeks: see wrapKind.
-	emptyAppendSeeks bool
 }
 
 // same runs fn on both sides and fails the run if the results differ.
@@ -388,9 +382,6 @@ func (r *wrapRun) do() {
 		})
 	case op < 54:
 		n, seed := r.length(), byte(rapid.IntRange(0, 255).Draw(r.t, "seed"))
-		if n == 0 && r.emptyAppendSeeks && r.flags[slot]&os.O_APPEND != 0 {
-			return
-		}
 		r.same(fmt.Sprintf("h%d.Write(%d, seed %d)", slot, n, seed), func(s *wside) string {
 			f := s.hs[slot]
 			if f == nil {
@@ -582,7 +573,7 @@ func wrapDifferential(t *testing.T, kind wrapKind, steps int, opts []aiofs.Optio
 		b.fs = aio
 		a.hs, b.hs = make([]afero.File, wrapSlots), make([]afero.File, wrapSlots)
 		r := &wrapRun{t: rt, a: a, b: b, aio: aio}
-		r.noSync, r.memFile, r.emptyAppendSeeks = kind.noSync, kind.memFile, kind.emptyAppendSeeks
+		r.noSync, r.memFile = kind.noSync, kind.memFile
 		rt.Cleanup(func() { // after a failure, what the run left open
 			for _, s := range []*wside{a, b} {
 				for _, f := range s.hs {

@@ -99,7 +99,7 @@ func (f *File) Write(b []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.append {
+	if f.append && len(b) > 0 { // an empty write leaves the offset, as os.File's
 		fi, err := h.Stat()
 		if err != nil {
 			return 0, pathError("write", f.name, err)
