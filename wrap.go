@@ -29,7 +29,11 @@ import (
 // state. Renames and removals through the Fs move or drop that state.
 // When a file is opened, a size or modification time other than the Fs
 // last saw, as the base's Stat reports them, drops its cached blocks, so
-// changes made behind the Fs's back are seen at the next Open.
+// changes made behind the Fs's back are seen at the next Open
+// (close-to-open, as NFS). Until then the Fs trusts what it saw plus its
+// own changes: reads end where that size ends, and File.Stat answers with
+// the Open's FileInfo while the Fs has not changed the file, without a
+// round trip to the base.
 //
 // Path operations, directories, symbolic links (when base is an
 // afero.Lstater, afero.Linker or afero.LinkReader), File.Name and the
