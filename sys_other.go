@@ -9,8 +9,11 @@ import (
 
 // fileKey identifies a file. Without device and inode numbers the cleaned
 // absolute path stands in, so two names of one file get separate state.
+// In an Fs made by Wrap, a file removed or replaced through the Fs is
+// known by a serial number instead (gone, see unname).
 type fileKey struct {
 	path string
+	gone uint64
 }
 
 func keyOf(name string, _ os.FileInfo) fileKey {

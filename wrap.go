@@ -87,7 +87,7 @@ func (fs *Fs) rename(oldname, newname string) {
 // unname makes the files at or under name, just removed or replaced in the
 // base, no longer found by name: their open handles keep their state, and
 // a file created there later starts afresh. Their nodes stay in fs.nodes
-// under keys of their own (no path, a serial number), so that whatever
+// under keys of their own (a serial number, no path), so that whatever
 // goes over every node (Fs.Sync and Close, writers waiting for dirty
 // room) still flushes them. Called with fs.mu held, in a wrapped Fs.
 func (fs *Fs) unname(name string) {
@@ -101,14 +101,14 @@ func (fs *Fs) unname(name string) {
 	}
 	for _, n := range gone {
 		fs.unnamed++
-		n.key = fileKey{ino: fs.unnamed}
+		n.key = fileKey{gone: fs.unnamed}
 		fs.nodes[n.key] = n
 	}
 }
 
 // nameless reports whether the node's file was removed or replaced
 // through a wrapped Fs (see unname).
-func (n *node) nameless() bool { return n.fs.wrapped && n.key.path == "" }
+func (n *node) nameless() bool { return n.key.gone != 0 }
 
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
