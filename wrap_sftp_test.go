@@ -37,20 +37,7 @@ func forSFTP(t *testing.T, root string, f func(t *testing.T, srv *sftptest.Serve
 			if dir == "" {
 				dir = t.TempDir()
 			}
-			srv, err := s.start(dir)
-			if err != nil {
-				sftptest.SkipOrFatal(t, err)
-			}
-			t.Cleanup(func() {
-				if err := srv.Close(); err != nil {
-					t.Error(err)
-				}
-			})
-			c, err := srv.Dial(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			srv, c := sftptest.ForTest(t, s.start, dir)
 			f(t, srv, c, s.noSync)
 		})
 	}

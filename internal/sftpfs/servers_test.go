@@ -18,20 +18,7 @@ func forServers(t *testing.T, f func(t *testing.T, fsys *sftpfs.Fs, srv *sftptes
 		{"sshd", sftptest.StartSSHD},
 	} {
 		t.Run(s.name, func(t *testing.T) {
-			srv, err := s.start(t.TempDir())
-			if err != nil {
-				sftptest.SkipOrFatal(t, err)
-			}
-			t.Cleanup(func() {
-				if err := srv.Close(); err != nil {
-					t.Error(err)
-				}
-			})
-			c, err := srv.Dial(0)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { c.Close() })
+			srv, c := sftptest.ForTest(t, s.start, t.TempDir())
 			f(t, c.Fs(), srv)
 		})
 	}

@@ -31,3 +31,32 @@ func SkipOrFatal(tb TB, err error) {
 	}
 	tb.Fatal(err)
 }
+
+// A T is the part of testing.TB that ForTest needs.
+type T interface {
+	TB
+	Cleanup(func())
+	Error(args ...any)
+}
+
+// ForTest starts a server with start on root for a test and connects to
+// it without delay; both are closed when the test ends. A server that
+// cannot start ends the test as SkipOrFatal says.
+func ForTest(t T, start func(root string) (*Server, error), root string) (*Server, *Conn) {
+	t.Helper()
+	srv, err := start(root)
+	if err != nil {
+		SkipOrFatal(t, err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	c, err := srv.Dial(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return srv, c
+}
