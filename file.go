@@ -68,9 +68,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// open(2) truncates; attach makes sure no flush of data from before
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
-	fs.mu.Lock()
-	changes := fs.changes // to tell whether the Stat below may be old
-	fs.mu.Unlock()
+	changes := fs.changes.Load() // to tell whether the Stat below may be old
 	bf, err := fs.base.OpenFile(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err

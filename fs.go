@@ -26,8 +26,8 @@ type Fs struct {
 	mu       sync.Mutex
 	room     sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
 	nodes    map[fileKey]*node
-	unnamed  uint64 // nodes unname has given keys of their own
-	changes  uint64 // changes the Fs made to its files (node.change)
+	unnamed  uint64        // nodes unname has given keys of their own
+	changes  atomic.Uint64 // changes the Fs made to its files (node.change)
 	cache    cache
 	unsynced unsyncedFiles
 	// flushSeq counts ended flushes, so an open can tell whether one

@@ -172,7 +172,7 @@ func (n *node) record(fi os.FileInfo) {
 func (n *node) change() {
 	n.changed = true
 	n.changes++
-	n.fs.changes++
+	n.fs.changes.Add(1)
 }
 
 // attach joins f to the node of its file, opened with O_TRUNC if trunc
@@ -220,11 +220,11 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	// open began, and older than what the node knows: a wrapped Fs, which
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
-	fresh := fs.changes == changes
+	fresh := fs.changes.Load() == changes
 	if !n.authoritative() && (fresh || created || !fs.wrapped) {
 		n.record(fi)
 		n.trusted = fresh
-		if fresh {
+		if fresh && fs.wrapped {
 			f.seen, f.seenAt = fi, n.changes
 		}
 	}
