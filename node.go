@@ -266,6 +266,7 @@ func (n *node) dropUnwritable() {
 			n.fs.dropBlock(b)
 		}
 	}
+	n.trusted = false // n.size counted the dropped data: the file knows
 	for h := range n.handles {
 		if h.werr != nil {
 			h.lost = true

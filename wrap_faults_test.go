@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"syscall"
 	"testing"
 
 	"github.com/aiofs/aiofs"
@@ -329,5 +330,44 @@ func TestWrapFaultBackgroundFlush(t *testing.T) {
 	baseHolds(t, ffs, "/bg", data)
 	if err := f.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
+	}
+}
+
+// TestWrapDroppedDataLeavesSize closes the last writer of a file whose
+// buffered data cannot be written, so that the data is dropped, and checks
+// that a reader still open sees the size the base holds, not one that
+// counts the dropped bytes.
+func TestWrapDroppedDataLeavesSize(t *testing.T) {
+	fsys := newFaultFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
+	aio := aiofs.Wrap(fsys)
+	defer aio.Close()
+	if err := afero.WriteFile(aio, "/f", wrapData(1000, 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := aio.Open("/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := aio.OpenFile("/f", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fsys.set("/f", func(ft *fault) { ft.writeErr, ft.short = syscall.ENOSPC, 100 })
+	if _, err := w.WriteAt(wrapData(5000, 2), 1000); err != nil {
+		t.Fatal(err) // buffered
+	}
+	if err := w.Close(); err == nil {
+		t.Fatal("Close of the last writer returned nil; its data could not be written")
+	}
+	fi, err := fsys.Stat("/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pos, err := r.Seek(0, io.SeekEnd); err != nil || pos != fi.Size() {
+		t.Errorf("Seek(0, SeekEnd) after the data was dropped: %d, %v; the base holds %d bytes", pos, err, fi.Size())
+	}
+	if got, err := r.Stat(); err != nil || got.Size() != fi.Size() {
+		t.Errorf("Stat after the data was dropped: %v, %v; the base holds %d bytes", got, err, fi.Size())
 	}
 }
