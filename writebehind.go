@@ -162,15 +162,16 @@ func (fs *Fs) stuckAllowance() int64 { return max(fs.cfg.writeBehind, DefaultWri
 // waiting.
 func (fs *Fs) waitForRoom(f *File) error {
 	fs.st.writerWait.Add(1)
+	// Every node is in fs.nodes, those a wrapped Fs no longer finds by
+	// name included (see unname).
 	for _, n := range fs.nodes {
-		if n.dirtyBlocks > 0 && n != f.n {
-			n.startFlush(true, nil)
+		if n.dirtyBlocks > 0 {
+			via := (*File)(nil)
+			if n == f.n {
+				via = f
+			}
+			n.startFlush(true, via)
 		}
-	}
-	// f's own node is flushed even when the Fs no longer finds it by
-	// name: in a wrapped Fs, once its file was removed or renamed over.
-	if f.n.dirtyBlocks > 0 {
-		f.n.startFlush(true, f)
 	}
 	fs.room.Wait()
 	return f.werr
