@@ -75,8 +75,8 @@ type node struct {
 	// others when the file is opened again.
 	diskSize     int64
 	mtime, ctime time.Time
-	changed      bool   // the Fs changed the file since it recorded the above
 	changes      uint64 // how many times the Fs changed the file (see change)
+	recorded     uint64 // changes when the Fs recorded the above
 	// trusted is set in a wrapped Fs while size is known to be the
 	// file's, plus the Fs's own changes: recorded from a Stat that no
 	// change of the Fs overlapped (see sized).
@@ -159,18 +159,17 @@ func (n *node) endDirect() {
 // changedOnDisk reports whether fi shows a file other than the one the Fs
 // last saw.
 func (n *node) changedOnDisk(fi os.FileInfo) bool {
-	return n.changed || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime) || !changeTime(fi).Equal(n.ctime)
+	return n.changes != n.recorded || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime) || !changeTime(fi).Equal(n.ctime)
 }
 
 // record remembers fi as what the file on disk is now.
 func (n *node) record(fi os.FileInfo) {
 	n.size = fi.Size()
-	n.diskSize, n.mtime, n.ctime, n.changed = fi.Size(), fi.ModTime(), changeTime(fi), false
+	n.diskSize, n.mtime, n.ctime, n.recorded = fi.Size(), fi.ModTime(), changeTime(fi), n.changes
 }
 
 // change notes that the Fs changed the file: its data, size or metadata.
 func (n *node) change() {
-	n.changed = true
 	n.changes++
 	n.fs.changes.Add(1)
 }
