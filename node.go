@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // # Locking
@@ -83,8 +85,17 @@ type node struct {
 	trusted bool
 
 	// written counts the writes that reached the file, synced how many of
-	// them an fsync has since committed.
+	// them an fsync has since committed (see commit.go).
 	written, synced uint64
+	// name is the file's name as the Fs last knew it: opened by, or renamed
+	// to, for committing it by name.
+	name string
+	// Once the last handle has closed with writes uncommitted, the file is
+	// kept for Fs.Sync (kept): by a descriptor of its own (keep), used by
+	// keepUsers commits at the moment, or else by name.
+	kept      bool
+	keep      afero.File
+	keepUsers int
 
 	errSeq    uint64 // failed flushes so far
 	flushedAt uint64 // Fs.flushSeq when the last flush ended
@@ -189,8 +200,10 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	} else if !n.authoritative() && n.changedOnDisk(fi) {
 		n.dropClean()
 	}
-	if fs.unsynced.take(key) {
-		n.written++ // written by an earlier handle, not yet committed
+	if key.path != "" {
+		n.name = key.path
+	} else {
+		n.name = f.name
 	}
 	n.handles[f] = struct{}{}
 	f.n = n
@@ -247,6 +260,7 @@ func (fs *Fs) detach(f *File) error {
 	if len(n.writers) == 0 && n.dirtyBlocks > 0 {
 		n.dropUnwritable()
 	}
+	n.keepFor(f)
 	n.leave(f)
 	return err
 }
@@ -274,23 +288,21 @@ func (n *node) dropUnwritable() {
 }
 
 // leave removes f from the node, which the Fs forgets once nothing uses
-// it; a file written and not yet committed is remembered for Fs.Sync,
-// unless it is gone (nameless).
-// Called with fs.mu held.
+// it; a file removed or replaced through a wrapped Fs (nameless) needs no
+// commit once closed. Called with fs.mu held.
 func (n *node) leave(f *File) {
 	delete(n.handles, f)
-	if len(n.handles) == 0 && n.written != n.synced && !n.nameless() {
-		n.fs.unsynced.add(n.key, f.name)
-		n.written, n.synced = 0, 0
+	if len(n.handles) == 0 && n.nameless() {
+		n.synced = n.written
 	}
 	n.forgetIfIdle()
 	n.fs.room.Broadcast()
 }
 
-// forgetIfIdle removes the node from the Fs when no handle uses it and it
-// holds no block.
+// forgetIfIdle removes the node from the Fs when no handle uses it, it
+// holds no block, and it is not kept for a commit.
 func (n *node) forgetIfIdle() {
-	if len(n.handles) == 0 && len(n.blocks) == 0 {
+	if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept && n.keep == nil {
 		if n.timer != nil {
 			n.timer.Stop()
 			n.timer = nil

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -64,18 +65,23 @@ var sharedWrap struct {
 	eng  engine
 }
 
-// rename moves the state of the files at or under oldname to newname,
-// just renamed in the base; a file newname replaced keeps its state for
-// its open handles but is no longer found by name. Called with fs.mu held,
-// in a wrapped Fs.
-func (fs *Fs) rename(oldname, newname string) {
-	oldname, newname = filepath.Clean(oldname), filepath.Clean(newname)
+// renamed follows a rename of oldname to newname, a file or a directory,
+// just made in the base: files keyed by path move with their names, and
+// a file newname replaced keeps its state for its open handles but is no
+// longer found by name. Called with fs.mu held.
+func (fs *Fs) renamed(oldname, newname string) {
+	oldname, newname = cleanPath(oldname), cleanPath(newname)
 	fs.unname(newname)
 	var moved []*node
 	for key, n := range fs.nodes {
-		if rest, ok := under(key.path, oldname); ok {
+		rest, ok := under(cleanPath(n.name), oldname)
+		if !ok {
+			continue
+		}
+		n.name = newname + rest
+		if key.path != "" {
 			delete(fs.nodes, key)
-			n.key = fileKey{path: newname + rest}
+			n.key = fileKey{path: n.name}
 			moved = append(moved, n)
 		}
 	}
@@ -84,17 +90,22 @@ func (fs *Fs) rename(oldname, newname string) {
 	}
 }
 
-// unname makes the files at or under name, just removed or replaced in the
-// base, no longer found by name: their open handles keep their state, and
-// a file created there later starts afresh. Their nodes stay in fs.nodes
-// under keys of their own (a serial number, no path), so that whatever
-// goes over every node (Fs.Sync and Close, writers waiting for dirty
-// room) still flushes them. Called with fs.mu held, in a wrapped Fs.
+// unname makes the files keyed by path at or under name, just removed or
+// replaced in the base, no longer found by name: their open handles keep
+// their state, and a file created there later starts afresh. So are
+// those whose path goes through "..": through a symbolic link, such a
+// path may lead anywhere. Their nodes stay in fs.nodes under keys of
+// their own (a serial number, no path), so that whatever goes over every
+// node (Fs.Sync and Close, writers waiting for dirty room) still flushes
+// them; once closed they need no commit. Called with fs.mu held.
 func (fs *Fs) unname(name string) {
-	name = filepath.Clean(name)
+	name = cleanPath(name)
 	var gone []*node
 	for key, n := range fs.nodes {
-		if _, ok := under(key.path, name); ok {
+		if key.path == "" {
+			continue
+		}
+		if _, ok := under(key.path, name); ok || hasDotDot(key.path) {
 			delete(fs.nodes, key)
 			gone = append(gone, n)
 		}
@@ -103,12 +114,104 @@ func (fs *Fs) unname(name string) {
 		fs.unnamed++
 		n.key = fileKey{gone: fs.unnamed}
 		fs.nodes[n.key] = n
+		if len(n.handles) == 0 {
+			n.committed(n.written) // gone: nothing left to commit
+		}
 	}
 }
 
 // nameless reports whether the node's file was removed or replaced
 // through a wrapped Fs (see unname).
 func (n *node) nameless() bool { return n.key.gone != 0 }
+
+// keptUnder returns the closed files at or under name that the Fs keeps
+// for a commit, by the names it last knew them by.
+func (fs *Fs) keptUnder(name string) []*node {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.kept == 0 {
+		return nil
+	}
+	name = cleanPath(name)
+	var ns []*node
+	for _, n := range fs.nodes {
+		if _, ok := under(cleanPath(n.name), name); ok && n.keep != nil {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
+// lockNames makes a namespace change (rename, remove) and the move of the
+// state it affects one step for the Fs's opens, while its files may be
+// keyed by path, and returns the unlock: an Open between the base's
+// rename and the move would give the file a second state. Files known by
+// identity need no such lock, and an Open of a FIFO, which blocks, must
+// not hold it once the base is seen to give one.
+func (fs *Fs) lockNames() func() {
+	if !fs.wrapped || fs.identified.Load() {
+		return func() {}
+	}
+	fs.names.Lock()
+	return fs.names.Unlock
+}
+
+// rlockNames is lockNames for an Open.
+func (fs *Fs) rlockNames() func() {
+	if !fs.wrapped || fs.identified.Load() {
+		return func() {}
+	}
+	fs.names.RLock()
+	return fs.names.RUnlock
+}
+
+// cleanPath returns name as a base resolves it, cleaned of "." elements and
+// repeated or trailing separators but not of "..": through a symbolic
+// link, "a/../b" is not "b".
+func cleanPath(name string) string {
+	sep := string(filepath.Separator)
+	var b strings.Builder
+	if strings.HasPrefix(name, sep) {
+		b.WriteString(sep)
+	}
+	first := true
+	for _, e := range strings.Split(name, sep) {
+		if e == "" || e == "." {
+			continue
+		}
+		if !first {
+			b.WriteString(sep)
+		}
+		b.WriteString(e)
+		first = false
+	}
+	if b.Len() == 0 {
+		return "."
+	}
+	return b.String()
+}
+
+// under reports whether name is dir or inside it, and returns the rest.
+func under(name, dir string) (string, bool) {
+	if name == dir {
+		return "", true
+	}
+	d := strings.TrimSuffix(dir, string(filepath.Separator)) + string(filepath.Separator)
+	if rest, ok := strings.CutPrefix(name, d); ok {
+		return string(filepath.Separator) + rest, true
+	}
+	return "", false
+}
+
+// hasDotDot reports whether path has a ".." element.
+func hasDotDot(path string) bool {
+	for _, e := range strings.Split(path, string(filepath.Separator)) {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
+}
 
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
@@ -133,8 +236,11 @@ func (fs *Fs) changedByName(name string) {
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n := fs.nodes[fileKey{path: filepath.Clean(name)}]; n != nil {
-		n.change()
+	name = cleanPath(name)
+	for _, n := range fs.nodes {
+		if cleanPath(n.name) == name {
+			n.change()
+		}
 	}
 }
 
@@ -151,6 +257,22 @@ type baseFile struct {
 // newBaseFile returns f as the engine calls it.
 func newBaseFile(f afero.File) *baseFile {
 	return &baseFile{File: f, serial: serialOnly(f)}
+}
+
+// osFileUnder returns the *os.File a base file is, or wraps, or nil.
+func osFileUnder(f afero.File) *os.File {
+	for {
+		switch t := f.(type) {
+		case *os.File:
+			return t
+		case *baseFile:
+			f = t.File
+		case *afero.BasePathFile:
+			f = t.File
+		default:
+			return nil
+		}
+	}
 }
 
 // serialOnly reports whether f is known to break io.ReaderAt's promise:
