@@ -407,12 +407,25 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		}
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
+	if f.refers() && f.pastSize(pos) {
+		// Only the base knows how far it may seek.
+		if err := f.data.(*baseFile).seekable(pos); err != nil {
+			return 0, err
+		}
+	}
 	if !f.n.limit.covers(pos) && !f.n.limit.fits(f.osf, pos) {
 		// The file system's largest offset, which lseek(2) refuses.
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
 	f.off = pos
 	return pos, nil
+}
+
+// pastSize reports whether pos lies past the end of the file as the Fs
+// knows it, or the Fs does not know it.
+func (f *File) pastSize(pos int64) bool {
+	size, ok := f.n.bufferedSize()
+	return !ok || pos > size
 }
 
 // Stat returns the file's FileInfo, with a size that includes buffered
@@ -506,8 +519,9 @@ func (f *File) Close() error {
 
 // Readdir reads the directory's entries, as os.File.Readdir.
 func (f *File) Readdir(count int) ([]os.FileInfo, error) {
+	changes := f.fs.changes.Load()
 	fis, err := f.bf.Readdir(count)
-	f.fs.withBufferedSizes(f.name, fis)
+	f.fs.withBufferedSizes(f.name, fis, changes)
 	return fis, err
 }
 

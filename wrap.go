@@ -313,6 +313,24 @@ func (f *baseFile) WriteAt(p []byte, off int64) (int, error) {
 	}, off)
 }
 
+// seekable reports, as the base file's Seek does, whether the base file
+// may be read or written at pos, and leaves its offset where it was: the
+// engine's where calls go through it (so the check holds mu), and the
+// File's refused calls' otherwise.
+func (f *baseFile) seekable(pos int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, err := f.File.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := f.File.Seek(pos, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = f.File.Seek(cur, io.SeekStart)
+	return err
+}
+
 // call runs at, the base file's ReadAt or WriteAt, as f allows: in
 // parallel with others, or alone. Once at fails as unsupported, it runs
 // instead at off through the base file's offset.
