@@ -141,7 +141,7 @@ func fdOf(f *os.File) (int, error) {
 // return (O_SYNC, O_DSYNC).
 func syncOnWrite(fd int) bool {
 	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-	return err == nil && fl&(unix.O_SYNC|unix.O_DSYNC) != 0
+	return err == nil && fl&(unix.O_SYNC|dsyncFlag) != 0
 }
 
 // inode returns the log of f's file, made on first use. Called with o.mu

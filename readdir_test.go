@@ -71,4 +71,3 @@ func statSize(fs *Fs, name string) any {
 	}
 	return fi.Size()
 }
-
