@@ -1,0 +1,190 @@
+//go:build unix
+
+package aiofs
+
+// Fs.Sync of an Fs made by New returns nil only when every byte written
+// through it before the call is durable (issue 16, cases 1-3), checked by
+// the durability oracle: each test makes the case happen deterministically
+// with a held engine call.
+
+import (
+	"bytes"
+	"os"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// durable fails t unless a Sync that returned r.err, having begun at
+// start, kept its promise: an error, or nil with every write the oracle
+// saw end before before covered by a commit that ended when it returned.
+func durable(t *testing.T, o *Oracle, what string, r result, before uint64, fi os.FileInfo) {
+	t.Helper()
+	if r.err != nil {
+		t.Logf("%s: %v", what, r.err)
+		return
+	}
+	if err := o.Durable(before, r.at, fi); err != nil {
+		t.Errorf("%s returned nil, and not everything written before it is committed:\n%v", what, err)
+	}
+}
+
+// TestFsSyncConcurrentBothWait (case 1): of two Fs.Sync calls at once,
+// the second does not return nil while the first still commits the closed
+// file both owe: each covers what was written before its own start.
+func TestFsSyncConcurrentBothWait(t *testing.T) {
+	for _, eng := range availableEngines() {
+		t.Run(eng, func(t *testing.T) {
+			fs, rec, o := newRecorded(t, eng)
+			name := tempName(t, "f")
+			writeClosed(t, fs, name, fill('a', 5000))
+			held := holdFirst(1, nil) // the first fsync
+			rec.hooks(nil, nil, held.hook)
+			defer held.release()
+			start1 := o.Now()
+			first := background(fs.Sync)
+			held.wait(t)
+			start2 := o.Now()
+			second := outcome(t, background(fs.Sync), held)
+			durable(t, o, "the second Fs.Sync", second, start2, nil)
+			held.release()
+			durable(t, o, "the first Fs.Sync", <-first, start1, nil)
+		})
+	}
+}
+
+// TestFsSyncDuringLastClose (case 2): Fs.Sync while the file's last
+// handle is inside Close (waiting for a read of its own to end) commits
+// the file, or waits for the Close and commits it then.
+func TestFsSyncDuringLastClose(t *testing.T) {
+	for _, eng := range availableEngines() {
+		t.Run(eng, func(t *testing.T) {
+			fs, rec, o := newRecorded(t, eng)
+			name := tempName(t, "f")
+			f, err := fs.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.Write(fill('a', 5000)); err != nil {
+				t.Fatal(err)
+			}
+			// Chtimes writes the buffered data out, without a commit.
+			now := time.Now()
+			if err := fs.Chtimes(name, now, now); err != nil {
+				t.Fatal(err)
+			}
+			held := holdFirst(1, nil) // the read below
+			rec.hooks(held.hook, nil, nil)
+			defer held.release()
+			read := background(func() error {
+				_, err := f.ReadAt(make([]byte, 10), 1<<20)
+				return err
+			})
+			held.wait(t)
+			closed := background(f.Close)
+			if !until(5*time.Second, func() bool { return closing(f) }) {
+				t.Fatal("Close did not begin")
+			}
+			start := o.Now()
+			r := outcome(t, background(fs.Sync), held)
+			durable(t, o, "Fs.Sync", r, start, nil)
+			held.release()
+			<-read
+			if c := <-closed; c.err != nil {
+				t.Fatal(c.err)
+			}
+		})
+	}
+}
+
+// TestFsSyncFlushErrorDuringClose (case 2, its second half): a flush that
+// Fs.Sync makes and that fails while the file's last handle begins to
+// close is reported, unless Fs.Sync then makes the data durable.
+func TestFsSyncFlushErrorDuringClose(t *testing.T) {
+	for _, eng := range availableEngines() {
+		t.Run(eng, func(t *testing.T) {
+			// The flush to fail must be Fs.Sync's, not one the delay
+			// timer started first on a slow machine: try again then.
+			for try := 0; !fsSyncFlushErrorDuringClose(t, eng); try++ {
+				if try == 5 {
+					t.Fatal("the delay timer's flush came first every time")
+				}
+			}
+		})
+	}
+}
+
+func fsSyncFlushErrorDuringClose(t *testing.T, eng string) (tried bool) {
+	fs, rec, o := newRecorded(t, eng)
+	name := tempName(t, "f")
+	f, err := fs.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := fill('a', 5000)
+	failing := holdFirst(1, syscall.EIO) // Fs.Sync's flush
+	rest := holdFirst(-1, nil)           // Close's retry
+	var failedAt atomic.Uint64
+	rec.hooks(nil, func() error {
+		if failing.calls.Load() == 0 {
+			failedAt.Store(tick())
+			return failing.hook()
+		}
+		return rest.hook()
+	}, nil)
+	defer rest.release()
+	defer failing.release()
+	if _, err := f.Write(data); err != nil {
+		t.Fatal(err)
+	}
+	start := o.Now()
+	synced := background(fs.Sync)
+	failing.wait(t)
+	closed := background(f.Close)
+	if !until(5*time.Second, func() bool { return closing(f) }) {
+		t.Fatal("Close did not begin")
+	}
+	failing.release()
+	if failedAt.Load() < start {
+		rest.release()
+		<-synced
+		<-closed
+		return false
+	}
+	r := outcome(t, synced, rest)
+	if r.err == nil {
+		if disk, _ := os.ReadFile(name); !bytes.Equal(disk, data) {
+			t.Errorf("Fs.Sync returned nil after its flush failed, with %d of the %d written bytes in the file", len(disk), len(data))
+		}
+	}
+	durable(t, o, "Fs.Sync", r, start, nil)
+	rest.release()
+	<-closed // reports the failure; the test is about Fs.Sync
+	return true
+}
+
+// TestFsSyncRemovedHardLink (case 3): a file written through the Fs and
+// closed, then removed through the Fs while another hard link keeps it,
+// is still committed by Fs.Sync.
+func TestFsSyncRemovedHardLink(t *testing.T) {
+	for _, eng := range availableEngines() {
+		t.Run(eng, func(t *testing.T) {
+			fs, _, o := newRecorded(t, eng)
+			name := tempName(t, "a")
+			writeClosed(t, fs, name, fill('a', 5000))
+			if err := os.Link(name, name+".link"); err != nil {
+				t.Fatal(err)
+			}
+			if err := fs.Remove(name); err != nil {
+				t.Fatal(err)
+			}
+			start := o.Now()
+			r := result{fs.Sync(), o.Now()}
+			if o.Written() == 0 {
+				t.Fatal("the oracle saw no write")
+			}
+			durable(t, o, "Fs.Sync", r, start, nil)
+		})
+	}
+}
