@@ -24,6 +24,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 	"golang.org/x/sys/unix"
@@ -486,4 +488,69 @@ func (f *recFile) Readdir(n int) ([]os.FileInfo, error) {
 		after()
 	}
 	return fis, err
+}
+
+// TestOracle checks the oracle itself: it passes what was committed, and
+// fails what was not, unless the file is gone or every file system was
+// committed since.
+func TestOracle(t *testing.T) {
+	fs, _, o := newRecorded(t, "pool")
+	dir := t.TempDir()
+	name := dir + "/a"
+	f, err := fs.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Durable(o.Now(), o.Now(), nil); err != nil {
+		t.Errorf("nothing written yet (buffered): %v", err)
+	}
+	if err := fs.Chtimes(name, time.Now(), time.Now()); err != nil { // writes, no commit
+		t.Fatal(err)
+	}
+	if o.Durable(o.Now(), o.Now(), fi) == nil {
+		t.Error("written and not committed, and the oracle passes it")
+	}
+	start := o.Now()
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Durable(start, o.Now(), fi); err != nil {
+		t.Errorf("after File.Sync: %v", err)
+	}
+	if _, err := f.WriteAt([]byte("more"), 100); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Chtimes(name, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if o.Durable(o.Now(), o.Now(), nil) == nil {
+		t.Error("written again and not committed, and the oracle passes it")
+	}
+	start = o.Now()
+	if err := syncAll(); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Durable(start, o.Now(), nil); err != nil {
+		t.Errorf("after a commit of every file system: %v", err)
+	}
+	if _, err := f.WriteAt([]byte("again"), 200); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Chtimes(name, time.Now(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(name); err != nil {
+		t.Fatal(err)
+	}
+	if err := o.Durable(o.Now(), o.Now(), nil); err != nil {
+		t.Errorf("a file with no name left: %v", err)
+	}
 }

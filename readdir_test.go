@@ -24,7 +24,7 @@ func TestReaddirSizeBuffered(t *testing.T) {
 	}
 	defer f.Close()
 	const size = 100 << 10
-	flush := holdFirst(1, nil)
+	flush := holdFirst(-1, nil) // every write of the flush
 	base.get(func() {
 		base.onWrite = flush.nameHook
 		base.afterReaddir = func() {
