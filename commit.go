@@ -45,8 +45,9 @@ var errNameLost = errors.New("aiofs: name no longer leads to the file")
 func (fs *Fs) Sync() error {
 	fs.mu.Lock()
 	owed := fs.owedAll
+	lost := fs.lost
 	fs.mu.Unlock()
-	var first error
+	first := fs.lostSince(lost)
 	for _, n := range fs.nodesWhere((*node).unsynced) {
 		if err := n.commit(); err != nil && first == nil {
 			first = err
@@ -56,6 +57,32 @@ func (fs *Fs) Sync() error {
 		first = err
 	}
 	return first
+}
+
+// losses records data the Fs accepted and could not write, dropped when
+// its file's last writer closed, so that Fs.Sync does not say durable
+// after it: every Fs.Sync begun before one has reported a loss reports it
+// too. Guarded by Fs.mu.
+type losses struct {
+	n, reported int // losses so far, and how many an Fs.Sync has reported
+	last        error
+}
+
+func (l *losses) add(err error) {
+	l.n++
+	l.last = err
+}
+
+// lostSince returns the latest loss an Fs.Sync that found the Fs's losses at
+// start must report, and records it as reported.
+func (fs *Fs) lostSince(start losses) error {
+	if start.n == start.reported {
+		return nil
+	}
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	fs.lost.reported = max(fs.lost.reported, start.n)
+	return start.last
 }
 
 // commitAll commits every file system if the Fs owed that by generation

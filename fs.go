@@ -39,6 +39,7 @@ type Fs struct {
 	// file system owed and made (see commit.go).
 	kept, keepBudget int
 	owedAll, doneAll uint64
+	lost             losses
 	// flushSeq counts ended flushes, so an open can tell whether one
 	// ended while it ran.
 	flushSeq atomic.Uint64

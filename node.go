@@ -258,7 +258,7 @@ func (fs *Fs) detach(f *File) error {
 	err := f.werr // set by any failed flush, this one included
 	n.writers = slices.DeleteFunc(n.writers, func(w *File) bool { return w == f })
 	if len(n.writers) == 0 && n.dirtyBlocks > 0 {
-		n.dropUnwritable()
+		n.dropUnwritable(err)
 	}
 	n.keepFor(f)
 	n.leave(f)
@@ -269,8 +269,9 @@ func (fs *Fs) detach(f *File) error {
 // gone: their data has no descriptor left to go through. Their write
 // error has been reported to every handle open when it happened; those
 // of them still open keep failing their Syncs, since the data is lost.
-// Called with fs.mu held; waits for a running flush.
-func (n *node) dropUnwritable() {
+// The next Fs.Syncs report err (see Fs.lost). Called with fs.mu held;
+// waits for a running flush.
+func (n *node) dropUnwritable(err error) {
 	for n.flushing || n.direct {
 		n.fs.room.Wait()
 	}
@@ -280,6 +281,7 @@ func (n *node) dropUnwritable() {
 		}
 	}
 	n.trusted = false // n.size counted the dropped data: the file knows
+	n.fs.lost.add(n.fs.pathErr("write", n.name, err))
 	for h := range n.handles {
 		if h.werr != nil {
 			h.lost = true
