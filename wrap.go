@@ -25,9 +25,14 @@ import (
 // ReadAt or WriteAt fails with errors.ErrUnsupported is served through
 // Seek and Read or Write, one call at a time, from then on.
 //
-// Files are identified by their cleaned path in the base: two names of
-// one file (a relative and an absolute one, or hard links) get separate
-// state. Renames and removals through the Fs move or drop that state.
+// Files are identified by the base's identity when its FileInfo carries
+// one (OsFs and BasePathFs over it give a *syscall.Stat_t), so hard links,
+// symbolic links and every spelling of one file share its state; otherwise
+// by their path as the base resolves it, cleaned of "." but not of "..".
+// Two spellings of such a path-keyed file (relative and absolute, through
+// a symbolic link) then keep separate state, but two files never share
+// one. Renames and removals through the Fs move or drop that state, as one
+// step for the Fs's opens.
 // When a file is opened, a size or modification time other than the Fs
 // last saw, as the base's Stat reports them, drops its cached blocks, so
 // changes made behind the Fs's back are seen at the next Open
