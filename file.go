@@ -519,9 +519,8 @@ func (f *File) Close() error {
 
 // Readdir reads the directory's entries, as os.File.Readdir.
 func (f *File) Readdir(count int) ([]os.FileInfo, error) {
-	changes := f.fs.changes.Load()
 	fis, err := f.bf.Readdir(count)
-	f.fs.withBufferedSizes(f.name, fis, changes)
+	f.fs.withBufferedSizes(f.name, fis)
 	return fis, err
 }
 

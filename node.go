@@ -193,8 +193,11 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	key := fs.keyOf(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
-	created := n == nil
-	if created {
+	// A node without handles (kept for a commit, or holding cached
+	// blocks) has nothing newer than fi to lose: it takes fi as a new
+	// node does.
+	alone := n == nil || len(n.handles) == 0
+	if n == nil {
 		n = newNode(fs, key)
 		fs.nodes[key] = n
 	} else if !n.authoritative() && n.changedOnDisk(fi) {
@@ -233,7 +236,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
 	fresh := fs.changes.Load() == changes
-	if !n.authoritative() && (fresh || created || !fs.wrapped) {
+	if !n.authoritative() && (fresh || alone || !fs.wrapped) {
 		n.record(fi)
 		n.trusted = fresh
 		if fresh && fs.wrapped {

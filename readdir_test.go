@@ -34,7 +34,12 @@ func TestReaddirSizeBuffered(t *testing.T) {
 			until(5*time.Second, func() bool {
 				fs.mu.Lock()
 				defer fs.mu.Unlock()
-				return !fs.hasBuffered()
+				for _, n := range fs.nodes {
+					if n.authoritative() {
+						return false
+					}
+				}
+				return true
 			})
 		}
 	})

@@ -83,26 +83,16 @@ func (fs *Fs) lstatBase(name string) (os.FileInfo, bool, error) {
 	return fi, false, err
 }
 
-// hasBuffered reports whether any file of the Fs has buffered writes.
-// Called with fs.mu held.
-func (fs *Fs) hasBuffered() bool {
-	for _, n := range fs.nodes {
-		if n.authoritative() {
-			return true
-		}
-	}
-	return false
-}
-
 // withBufferedSizes corrects the sizes of directory entries of dir whose
-// files have buffered writes; changes is Fs.changes from before the
-// entries were read.
-func (fs *Fs) withBufferedSizes(dir string, fis []os.FileInfo, changes uint64) {
+// files the Fs knows. Every entry is looked at, not only while something
+// is buffered: a base may have read the entries before data it now holds
+// was flushed (a Readdir in batches).
+func (fs *Fs) withBufferedSizes(dir string, fis []os.FileInfo) {
 	fs.mu.Lock()
-	buffered := fs.hasBuffered()
+	none := len(fs.nodes) == 0
 	fs.mu.Unlock()
-	if !buffered && fs.changes.Load() == changes {
-		return // the entries are the files as the Fs knows them
+	if none {
+		return
 	}
 	for i, fi := range fis {
 		fis[i] = fs.entryInfo(entryPath(dir, fi.Name()), fi)
@@ -122,6 +112,9 @@ func (fs *Fs) withBufferedEntries(dir string, des []iofs.DirEntry) {
 // entryPath joins a directory and an entry's name, without cleaning the
 // directory of "..", which a base keyed by path must not lose.
 func entryPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
 	return strings.TrimSuffix(dir, string(filepath.Separator)) + string(filepath.Separator) + name
 }
 
