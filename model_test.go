@@ -62,7 +62,10 @@ package aiofs_test
 //  8. Progress. "The call waits until flushing frees room": no call blocks
 //     for seconds when the test runs nothing else (a watchdog reports the
 //     call with the Fs's goroutines).
-//  9. At the end, with faults off, a fresh handle of each file syncs with
+//  9. The Fs's own state (Fs.CheckInvariants, after every step): the
+//     cache counts what its blocks are, each block is in a legal state,
+//     quiet only while reads may bypass the node, writers are handles.
+// 10. At the end, with faults off, a fresh handle of each file syncs with
 //     no error (it inherits nothing) and the file equals the model; then
 //     every handle closes, failing when it owes an error.
 //
@@ -335,6 +338,9 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 		if v := m.invariants(i); v != nil {
 			v.step = i
 			return ops, v, log.Since(0)
+		}
+		if err := m.fs.CheckInvariants(); err != nil {
+			return ops, &violation{rule: "invariant", msg: err.Error(), step: i}, log.Since(0)
 		}
 	}
 	m.step = len(ops)
@@ -968,7 +974,7 @@ func (m *model) invariants(step int) *violation {
 }
 
 // finish turns faults off, syncs each file through a fresh handle and
-// closes every handle (rule 9).
+// closes every handle (rule 10).
 func (m *model) finish() *violation {
 	m.log.SetEnabled(false)
 	for fi := range mFiles {
