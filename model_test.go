@@ -50,7 +50,13 @@ package aiofs_test
 //     Fs.Sync ("every byte written through the Fs before the call is
 //     durable") every file does. After a nil Write on an O_SYNC handle or
 //     with WithWriteBehind(0) the written bytes are in the file ("each
-//     write reaches the OS before it returns").
+//     write reaches the OS before it returns"). And durable means
+//     committed: a recording layer under the Fs (aiofs.Oracle: an engine
+//     wrapper for New, a base over afero.OsFs for Wrap) logs every write
+//     and fsync per inode, and after a nil Sync every write of the file
+//     (of every file, for Fs.Sync) must have been followed by an fsync of
+//     it, or a commit of every file system, that ended before the Sync
+//     returned; files with no link left need none.
 //  7. Dropped data. "If that data is dropped (its last writer closed), the
 //     handles that were open at the failure keep failing their Sync":
 //     when the last writable handle of a file closes, the file must equal
@@ -258,14 +264,17 @@ func modelConfigs(faults bool) []modelConfig {
 
 // model is the state of one run.
 type model struct {
-	cfg   modelConfig
-	fs    *aiofs.Fs
-	log   *aiofs.FaultLog
-	names [mFiles]string
-	data  [mFiles][]byte
-	hs    map[[2]int]*mhandle
-	mark  int // faults attributed so far
-	step  int
+	cfg modelConfig
+	fs  *aiofs.Fs
+	log *aiofs.FaultLog
+	// oracle records the writes and commits that reach each file, to
+	// check what a nil Sync promised (rule 6).
+	oracle *aiofs.Oracle
+	names  [mFiles]string
+	data   [mFiles][]byte
+	hs     map[[2]int]*mhandle
+	mark   int // faults attributed so far
+	step   int
 	// hugeFails says the file system refuses a Truncate to mHuge, as
 	// ext4 and xfs do; tmpfs accepts it, and then the model makes none.
 	hugeFails bool
@@ -292,13 +301,14 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	fc := cfg.faults
 	fc.Seed = int64(seed)
 	opt, log := aiofs.WithFaults(fc)
-	m := &model{cfg: cfg, log: log, hs: make(map[[2]int]*mhandle)}
+	m := &model{cfg: cfg, log: log, hs: make(map[[2]int]*mhandle), oracle: aiofs.NewOracle()}
+	defer m.oracle.Close()
 	if engine == "wrap" {
-		// The same files through Wrap over afero.OsFs: the wrap pool
-		// calls os.File's ReadAt, WriteAt and Sync.
-		m.fs = aiofs.Wrap(afero.NewOsFs(), append(slices.Clip(cfg.opts), opt)...)
+		// The same files through Wrap over afero.OsFs (recording for the
+		// oracle): the wrap pool calls os.File's ReadAt, WriteAt and Sync.
+		m.fs = aiofs.Wrap(aiofs.NewRecFs(m.oracle), append(slices.Clip(cfg.opts), opt)...)
 	} else {
-		m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine)}, cfg.opts...), opt)...)
+		m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine), aiofs.WithOracle(m.oracle)}, cfg.opts...), opt)...)
 	}
 	hung := false
 	defer func() {
@@ -811,6 +821,7 @@ func (m *model) apply(o mop) *violation {
 
 	case mSync:
 		err := h.f.Sync()
+		at := m.oracle.Now()
 		m.attribute(-1, 0, 0)
 		if err != nil {
 			if !m.explained(h, err, start, false) {
@@ -823,6 +834,11 @@ func (m *model) apply(o mop) *violation {
 		}
 		if d, ok := m.onDisk(h.file, 0, nil); !ok {
 			return m.fail("durable", "%v returned nil, but the file differs from the model: %s", o, d)
+		}
+		// Steps run one at a time: every write of the file so far
+		// carries bytes accepted before the Sync.
+		if err := m.oracle.Durable(at, at, h.f); err != nil {
+			return m.fail("committed", "%v returned nil, but: %v", o, err)
 		}
 		h.owed, h.explainFrom = false, start
 
@@ -921,6 +937,7 @@ func (m *model) close(k [2]int, h *mhandle) *violation {
 func (m *model) fsSync() *violation {
 	start := m.log.Len()
 	err := m.fs.Sync()
+	at := m.oracle.Now()
 	m.attribute(-1, 0, 0)
 	if err != nil {
 		no, ok := errnoOf(err)
@@ -935,6 +952,9 @@ func (m *model) fsSync() *violation {
 		if d, ok := m.onDisk(fi, 0, nil); !ok {
 			return m.fail("durable", "Fs.Sync() returned nil, but f%d differs from the model: %s", fi, d)
 		}
+	}
+	if err := m.oracle.Durable(at, at, nil); err != nil {
+		return m.fail("committed", "Fs.Sync() returned nil, but: %v", err)
 	}
 	return nil
 }
@@ -984,6 +1004,9 @@ func (m *model) finish() *violation {
 		}
 		if err := m.hs[k].f.Sync(); err != nil {
 			return m.fail("inherited", "with faults off, Sync of a handle of f%d opened at the end returned %v", fi, err)
+		}
+		if at := m.oracle.Now(); m.oracle.Durable(at, at, m.hs[k].f) != nil {
+			return m.fail("committed", "with faults off, Sync of a fresh handle of f%d returned nil, but: %v", fi, m.oracle.Durable(at, at, m.hs[k].f))
 		}
 		if d, ok := m.onDisk(fi, 0, nil); !ok {
 			return m.fail("durable", "with faults off, Sync of a fresh handle of f%d returned nil, but the file differs from the model: %s", fi, d)

@@ -23,7 +23,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -182,10 +181,10 @@ func (o *Oracle) wrote(f *os.File, n int, err error) {
 	if ierr != nil {
 		panic(fmt.Sprintf("oracle: %s: %v", f.Name(), ierr))
 	}
-	e := tick()
-	l.writes = append(l.writes, e)
-	if syncOnWrite(fd) {
-		l.syncs = append(l.syncs, span{e, e})
+	// A write through an O_SYNC or O_DSYNC descriptor is durable when it
+	// returns; it commits nothing written before it, though.
+	if !syncOnWrite(fd) {
+		l.writes = append(l.writes, tick())
 	}
 }
 
@@ -201,24 +200,27 @@ func (o *Oracle) synced(f *os.File, s span) {
 }
 
 // Durable checks a Sync that returned nil at mark by: every write that
-// ended before mark before, of the file fi describes or, with fi nil, of
-// every file the Fs wrote, is covered by a commit of its file (or of every
+// ended before mark before, of the file of f (a File of the Fs) or, with
+// f nil, of every file the Fs wrote, is covered by a commit of its file (or of every
 // file system) that began after the write ended and ended before by. A
 // file with no name left needs none. A Sync that ran alone passes its
 // end as before; one that ran beside other writers passes its start,
 // since writes that ended while it ran may hold bytes accepted after it
 // began.
-func (o *Oracle) Durable(before, by uint64, fi os.FileInfo) error {
+func (o *Oracle) Durable(before, by uint64, f afero.File) error {
+	var want *inodeID
+	if f != nil {
+		id, err := inodeOf(f)
+		if err != nil {
+			return err
+		}
+		want = &id
+	}
 	syncAlls.mu.Lock()
 	all := slices.Clone(syncAlls.spans)
 	syncAlls.mu.Unlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var want *inodeID
-	if fi != nil {
-		st := fi.Sys().(*syscall.Stat_t)
-		want = &inodeID{uint64(st.Dev), uint64(st.Ino)}
-	}
 	var errs []error
 	for id, l := range o.inodes {
 		if want != nil && id != *want {
@@ -241,6 +243,25 @@ func (o *Oracle) Durable(before, by uint64, fi os.FileInfo) error {
 			l.name, id.ino, w, by, l.syncs, all))
 	}
 	return errors.Join(errs...)
+}
+
+// inodeOf returns the inode of f, a File of an Fs made by New or by Wrap
+// over a RecFs.
+func inodeOf(f afero.File) (inodeID, error) {
+	af := f.(*File)
+	osf := af.osf
+	if osf == nil {
+		osf = af.bf.(*recFile).osf
+	}
+	fd, err := fdOf(osf)
+	if err != nil {
+		return inodeID{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return inodeID{}, err
+	}
+	return inodeID{uint64(st.Dev), uint64(st.Ino)}, nil
 }
 
 // Written reports how many files the oracle saw written.
@@ -505,24 +526,20 @@ func TestOracle(t *testing.T) {
 	if _, err := f.Write([]byte("data")); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := o.Durable(o.Now(), o.Now(), nil); err != nil {
 		t.Errorf("nothing written yet (buffered): %v", err)
 	}
 	if err := fs.Chtimes(name, time.Now(), time.Now()); err != nil { // writes, no commit
 		t.Fatal(err)
 	}
-	if o.Durable(o.Now(), o.Now(), fi) == nil {
+	if o.Durable(o.Now(), o.Now(), f) == nil {
 		t.Error("written and not committed, and the oracle passes it")
 	}
 	start := o.Now()
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Durable(start, o.Now(), fi); err != nil {
+	if err := o.Durable(start, o.Now(), f); err != nil {
 		t.Errorf("after File.Sync: %v", err)
 	}
 	if _, err := f.WriteAt([]byte("more"), 100); err != nil {
