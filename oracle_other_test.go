@@ -3,6 +3,8 @@
 package aiofs
 
 import (
+	"os"
+
 	"github.com/spf13/afero"
 )
 
@@ -16,6 +18,9 @@ func (o *Oracle) Close()                                        {}
 func (o *Oracle) Now() uint64                                   { return 0 }
 func (o *Oracle) Durable(before, by uint64, f afero.File) error { return nil }
 func (o *Oracle) Written() int                                  { return 0 }
+
+func fileIno(afero.File) uint64 { return 0 }
+func InoOf(os.FileInfo) uint64  { return 0 }
 
 func WithOracle(o *Oracle) Option { return func(*config) {} }
 

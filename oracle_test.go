@@ -23,6 +23,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -263,6 +264,33 @@ func inodeOf(f afero.File) (inodeID, error) {
 	}
 	return inodeID{uint64(st.Dev), uint64(st.Ino)}, nil
 }
+
+// fileIno returns the inode number of the file an engine was given: an
+// *os.File, or a wrapped Fs's base file over one.
+func fileIno(f afero.File) uint64 {
+	if b, ok := f.(*baseFile); ok {
+		f = b.File
+	}
+	if r, ok := f.(*recFile); ok {
+		f = r.osf
+	}
+	osf, ok := f.(*os.File)
+	if !ok {
+		return 0
+	}
+	fd, err := fdOf(osf)
+	if err != nil {
+		return 0
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return uint64(st.Ino)
+}
+
+// InoOf returns the inode number in fi, a FileInfo of the OS.
+func InoOf(fi os.FileInfo) uint64 { return uint64(fi.Sys().(*syscall.Stat_t).Ino) }
 
 // Written reports how many files the oracle saw written.
 func (o *Oracle) Written() int {
