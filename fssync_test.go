@@ -14,18 +14,20 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // durable fails t unless a Sync that returned r.err, having begun at
 // start, kept its promise: an error, or nil with every write the oracle
 // saw end before before covered by a commit that ended when it returned.
-func durable(t *testing.T, o *Oracle, what string, r result, before uint64, fi os.FileInfo) {
+func durable(t *testing.T, o *Oracle, what string, r result, before uint64, f afero.File) {
 	t.Helper()
 	if r.err != nil {
 		t.Logf("%s: %v", what, r.err)
 		return
 	}
-	if err := o.Durable(before, r.at, fi); err != nil {
+	if err := o.Durable(before, r.at, f); err != nil {
 		t.Errorf("%s returned nil, and not everything written before it is committed:\n%v", what, err)
 	}
 }

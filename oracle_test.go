@@ -182,10 +182,10 @@ func (o *Oracle) wrote(f *os.File, n int, err error) {
 	if ierr != nil {
 		panic(fmt.Sprintf("oracle: %s: %v", f.Name(), ierr))
 	}
-	e := tick()
-	l.writes = append(l.writes, e)
-	if syncOnWrite(fd) {
-		l.syncs = append(l.syncs, span{e, e})
+	// A write through an O_SYNC or O_DSYNC descriptor is durable when it
+	// returns; it commits nothing written before it, though.
+	if !syncOnWrite(fd) {
+		l.writes = append(l.writes, tick())
 	}
 }
 
@@ -201,24 +201,27 @@ func (o *Oracle) synced(f *os.File, s span) {
 }
 
 // Durable checks a Sync that returned nil at mark by: every write that
-// ended before mark before, of the file fi describes or, with fi nil, of
-// every file the Fs wrote, is covered by a commit of its file (or of every
+// ended before mark before, of the file of f (a File of the Fs) or, with
+// f nil, of every file the Fs wrote, is covered by a commit of its file (or of every
 // file system) that began after the write ended and ended before by. A
 // file with no name left needs none. A Sync that ran alone passes its
 // end as before; one that ran beside other writers passes its start,
 // since writes that ended while it ran may hold bytes accepted after it
 // began.
-func (o *Oracle) Durable(before, by uint64, fi os.FileInfo) error {
+func (o *Oracle) Durable(before, by uint64, f afero.File) error {
+	var want *inodeID
+	if f != nil {
+		id, err := inodeOf(f)
+		if err != nil {
+			return err
+		}
+		want = &id
+	}
 	syncAlls.mu.Lock()
 	all := slices.Clone(syncAlls.spans)
 	syncAlls.mu.Unlock()
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	var want *inodeID
-	if fi != nil {
-		st := fi.Sys().(*syscall.Stat_t)
-		want = &inodeID{uint64(st.Dev), uint64(st.Ino)}
-	}
 	var errs []error
 	for id, l := range o.inodes {
 		if want != nil && id != *want {
@@ -242,6 +245,52 @@ func (o *Oracle) Durable(before, by uint64, fi os.FileInfo) error {
 	}
 	return errors.Join(errs...)
 }
+
+// inodeOf returns the inode of f, a File of an Fs made by New or by Wrap
+// over a RecFs.
+func inodeOf(f afero.File) (inodeID, error) {
+	af := f.(*File)
+	osf := af.osf
+	if osf == nil {
+		osf = af.bf.(*recFile).osf
+	}
+	fd, err := fdOf(osf)
+	if err != nil {
+		return inodeID{}, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return inodeID{}, err
+	}
+	return inodeID{uint64(st.Dev), uint64(st.Ino)}, nil
+}
+
+// fileIno returns the inode number of the file an engine was given: an
+// *os.File, or a wrapped Fs's base file over one.
+func fileIno(f afero.File) uint64 {
+	if b, ok := f.(*baseFile); ok {
+		f = b.File
+	}
+	if r, ok := f.(*recFile); ok {
+		f = r.osf
+	}
+	osf, ok := f.(*os.File)
+	if !ok {
+		return 0
+	}
+	fd, err := fdOf(osf)
+	if err != nil {
+		return 0
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return 0
+	}
+	return uint64(st.Ino)
+}
+
+// InoOf returns the inode number in fi, a FileInfo of the OS.
+func InoOf(fi os.FileInfo) uint64 { return uint64(fi.Sys().(*syscall.Stat_t).Ino) }
 
 // Written reports how many files the oracle saw written.
 func (o *Oracle) Written() int {
@@ -505,24 +554,20 @@ func TestOracle(t *testing.T) {
 	if _, err := f.Write([]byte("data")); err != nil {
 		t.Fatal(err)
 	}
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
 	if err := o.Durable(o.Now(), o.Now(), nil); err != nil {
 		t.Errorf("nothing written yet (buffered): %v", err)
 	}
 	if err := fs.Chtimes(name, time.Now(), time.Now()); err != nil { // writes, no commit
 		t.Fatal(err)
 	}
-	if o.Durable(o.Now(), o.Now(), fi) == nil {
+	if o.Durable(o.Now(), o.Now(), f) == nil {
 		t.Error("written and not committed, and the oracle passes it")
 	}
 	start := o.Now()
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.Durable(start, o.Now(), fi); err != nil {
+	if err := o.Durable(start, o.Now(), f); err != nil {
 		t.Errorf("after File.Sync: %v", err)
 	}
 	if _, err := f.WriteAt([]byte("more"), 100); err != nil {
