@@ -132,7 +132,13 @@ func (n *node) commit() error {
 			continue
 		case n.keep != nil:
 			n.keepUsers++
-			f, release = n.keep, func() { n.keepUsers-- }
+			f, release = n.keep, func() {
+				n.keepUsers--
+				n.releaseKept()
+			}
+		case n.key.path == "":
+			// Known by identity, and its descriptor closed by Fs.Close.
+			return fs.pathErr("sync", n.name, os.ErrClosed)
 		default:
 			return n.commitByName(written)
 		}
@@ -156,17 +162,15 @@ func (n *node) committed(written uint64) {
 }
 
 // releaseKept lets go of what the node kept for a commit once the file
-// needs none: the descriptor is closed in the background, since fs.mu is
-// never held across a system call. Called with fs.mu held.
+// needs none, and of a descriptor no longer kept once no commit uses it:
+// it is closed in the background, since fs.mu is never held across a
+// system call. Called with fs.mu held.
 func (n *node) releaseKept() {
-	if n.synced < n.written || len(n.handles) > 0 {
-		return
-	}
-	if n.kept {
+	if n.kept && n.synced >= n.written {
 		n.kept = false
 		n.fs.kept--
 	}
-	if n.keep != nil && n.keepUsers == 0 {
+	if !n.kept && n.keep != nil && n.keepUsers == 0 {
 		k := n.keep
 		n.keep = nil
 		go k.Close()
@@ -227,36 +231,49 @@ func (fs *Fs) syncByName(name string, key fileKey) error {
 
 // keepFor decides, as f, the last handle of the node, closes, how the
 // file's uncommitted writes will be committed: through a descriptor kept
-// open, by name, or by a commit of every file system. Called with fs.mu
-// held; releases it to open the descriptor.
-func (n *node) keepFor(f *File) {
+// open (a duplicate of f's; in a wrapped Fs whose base file has none, f's
+// base file itself, which f's Close then leaves open), by the name of a
+// file keyed by path, or by a commit of every file system. It reports
+// whether it kept f's base file. Called with fs.mu held; releases it to
+// duplicate the descriptor.
+func (n *node) keepFor(f *File) (keptBase bool) {
 	fs := n.fs
 	if !n.owes(f) {
-		return
+		return false
 	}
-	if fs.kept < fs.keepBudget {
+	if fs.kept < fs.keepBudget && osFileUnder(f.data) != nil {
 		fs.mu.Unlock()
 		k := keepFile(f.data)
 		fs.mu.Lock()
 		if k != nil && n.owes(f) && fs.kept < fs.keepBudget {
-			n.keep, n.kept = k, true
-			fs.kept++
-			return
+			n.keepWith(k)
+			return false
 		}
 		if k != nil {
 			go k.Close()
 		}
 		if !n.owes(f) {
-			return
+			return false
 		}
 	}
-	if n.byName() && fs.kept < maxKept {
-		n.kept = true
+	switch {
+	case n.key.path != "" && fs.kept < maxKept:
+		n.kept = true // committed by name
 		fs.kept++
-		return
+	case fs.wrapped && fs.kept < fs.keepBudget:
+		n.keepWith(f.data)
+		return true
+	default:
+		fs.owedAll++
+		n.synced = n.written
 	}
-	fs.owedAll++
-	n.synced = n.written
+	return false
+}
+
+// keepWith keeps the node for a commit through k. Called with fs.mu held.
+func (n *node) keepWith(k afero.File) {
+	n.keep, n.kept = k, true
+	n.fs.kept++
 }
 
 // owes reports whether the node needs something kept for a commit once f,
@@ -265,11 +282,6 @@ func (n *node) owes(f *File) bool {
 	_, open := n.handles[f]
 	return open && len(n.handles) == 1 && n.synced < n.written && !n.kept && !n.nameless()
 }
-
-// byName reports whether a closed file can be committed by its name: one
-// keyed by path (a wrapped base without identity, or a system without
-// one), or a wrapped file whose name the Fs tracks.
-func (n *node) byName() bool { return n.key.path != "" || n.fs.wrapped }
 
 // dropIfGone stops keeping the closed file of node for a commit once its
 // last name is gone (removed or renamed over through the Fs): nothing is
@@ -293,13 +305,15 @@ func (fs *Fs) dropIfGone(n *node) {
 	n.releaseKept()
 }
 
-// closeKept closes every descriptor the Fs keeps, for Fs.Close: the files
-// are no longer owed a commit, as os.File.Close commits nothing.
+// closeKept closes the descriptors the Fs keeps, for Fs.Close, which
+// commits nothing, as os.File.Close: an Fs.Sync after it cannot commit
+// those files, and says so. One that a commit is using is closed when the
+// commit ends.
 func (fs *Fs) closeKept() {
 	fs.mu.Lock()
 	var ks []afero.File
 	for _, n := range fs.nodes {
-		if n.keep != nil && len(n.handles) == 0 {
+		if n.keep != nil && n.keepUsers == 0 {
 			ks = append(ks, n.keep)
 			n.keep = nil
 		}

@@ -509,8 +509,11 @@ func (f *File) Close() error {
 		}
 		return f.pathErr("close", os.ErrClosed)
 	}
-	werr := f.fs.detach(f)
-	err := f.bf.Close()
+	keptBase, werr := f.fs.detach(f)
+	var err error
+	if !keptBase {
+		err = f.bf.Close()
+	}
 	if werr != nil {
 		return f.pathErr("write", werr)
 	}

@@ -250,8 +250,9 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 }
 
 // detach flushes the node's data through f, which is closing, and leaves
-// the node. It returns the write error f has to report.
-func (fs *Fs) detach(f *File) error {
+// the node. It reports whether the node kept f's base file open for a
+// commit (see keepFor), and returns the write error f has to report.
+func (fs *Fs) detach(f *File) (keptBase bool, _ error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n := f.n
@@ -263,9 +264,9 @@ func (fs *Fs) detach(f *File) error {
 	if len(n.writers) == 0 && n.dirtyBlocks > 0 {
 		n.dropUnwritable(err)
 	}
-	n.keepFor(f)
+	keptBase = n.keepFor(f)
 	n.leave(f)
-	return err
+	return keptBase, err
 }
 
 // dropUnwritable drops the dirty blocks of a node whose last writer has
@@ -300,6 +301,7 @@ func (n *node) leave(f *File) {
 	if len(n.handles) == 0 && n.nameless() {
 		n.synced = n.written
 	}
+	n.releaseKept() // if committed while open
 	n.forgetIfIdle()
 	n.fs.room.Broadcast()
 }
