@@ -168,7 +168,7 @@ func (n *node) committed(written uint64) {
 func (n *node) releaseKept() {
 	if n.kept && n.synced >= n.written {
 		n.kept = false
-		n.fs.kept--
+		delete(n.fs.keptNodes, n)
 	}
 	if !n.kept && n.keep != nil && n.keepUsers == 0 {
 		k := n.keep
@@ -241,11 +241,11 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 	if !n.owes(f) {
 		return false
 	}
-	if fs.kept < fs.keepBudget && osFileUnder(f.data) != nil {
+	if len(fs.keptNodes) < fs.keepBudget && osFileUnder(f.data) != nil {
 		fs.mu.Unlock()
 		k := keepFile(f.data)
 		fs.mu.Lock()
-		if k != nil && n.owes(f) && fs.kept < fs.keepBudget {
+		if k != nil && n.owes(f) && len(fs.keptNodes) < fs.keepBudget {
 			n.keepWith(k)
 			return false
 		}
@@ -257,10 +257,9 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 		}
 	}
 	switch {
-	case n.key.path != "" && fs.kept < maxKept:
-		n.kept = true // committed by name
-		fs.kept++
-	case fs.wrapped && fs.kept < fs.keepBudget:
+	case n.key.path != "" && len(fs.keptNodes) < maxKept:
+		n.keepWith(nil) // committed by name
+	case fs.wrapped && len(fs.keptNodes) < fs.keepBudget:
 		n.keepWith(f.data)
 		return true
 	default:
@@ -270,10 +269,15 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 	return false
 }
 
-// keepWith keeps the node for a commit through k. Called with fs.mu held.
+// keepWith keeps the node for a commit through k, or by name if k is
+// nil. Called with fs.mu held.
 func (n *node) keepWith(k afero.File) {
 	n.keep, n.kept = k, true
-	n.fs.kept++
+	n.name = cleanPath(n.name) // as renamed and keptUnder compare it
+	if n.fs.keptNodes == nil {
+		n.fs.keptNodes = make(map[*node]struct{})
+	}
+	n.fs.keptNodes[n] = struct{}{}
 }
 
 // owes reports whether the node needs something kept for a commit once f,

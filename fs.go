@@ -34,10 +34,11 @@ type Fs struct {
 	unnamed uint64        // nodes unname has given keys of their own
 	changes atomic.Uint64 // changes the Fs made to its files (node.change)
 	cache   cache
-	// kept counts the closed files kept for Fs.Sync, up to keepBudget by
-	// descriptor; owedAll and doneAll are generations of commits of every
-	// file system owed and made (see commit.go).
-	kept, keepBudget int
+	// keptNodes are the closed files kept for Fs.Sync, up to keepBudget
+	// by descriptor; owedAll and doneAll are generations of commits of
+	// every file system owed and made (see commit.go).
+	keptNodes        map[*node]struct{}
+	keepBudget       int
 	owedAll, doneAll uint64
 	lost             losses
 	// flushSeq counts ended flushes, so an open can tell whether one

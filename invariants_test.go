@@ -129,20 +129,23 @@ var fsRules = []func(fs *Fs) error{
 		}
 		return nil
 	},
-	// The count of closed files kept for Fs.Sync is the nodes' own, and
-	// within the budget.
+	// The closed files kept for Fs.Sync are the nodes kept, within the
+	// budget.
 	func(fs *Fs) error {
 		kept := 0
 		for _, n := range fs.nodes {
 			if n.kept {
 				kept++
+				if _, ok := fs.keptNodes[n]; !ok {
+					return fmt.Errorf("node %v is kept, and not in Fs.keptNodes", n.key)
+				}
 			}
 		}
-		if kept != fs.kept {
-			return fmt.Errorf("Fs.kept %d, but %d nodes kept", fs.kept, kept)
+		if kept != len(fs.keptNodes) {
+			return fmt.Errorf("Fs.keptNodes has %d nodes, but %d nodes are kept", len(fs.keptNodes), kept)
 		}
-		if fs.kept > max(fs.keepBudget, maxKept) {
-			return fmt.Errorf("Fs.kept %d over the budget %d", fs.kept, max(fs.keepBudget, maxKept))
+		if kept > max(fs.keepBudget, maxKept) {
+			return fmt.Errorf("%d nodes kept, over the budget %d", kept, max(fs.keepBudget, maxKept))
 		}
 		return nil
 	},

@@ -73,27 +73,35 @@ var sharedWrap struct {
 // renamed follows a rename of oldname to newname, a file or a directory,
 // just made in the base: files keyed by path move with their names, and
 // a file newname replaced keeps its state for its open handles but is no
-// longer found by name. Called with fs.mu held.
+// longer found by name; closed files kept for a commit by identity
+// follow under the name they are known by. Called with fs.mu held.
 func (fs *Fs) renamed(oldname, newname string) {
 	oldname, newname = cleanPath(oldname), cleanPath(newname)
-	fs.unname(newname)
-	var moved []*node
-	for key, n := range fs.nodes {
-		rest, ok := under(cleanPath(n.name), oldname)
-		if !ok {
-			continue
+	if fs.pathKeys() {
+		fs.unname(newname)
+		var moved []*node
+		for key, n := range fs.nodes {
+			if rest, ok := under(key.path, oldname); ok && key.path != "" {
+				delete(fs.nodes, key)
+				n.key = fileKey{path: newname + rest}
+				n.name = n.key.path
+				moved = append(moved, n)
+			}
 		}
-		n.name = newname + rest
-		if key.path != "" {
-			delete(fs.nodes, key)
-			n.key = fileKey{path: n.name}
-			moved = append(moved, n)
+		for _, n := range moved {
+			fs.nodes[n.key] = n
 		}
 	}
-	for _, n := range moved {
-		fs.nodes[n.key] = n
+	for n := range fs.keptNodes {
+		if rest, ok := under(n.name, oldname); ok && n.key.path == "" {
+			n.name = newname + rest
+		}
 	}
 }
+
+// pathKeys reports whether files may be keyed by path: in a wrapped Fs
+// whose base has not shown a file identity.
+func (fs *Fs) pathKeys() bool { return fs.wrapped && !fs.identified.Load() }
 
 // unname makes the files keyed by path at or under name, just removed or
 // replaced in the base, no longer found by name: their open handles keep
@@ -104,6 +112,9 @@ func (fs *Fs) renamed(oldname, newname string) {
 // node (Fs.Sync and Close, writers waiting for dirty room) still flushes
 // them; once closed they need no commit. Called with fs.mu held.
 func (fs *Fs) unname(name string) {
+	if !fs.pathKeys() {
+		return
+	}
 	name = cleanPath(name)
 	var gone []*node
 	for key, n := range fs.nodes {
@@ -130,17 +141,17 @@ func (fs *Fs) unname(name string) {
 func (n *node) nameless() bool { return n.key.gone != 0 }
 
 // keptUnder returns the closed files at or under name that the Fs keeps
-// for a commit, by the names it last knew them by.
+// for a commit by a descriptor, by the names it last knew them by.
 func (fs *Fs) keptUnder(name string) []*node {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if fs.kept == 0 {
+	if len(fs.keptNodes) == 0 {
 		return nil
 	}
 	name = cleanPath(name)
 	var ns []*node
-	for _, n := range fs.nodes {
-		if _, ok := under(cleanPath(n.name), name); ok && n.keep != nil {
+	for n := range fs.keptNodes {
+		if _, ok := under(n.name, name); ok && n.keep != nil {
 			ns = append(ns, n)
 		}
 	}
@@ -239,13 +250,18 @@ func (fs *Fs) changedByName(name string) {
 	if !fs.wrapped {
 		return
 	}
+	key := fileKey{path: cleanPath(name)}
+	if fs.identified.Load() {
+		fi, err := fs.base.Stat(name)
+		if err != nil {
+			return
+		}
+		key = fs.keyOf(name, fi)
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	name = cleanPath(name)
-	for _, n := range fs.nodes {
-		if cleanPath(n.name) == name {
-			n.change()
-		}
+	if n := fs.nodes[key]; n != nil {
+		n.change()
 	}
 }
 
