@@ -53,12 +53,17 @@ func TestDirectReadAtPastEnd(t *testing.T) {
 			if wn != 6000 || werr != io.EOF {
 				t.Fatalf("OsFs: %d, %v; the test expects 6000, EOF", wn, werr)
 			}
-			fs, _, _ := newRecorded(t, eng)
+			fs, rec, _ := newRecorded(t, eng)
 			w, err := fs.OpenFile(name, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer w.Close()
+			// The buffered data stays buffered (or in flight) while the
+			// test reads: every flush is held until it ends.
+			flushes := holdFirst(-1, nil)
+			rec.hooks(nil, flushes.hook, nil)
+			defer flushes.release()
 			if _, err := w.WriteAt([]byte("x"), 10); err != nil { // buffered, in block 0
 				t.Fatal(err)
 			}

@@ -315,6 +315,9 @@ func (m *model) generateNamespace(r *rand.Rand, w int) mop {
 	case w < 6:
 		o.kind = mMkdir
 		o.name = mSubdirs[r.IntN(len(mSubdirs))]
+	case w < 8 && mSkip("links"):
+		o.kind = mRemove
+		o.name = m.pickEntry(r)
 	case w < 7:
 		o.kind = mLink
 		o.name = m.pickFile(r)

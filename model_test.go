@@ -536,7 +536,10 @@ func sizeOf(fi os.FileInfo) int64 {
 // failedwrite (after a failed Write or WriteAt the file is cut back to the
 // model's size and the handle's offset put back), dropsync (a Sync may
 // succeed after the data that failed while its handle was open was
-// dropped).
+// dropped); and in the namespace (model_namespace_test.go): namespace (no
+// namespace op), links (no hard or symbolic link), spellings (every name
+// spelled plainly), linkdotdot (no spelling through the link t), bgsync
+// (no background or paired Fs.Sync), fsclose (no final Fs.Close).
 func mSkip(class string) bool {
 	for _, x := range strings.Split(os.Getenv("AIOFS_MODEL_SKIP"), ",") {
 		if strings.TrimSpace(x) == class {

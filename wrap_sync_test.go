@@ -62,3 +62,27 @@ func TestWrapSyncBaseOpenError(t *testing.T) {
 	start = o.Now()
 	durable(t, o, "the next Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
 }
+
+// TestWrapSyncRenamedWhileOpen (found by TestModel, beside case 4): a
+// file renamed through the Fs while a handle has it open, then closed by
+// that handle, is committed by Fs.Sync under its new name.
+func TestWrapSyncRenamedWhileOpen(t *testing.T) {
+	fs, _, o := newRecordedWrap(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	f, err := fs.Create(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(fill('a', 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := o.Now()
+	durable(t, o, "Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
