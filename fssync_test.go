@@ -228,3 +228,74 @@ func TestFsSyncDuringReopen(t *testing.T) {
 		})
 	}
 }
+// TestFsSyncPastKeepBudget: closed files past the budget of kept
+// descriptors are owed a commit of every file system, which the next
+// Fs.Sync makes (syncAll), and only once; the kept ones it commits through
+// their descriptors, which it then lets go.
+func TestFsSyncPastKeepBudget(t *testing.T) {
+	for _, eng := range availableEngines() {
+		t.Run(eng, func(t *testing.T) {
+			fs, _, o := newRecorded(t, eng)
+			fs.keepBudget = 2
+			for _, name := range []string{"a", "b", "c", "d"} {
+				writeClosed(t, fs, tempName(t, name), fill('a', 5000))
+			}
+			fs.mu.Lock()
+			kept, owed := len(fs.keptNodes), fs.owedAll
+			fs.mu.Unlock()
+			if kept != 2 || owed != 2 {
+				t.Fatalf("after 4 files closed with a budget of 2: %d kept, %d owed commits of everything; want 2 and 2", kept, owed)
+			}
+			calls := 0
+			inner := syncAll
+			syncAll = func() error { calls++; return inner() }
+			defer func() { syncAll = inner }()
+			start := o.Now()
+			err := fs.Sync()
+			durable(t, o, "Fs.Sync", result{err: err, at: o.Now()}, start, nil)
+			if err != nil || calls != 1 {
+				t.Fatalf("Fs.Sync: %v, with %d commits of everything; want nil and 1", err, calls)
+			}
+			if err := fs.Sync(); err != nil || calls != 1 {
+				t.Errorf("second Fs.Sync: %v, with %d commits of everything in all; want nil and still 1", err, calls)
+			}
+			fs.mu.Lock()
+			kept = len(fs.keptNodes)
+			fs.mu.Unlock()
+			if kept != 0 {
+				t.Errorf("%d files still kept after Fs.Sync committed them", kept)
+			}
+		})
+	}
+}
+
+// TestRemoveReleasesKept: a closed file kept for Fs.Sync that is removed
+// through the Fs by its last name is let go at once (its descriptor would
+// hold its blocks on disk); one that another hard link keeps stays owed.
+func TestRemoveReleasesKept(t *testing.T) {
+	fs := New()
+	defer fs.Close()
+	a, b, c := tempName(t, "a"), tempName(t, "b"), tempName(t, "c")
+	writeClosed(t, fs, a, fill('a', 5000))
+	writeClosed(t, fs, b, fill('b', 5000))
+	if err := os.Link(b, c); err != nil {
+		t.Fatal(err)
+	}
+	kept := func() int {
+		fs.mu.Lock()
+		defer fs.mu.Unlock()
+		return len(fs.keptNodes)
+	}
+	if n := kept(); n != 2 {
+		t.Fatalf("%d files kept after two were written and closed; want 2", n)
+	}
+	if err := fs.Remove(a); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Remove(b); err != nil {
+		t.Fatal(err)
+	}
+	if n := kept(); n != 1 {
+		t.Errorf("%d files kept after removing one by its last name and one with a link left; want 1", n)
+	}
+}

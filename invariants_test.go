@@ -129,13 +129,23 @@ var fsRules = []func(fs *Fs) error{
 		}
 		return nil
 	},
-	// A closed file remembered for Fs.Sync is not also open: its Open
-	// took it back.
+	// The closed files kept for Fs.Sync are the nodes kept, within the
+	// budget.
 	func(fs *Fs) error {
-		for k := range fs.unsynced.names {
-			if n := fs.nodes[k]; n != nil && len(n.handles) > 0 {
-				return fmt.Errorf("%v is remembered as closed and unsynced, and has %d handles", k, len(n.handles))
+		kept := 0
+		for _, n := range fs.nodes {
+			if n.kept {
+				kept++
+				if _, ok := fs.keptNodes[n]; !ok {
+					return fmt.Errorf("node %v is kept, and not in Fs.keptNodes", n.key)
+				}
 			}
+		}
+		if kept != len(fs.keptNodes) {
+			return fmt.Errorf("Fs.keptNodes has %d nodes, but %d nodes are kept", len(fs.keptNodes), kept)
+		}
+		if kept > max(fs.keepBudget, maxKept) {
+			return fmt.Errorf("%d nodes kept, over the budget %d", kept, max(fs.keepBudget, maxKept))
 		}
 		return nil
 	},
@@ -180,6 +190,20 @@ var nodeRules = []func(n *node) error{
 		}
 		return errors.Join(errs...)
 	},
+	// A closed file owes a commit exactly while it is kept for one, and
+	// only a kept file (or a commit using it) holds a descriptor.
+	func(n *node) error {
+		if n.keep != nil && !n.kept && n.keepUsers == 0 {
+			return errors.New("holds a descriptor, and is not kept")
+		}
+		if n.keepUsers < 0 {
+			return fmt.Errorf("keepUsers %d", n.keepUsers)
+		}
+		if len(n.handles) == 0 && n.kept != (n.synced < n.written) {
+			return fmt.Errorf("closed, kept %v, with %d of %d writes committed", n.kept, n.synced, n.written)
+		}
+		return nil
+	},
 	// quiet only when a read may go to the file without the node.
 	func(n *node) error {
 		if n.quiet.Load() && !n.calm() {
@@ -217,8 +241,8 @@ var nodeRules = []func(n *node) error{
 		if n.dirtyBlocks > 0 && len(n.writers) == 0 {
 			return fmt.Errorf("%d dirty blocks and no writer", n.dirtyBlocks)
 		}
-		if len(n.handles) == 0 && len(n.blocks) == 0 {
-			return errors.New("no handle and no block, and not forgotten")
+		if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept && n.keep == nil {
+			return errors.New("no handle, no block, not kept, and not forgotten")
 		}
 		return nil
 	},
