@@ -228,6 +228,7 @@ func TestFsSyncDuringReopen(t *testing.T) {
 		})
 	}
 }
+
 // TestFsSyncPastKeepBudget: closed files past the budget of kept
 // descriptors are owed a commit of every file system, which the next
 // Fs.Sync makes (syncAll), and only once; the kept ones it commits through
