@@ -219,7 +219,7 @@ func (n *node) prefetch(f *File, w window) {
 		return
 	}
 	var blocks []*block
-	for idx := w.start / blockSize; idx*blockSize < w.end; idx++ {
+	for idx := w.start / blockSize; idx <= (w.end-1)/blockSize; idx++ { // the last block may end past the largest offset
 		if n.blocks[idx] != nil {
 			continue
 		}
