@@ -91,8 +91,8 @@
 //     streams and windows; cache.go, blocks and the LRU cache.
 //   - writebehind.go: writes into dirty blocks, the dirty bound, writes
 //     straight to the file; flush.go, flushing and Sync; truncate.go;
-//     limits.go, how far writes may reach; unsynced.go, closed files that
-//     Fs.Sync still has to commit.
+//     limits.go, how far writes may reach; commit.go, Fs.Sync and the
+//     closed files it still has to commit.
 //   - engine.go: the engine interface and the closing gate every engine
 //     uses; errors.go, the bare errno the File wraps; engine_pool.go, the
 //     portable pool; engine_linux.go, io_uring's fast paths over the ring

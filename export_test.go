@@ -5,10 +5,17 @@ package aiofs
 const DsyncFlag = dsyncFlag
 
 // WithFaults makes the Fs's engine inject faults as fc says. Use it with
-// WithEngine, so that the Fs owns the engine it wraps and closes it.
+// WithEngine, so that the Fs owns the engine it wraps and closes it. The
+// faults go over any other wrapper (WithOracle's), given before or after.
 func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 	log := &FaultLog{}
 	return func(c *config) {
-		c.wrap = func(e engine) engine { return newFaultEngine(e, fc, log) }
+		under := c.wrap
+		c.wrap = func(e engine) engine {
+			if under != nil {
+				e = under(e)
+			}
+			return newFaultEngine(e, fc, log)
+		}
 	}, log
 }

@@ -38,6 +38,7 @@ type Fault struct {
 	Seq  int    // position in the log
 	Op   string // "pread", "pwritev" or "fsync"
 	File string // the *os.File's name
+	Ino  uint64 // its inode number, where the system has them (0 else)
 	Off  int64
 	Len  int // bytes asked for
 	Done int // bytes really transferred before the error
@@ -199,7 +200,7 @@ func (e *faultEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 		}
 	}
 	e.finish(hold)
-	e.log.add(Fault{Op: "pread", File: f.Name(), Off: off, Len: len(p), Done: m, Err: syscall.EIO})
+	e.log.add(Fault{Op: "pread", File: f.Name(), Ino: fileIno(f), Off: off, Len: len(p), Done: m, Err: syscall.EIO})
 	return m, syscall.EIO
 }
 
@@ -235,7 +236,7 @@ func (e *faultEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, erro
 		}
 	}
 	e.finish(hold)
-	e.log.add(Fault{Op: "pwritev", File: f.Name(), Off: off, Len: total, Done: m, Err: errno})
+	e.log.add(Fault{Op: "pwritev", File: f.Name(), Ino: fileIno(f), Off: off, Len: total, Done: m, Err: errno})
 	return m, errno
 }
 
@@ -265,7 +266,7 @@ func (e *faultEngine) fsync(f afero.File) error {
 		errno = syscall.ENOSPC
 	}
 	e.finish(hold)
-	e.log.add(Fault{Op: "fsync", File: f.Name(), Err: errno})
+	e.log.add(Fault{Op: "fsync", File: f.Name(), Ino: fileIno(f), Err: errno})
 	return errno
 }
 

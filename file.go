@@ -69,7 +69,8 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
 	changes := fs.changes.Load() // to tell whether the Stat below may be old
-	bf, err := fs.base.OpenFile(name, flag&^os.O_APPEND, perm)
+	defer fs.rlockNames()()
+	bf, err := fs.openBase(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +107,19 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		return nil, f.pathErr("open", err)
 	}
 	return f, nil
+}
+
+// openBase opens name in the base, through its own Open and Create when
+// the flags are theirs, so that errors name the operation the base's own
+// do ("open", "create").
+func (fs *Fs) openBase(name string, flag int, perm os.FileMode) (afero.File, error) {
+	switch {
+	case flag == os.O_RDONLY:
+		return fs.base.Open(name)
+	case flag == os.O_RDWR|os.O_CREATE|os.O_TRUNC && perm == 0o666:
+		return fs.base.Create(name)
+	}
+	return fs.base.OpenFile(name, flag, perm)
 }
 
 // restoreAppend gives a file the File does not serve itself the O_APPEND
@@ -151,12 +165,7 @@ func (f *File) refers() bool { return f.fs.wrapped && !f.fs.closed.Load() }
 // pathErr returns err as the File reports it: the bare errno of an engine
 // or system call in an *os.PathError, as package os does; a wrapped
 // base's error as the base gave it.
-func (f *File) pathErr(op string, err error) error {
-	if f.fs.wrapped && !isErrno(err) && err != os.ErrClosed {
-		return err
-	}
-	return &os.PathError{Op: op, Path: f.name, Err: bareErr(err)}
-}
+func (f *File) pathErr(op string, err error) error { return f.fs.pathErr(op, f.name, err) }
 
 // Name returns the name as given to Open or OpenFile; in a wrapped Fs,
 // the base file's Name, which some bases normalize (BasePathFs, MemMapFs).
@@ -392,7 +401,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	default:
 		// SEEK_DATA, SEEK_HOLE and the like: the file knows, once it holds
 		// the buffered data.
-		f.n.flushNode(false)
+		f.n.flushNode()
 		pos, err := f.bf.Seek(offset, whence)
 		if err == nil {
 			f.off = pos
@@ -409,12 +418,25 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		}
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
+	if f.refers() && f.pastSize(pos) {
+		// Only the base knows how far it may seek.
+		if err := f.data.(*baseFile).seekable(pos); err != nil {
+			return 0, err
+		}
+	}
 	if !f.n.limit.seekable(f.osf, pos) {
 		// The file system's largest offset, which lseek(2) refuses.
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
 	f.off = pos
 	return pos, nil
+}
+
+// pastSize reports whether pos lies past the end of the file as the Fs
+// knows it, or the Fs does not know it.
+func (f *File) pastSize(pos int64) bool {
+	size, ok := f.n.bufferedSize()
+	return !ok || pos > size
 }
 
 // Stat returns the file's FileInfo, with a size that includes buffered
@@ -498,8 +520,11 @@ func (f *File) Close() error {
 		}
 		return f.pathErr("close", os.ErrClosed)
 	}
-	werr := f.fs.detach(f)
-	err := f.bf.Close()
+	keptBase, werr := f.fs.detach(f)
+	var err error
+	if !keptBase {
+		err = f.bf.Close()
+	}
 	if werr != nil {
 		return f.pathErr("write", werr)
 	}

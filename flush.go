@@ -1,9 +1,6 @@
 package aiofs
 
-import (
-	"os"
-	"slices"
-)
+import "slices"
 
 // A flush is a set of dirty blocks being written, as runs of bytes that
 // are contiguous in the file, each one write.
@@ -65,8 +62,8 @@ func (n *node) writer(via *File) *File {
 	return nil
 }
 
-// anyHandle picks a handle of n, and holds it open until exit: fsync needs
-// no write access.
+// anyHandle picks a handle of n that is not closing, and holds it open
+// until exit: fsync needs no write access.
 func (n *node) anyHandle() *File {
 	for h := range n.handles {
 		if h.ops.tryHold() {
@@ -219,37 +216,20 @@ func (n *node) syncData(f *File) (errSeq, written uint64, err error) {
 func (n *node) syncedBy(f *File, errSeq, written uint64) error {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	n.synced = max(n.synced, written)
+	n.committed(written)
 	if n.errSeq == errSeq && !f.lost {
 		f.werr = nil
 	}
 	return f.werr
 }
 
-// flushNode writes the node's buffered data, for Fs.Sync, Fs.Close,
-// Chtimes and SEEK_DATA, and commits the file when sync is set, through
-// any of its handles: fsync needs no write access.
-func (n *node) flushNode(sync bool) error {
-	fs := n.fs
-	fs.mu.Lock()
-	err := n.flushLocked(nil)
-	written := n.written
-	h := n.anyHandle()
-	fs.mu.Unlock()
-	if h == nil {
-		return nil // no handle: nothing buffered, and leave recorded what is unsynced
-	}
-	defer h.ops.exit()
-	if err != nil {
-		return &os.PathError{Op: "write", Path: h.name, Err: err}
-	}
-	if sync {
-		if err := fs.eng.fsync(h.data); err != nil {
-			return &os.PathError{Op: "sync", Path: h.name, Err: err}
-		}
-		fs.mu.Lock()
-		n.synced = max(n.synced, written)
-		fs.mu.Unlock()
+// flushNode writes the node's buffered data, for Fs.Close, Chtimes and
+// SEEK_DATA, through any of its writers.
+func (n *node) flushNode() error {
+	n.fs.mu.Lock()
+	defer n.fs.mu.Unlock()
+	if err := n.flushLocked(nil); err != nil {
+		return n.fs.pathErr("write", n.name, err)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,22 +13,34 @@ import (
 // (Wrap). Its zero value is not usable. Fs values are comparable and safe
 // for concurrent use.
 type Fs struct {
-	cfg       config
-	base      afero.Fs // afero.OsFs for New
-	wrapped   bool     // made by Wrap: files are the base's, keyed by path
+	cfg     config
+	base    afero.Fs // afero.OsFs for New
+	wrapped bool     // made by Wrap: files are the base's
+	// identified is set once a wrapped base's FileInfo carried a file
+	// identity: its files are keyed by it, not by path (see keyOf).
+	identified atomic.Bool
+	// names is held shared by opens, and exclusively by namespace changes,
+	// while files may be keyed by path (see lockNames).
+	names     sync.RWMutex
 	eng       engine
 	ownEngine bool
 	fallback  string
 	closed    atomic.Bool
 
 	// mu guards the nodes and all they hold (see Locking in node.go).
-	mu       sync.Mutex
-	room     sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
-	nodes    map[fileKey]*node
-	unnamed  uint64        // nodes unname has given keys of their own
-	changes  atomic.Uint64 // changes the Fs made to its files (node.change)
-	cache    cache
-	unsynced unsyncedFiles
+	mu      sync.Mutex
+	room    sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
+	nodes   map[fileKey]*node
+	unnamed uint64        // nodes unname has given keys of their own
+	changes atomic.Uint64 // changes the Fs made to its files (node.change)
+	cache   cache
+	// keptNodes are the closed files kept for Fs.Sync, up to keepBudget
+	// by descriptor; owedAll and doneAll are generations of commits of
+	// every file system owed and made (see commit.go).
+	keptNodes        map[*node]struct{}
+	keepBudget       int
+	owedAll, doneAll uint64
+	lost             losses
 	// flushSeq counts ended flushes, so an open can tell whether one
 	// ended while it ran.
 	flushSeq atomic.Uint64
@@ -81,7 +92,7 @@ func New(opts ...Option) *Fs {
 
 // newFs returns an Fs over base configured by opts, without its engine.
 func newFs(base afero.Fs, wrapped bool, opts []Option) *Fs {
-	fs := &Fs{cfg: defaultConfig(), base: base, wrapped: wrapped, nodes: make(map[fileKey]*node)}
+	fs := &Fs{cfg: defaultConfig(), base: base, wrapped: wrapped, nodes: make(map[fileKey]*node), keepBudget: keepBudget()}
 	for _, o := range opts {
 		o(&fs.cfg)
 	}
@@ -130,43 +141,49 @@ func (fs *Fs) MkdirAll(path string, perm os.FileMode) error { return fs.base.Mkd
 // a removed file keep working, and their buffered data goes to the
 // removed file, not to a new one.
 func (fs *Fs) Remove(name string) error {
+	defer fs.lockNames()()
+	kept := fs.keptUnder(name)
 	err := fs.base.Remove(name)
 	if err == nil {
-		fs.forget(name)
+		fs.removed(name, kept)
 	}
 	return err
 }
 
 // RemoveAll removes path and anything it contains, as os.RemoveAll.
 func (fs *Fs) RemoveAll(path string) error {
+	defer fs.lockNames()()
+	kept := fs.keptUnder(path)
 	err := fs.base.RemoveAll(path)
-	fs.forget(path) // what is gone needs no commit, even if some remains
+	fs.removed(path, kept) // what is gone needs no commit, even if some remains
 	return err
 }
 
-// forget forgets the files at or under name, just removed.
-func (fs *Fs) forget(name string) {
+// removed follows the removal of the files at or under name; kept are
+// the closed files there that the Fs keeps for a commit.
+func (fs *Fs) removed(name string, kept []*node) {
 	fs.mu.Lock()
-	fs.unsynced.removed(name)
-	if fs.wrapped {
-		fs.unname(name)
-	}
+	fs.unname(name)
 	fs.mu.Unlock()
+	for _, n := range kept {
+		fs.dropIfGone(n)
+	}
 }
 
 // Rename renames a file, as os.Rename. Buffered data follows the file.
 func (fs *Fs) Rename(oldname, newname string) error {
+	defer fs.lockNames()()
+	replaced := fs.keptUnder(newname)
 	err := fs.base.Rename(oldname, newname)
 	// A rename onto the same name changes nothing, and must not make the
 	// file look replaced.
-	if err == nil && filepath.Clean(oldname) != filepath.Clean(newname) {
+	if err == nil && cleanPath(oldname) != cleanPath(newname) {
 		fs.mu.Lock()
-		fs.unsynced.removed(newname) // replaced
-		fs.unsynced.renamed(oldname, newname)
-		if fs.wrapped {
-			fs.rename(oldname, newname)
-		}
+		fs.renamed(oldname, newname)
 		fs.mu.Unlock()
+		for _, n := range replaced {
+			fs.dropIfGone(n)
+		}
 	}
 	return err
 }
@@ -233,28 +250,11 @@ func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
 		if n := fs.lookup(name, fi); n != nil {
 			// A failed flush is reported to the file's handles; the times
 			// are still set, as the caller asked.
-			n.flushNode(false)
+			n.flushNode()
 		}
 	}
 	fs.changedByName(name)
 	return fs.base.Chtimes(name, atime, mtime)
-}
-
-// Sync writes all data buffered by the Fs and commits to stable storage
-// every file written through it and not yet committed: open ones, ones
-// only readers hold open, and closed ones. It returns the first error met;
-// nil means every byte written through the Fs before the call is durable.
-func (fs *Fs) Sync() error {
-	var first error
-	for _, n := range fs.nodesWhere((*node).unsynced) {
-		if err := n.flushNode(true); err != nil && first == nil {
-			first = err
-		}
-	}
-	if err := fs.syncClosed(); err != nil && first == nil {
-		first = err
-	}
-	return first
 }
 
 // Close flushes all data the Fs buffers, then stops what the Fs started:
@@ -267,10 +267,11 @@ func (fs *Fs) Close() error {
 	}
 	var first error
 	for _, n := range fs.nodesWhere((*node).authoritative) {
-		if err := n.flushNode(false); err != nil && first == nil {
+		if err := n.flushNode(); err != nil && first == nil {
 			first = err
 		}
 	}
+	fs.closeKept()
 	if fs.ownEngine {
 		if err := fs.eng.close(); err != nil && first == nil {
 			first = err
@@ -300,10 +301,15 @@ func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 }
 
 // keyOf returns the key of the file named name, described by fi: its
-// identity on the OS, its cleaned path in a wrapped base.
+// identity on the OS; in a wrapped base, the identity its FileInfo
+// carries, or else its path as the base will resolve it (cleanPath).
 func (fs *Fs) keyOf(name string, fi os.FileInfo) fileKey {
-	if fs.wrapped {
-		return fileKey{path: filepath.Clean(name)}
+	if !fs.wrapped {
+		return keyOf(name, fi)
 	}
-	return keyOf(name, fi)
+	if k, ok := identityOf(fi); ok {
+		fs.identified.Store(true)
+		return k
+	}
+	return fileKey{path: cleanPath(name)}
 }

@@ -5,9 +5,15 @@ package aiofs_test
 // (plain, O_APPEND, O_SYNC, read-only, O_TRUNC; closed and reopened) run
 // one at a time against an Fs whose engine injects faults
 // (aiofs.WithFaults), and a model holds the bytes each file has accepted:
-// the file as every handle of the Fs must see it. After every step the
-// model checks these rules (the DESIGN.md sentence each rests on is
-// quoted):
+// the file as every handle of the Fs must see it. The files live in a
+// namespace the run changes (model_namespace_test.go): renames of files
+// and directories onto existing names, removals, hard links, symbolic
+// links, files created again under old names, and opens by many
+// spellings of one name; the model follows what the OS does (a handle
+// stays with its file, hard links share one, a rename replaces). Fs.Sync
+// also runs in the background while steps go on, two at once, and beside
+// a final Fs.Close. After every step the model checks these rules (the
+// DESIGN.md sentence each rests on is quoted):
 //
 //  1. Sizes. "Sizes follow accepted bytes only": Fs.Stat, File.Stat and
 //     Seek(0, io.SeekEnd) equal the model's size after every step.
@@ -50,7 +56,13 @@ package aiofs_test
 //     Fs.Sync ("every byte written through the Fs before the call is
 //     durable") every file does. After a nil Write on an O_SYNC handle or
 //     with WithWriteBehind(0) the written bytes are in the file ("each
-//     write reaches the OS before it returns").
+//     write reaches the OS before it returns"). And durable means
+//     committed: a recording layer under the Fs (aiofs.Oracle: an engine
+//     wrapper for New, a base over afero.OsFs for Wrap) logs every write
+//     and fsync per inode, and after a nil Sync every write of the file
+//     (of every file, for Fs.Sync) must have been followed by an fsync of
+//     it, or a commit of every file system, that ended before the Sync
+//     returned; files with no link left need none.
 //  7. Dropped data. "If that data is dropped (its last writer closed), the
 //     handles that were open at the failure keep failing their Sync":
 //     when the last writable handle of a file closes, the file must equal
@@ -62,7 +74,10 @@ package aiofs_test
 //  8. Progress. "The call waits until flushing frees room": no call blocks
 //     for seconds when the test runs nothing else (a watchdog reports the
 //     call with the Fs's goroutines).
-//  9. At the end, with faults off, a fresh handle of each file syncs with
+//  9. The Fs's own state (Fs.CheckInvariants, after every step): the
+//     cache counts what its blocks are, each block is in a legal state,
+//     quiet only while reads may bypass the node, writers are handles.
+// 10. At the end, with faults off, a fresh handle of each file syncs with
 //     no error (it inherits nothing) and the file equals the model; then
 //     every handle closes, failing when it owes an error.
 //
@@ -89,6 +104,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -109,8 +125,7 @@ const (
 	mLarge     = 256 << 10 // the direct-write threshold
 	mMaxSize   = 3 << 18   // files are kept below about this size
 	mHuge      = 1 << 62   // a size past every file system's largest
-	mFiles     = 2
-	mSlots     = 4 // handles per file
+	mSlots     = 8         // handles open at once
 	mRunOps    = 2000
 	mCheckEach = 50 // steps between full reads through a handle
 	mHang      = 5 * time.Second
@@ -130,9 +145,19 @@ const (
 	mSync
 	mStat
 	mFsSync
+	// The namespace and the Fs as a whole (model_namespace_test.go).
+	mRename
+	mRemove
+	mMkdir
+	mLink
+	mSymlink
+	mFsSyncBg   // Fs.Sync in the background, while the next steps run
+	mFsSyncPair // two Fs.Sync calls at once
+	mFsClose    // Fs.Close beside other calls; the run's last op
 )
 
-var mkindNames = [...]string{"Open", "Close", "Write", "WriteAt", "Read", "ReadAt", "Seek", "Truncate", "Sync", "Stat", "Fs.Sync"}
+var mkindNames = [...]string{"Open", "Close", "Write", "WriteAt", "Read", "ReadAt", "Seek", "Truncate", "Sync", "Stat", "Fs.Sync",
+	"Rename", "Remove", "Mkdir", "Link", "Symlink", "Fs.Sync (background)", "Fs.Sync x2", "Fs.Close"}
 
 // Open modes.
 const (
@@ -154,25 +179,34 @@ var modeFlags = [nModes]int{
 
 var modeNames = [nModes]string{"rw", "append", "sync", "ro", "trunc"}
 
-// An mop is one step. Ops name handles by file and slot, so that a shrunk
-// sequence still means something: an op on a slot that is not open (or
-// an Open of one that is) is skipped.
+// An mop is one step. Ops name handles by slot and files by name, so
+// that a shrunk sequence still means something: an op on a slot that is
+// not open (or an Open of one that is) is skipped, and a name means what
+// the namespace holds when the op runs.
 type mop struct {
 	kind   mkind
-	file   int
 	slot   int
-	mode   int   // Open
-	off    int64 // WriteAt, ReadAt, Seek offset, Truncate size
-	n      int   // bytes of Write, WriteAt, Read, ReadAt
-	whence int   // Seek
-	fill   byte  // the data pattern of a write
+	name   string // Open, Rename, Remove, Mkdir, Link; Symlink's target
+	to     string // Rename's and Link's new name, Symlink's link
+	spell  int    // how the names the Fs is given are spelled (mSpell)
+	mode   int    // Open
+	off    int64  // WriteAt, ReadAt, Seek offset, Truncate size
+	n      int    // bytes of Write, WriteAt, Read, ReadAt
+	whence int    // Seek
+	fill   byte   // the data pattern of a write
 }
 
 func (o mop) String() string {
-	h := fmt.Sprintf("h%d.%d", o.file, o.slot)
+	h := fmt.Sprintf("h%d", o.slot)
 	switch o.kind {
 	case mOpen:
-		return fmt.Sprintf("%s = Open(f%d, %s)", h, o.file, modeNames[o.mode])
+		return fmt.Sprintf("%s = Open(%s %s, %s)", h, spellNames[o.spell], o.name, modeNames[o.mode])
+	case mRename, mLink, mSymlink:
+		return fmt.Sprintf("%s(%s, %s %s)", mkindNames[o.kind], o.name, spellNames[o.spell], o.to)
+	case mRemove, mMkdir:
+		return fmt.Sprintf("%s(%s %s)", mkindNames[o.kind], spellNames[o.spell], o.name)
+	case mFsSyncBg, mFsSyncPair, mFsClose:
+		return mkindNames[o.kind] + "()"
 	case mWrite:
 		return fmt.Sprintf("%s.Write(%d bytes of %#x)", h, o.n, o.fill)
 	case mWriteAt:
@@ -210,7 +244,9 @@ var mPatterns = func() []byte {
 
 type mhandle struct {
 	f           afero.File
-	file, mode  int
+	file        *mfile
+	mode        int
+	name        string // the name it was opened by, for messages
 	off         int64
 	openStart   int  // fault mark when Open began
 	openedAt    int  // fault mark when Open returned: faults from here on were injected while open
@@ -255,14 +291,18 @@ func modelConfigs(faults bool) []modelConfig {
 
 // model is the state of one run.
 type model struct {
-	cfg   modelConfig
-	fs    *aiofs.Fs
-	log   *aiofs.FaultLog
-	names [mFiles]string
-	data  [mFiles][]byte
-	hs    map[[2]int]*mhandle
-	mark  int // faults attributed so far
-	step  int
+	cfg modelConfig
+	fs  *aiofs.Fs
+	log *aiofs.FaultLog
+	// oracle records the writes and commits that reach each file, to
+	// check what a nil Sync promised (rule 6).
+	oracle *aiofs.Oracle
+	mspace // the files and their names
+	hs     map[int]*mhandle
+	bg     []*mbgSync // Fs.Sync calls running in the background
+	closed bool       // Fs.Close ran: the run is over
+	mark   int        // faults attributed so far
+	step   int
 	// hugeFails says the file system refuses a Truncate to mHuge, as
 	// ext4 and xfs do; tmpfs accepts it, and then the model makes none.
 	hugeFails bool
@@ -289,13 +329,15 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	fc := cfg.faults
 	fc.Seed = int64(seed)
 	opt, log := aiofs.WithFaults(fc)
-	m := &model{cfg: cfg, log: log, hs: make(map[[2]int]*mhandle)}
+	m := &model{cfg: cfg, log: log, hs: make(map[int]*mhandle), oracle: aiofs.NewOracle()}
+	defer m.oracle.Close()
+	defer m.release()
 	if engine == "wrap" {
-		// The same files through Wrap over afero.OsFs: the wrap pool
-		// calls os.File's ReadAt, WriteAt and Sync.
-		m.fs = aiofs.Wrap(afero.NewOsFs(), append(slices.Clip(cfg.opts), opt)...)
+		// The same files through Wrap over afero.OsFs (recording for the
+		// oracle): the wrap pool calls os.File's ReadAt, WriteAt and Sync.
+		m.fs = aiofs.Wrap(aiofs.NewRecFs(m.oracle), append(slices.Clip(cfg.opts), opt)...)
 	} else {
-		m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine)}, cfg.opts...), opt)...)
+		m.fs = aiofs.New(append(append([]aiofs.Option{aiofs.WithEngine(engine), aiofs.WithOracle(m.oracle)}, cfg.opts...), opt)...)
 	}
 	hung := false
 	defer func() {
@@ -303,27 +345,33 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 			m.fs.Close()
 		}
 	}()
-	for i := range m.names {
-		m.names[i] = filepath.Join(dir, "f"+strconv.Itoa(i))
-		if err := os.WriteFile(m.names[i], nil, 0o644); err != nil {
-			return nil, &violation{rule: "setup", msg: err.Error()}, nil
-		}
-	}
-	m.hugeFails = os.Truncate(m.names[0], mHuge) != nil
-	if err := os.Truncate(m.names[0], 0); err != nil {
+	if err := m.setup(dir); err != nil {
 		return nil, &violation{rule: "setup", msg: err.Error()}, nil
 	}
+	probe := filepath.Join(dir, "huge")
+	m.hugeFails = os.WriteFile(probe, nil, 0o644) == nil && os.Truncate(probe, mHuge) != nil
+	os.Remove(probe)
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f64656c))
+	// A quarter of the runs end with Fs.Close beside other calls.
+	closing := rng.IntN(4) == 0 && !mSkip("fsclose")
 	var ops []mop
 	for i := 0; replay == nil && i < n || replay != nil && i < len(replay); i++ {
 		var o mop
-		if replay != nil {
+		switch {
+		case replay != nil:
 			o = replay[i]
-		} else {
+		case closing && i == n-1:
+			o = mop{kind: mFsClose}
+		default:
 			o = m.generate(rng)
 		}
 		ops = append(ops, o)
 		m.step = i
+		if v := m.collect(false); v != nil {
+			v.step = i
+			hung = m.collect(true) != nil // the others must end before Fs.Close
+			return ops, v, log.Since(0)
+		}
 		if v, ok := m.applyWithin(o, mHang); !ok {
 			hung = true
 			v.step = i
@@ -336,8 +384,16 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 			v.step = i
 			return ops, v, log.Since(0)
 		}
+		if err := m.fs.CheckInvariants(); err != nil {
+			return ops, &violation{rule: "invariant", msg: err.Error(), step: i}, log.Since(0)
+		}
 	}
 	m.step = len(ops)
+	if v := m.collect(true); v != nil {
+		hung = v.rule == "hang"
+		v.step = len(ops)
+		return ops, v, log.Since(0)
+	}
 	if v := m.finish(); v != nil {
 		v.step = len(ops)
 		return ops, v, log.Since(0)
@@ -347,28 +403,28 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 
 // generate picks the next op from the current state.
 func (m *model) generate(r *rand.Rand) mop {
-	var open, closed [][2]int
-	for fi := range mFiles {
-		for s := range mSlots {
-			if m.hs[[2]int{fi, s}] != nil {
-				open = append(open, [2]int{fi, s})
-			} else {
-				closed = append(closed, [2]int{fi, s})
-			}
+	var open, closed []int
+	for s := range mSlots {
+		if m.hs[s] != nil {
+			open = append(open, s)
+		} else {
+			closed = append(closed, s)
 		}
 	}
+	if w := r.IntN(100); w < 12 && !mSkip("namespace") {
+		return m.generateNamespace(r, w)
+	}
 	if len(open) == 0 || len(closed) > 0 && r.IntN(100) < 8 {
-		k := closed[r.IntN(len(closed))]
 		mode := r.IntN(nModes)
 		if mode == modeTrunc && r.IntN(3) > 0 {
 			mode = modeRW // truncating opens are rarer
 		}
-		return mop{kind: mOpen, file: k[0], slot: k[1], mode: mode}
+		return mop{kind: mOpen, slot: closed[r.IntN(len(closed))], mode: mode, name: m.pickFile(r), spell: pickSpell(r)}
 	}
-	k := open[r.IntN(len(open))]
-	h := m.hs[k]
-	size := int64(len(m.data[h.file]))
-	o := mop{file: k[0], slot: k[1], fill: byte(r.Uint32())}
+	slot := open[r.IntN(len(open))]
+	h := m.hs[slot]
+	size := int64(len(h.file.data))
+	o := mop{slot: slot, fill: byte(r.Uint32())}
 	w := r.IntN(100)
 	switch {
 	case w < 5:
@@ -480,7 +536,10 @@ func sizeOf(fi os.FileInfo) int64 {
 // failedwrite (after a failed Write or WriteAt the file is cut back to the
 // model's size and the handle's offset put back), dropsync (a Sync may
 // succeed after the data that failed while its handle was open was
-// dropped).
+// dropped); and in the namespace (model_namespace_test.go): namespace (no
+// namespace op), links (no hard or symbolic link), spellings (every name
+// spelled plainly), linkdotdot (no spelling through the link t), bgsync
+// (no background or paired Fs.Sync), fsclose (no final Fs.Close).
 func mSkip(class string) bool {
 	for _, x := range strings.Split(os.Getenv("AIOFS_MODEL_SKIP"), ",") {
 		if strings.TrimSpace(x) == class {
@@ -498,18 +557,19 @@ func errnoOf(err error) (syscall.Errno, bool) {
 
 // attribute makes the handles open at each pwritev fault injected since
 // the last call owe an error, except for the fault of the caller's own
-// direct write (own: file, offset, length; file < 0 for none).
-func (m *model) attribute(ownFile int, ownOff int64, ownLen int) {
+// direct write (own: file, offset, length; nil for none). Faults name
+// their file by its inode.
+func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
 	for _, f := range m.log.Since(m.mark) {
 		m.mark = f.Seq + 1
 		if f.Op != "pwritev" {
 			continue
 		}
-		if ownFile >= 0 && f.File == m.names[ownFile] && f.Off == ownOff && f.Len == ownLen {
+		if own != nil && own.is(f) && f.Off == ownOff && f.Len == ownLen {
 			continue
 		}
 		for _, h := range m.hs {
-			if m.names[h.file] == f.File && h.openedAt <= f.Seq && !h.owed {
+			if h.file.is(f) && h.openedAt <= f.Seq && !h.owed {
 				h.owed, h.owedBy, h.owedStep = true, f, m.step
 			}
 		}
@@ -530,7 +590,7 @@ func (m *model) explained(h *mhandle, err error, start int, read bool) bool {
 		return false
 	}
 	for _, f := range m.log.Since(0) {
-		if f.File != m.names[h.file] || f.Err != no {
+		if !h.file.is(f) || f.Err != no {
 			continue
 		}
 		switch {
@@ -551,13 +611,13 @@ func (m *model) fail(rule, format string, args ...any) *violation {
 
 // onDisk compares the file with the model, or the range [off, off+len(p))
 // of it with p when p is given.
-func (m *model) onDisk(fi int, off int64, p []byte) (string, bool) {
-	disk, err := m.readDisk(fi)
+func (m *model) onDisk(mf *mfile, off int64, p []byte) (string, bool) {
+	disk, err := m.readDisk(mf)
 	if err != nil {
 		return err.Error(), false
 	}
 	if p == nil {
-		p = m.data[fi]
+		p = mf.data
 	} else if end := off + int64(len(p)); int64(len(disk)) < end {
 		return fmt.Sprintf("file has %d bytes, the write ended at %d", len(disk), end), false
 	} else {
@@ -569,27 +629,23 @@ func (m *model) onDisk(fi int, off int64, p []byte) (string, bool) {
 	return mDiff(disk, p), false
 }
 
-// readDisk reads the file with package os, into m.dbuf.
-func (m *model) readDisk(fi int) ([]byte, error) {
-	f, err := os.Open(m.names[fi])
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
+// readDisk reads the file with package os, into m.dbuf, through the
+// model's own descriptor of it (it may have no name left).
+func (m *model) readDisk(mf *mfile) ([]byte, error) {
 	// A background flush may grow the file between the Stat and the
 	// read: read again with the new size until the read meets the end.
 	for {
-		st, err := f.Stat()
+		st, err := mf.osf.Stat()
 		if err != nil {
 			return nil, err
 		}
 		p := scratch(&m.dbuf, int(st.Size())+1)
-		n, err := f.ReadAt(p, 0)
+		n, err := mf.osf.ReadAt(p, 0)
 		if err == io.EOF {
 			return p[:n], nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("reading %s with package os: %d, %v", m.names[fi], n, err)
+			return nil, fmt.Errorf("reading %v with package os: %d, %v", mf, n, err)
 		}
 	}
 }
@@ -611,26 +667,26 @@ func mFirstDiff(a, b []byte) int {
 	return min(len(a), len(b))
 }
 
-// put applies p at off to the model of file fi.
-func (m *model) put(fi int, off int64, p []byte) {
+// put applies p at off to the model of the file.
+func (mf *mfile) put(off int64, p []byte) {
 	if len(p) == 0 {
 		return // an empty write does not extend the file
 	}
-	d := m.data[fi]
+	d := mf.data
 	if end := off + int64(len(p)); end > int64(len(d)) {
 		d = append(d, make([]byte, end-int64(len(d)))...)
 	}
 	copy(d[off:], p)
-	m.data[fi] = d
+	mf.data = d
 }
 
-func (m *model) resize(fi int, size int64) {
-	d := m.data[fi]
+func (mf *mfile) resize(size int64) {
+	d := mf.data
 	if size <= int64(len(d)) {
-		m.data[fi] = d[:size]
+		mf.data = d[:size]
 		return
 	}
-	m.data[fi] = append(d, make([]byte, size-int64(len(d)))...)
+	mf.data = append(d, make([]byte, size-int64(len(d)))...)
 }
 
 // applyWithin is apply, giving up after d: a call that blocks that long
@@ -665,26 +721,37 @@ func fsStacks() string {
 
 // apply runs one op and checks its result.
 func (m *model) apply(o mop) *violation {
-	k := [2]int{o.file, o.slot}
-	h := m.hs[k]
-	if o.kind == mFsSync {
-		return m.fsSync()
+	if m.closed {
+		return nil // after Fs.Close, the run is over
 	}
-	if o.kind == mOpen {
+	h := m.hs[o.slot]
+	switch o.kind {
+	case mFsSync:
+		return m.fsSync()
+	case mOpen:
 		if h != nil {
 			return nil
 		}
-		return m.open(k, o.mode)
+		return m.open(o)
+	case mRename, mRemove, mMkdir, mLink, mSymlink:
+		return m.applyNamespace(o)
+	case mFsSyncBg:
+		m.fsSyncBg()
+		return nil
+	case mFsSyncPair:
+		return m.fsSyncPair()
+	case mFsClose:
+		return m.fsClose()
 	}
 	if h == nil {
 		return nil
 	}
 	owed := m.due(h)
 	start := m.log.Len()
-	size := int64(len(m.data[h.file]))
+	size := int64(len(h.file.data))
 	switch o.kind {
 	case mClose:
-		return m.close(k, h)
+		return m.close(o.slot, h)
 
 	case mWrite, mWriteAt:
 		p := mPattern(o.fill, o.n)
@@ -705,7 +772,7 @@ func (m *model) apply(o mop) *violation {
 		if h.mode == modeSync || m.cfg.wb0 || len(p) >= mLarge {
 			m.attribute(h.file, off, len(p))
 		} else {
-			m.attribute(-1, 0, 0)
+			m.attribute(nil, 0, 0)
 		}
 		if !h.writable() {
 			if n != 0 || !errors.Is(err, syscall.EBADF) {
@@ -716,7 +783,7 @@ func (m *model) apply(o mop) *violation {
 		if n < 0 || n > len(p) || err == nil && n != len(p) {
 			return m.fail("accepted", "%v returned %d, %v", o, n, err)
 		}
-		m.put(h.file, off, p[:n])
+		h.file.put(off, p[:n])
 		if o.kind == mWrite && n > 0 {
 			// As with write(2), a write that accepts nothing leaves the
 			// offset where it was, an appender's included.
@@ -748,13 +815,13 @@ func (m *model) apply(o mop) *violation {
 		} else {
 			n, err = h.f.ReadAt(p, off)
 		}
-		m.attribute(-1, 0, 0)
+		m.attribute(nil, 0, 0)
 		want := int(max(0, min(int64(o.n), size-off)))
 		if n < 0 || n > want {
 			return m.fail("read", "%v at %d returned %d, %v; the model has %d bytes there (size %d)", o, off, n, err, want, size)
 		}
-		if n > 0 && !bytes.Equal(p[:n], m.data[h.file][off:off+int64(n)]) {
-			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, mDiff(p[:n], m.data[h.file][off:off+int64(n)]))
+		if n > 0 && !bytes.Equal(p[:n], h.file.data[off:off+int64(n)]) {
+			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, mDiff(p[:n], h.file.data[off:off+int64(n)]))
 		}
 		switch {
 		case err == nil && o.kind == mRead && (n == 0 || want == 0):
@@ -774,7 +841,7 @@ func (m *model) apply(o mop) *violation {
 		base := [3]int64{0, h.off, size}[o.whence]
 		want := base + o.off
 		pos, err := h.f.Seek(o.off, o.whence)
-		m.attribute(-1, 0, 0)
+		m.attribute(nil, 0, 0)
 		if want < 0 {
 			if err == nil {
 				return m.fail("seek", "%v returned %d, nil; want an error", o, pos)
@@ -791,12 +858,12 @@ func (m *model) apply(o mop) *violation {
 			return nil // a replay on another file system
 		}
 		err := h.f.Truncate(o.off)
-		m.attribute(-1, 0, 0)
+		m.attribute(nil, 0, 0)
 		switch {
 		case err == nil && (!h.writable() || o.off == mHuge):
 			return m.fail("truncate", "%v returned nil", o)
 		case err == nil:
-			m.resize(h.file, o.off)
+			h.file.resize(o.off)
 		case !h.writable() || o.off == mHuge:
 			// The OS's own answer; the model is unchanged.
 		case !m.explained(h, err, start, false):
@@ -805,7 +872,8 @@ func (m *model) apply(o mop) *violation {
 
 	case mSync:
 		err := h.f.Sync()
-		m.attribute(-1, 0, 0)
+		at := m.oracle.Now()
+		m.attribute(nil, 0, 0)
 		if err != nil {
 			if !m.explained(h, err, start, false) {
 				return m.fail("invented", "%v returned %v: no injected fault explains it", o, err)
@@ -818,6 +886,11 @@ func (m *model) apply(o mop) *violation {
 		if d, ok := m.onDisk(h.file, 0, nil); !ok {
 			return m.fail("durable", "%v returned nil, but the file differs from the model: %s", o, d)
 		}
+		// Steps run one at a time: every write of the file so far
+		// carries bytes accepted before the Sync.
+		if err := m.oracle.Durable(at, at, h.f); err != nil {
+			return m.fail("committed", "%v returned nil, but: %v", o, err)
+		}
 		h.owed, h.explainFrom = false, start
 
 	case mStat:
@@ -827,7 +900,7 @@ func (m *model) apply(o mop) *violation {
 		}
 		pos, err := h.f.Seek(0, io.SeekEnd)
 		if err != nil || pos != size {
-			return m.fail("size", "Seek(0, SeekEnd) on h%d.%d returned %d, %v; the model's size is %d", o.file, o.slot, pos, err, size)
+			return m.fail("size", "Seek(0, SeekEnd) on h%d returned %d, %v; the model's size is %d", o.slot, pos, err, size)
 		}
 		h.off = pos
 	}
@@ -840,7 +913,7 @@ func (m *model) apply(o mop) *violation {
 func (m *model) repair(h *mhandle) *violation {
 	m.log.SetEnabled(false)
 	defer m.log.SetEnabled(true)
-	if err := h.f.Truncate(int64(len(m.data[h.file]))); err != nil {
+	if err := h.f.Truncate(int64(len(h.file.data))); err != nil {
 		return m.fail("repair", "Truncate with faults off: %v", err)
 	}
 	if _, err := h.f.Seek(h.off, io.SeekStart); err != nil {
@@ -849,27 +922,47 @@ func (m *model) repair(h *mhandle) *violation {
 	return nil
 }
 
-func (m *model) open(k [2]int, mode int) *violation {
+// open opens o.name as the namespace stands, checking that the Open fails
+// when and as the OS's would (ENOENT for a missing file or directory).
+func (m *model) open(o mop) *violation {
 	start := m.log.Len()
-	f, err := m.fs.OpenFile(m.names[k[0]], modeFlags[mode], 0o644)
-	m.attribute(-1, 0, 0)
-	if err != nil {
-		return m.fail("open", "Open(f%d, %s): %v", k[0], modeNames[mode], err)
+	target, mf, dirOK := m.lookup(o.name)
+	flag := modeFlags[o.mode]
+	creates := mf == nil && flag&os.O_CREATE != 0 && dirOK
+	f, err := m.fs.OpenFile(m.spell(o.name, o.spell), flag, 0o644)
+	m.attribute(nil, 0, 0)
+	if mf == nil && !creates {
+		if err == nil {
+			f.Close()
+			return m.fail("namespace", "%v succeeded; the model has no file there", o)
+		}
+		if !errors.Is(err, iofs.ErrNotExist) {
+			return m.fail("namespace", "%v: %v; the OS says the file does not exist", o, err)
+		}
+		return nil
 	}
-	m.hs[k] = &mhandle{f: f, file: k[0], mode: mode, openStart: start, openedAt: m.log.Len(), explainFrom: start}
-	if mode == modeTrunc {
-		m.data[k[0]] = nil
+	if err != nil {
+		return m.fail("open", "%v: %v", o, err)
+	}
+	if creates {
+		if mf, err = m.created(target); err != nil {
+			return m.fail("setup", "%v", err)
+		}
+	}
+	m.hs[o.slot] = &mhandle{f: f, file: mf, mode: o.mode, name: o.name, openStart: start, openedAt: m.log.Len(), explainFrom: start}
+	if flag&os.O_TRUNC != 0 {
+		mf.data = nil
 	}
 	return nil
 }
 
-func (m *model) close(k [2]int, h *mhandle) *violation {
+func (m *model) close(slot int, h *mhandle) *violation {
 	owed := m.due(h)
 	start := m.log.Len()
 	err := h.f.Close()
-	m.attribute(-1, 0, 0)
-	delete(m.hs, k)
-	o := mop{kind: mClose, file: k[0], slot: k[1]}
+	m.attribute(nil, 0, 0)
+	delete(m.hs, slot)
+	o := mop{kind: mClose, slot: slot}
 	if err != nil && !m.explained(h, err, start, false) {
 		return m.fail("invented", "%v returned %v: no injected fault explains it", o, err)
 	}
@@ -903,7 +996,7 @@ func (m *model) close(k [2]int, h *mhandle) *violation {
 	if rerr != nil {
 		return m.fail("setup", "%v", rerr)
 	}
-	m.data[h.file] = append([]byte(nil), disk...)
+	h.file.data = append([]byte(nil), disk...)
 	for _, g := range m.hs {
 		if g.file == h.file && g.owed {
 			g.lost = true
@@ -915,51 +1008,72 @@ func (m *model) close(k [2]int, h *mhandle) *violation {
 func (m *model) fsSync() *violation {
 	start := m.log.Len()
 	err := m.fs.Sync()
-	m.attribute(-1, 0, 0)
+	at := m.oracle.Now()
+	m.attribute(nil, 0, 0)
 	if err != nil {
-		no, ok := errnoOf(err)
-		for _, f := range m.log.Since(0) {
-			if ok && f.Err == no && (f.Op == "pwritev" || f.Seq >= start) {
-				return nil
-			}
+		if m.fsSyncExplained(err, start) {
+			return nil
 		}
 		return m.fail("invented", "Fs.Sync() returned %v: no injected fault explains it", err)
 	}
-	for fi := range mFiles {
-		if d, ok := m.onDisk(fi, 0, nil); !ok {
-			return m.fail("durable", "Fs.Sync() returned nil, but f%d differs from the model: %s", fi, d)
+	for _, mf := range m.live() {
+		if d, ok := m.onDisk(mf, 0, nil); !ok {
+			return m.fail("durable", "Fs.Sync() returned nil, but %v differs from the model: %s", mf, d)
 		}
+	}
+	if err := m.oracle.Durable(at, at, nil); err != nil {
+		return m.fail("committed", "Fs.Sync() returned nil, but: %v", err)
 	}
 	return nil
 }
 
-// invariants checks the sizes of every file after a step, and every few
-// steps the whole content through one open handle.
+// fsSyncExplained reports whether err, from an Fs.Sync that began at
+// fault mark start, is explained by an injected fault: any failed write
+// (its data stays owed), or an fsync that failed since.
+func (m *model) fsSyncExplained(err error, start int) bool {
+	no, ok := errnoOf(err)
+	for _, f := range m.log.Since(0) {
+		if ok && f.Err == no && (f.Op == "pwritev" || f.Seq >= start) {
+			return true
+		}
+	}
+	return false
+}
+
+// invariants checks the size of every file by every name after a step,
+// and every few steps the whole content through one open handle.
 func (m *model) invariants(step int) *violation {
-	for fi := range mFiles {
-		st, err := m.fs.Stat(m.names[fi])
-		if err != nil || st.Size() != int64(len(m.data[fi])) {
-			return m.fail("size", "Fs.Stat(f%d): size %d, %v; the model's size is %d", fi, sizeOf(st), err, len(m.data[fi]))
+	if m.closed {
+		return nil
+	}
+	for _, name := range m.fileNames() {
+		_, mf, _ := m.lookup(name)
+		if mf == nil {
+			continue
+		}
+		st, err := m.fs.Stat(m.abs(name))
+		if err != nil || st.Size() != int64(len(mf.data)) {
+			return m.fail("size", "Fs.Stat(%s): size %d, %v; the model's size of %v is %d", name, sizeOf(st), err, mf, len(mf.data))
 		}
 	}
 	if step%mCheckEach != 0 {
 		return nil
 	}
-	for k, h := range m.hs {
-		if h.mode == modeRO || k[1] == step/mCheckEach%mSlots {
-			want := m.data[h.file]
+	for slot, h := range m.hs {
+		if h.mode == modeRO || slot == step/mCheckEach%mSlots {
+			want := h.file.data
 			p := scratch(&m.rbuf, len(want)+1)
 			n, err := h.f.ReadAt(p, 0)
-			m.attribute(-1, 0, 0)
+			m.attribute(nil, 0, 0)
 			bad := n > len(want) || !bytes.Equal(p[:n], want[:n])
 			switch {
 			case err == nil, err == io.EOF && n != len(want):
 				bad = true
 			case err != io.EOF && !m.explained(h, err, 0, true):
-				return m.fail("invented", "ReadAt of all of f%d through h%d.%d returned %d, %v: no injected fault explains it", h.file, k[0], k[1], n, err)
+				return m.fail("invented", "ReadAt of all of %v through h%d returned %d, %v: no injected fault explains it", h.file, slot, n, err)
 			}
 			if bad {
-				return m.fail("read", "ReadAt of all of f%d through h%d.%d returned %d, %v: %s", h.file, k[0], k[1], n, err, mDiff(p[:n], want))
+				return m.fail("read", "ReadAt of all of %v through h%d returned %d, %v: %s", h.file, slot, n, err, mDiff(p[:n], want))
 			}
 			return nil
 		}
@@ -967,29 +1081,47 @@ func (m *model) invariants(step int) *violation {
 	return nil
 }
 
-// finish turns faults off, syncs each file through a fresh handle and
-// closes every handle (rule 9).
+// finish turns faults off, syncs each file that has a name through a
+// fresh handle and closes every handle (rule 10).
 func (m *model) finish() *violation {
 	m.log.SetEnabled(false)
-	for fi := range mFiles {
-		k := [2]int{fi, mSlots}
-		if v := m.open(k, modeRW); v != nil {
-			return v
+	if m.closed {
+		for slot, h := range m.hs {
+			h.f.Close() // the Fs is closed: only that it returns counts
+			delete(m.hs, slot)
 		}
-		if err := m.hs[k].f.Sync(); err != nil {
-			return m.fail("inherited", "with faults off, Sync of a handle of f%d opened at the end returned %v", fi, err)
+		return nil
+	}
+	for _, name := range m.fileNames() {
+		if _, mf, _ := m.lookup(name); mf == nil || m.named(mf) != name {
+			continue // each file once, by its first name
 		}
-		if d, ok := m.onDisk(fi, 0, nil); !ok {
-			return m.fail("durable", "with faults off, Sync of a fresh handle of f%d returned nil, but the file differs from the model: %s", fi, d)
+		f, err := m.fs.OpenFile(m.abs(name), os.O_RDWR, 0)
+		if err != nil {
+			return m.fail("open", "with faults off, Open(%s): %v", name, err)
+		}
+		_, mf, _ := m.lookup(name)
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return m.fail("inherited", "with faults off, Sync of a handle of %s opened at the end returned %v", name, err)
+		}
+		at := m.oracle.Now()
+		if d, ok := m.onDisk(mf, 0, nil); !ok {
+			f.Close()
+			return m.fail("durable", "with faults off, Sync of a fresh handle of %s returned nil, but the file differs from the model: %s", name, d)
+		}
+		if err := m.oracle.Durable(at, at, f); err != nil {
+			f.Close()
+			return m.fail("committed", "with faults off, Sync of a fresh handle of %s returned nil, but: %v", name, err)
+		}
+		if err := f.Close(); err != nil {
+			return m.fail("inherited", "with faults off, Close of a handle of %s opened at the end returned %v", name, err)
 		}
 	}
-	for fi := range mFiles {
-		for s := range mSlots + 1 {
-			k := [2]int{fi, s}
-			if h := m.hs[k]; h != nil {
-				if v := m.close(k, h); v != nil {
-					return v
-				}
+	for s := range mSlots {
+		if h := m.hs[s]; h != nil {
+			if v := m.close(s, h); v != nil {
+				return v
 			}
 		}
 	}

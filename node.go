@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/spf13/afero"
 )
 
 // # Locking
@@ -83,8 +85,17 @@ type node struct {
 	trusted bool
 
 	// written counts the writes that reached the file, synced how many of
-	// them an fsync has since committed.
+	// them an fsync has since committed (see commit.go).
 	written, synced uint64
+	// name is the file's name as the Fs last knew it: opened by, or renamed
+	// to, for committing it by name.
+	name string
+	// Once the last handle has closed with writes uncommitted, the file is
+	// kept for Fs.Sync (kept): by a descriptor of its own (keep), used by
+	// keepUsers commits at the moment, or else by name.
+	kept      bool
+	keep      afero.File
+	keepUsers int
 
 	errSeq    uint64 // failed flushes so far
 	flushedAt uint64 // Fs.flushSeq when the last flush ended
@@ -182,15 +193,20 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	key := fs.keyOf(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
-	created := n == nil
-	if created {
+	// A node without handles (kept for a commit, or holding cached
+	// blocks) has nothing newer than fi to lose: it takes fi as a new
+	// node does.
+	alone := n == nil || len(n.handles) == 0
+	if n == nil {
 		n = newNode(fs, key)
 		fs.nodes[key] = n
 	} else if !n.authoritative() && n.changedOnDisk(fi) {
 		n.dropClean()
 	}
-	if fs.unsynced.take(key) {
-		n.written++ // written by an earlier handle, not yet committed
+	if key.path != "" {
+		n.name = key.path
+	} else {
+		n.name = f.name
 	}
 	n.handles[f] = struct{}{}
 	f.n = n
@@ -220,7 +236,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
 	fresh := fs.changes.Load() == changes
-	if !n.authoritative() && (fresh || created || !fs.wrapped) {
+	if !n.authoritative() && (fresh || alone || !fs.wrapped) {
 		n.record(fi)
 		n.trusted = fresh
 		if fresh && fs.wrapped {
@@ -234,8 +250,9 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 }
 
 // detach flushes the node's data through f, which is closing, and leaves
-// the node. It returns the write error f has to report.
-func (fs *Fs) detach(f *File) error {
+// the node. It reports whether the node kept f's base file open for a
+// commit (see keepFor), and returns the write error f has to report.
+func (fs *Fs) detach(f *File) (keptBase bool, _ error) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n := f.n
@@ -245,18 +262,20 @@ func (fs *Fs) detach(f *File) error {
 	err := f.werr // set by any failed flush, this one included
 	n.writers = slices.DeleteFunc(n.writers, func(w *File) bool { return w == f })
 	if len(n.writers) == 0 && n.dirtyBlocks > 0 {
-		n.dropUnwritable()
+		n.dropUnwritable(err)
 	}
+	keptBase = n.keepFor(f)
 	n.leave(f)
-	return err
+	return keptBase, err
 }
 
 // dropUnwritable drops the dirty blocks of a node whose last writer has
 // gone: their data has no descriptor left to go through. Their write
 // error has been reported to every handle open when it happened; those
 // of them still open keep failing their Syncs, since the data is lost.
-// Called with fs.mu held; waits for a running flush.
-func (n *node) dropUnwritable() {
+// The next Fs.Syncs report err (see Fs.lost). Called with fs.mu held;
+// waits for a running flush.
+func (n *node) dropUnwritable(err error) {
 	for n.flushing || n.direct {
 		n.fs.room.Wait()
 	}
@@ -266,6 +285,7 @@ func (n *node) dropUnwritable() {
 		}
 	}
 	n.trusted = false // n.size counted the dropped data: the file knows
+	n.fs.lost.add(n.fs.pathErr("write", n.name, err))
 	for h := range n.handles {
 		if h.werr != nil {
 			h.lost = true
@@ -274,23 +294,22 @@ func (n *node) dropUnwritable() {
 }
 
 // leave removes f from the node, which the Fs forgets once nothing uses
-// it; a file written and not yet committed is remembered for Fs.Sync,
-// unless it is gone (nameless).
-// Called with fs.mu held.
+// it; a file removed or replaced through a wrapped Fs (nameless) needs no
+// commit once closed. Called with fs.mu held.
 func (n *node) leave(f *File) {
 	delete(n.handles, f)
-	if len(n.handles) == 0 && n.written != n.synced && !n.nameless() {
-		n.fs.unsynced.add(n.key, f.name)
-		n.written, n.synced = 0, 0
+	if len(n.handles) == 0 && n.nameless() {
+		n.synced = n.written
 	}
+	n.releaseKept() // if committed while open
 	n.forgetIfIdle()
 	n.fs.room.Broadcast()
 }
 
-// forgetIfIdle removes the node from the Fs when no handle uses it and it
-// holds no block.
+// forgetIfIdle removes the node from the Fs when no handle uses it, it
+// holds no block, and it is not kept for a commit.
 func (n *node) forgetIfIdle() {
-	if len(n.handles) == 0 && len(n.blocks) == 0 {
+	if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept && n.keep == nil {
 		if n.timer != nil {
 			n.timer.Stop()
 			n.timer = nil

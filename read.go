@@ -90,11 +90,18 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				break
 			}
 		}
+		// An O_DIRECT read keeps its aligned length, which the kernel
+		// requires, and is cut at the size the Fs knows once read.
+		readEnd := end
 		if auth {
 			end = int(min(int64(end), n.size-off))
+			if !f.directIO {
+				readEnd = end
+			}
 		}
 		fs.mu.Unlock()
-		m, err := fs.eng.pread(f.data, p[done:end], pos)
+		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
+		m = min(m, end-done)
 		if !auth && err == nil && done+m == len(p) {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.

@@ -4,6 +4,9 @@ import (
 	iofs "io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/spf13/afero"
 )
 
 // Sizes that include buffered data, for Stat, Seek and directory listings.
@@ -27,13 +30,6 @@ func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) 
 // byName finds the node of the file name names; called with fs.mu held.
 func (fs *Fs) byName(name string) func(os.FileInfo) *node {
 	return func(fi os.FileInfo) *node { return fs.nodes[fs.keyOf(name, fi)] }
-}
-
-// withBufferedSize returns fi with the size this Fs knows, which includes
-// buffered writes.
-func (fs *Fs) withBufferedSize(name string, fi os.FileInfo) os.FileInfo {
-	fi, _ = fs.bufferedInfo(fi, fs.byName(name))
-	return fi
 }
 
 // bufferedInfo returns fi with the size this Fs knows. It also reports
@@ -63,45 +59,63 @@ type sizedInfo struct {
 
 func (fi sizedInfo) Size() int64 { return fi.size }
 
-// hasBuffered reports whether any file of the Fs has buffered writes.
-// Called with fs.mu held.
-func (fs *Fs) hasBuffered() bool {
-	for _, n := range fs.nodes {
-		if n.authoritative() {
-			return true
-		}
+// entryInfo returns fi, the FileInfo of the directory entry path (an
+// Lstat), with the size this Fs knows, which includes buffered writes.
+// When a change of the Fs ended since fi was taken, fi may be stale, and
+// the entry is asked again.
+func (fs *Fs) entryInfo(path string, fi os.FileInfo) os.FileInfo {
+	bfi, stale := fs.bufferedInfo(fi, fs.byName(path))
+	if !stale {
+		return bfi
 	}
-	return false
+	if fi, _, err := fs.lstatBase(path); err == nil {
+		bfi, _ = fs.bufferedInfo(fi, fs.byName(path))
+	}
+	return bfi
 }
 
-// withBufferedSizes corrects the sizes of directory entries whose files
-// have buffered writes.
+// lstatBase is the base's Lstat, or its Stat where it has none.
+func (fs *Fs) lstatBase(name string) (os.FileInfo, bool, error) {
+	if l, ok := fs.base.(afero.Lstater); ok {
+		return l.LstatIfPossible(name)
+	}
+	fi, err := fs.base.Stat(name)
+	return fi, false, err
+}
+
+// withBufferedSizes corrects the sizes of directory entries of dir whose
+// files the Fs knows. Every entry is looked at, not only while something
+// is buffered: a base may have read the entries before data it now holds
+// was flushed (a Readdir in batches).
 func (fs *Fs) withBufferedSizes(dir string, fis []os.FileInfo) {
 	fs.mu.Lock()
-	buffered := fs.hasBuffered()
+	none := len(fs.nodes) == 0
 	fs.mu.Unlock()
-	if !buffered {
+	if none {
 		return
 	}
 	for i, fi := range fis {
-		fis[i] = fs.withBufferedSize(filepath.Join(dir, fi.Name()), fi)
+		fis[i] = fs.entryInfo(entryPath(dir, fi.Name()), fi)
 	}
 }
 
 // withBufferedEntries makes the entries' Info report sizes that include
-// buffered writes.
+// buffered writes, at the time Info is called.
 func (fs *Fs) withBufferedEntries(dir string, des []iofs.DirEntry) {
-	fs.mu.Lock()
-	buffered := fs.hasBuffered()
-	fs.mu.Unlock()
-	if !buffered {
-		return
-	}
 	for i, de := range des {
 		if de.Type().IsRegular() {
-			des[i] = bufferedEntry{de, fs, filepath.Join(dir, de.Name())}
+			des[i] = bufferedEntry{de, fs, entryPath(dir, de.Name())}
 		}
 	}
+}
+
+// entryPath joins a directory and an entry's name, without cleaning the
+// directory of "..", which a base keyed by path must not lose.
+func entryPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return strings.TrimSuffix(dir, string(filepath.Separator)) + string(filepath.Separator) + name
 }
 
 type bufferedEntry struct {
@@ -115,7 +129,7 @@ func (e bufferedEntry) Info() (iofs.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.fs.withBufferedSize(e.path, fi), nil
+	return e.fs.entryInfo(e.path, fi), nil
 }
 
 // bufferedSize returns the node's size when it says where the file ends.

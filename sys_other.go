@@ -24,6 +24,9 @@ func keyOf(name string, _ os.FileInfo) fileKey {
 	return fileKey{path: abs}
 }
 
+// identityOf reports false: FileInfo carries no file identity here.
+func identityOf(os.FileInfo) (fileKey, bool) { return fileKey{}, false }
+
 // setAppend does nothing: O_APPEND only matters for regular files here.
 func setAppend(*os.File) error { return nil }
 

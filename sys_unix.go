@@ -21,8 +21,18 @@ type fileKey struct {
 }
 
 func keyOf(_ string, fi os.FileInfo) fileKey {
-	st := fi.Sys().(*syscall.Stat_t)
-	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}
+	k, _ := identityOf(fi)
+	return k
+}
+
+// identityOf returns the key of the file fi describes, if fi carries its
+// device and inode numbers.
+func identityOf(fi os.FileInfo) (fileKey, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileKey{}, false
+	}
+	return fileKey{dev: uint64(st.Dev), ino: uint64(st.Ino)}, true
 }
 
 // setAppend puts f's descriptor in O_APPEND mode, for a file that package

@@ -1,5 +1,7 @@
 package aiofs
 
+import "os"
+
 // truncate changes the file's size through f, in order with the writes
 // before it: buffered data past size is dropped, the rest is kept. A
 // truncate that fails changes nothing.
@@ -45,8 +47,9 @@ func (n *node) cut(size int64) {
 // truncated brings the node in line with an Open through f that
 // truncated the file when Fs.flushSeq was seq: buffered data from before
 // it is dropped, and since a flush that ended after the open began may
-// have written some of it back, the file is truncated once more then. It
-// reports whether a flush ended since seq, changing the file's times.
+// have written some of it back, the file is truncated once more then,
+// whatever f's access mode, as open(2) truncates. It reports whether a
+// flush ended since seq, changing the file's times.
 func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
@@ -58,13 +61,42 @@ func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 	}
 	n.size = 0
 	flushed = n.flushedAt > seq
+	w := f
+	if flushed && !f.writable {
+		w = n.writer(nil) // held until exit
+	}
 	fs.mu.Unlock()
 	var err error
-	if flushed && f.writable {
+	switch {
+	case !flushed:
+	case w == f:
 		err = f.bf.Truncate(0)
+	case w != nil:
+		err = w.bf.Truncate(0)
+		w.ops.exit()
+	default:
+		err = fs.truncateByName(f.name, n.key)
 	}
 	fs.mu.Lock()
 	n.endDirect()
 	fs.mu.Unlock()
 	return flushed, bareErr(err)
+}
+
+// truncateByName truncates the file name names, if it is still the file
+// with key, for a read-only truncating Open whose file has no writer left.
+func (fs *Fs) truncateByName(name string, key fileKey) error {
+	f, err := fs.base.OpenFile(name, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if fs.keyOf(name, fi) != key {
+		return nil // another file now: the one opened was truncated by open(2)
+	}
+	return f.Truncate(0)
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -24,9 +25,14 @@ import (
 // ReadAt or WriteAt fails with errors.ErrUnsupported is served through
 // Seek and Read or Write, one call at a time, from then on.
 //
-// Files are identified by their cleaned path in the base: two names of
-// one file (a relative and an absolute one, or hard links) get separate
-// state. Renames and removals through the Fs move or drop that state.
+// Files are identified by the base's identity when its FileInfo carries
+// one (OsFs and BasePathFs over it give a *syscall.Stat_t), so hard links,
+// symbolic links and every spelling of one file share its state; otherwise
+// by their path as the base resolves it, cleaned of "." but not of "..".
+// Two spellings of such a path-keyed file (relative and absolute, through
+// a symbolic link) then keep separate state, but two files never share
+// one. Renames and removals through the Fs move or drop that state, as one
+// step for the Fs's opens.
 // When a file is opened, a size or modification time other than the Fs
 // last saw, as the base's Stat reports them, drops its cached blocks, so
 // changes made behind the Fs's back are seen at the next Open
@@ -64,37 +70,58 @@ var sharedWrap struct {
 	eng  engine
 }
 
-// rename moves the state of the files at or under oldname to newname,
-// just renamed in the base; a file newname replaced keeps its state for
-// its open handles but is no longer found by name. Called with fs.mu held,
-// in a wrapped Fs.
-func (fs *Fs) rename(oldname, newname string) {
-	oldname, newname = filepath.Clean(oldname), filepath.Clean(newname)
-	fs.unname(newname)
-	var moved []*node
-	for key, n := range fs.nodes {
-		if rest, ok := under(key.path, oldname); ok {
-			delete(fs.nodes, key)
-			n.key = fileKey{path: newname + rest}
-			moved = append(moved, n)
+// renamed follows a rename of oldname to newname, a file or a directory,
+// just made in the base: files keyed by path move with their names, and
+// a file newname replaced keeps its state for its open handles but is no
+// longer found by name; closed files kept for a commit by identity
+// follow under the name they are known by. Called with fs.mu held.
+func (fs *Fs) renamed(oldname, newname string) {
+	oldname, newname = cleanPath(oldname), cleanPath(newname)
+	if fs.pathKeys() {
+		fs.unname(newname)
+		var moved []*node
+		for key, n := range fs.nodes {
+			if rest, ok := under(key.path, oldname); ok && key.path != "" {
+				delete(fs.nodes, key)
+				n.key = fileKey{path: newname + rest}
+				n.name = n.key.path
+				moved = append(moved, n)
+			}
+		}
+		for _, n := range moved {
+			fs.nodes[n.key] = n
 		}
 	}
-	for _, n := range moved {
-		fs.nodes[n.key] = n
+	for n := range fs.keptNodes {
+		if rest, ok := under(n.name, oldname); ok && n.key.path == "" {
+			n.name = newname + rest
+		}
 	}
 }
 
-// unname makes the files at or under name, just removed or replaced in the
-// base, no longer found by name: their open handles keep their state, and
-// a file created there later starts afresh. Their nodes stay in fs.nodes
-// under keys of their own (a serial number, no path), so that whatever
-// goes over every node (Fs.Sync and Close, writers waiting for dirty
-// room) still flushes them. Called with fs.mu held, in a wrapped Fs.
+// pathKeys reports whether files may be keyed by path: in a wrapped Fs
+// whose base has not shown a file identity.
+func (fs *Fs) pathKeys() bool { return fs.wrapped && !fs.identified.Load() }
+
+// unname makes the files keyed by path at or under name, just removed or
+// replaced in the base, no longer found by name: their open handles keep
+// their state, and a file created there later starts afresh. So are
+// those whose path goes through "..": through a symbolic link, such a
+// path may lead anywhere. Their nodes stay in fs.nodes under keys of
+// their own (a serial number, no path), so that whatever goes over every
+// node (Fs.Sync and Close, writers waiting for dirty room) still flushes
+// them; once closed they need no commit. Called with fs.mu held.
 func (fs *Fs) unname(name string) {
-	name = filepath.Clean(name)
+	if !fs.pathKeys() {
+		return
+	}
+	name = cleanPath(name)
 	var gone []*node
 	for key, n := range fs.nodes {
-		if _, ok := under(key.path, name); ok {
+		if key.path == "" {
+			continue
+		}
+		if _, ok := under(key.path, name); ok || hasDotDot(key.path) {
 			delete(fs.nodes, key)
 			gone = append(gone, n)
 		}
@@ -103,12 +130,104 @@ func (fs *Fs) unname(name string) {
 		fs.unnamed++
 		n.key = fileKey{gone: fs.unnamed}
 		fs.nodes[n.key] = n
+		if len(n.handles) == 0 {
+			n.committed(n.written) // gone: nothing left to commit
+		}
 	}
 }
 
 // nameless reports whether the node's file was removed or replaced
 // through a wrapped Fs (see unname).
 func (n *node) nameless() bool { return n.key.gone != 0 }
+
+// keptUnder returns the closed files at or under name that the Fs keeps
+// for a commit by a descriptor, by the names it last knew them by.
+func (fs *Fs) keptUnder(name string) []*node {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if len(fs.keptNodes) == 0 {
+		return nil
+	}
+	name = cleanPath(name)
+	var ns []*node
+	for n := range fs.keptNodes {
+		if _, ok := under(n.name, name); ok && n.keep != nil {
+			ns = append(ns, n)
+		}
+	}
+	return ns
+}
+
+// lockNames makes a namespace change (rename, remove) and the move of the
+// state it affects one step for the Fs's opens, while its files may be
+// keyed by path, and returns the unlock: an Open between the base's
+// rename and the move would give the file a second state. Files known by
+// identity need no such lock, and an Open of a FIFO, which blocks, must
+// not hold it once the base is seen to give one.
+func (fs *Fs) lockNames() func() {
+	if !fs.wrapped || fs.identified.Load() {
+		return func() {}
+	}
+	fs.names.Lock()
+	return fs.names.Unlock
+}
+
+// rlockNames is lockNames for an Open.
+func (fs *Fs) rlockNames() func() {
+	if !fs.wrapped || fs.identified.Load() {
+		return func() {}
+	}
+	fs.names.RLock()
+	return fs.names.RUnlock
+}
+
+// cleanPath returns name as a base resolves it, cleaned of "." elements and
+// repeated or trailing separators but not of "..": through a symbolic
+// link, "a/../b" is not "b".
+func cleanPath(name string) string {
+	sep := string(filepath.Separator)
+	var b strings.Builder
+	if strings.HasPrefix(name, sep) {
+		b.WriteString(sep)
+	}
+	first := true
+	for _, e := range strings.Split(name, sep) {
+		if e == "" || e == "." {
+			continue
+		}
+		if !first {
+			b.WriteString(sep)
+		}
+		b.WriteString(e)
+		first = false
+	}
+	if b.Len() == 0 {
+		return "."
+	}
+	return b.String()
+}
+
+// under reports whether name is dir or inside it, and returns the rest.
+func under(name, dir string) (string, bool) {
+	if name == dir {
+		return "", true
+	}
+	d := strings.TrimSuffix(dir, string(filepath.Separator)) + string(filepath.Separator)
+	if rest, ok := strings.CutPrefix(name, d); ok {
+		return string(filepath.Separator) + rest, true
+	}
+	return "", false
+}
+
+// hasDotDot reports whether path has a ".." element.
+func hasDotDot(path string) bool {
+	for _, e := range strings.Split(path, string(filepath.Separator)) {
+		if e == ".." {
+			return true
+		}
+	}
+	return false
+}
 
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
@@ -131,9 +250,17 @@ func (fs *Fs) changedByName(name string) {
 	if !fs.wrapped {
 		return
 	}
+	key := fileKey{path: cleanPath(name)}
+	if fs.identified.Load() {
+		fi, err := fs.base.Stat(name)
+		if err != nil {
+			return
+		}
+		key = fs.keyOf(name, fi)
+	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n := fs.nodes[fileKey{path: filepath.Clean(name)}]; n != nil {
+	if n := fs.nodes[key]; n != nil {
 		n.change()
 	}
 }
@@ -151,6 +278,22 @@ type baseFile struct {
 // newBaseFile returns f as the engine calls it.
 func newBaseFile(f afero.File) *baseFile {
 	return &baseFile{File: f, serial: serialOnly(f)}
+}
+
+// osFileUnder returns the *os.File a base file is, or wraps, or nil.
+func osFileUnder(f afero.File) *os.File {
+	for {
+		switch t := f.(type) {
+		case *os.File:
+			return t
+		case *baseFile:
+			f = t.File
+		case *afero.BasePathFile:
+			f = t.File
+		default:
+			return nil
+		}
+	}
 }
 
 // serialOnly reports whether f is known to break io.ReaderAt's promise:
@@ -189,6 +332,24 @@ func (f *baseFile) WriteAt(p []byte, off int64) (int, error) {
 	return f.call(func() (int, error) { return f.File.WriteAt(p, off) }, func() (int, error) {
 		return f.File.Write(p)
 	}, off)
+}
+
+// seekable reports, as the base file's Seek does, whether the base file
+// may be read or written at pos, and leaves its offset where it was: the
+// engine's where calls go through it (so the check holds mu), and the
+// File's refused calls' otherwise.
+func (f *baseFile) seekable(pos int64) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cur, err := f.File.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	if _, err := f.File.Seek(pos, io.SeekStart); err != nil {
+		return err
+	}
+	_, err = f.File.Seek(cur, io.SeekStart)
+	return err
 }
 
 // call runs at, the base file's ReadAt or WriteAt, as f allows: in

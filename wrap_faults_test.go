@@ -371,3 +371,27 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 		t.Errorf("Stat after the data was dropped: %v, %v; the base holds %d bytes", got, err, fi.Size())
 	}
 }
+
+// TestFsSyncReportsDroppedData: data whose flush failed and that was
+// dropped when its last writer closed is never durable, so the Fs.Syncs
+// begun after the loss report it (once each); an Fs.Sync begun after one
+// has reported it commits the rest and returns nil.
+func TestFsSyncReportsDroppedData(t *testing.T) {
+	ffs, aio := newFaultWrap(t)
+	f := mustOpen(t, aio, "/d", os.O_RDWR|os.O_CREATE)
+	if _, err := f.Write(wrapData(10000, 1)); err != nil {
+		t.Fatal(err)
+	}
+	errWrite := errors.New("base: write failed")
+	ffs.set("/d", func(ft *fault) { ft.writeErr = errWrite })
+	if err := f.Close(); !errors.Is(err, errWrite) {
+		t.Fatalf("Close, the base failing: %v; want the base's error", err)
+	}
+	ffs.set("/d", func(ft *fault) { ft.writeErr = nil })
+	if err := aio.Sync(); !errors.Is(err, errWrite) {
+		t.Errorf("Fs.Sync after the data was dropped: %v; want the base's error", err)
+	}
+	if err := aio.Sync(); err != nil {
+		t.Errorf("the next Fs.Sync: %v; want nil", err)
+	}
+}

@@ -123,3 +123,42 @@ func TestWrapSFTPCut(t *testing.T) {
 		}
 	})
 }
+
+// TestWrapSFTPReaddirBatches: the SFTP client reads a directory's entries
+// once and hands them out in batches, so a later batch can carry a size
+// from before data the Fs held was flushed; Readdir corrects every entry
+// whose file the Fs knows, not only while something is buffered (found by
+// TestWrapSFTPDifferential).
+func TestWrapSFTPReaddirBatches(t *testing.T) {
+	forSFTP(t, "", func(t *testing.T, srv *sftptest.Server, c *sftptest.Conn, noSync bool) {
+		aio := aiofs.Wrap(c.Fs())
+		defer aio.Close()
+		for _, name := range []string{"a", "b"} {
+			if err := os.WriteFile(filepath.Join(srv.Root(), name), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		d := mustOpen(t, aio, ".", os.O_RDONLY)
+		defer d.Close()
+		if _, err := d.Readdir(1); err != nil {
+			t.Fatal(err)
+		}
+		data := wrapData(1000, 1)
+		for _, name := range []string{"a", "b"} {
+			f := mustOpen(t, aio, name, os.O_RDWR)
+			if _, err := f.Write(data); err != nil {
+				t.Fatal(err)
+			}
+			if err := f.Close(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fis, err := d.Readdir(-1)
+		if err != nil || len(fis) != 1 {
+			t.Fatalf("second Readdir: %v, %v; want one entry", fis, err)
+		}
+		if fis[0].Size() != int64(len(data)) {
+			t.Errorf("Readdir reports %s with size %d; want %d, written and closed before the call", fis[0].Name(), fis[0].Size(), len(data))
+		}
+	})
+}

@@ -1,0 +1,88 @@
+//go:build unix
+
+package aiofs
+
+// Fs.Sync of a wrapped Fs returns nil only when every byte written through
+// it before the call is durable, whatever happened to the file's name
+// (issue 16, cases 4-6), checked by the durability oracle on a recording
+// base over afero.OsFs.
+
+import (
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+)
+
+// TestWrapSyncRenamedThenRecreated (case 4): a closed unsynced file
+// renamed through the Fs, then a new file created under its old name:
+// Fs.Sync commits both.
+func TestWrapSyncRenamedThenRecreated(t *testing.T) {
+	fs, _, o := newRecordedWrap(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	writeClosed(t, fs, a, fill('a', 5000))
+	if err := fs.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	writeClosed(t, fs, a, fill('n', 100))
+	start := o.Now()
+	durable(t, o, "Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
+
+// TestWrapDotSpelling (case 5): a file created as d/./a and renamed as
+// d/a through the Fs is still committed by Fs.Sync.
+func TestWrapDotSpelling(t *testing.T) {
+	fs, _, o := newRecordedWrap(t)
+	dir := t.TempDir()
+	writeClosed(t, fs, dir+"/./a", fill('a', 5000))
+	if err := fs.Rename(filepath.Join(dir, "a"), filepath.Join(dir, "c")); err != nil {
+		t.Fatal(err)
+	}
+	start := o.Now()
+	durable(t, o, "Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
+
+// TestWrapSyncBaseOpenError (case 6): an error other than "does not
+// exist" from the base's Open during Fs.Sync is not taken as "the file is
+// gone": that Fs.Sync reports it (or commits the file another way), and a
+// later one, with the base well again, commits the file.
+func TestWrapSyncBaseOpenError(t *testing.T) {
+	fs, base, o := newRecordedWrap(t)
+	name := filepath.Join(t.TempDir(), "a")
+	writeClosed(t, fs, name, fill('a', 5000))
+	base.get(func() {
+		base.openErr = func(n string) error {
+			return &os.PathError{Op: "open", Path: n, Err: syscall.EIO}
+		}
+	})
+	start := o.Now()
+	durable(t, o, "Fs.Sync while the base's Open fails with EIO", result{fs.Sync(), o.Now()}, start, nil)
+	base.get(func() { base.openErr = nil })
+	start = o.Now()
+	durable(t, o, "the next Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
+
+// TestWrapSyncRenamedWhileOpen (found by TestModel, beside case 4): a
+// file renamed through the Fs while a handle has it open, then closed by
+// that handle, is committed by Fs.Sync under its new name.
+func TestWrapSyncRenamedWhileOpen(t *testing.T) {
+	fs, _, o := newRecordedWrap(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	f, err := fs.Create(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write(fill('a', 5000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	start := o.Now()
+	durable(t, o, "Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
