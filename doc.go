@@ -26,7 +26,9 @@
 // reads at any moment, which saves them the ring's hand-offs; writes on
 // file systems without asynchronous buffered writes, such as ext4, are made
 // directly too, since the kernel would block a worker thread of its own on
-// them.) The environment variable
+// them. On FreeBSD, which cannot tell what the page cache holds, a few
+// small reads at a time are simply tried with pread before the AIO queue.)
+// The environment variable
 // AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
 // without WithEngine; Stats reports the engine in use and why a fallback
 // happened.
@@ -95,8 +97,10 @@
 //     uses; errors.go, the bare errno the File wraps; engine_pool.go, the
 //     portable pool; engine_linux.go, io_uring's fast paths over the ring
 //     of internal/uring (kernel ABI, mapping, submission, completion);
-//     engine_freebsd.go, over internal/kqaio (POSIX AIO with kqueue
-//     completions, and the kernel's layouts).
+//     engine_freebsd.go, its direct small reads over internal/kqaio
+//     (POSIX AIO with kqueue completions, and the kernel's layouts).
 //   - Per system: sys_* (file identity), flags_* (O_DSYNC, O_DIRECT),
-//     ctime_*, pagecache_* (cachestat), pseudofs_*, limits_*, syncall_*.
+//     ctime_*, pagecache_* (cachestat), pseudofs_*, limits_* and
+//     seeklimit_* (how far writes and lseek go), maxoffset_* (transfers
+//     that would pass the largest offset), syncall_*.
 package aiofs

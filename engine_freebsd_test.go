@@ -23,3 +23,7 @@ func TestKqueueOpenEngine(t *testing.T) {
 		t.Errorf("openEngine(kqueue) = %T", e)
 	}
 }
+
+// setDirectReaders sets how many reads may skip the queue at once, for
+// BenchmarkEngineRead4K's comparison of the choices.
+func (e *kqueueEngine) setDirectReaders(n int32) { e.directMax.Store(n) }

@@ -204,7 +204,10 @@ func (f *File) Read(p []byte) (int, error) {
 		if f.refers() {
 			return f.bf.ReadAt(p, f.off)
 		}
-		return 0, f.pathErr("read", syscall.EINVAL)
+		if !clipsAtMaxOffset {
+			return 0, f.pathErr("read", syscall.EINVAL)
+		}
+		p = p[:math.MaxInt64-f.off]
 	}
 	n, err := f.n.readAt(f, p, f.off)
 	f.off += int64(n)
@@ -218,8 +221,9 @@ func (f *File) Read(p []byte) (int, error) {
 }
 
 // overflows reports whether a transfer of n bytes at off would end past
-// the largest offset, which read(2) and write(2) refuse with EINVAL. Like
-// them it counts at most the 1 GiB that package os passes in one call.
+// the largest offset, which read(2) and write(2) refuse with EINVAL or cut
+// short (see clipsAtMaxOffset). Like them it counts at most the 1 GiB
+// that package os passes in one call.
 func overflows(off int64, n int) bool {
 	return off > math.MaxInt64-int64(min(n, 1<<30))
 }
@@ -249,7 +253,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	if len(p) == 0 && f.readable {
 		return 0, nil
 	}
-	if !f.readable || overflows(off, len(p)) {
+	if !f.readable || overflows(off, len(p)) && !clipsAtMaxOffset {
 		if f.refers() {
 			return f.bf.ReadAt(p, off)
 		}
@@ -258,11 +262,15 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		}
 		return 0, f.pathErr("read", syscall.EINVAL)
 	}
+	want := len(p)
+	if overflows(off, len(p)) {
+		p = p[:math.MaxInt64-off] // the rest is past the largest offset
+	}
 	n, err := f.n.readAt(f, p, off)
 	if err != nil {
 		return n, f.pathErr("read", err)
 	}
-	if n < len(p) {
+	if n < want {
 		return n, io.EOF
 	}
 	return n, nil
@@ -405,6 +413,9 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		if f.refers() {
 			return f.bf.Seek(offset, whence)
 		}
+		if offset > 0 {
+			return 0, f.pathErr("seek", errSeekOverflow)
+		}
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}
 	if f.refers() && f.pastSize(pos) {
@@ -413,7 +424,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 			return 0, err
 		}
 	}
-	if !f.n.limit.covers(pos) && !f.n.limit.fits(f.osf, pos) {
+	if !f.n.limit.seekable(f.osf, pos) {
 		// The file system's largest offset, which lseek(2) refuses.
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}

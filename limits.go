@@ -9,9 +9,12 @@ import (
 // A fileLimit knows how far into a file writes may reach before they fail
 // with EFBIG: past the file system's largest file size or the process's
 // RLIMIT_FSIZE. Buffered writes stay within it, so that a write past it
-// goes to the OS and fails there, as with package os.
+// goes to the OS and fails there, as with package os. It also knows how
+// far lseek(2) goes, which on Linux stops at the largest file size
+// (RLIMIT_FSIZE limits writes only).
 type fileLimit struct {
-	ok atomic.Int64 // an offset writes are known to reach
+	ok   atomic.Int64 // an offset writes are known to reach
+	seek atomic.Int64 // an offset lseek is known to accept
 }
 
 // covers reports whether writes are known to reach end.
@@ -20,15 +23,30 @@ func (l *fileLimit) covers(end int64) bool { return end <= l.ok.Load() }
 // fits reports whether writes to f may reach end, asking the system. It
 // asks for twice as far first, so that a growing file asks rarely.
 func (l *fileLimit) fits(f *os.File, end int64) bool {
+	return l.learn(&l.ok, end, func(try int64) bool { return reachable(f, try) })
+}
+
+// seekable reports whether lseek(2) on f takes pos. Where writes reach,
+// lseek goes.
+func (l *fileLimit) seekable(f *os.File, pos int64) bool {
+	if l.covers(pos) || pos <= l.seek.Load() {
+		return true
+	}
+	return l.learn(&l.seek, pos, func(try int64) bool { return seekAccepts(f, try) })
+}
+
+// learn reports whether ok(end), trying twice end first, and raises known
+// to what it found.
+func (l *fileLimit) learn(known *atomic.Int64, end int64, ok func(int64) bool) bool {
 	far := end
 	if end <= math.MaxInt64/2 {
 		far = 2 * end
 	}
 	for _, try := range [...]int64{far, end} {
-		if reachable(f, try) {
+		if ok(try) {
 			for {
-				ok := l.ok.Load()
-				if ok >= try || l.ok.CompareAndSwap(ok, try) {
+				k := known.Load()
+				if k >= try || known.CompareAndSwap(k, try) {
 					return true
 				}
 			}

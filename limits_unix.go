@@ -3,20 +3,17 @@
 package aiofs
 
 import (
-	"io"
 	"os"
 	"syscall"
 )
 
-// reachable reports whether writes to f may reach offset end. lseek(2)
-// refuses an offset past the file system's largest file size on Linux
-// (s_maxbytes); the File keeps its own offset, so moving the descriptor's
-// is harmless.
+// reachable reports whether writes to f may reach offset end: within
+// RLIMIT_FSIZE, and where lseek(2) goes (Linux's lseek stops at the file
+// system's largest file size, s_maxbytes).
 func reachable(f *os.File, end int64) bool {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err == nil && uint64(end) > uint64(rl.Cur) {
 		return false
 	}
-	_, err := f.Seek(end, io.SeekStart)
-	return err == nil
+	return seekAccepts(f, end)
 }

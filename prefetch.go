@@ -204,7 +204,10 @@ func roundPow2(n int64) int64 {
 
 // prefetch starts loading the blocks of w that are not yet cached, as
 // far as the cache has room, unless the page cache holds the window
-// already. It takes fs.mu itself, after asking the page cache.
+// already. While a direct change of the file runs, the window is
+// dropped: what it read could not be kept (see node.settled), and the
+// reader should not wait for a change it may not need to see, as complete
+// must. It takes fs.mu itself, after asking the page cache.
 func (n *node) prefetch(f *File, w window) {
 	if f.osf != nil && inPageCache(f.osf, w.start, w.end) {
 		return // reads will find it in the page cache
@@ -212,8 +215,11 @@ func (n *node) prefetch(f *File, w window) {
 	fs := n.fs
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	if n.direct {
+		return
+	}
 	var blocks []*block
-	for idx := w.start / blockSize; idx*blockSize < w.end; idx++ {
+	for idx := w.start / blockSize; idx <= (w.end-1)/blockSize; idx++ { // the last block may end past the largest offset
 		if n.blocks[idx] != nil {
 			continue
 		}

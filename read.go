@@ -84,7 +84,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		// Not cached: read the whole run of uncached blocks directly into p.
 		missed = true
 		end := len(p)
-		for i := idx + 1; int64(i)*blockSize < off+int64(end); i++ {
+		for i := idx + 1; i <= (off+int64(end)-1)/blockSize; i++ {
 			if n.blocks[i] != nil {
 				end = int(int64(i)*blockSize - off)
 				break

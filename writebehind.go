@@ -35,15 +35,18 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 	if off < 0 {
 		off = n.size
 	}
-	if off > math.MaxInt64-int64(len(p)) {
+	// A write whose end would pass the largest offset fails as pwrite(2)
+	// fails it: at once with EINVAL, or (clipsAtMaxOffset) in the file,
+	// after the bytes that fit.
+	over := off > math.MaxInt64-int64(len(p))
+	if over && !clipsAtMaxOffset {
 		fs.mu.Unlock()
-		return 0, off, syscall.EINVAL // as pwrite(2): the end would overflow
+		return 0, off, syscall.EINVAL
 	}
-	end := off + int64(len(p))
-	fits := n.limit.covers(end)
-	if !fits {
+	fits := !over && n.limit.covers(off+int64(len(p)))
+	if !fits && !over {
 		fs.mu.Unlock()
-		fits = n.limit.fits(f.osf, end)
+		fits = n.limit.fits(f.osf, off+int64(len(p)))
 		fs.mu.Lock()
 	}
 	n.writing++
@@ -201,14 +204,16 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 // loaded are dropped by their loader (see node.settled).
 func (n *node) overwritten(p []byte, off int64) {
 	end := off + int64(len(p))
-	for idx := off / blockSize; idx*blockSize < end; idx++ {
+	// Counted by block index, not offset: the last block may end past
+	// the largest offset.
+	for idx := off / blockSize; idx <= (end-1)/blockSize; idx++ {
 		b := n.blocks[idx]
 		if b == nil || b.loading != nil {
 			continue
 		}
-		lo, hi := max(off, idx*blockSize), min(end, (idx+1)*blockSize)
-		bo, bh := int(lo-idx*blockSize), int(hi-idx*blockSize)
-		copy(b.data[bo:bh], p[lo-off:hi-off])
+		at := idx * blockSize
+		bo, bh := int(max(off-at, 0)), int(min(end-at, blockSize))
+		copy(b.data[bo:bh], p[at+int64(bo)-off:])
 		b.n = max(b.n, bh)
 		if b.dirty() {
 			b.remove(bo, bh)

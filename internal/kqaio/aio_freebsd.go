@@ -73,8 +73,10 @@ func (q *Queue) transfer(f *os.File, fd int, write bool, bufs [][]byte, skip int
 	if len(bufs) > 1 && q.vectored.Load() {
 		op += opReadv - opRead // opReadv or opWritev
 	}
-	if n, ok, err := q.submit(f, op, fd, off, bufs, skip); ok {
-		return n, err
+	if !write || !pastFsizeLimit(off, bufs, skip) {
+		if n, ok, err := q.submit(f, op, fd, off, bufs, skip); ok {
+			return n, err
+		}
 	}
 	p := bufs[0][skip:]
 	p = p[:min(len(p), maxIO)]
@@ -92,6 +94,23 @@ func (q *Queue) transfer(f *os.File, fd int, write bool, bufs [][]byte, skip int
 			return max(n, 0), err
 		}
 	}
+}
+
+// pastFsizeLimit reports whether writing bufs from bufs[0][skip] at off
+// would pass the process's RLIMIT_FSIZE. AIO jobs run in the kernel's AIO
+// daemons, whose own limit is what counts, and it is unlimited: such a
+// write is done synchronously instead, so that it stops at the limit with
+// EFBIG (and SIGXFSZ) as pwrite(2) does.
+func pastFsizeLimit(off int64, bufs [][]byte, skip int) bool {
+	var rl unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_FSIZE, &rl); err != nil || rl.Cur == unix.RLIM_INFINITY {
+		return false
+	}
+	end := off - int64(skip)
+	for _, b := range bufs {
+		end += int64(len(b))
+	}
+	return end > rl.Cur
 }
 
 // Fsync flushes f to stable storage with aio_fsync(O_SYNC), or fsync(2)

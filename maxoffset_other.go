@@ -1,0 +1,14 @@
+//go:build !freebsd
+
+package aiofs
+
+import "syscall"
+
+// clipsAtMaxOffset is set where read(2) and write(2) cut a transfer that
+// would pass the largest offset short at it, rather than refuse it with
+// EINVAL as Linux does.
+const clipsAtMaxOffset = false
+
+// errSeekOverflow is lseek(2)'s error for a SEEK_CUR or SEEK_END whose sum
+// would pass the largest offset.
+const errSeekOverflow = syscall.EINVAL
