@@ -306,10 +306,8 @@ type recEngine struct {
 	engine
 	o *Oracle
 
-	mu                       sync.Mutex
-	onPread                  func() error
-	onPwritev, onFsync       func() error
-	preads, pwritevs, fsyncs atomic.Int64
+	mu                          sync.Mutex
+	onPread, onPwritev, onFsync func() error
 }
 
 // hooks sets what runs before each pread, pwritev and fsync: a hook may
@@ -332,7 +330,6 @@ func (e *recEngine) hook(which *func() error) error {
 }
 
 func (e *recEngine) pread(f afero.File, p []byte, off int64) (int, error) {
-	e.preads.Add(1)
 	if err := e.hook(&e.onPread); err != nil {
 		return 0, err
 	}
@@ -340,7 +337,6 @@ func (e *recEngine) pread(f afero.File, p []byte, off int64) (int, error) {
 }
 
 func (e *recEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
-	e.pwritevs.Add(1)
 	if err := e.hook(&e.onPwritev); err != nil {
 		return 0, err
 	}
@@ -352,7 +348,6 @@ func (e *recEngine) pwritev(f afero.File, bufs [][]byte, off int64) (int, error)
 }
 
 func (e *recEngine) fsync(f afero.File) error {
-	e.fsyncs.Add(1)
 	if err := e.hook(&e.onFsync); err != nil {
 		return err
 	}
@@ -381,9 +376,9 @@ type RecFs struct {
 	afterRename  func(oldname, newname string)
 	afterRemove  func(name string)
 	afterReaddir func()
-	// onWrite and onSync run before a file's WriteAt or Write and Sync;
-	// an error they return is the call's.
-	onWrite, onSync func(name string) error
+	// onWrite runs before a file's WriteAt and Write; an error it
+	// returns is the call's.
+	onWrite func(name string) error
 	// hideSys makes FileInfo.Sys return nil, as a base without an
 	// identity of its files does: the Fs then knows files by path.
 	hideSys bool
@@ -506,13 +501,6 @@ func (f *recFile) Write(p []byte) (int, error) {
 func (f *recFile) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 
 func (f *recFile) Sync() error {
-	var on func(string) error
-	f.fs.get(func() { on = f.fs.onSync })
-	if on != nil {
-		if err := on(f.Name()); err != nil {
-			return err
-		}
-	}
 	s := tick()
 	err := f.File.Sync()
 	if err == nil && f.fs.o != nil {
