@@ -492,6 +492,9 @@ func (fsys *Fs) readdir(key string) ([]os.FileInfo, error) {
 			return nil, oi.Err
 		}
 		name := strings.TrimPrefix(oi.Key, prefix)
+		if name == "" {
+			continue // the directory's marker
+		}
 		if sub, ok := strings.CutSuffix(name, "/"); ok {
 			if sub != "" {
 				list = append(list, dirInfo(sub, oi.LastModified))

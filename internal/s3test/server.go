@@ -1,10 +1,10 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/aiofs/aiofs/internal/delayproxy"
@@ -25,22 +24,40 @@ import (
 // A Server is a running `weed server -s3` on 127.0.0.1, its data in a
 // temporary directory of its own.
 type Server struct {
-	addr string // the S3 gateway's host:port
-	dir  string
-	cmd  *exec.Cmd
-	out  *syncBuffer
-	done chan struct{} // closed when the process has exited
+	addr  string // the S3 gateway's host:port
+	cmd   *exec.Cmd
+	stdin io.Closer     // closing it stops the server
+	log   string        // weed's output
+	done  chan struct{} // closed when the process has exited
 
 	mu     sync.Mutex
 	conns  map[*Conn]struct{}
 	closed bool
 }
 
+// supervisor runs weed ($3...) and, when its standard input ends (Close,
+// or the exit of the process that started it, however it ends), kills
+// weed and removes its data directory ($1) and the gRPC sockets weed
+// makes in /tmp for its ports ($2). So no weed outlives its test.
+const supervisor = `dir=$1 ports=$2; shift 2
+exec 3<&0 # a job's standard input would be /dev/null
+"$@" & pid=$!
+{ cat <&3 >/dev/null; kill -9 $pid 2>/dev/null; } &
+wait $pid
+for p in $ports; do rm -f /tmp/seaweedfs-*-$p.sock; done
+rm -rf "$dir"
+`
+
 // Start starts a server with the weed binary at bin (see Binary), and
-// waits until its S3 gateway takes writes.
+// waits until its S3 gateway takes writes: about 10 seconds, most of it
+// SeaweedFS's filers agreeing on a lock ring.
 func Start(bin string) (*Server, error) {
 	dir, err := os.MkdirTemp("", "aiofs-weed")
 	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+		os.RemoveAll(dir)
 		return nil, err
 	}
 	// Free ports, found by listening on port 0; another process may take
@@ -51,8 +68,17 @@ func Start(bin string) (*Server, error) {
 		return nil, err
 	}
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
-	s := &Server{addr: "127.0.0.1:" + p(6), dir: dir, out: &syncBuffer{}, done: make(chan struct{}), conns: map[*Conn]struct{}{}}
-	s.cmd = exec.Command(bin, "server",
+	s := &Server{addr: "127.0.0.1:" + p(6), log: filepath.Join(dir, "weed.log"), done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	// A file, not a pipe to this process: once this process is gone,
+	// writes to a pipe would kill the supervisor before it cleans up.
+	log, err := os.Create(s.log)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	defer log.Close()
+	s.cmd = exec.Command("/bin/sh", "-c", supervisor, "s3test", dir, strings.Join([]string{p(1), p(3), p(5), p(6), p(7)}, " "),
+		bin, "server",
 		"-ip=127.0.0.1", "-ip.bind=127.0.0.1",
 		"-dir="+filepath.Join(dir, "data"),
 		"-master.port="+p(0), "-master.port.grpc="+p(1),
@@ -63,16 +89,18 @@ func Start(bin string) (*Server, error) {
 		"-s3.port.iceberg=0", "-s3.port.lance=0",
 		// Nothing leaves the machine: no usage reports.
 		"-master.telemetry=false", "-master.telemetry.url=http://127.0.0.1:1/",
-		"-volume.max=0", "-master.volumeSizeLimitMB=256",
+		"-volume.max=0", "-master.volumeSizeLimitMB=256", "-volume.preStopSeconds=0",
 	)
-	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o755); err != nil {
+	s.cmd.Dir = dir
+	s.cmd.Stdout, s.cmd.Stderr = log, log
+	s.cmd.Env = append(os.Environ(), "HOME="+dir) // weed looks for configuration files in $HOME
+	s.cmd.SysProcAttr = sysProcAttr()
+	stdin, err := s.cmd.StdinPipe()
+	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
-	s.cmd.Dir = dir
-	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out
-	s.cmd.Env = append(os.Environ(), "HOME="+dir) // weed looks for configuration files in $HOME
-	s.cmd.SysProcAttr = sysProcAttr()
+	s.stdin = stdin
 	if err := s.cmd.Start(); err != nil {
 		os.RemoveAll(dir)
 		return nil, err
@@ -100,9 +128,9 @@ func (s *Server) waitReady(limit time.Duration) error {
 	for {
 		select {
 		case <-s.done:
-			return fmt.Errorf("s3test: weed exited: %v\n%s", s.cmd.ProcessState, s.out.tail())
+			return fmt.Errorf("s3test: weed exited: %v\n%s", s.cmd.ProcessState, s.tail())
 		case <-ctx.Done():
-			return fmt.Errorf("s3test: weed's S3 gateway not ready after %v: %v\n%s", limit, last, s.out.tail())
+			return fmt.Errorf("s3test: weed's S3 gateway not ready after %v: %v\n%s", limit, last, s.tail())
 		case <-time.After(200 * time.Millisecond):
 		}
 		last = c.MakeBucket(ctx, "ready", minio.MakeBucketOptions{})
@@ -137,16 +165,15 @@ func (s *Server) Close() error {
 	return s.stop()
 }
 
-// stop ends the process, gently first, and removes the data.
+// stop ends the process and removes its data.
 func (s *Server) stop() error {
-	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.stdin.Close()
 	select {
 	case <-s.done:
-	case <-time.After(10 * time.Second):
-		s.cmd.Process.Kill()
-		<-s.done
+		return nil
+	case <-time.After(30 * time.Second):
+		return errors.New("s3test: weed did not stop")
 	}
-	return os.RemoveAll(s.dir)
 }
 
 // A Conn is an S3 client of a Server, through a delay proxy if one was
@@ -246,8 +273,12 @@ func (c *Conn) Fs(bucket, prefix string) (*s3fs.Fs, error) {
 // failure would: requests in flight fail; later requests connect anew.
 func (c *Conn) Cut() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
+	conns := make([]net.Conn, 0, len(c.tcp))
 	for conn := range c.tcp {
+		conns = append(conns, conn)
+	}
+	c.mu.Unlock()
+	for _, conn := range conns {
 		conn.Close()
 	}
 }
@@ -341,28 +372,11 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// A syncBuffer keeps the process's output for error messages.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.buf.Len() > 1<<20 {
-		b.buf.Reset()
+// tail returns the end of weed's output, for error messages.
+func (s *Server) tail() string {
+	b, _ := os.ReadFile(s.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
 	}
-	return b.buf.Write(p)
-}
-
-// tail returns the output's last lines.
-func (b *syncBuffer) tail() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	s := b.buf.String()
-	if len(s) > 4000 {
-		s = s[len(s)-4000:]
-	}
-	return s
+	return string(b)
 }
