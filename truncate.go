@@ -19,6 +19,7 @@ func (n *node) truncate(f *File, size int64) error {
 	if err == nil {
 		n.cut(size)
 		n.size = size
+		n.written++ // a change of the file that Fs.Sync must commit
 	}
 	n.endDirect()
 	return err
@@ -57,6 +58,7 @@ func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 		fs.dropBlock(b)
 	}
 	n.size = 0
+	n.written++ // the open's truncation, which Fs.Sync must commit
 	flushed = n.flushedAt > seq
 	fs.mu.Unlock()
 	var err error
