@@ -53,6 +53,7 @@ var stores = []store{
 		return &opened{fs: afero.NewMemMapFs(), dir: work, close: nop}, nil
 	}},
 	{name: "sftp", remote: true, open: openSFTP},
+	{name: "s3", remote: true, open: openS3},
 }
 
 // bare runs on the store's Fs itself. For mem that is the one MemMapFs
@@ -85,8 +86,8 @@ func wrapped(base afero.Fs) (afero.Fs, func() error) {
 }
 
 // backendTable lists every backend in the order of the table. The sftp
-// ones are optional: they need a server, take minutes at the local sizes,
-// and measure the network and the server as much as this machine.
+// and s3 ones are optional: they need a server, take minutes at the local
+// sizes, and measure the network and the server as much as this machine.
 func backendTable() []backend {
 	bs := []backend{
 		{name: "os", store: "disk", open: bare},
@@ -100,6 +101,8 @@ func backendTable() []backend {
 		aiofsBackend("aiofs-ra0-wb0", "", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)),
 		backend{name: "sftp", store: "sftp", optional: true, open: bare},
 		backend{name: "sftp-wrapped", store: "sftp", base: "sftp", optional: true, open: wrapped},
+		backend{name: "s3", store: "s3", optional: true, open: bare},
+		backend{name: "s3-wrapped", store: "s3", base: "s3", optional: true, open: wrapped},
 	)
 }
 

@@ -13,7 +13,11 @@
 // system offers (uring on Linux, kqueue on FreeBSD, and pool everywhere),
 // aiofs-ra0-wb0 (aiofs without prefetch and write-behind:
 // WithReadahead(0), WithWriteBehind(0)), and, only when -backends names
-// them, sftp (an SFTP client Fs) and sftp-wrapped (aiofs.Wrap over it).
+// them, sftp (an SFTP client Fs) and sftp-wrapped (aiofs.Wrap over it),
+// and s3 (an S3 client Fs, internal/s3fs) and s3-wrapped (aiofs.Wrap over
+// it) against SeaweedFS's S3 gateway, which compare starts on 127.0.0.1
+// behind the same delay proxy (build weed once first: go run
+// ./internal/s3test/buildweed).
 // Every aiofs run gets a new Fs, so its block cache starts empty; the OS
 // page cache is warm unless -cold. The mem runs share the one MemMapFs that
 // holds their inputs, as the sftp runs share one connection.
