@@ -306,16 +306,6 @@ func (f *File) Write(p []byte) (int, error) {
 // WriteAt writes p at off. It is an error on a file opened with O_APPEND.
 func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if f.appendMode {
-		// os.File reports a closed file before this misuse.
-		if f.n != nil {
-			if err := f.enter("write"); err != nil {
-				if f.refers() {
-					return f.bf.WriteAt(p, off)
-				}
-				return 0, err
-			}
-			f.ops.exit()
-		}
 		return 0, errWriteAtInAppendMode
 	}
 	if f.n == nil || off < 0 && f.refers() {
