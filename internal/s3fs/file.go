@@ -81,11 +81,11 @@ func (f *File) Read(b []byte) (int, error) {
 // ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
 // error, io.EOF at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
-	if err := f.check(true); err != nil {
-		return 0, pathError("read", f.name, err)
-	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+	}
+	if err := f.check(true); err != nil {
+		return 0, pathError("read", f.name, err)
 	}
 	if !f.readable {
 		return 0, pathError("read", f.name, syscall.EBADF)
@@ -172,15 +172,16 @@ func (f *File) Write(b []byte) (int, error) {
 
 // WriteAt writes len(b) bytes at off; like os.File.WriteAt it refuses a
 // file opened with O_APPEND.
+// os checks the mode and the offset before it finds the file closed.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	if err := f.check(false); err != nil {
-		return 0, pathError("write", f.name, err)
-	}
 	if f.append {
 		return 0, errWriteAtInAppendMode // bare, as os returns it
 	}
 	if off < 0 {
 		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+	}
+	if err := f.check(false); err != nil {
+		return 0, pathError("write", f.name, err)
 	}
 	if !f.writable {
 		return 0, pathError("write", f.name, syscall.EBADF)
