@@ -13,6 +13,9 @@ import (
 // (go run ./internal/s3test/buildweed, once, some minutes).
 func openS3(_ string, cfg *config) (*opened, error) {
 	bin, err := s3test.Binary(false)
+	if errors.Is(err, s3test.ErrNotBuilt) {
+		return nil, fmt.Errorf("%w: %w", errUnavailable, err)
+	}
 	if err != nil {
 		return nil, err
 	}
