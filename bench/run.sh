@@ -532,7 +532,7 @@ wrap_tier() {
 	log "go test -bench '$bench' ($count rounds)"
 	run_go_bench "$work"
 
-	local note="aiofs.Wrap(base) beside the unwrapped base in the same test process: the SFTP Fs and the S3 Fs at a 2 ms round trip (cold for aiofs: a fresh Wrap per op, or per run for the random reads), and MemMapFs with every block already in aiofs's cache. Each round is one test process running both backends; the ratio range is over the rounds' paired ratios."
+	local note="aiofs.Wrap(base) beside the unwrapped base in the same test process: the SFTP Fs and the S3 Fs at a 2 ms round trip (cold for aiofs: a fresh Wrap per op, or per run for the random reads), and MemMapFs with every block already in aiofs's cache. Each round is one test process running both backends; the ratio range is over the rounds' paired ratios. The S3 store is SeaweedFS on the same 2 cores as the benchmark (a ranged GET takes about 16 ms there, 2 of them the link), and its bare Fs already spools writes locally and uploads at Sync, so WrapS3/op=Write4K times two uploads of the same object."
 	local title="Wrap over SFTP and S3 (2 ms RTT)"
 	if [ "$delay" != 1ms ]; then
 		note=${note/2 ms round trip/$delay delay each way}
