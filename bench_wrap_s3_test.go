@@ -14,6 +14,10 @@ package aiofs_test
 //	op=ReadFile    afero.ReadFile of each small object, 8 KiB each
 //	op=RandRead4K  4 KiB ReadAt at random by 32 goroutines on one handle
 //	op=Write4K     a new object per op in 4 KiB Writes, then Sync and Close
+//
+// Each run reports the process's peak RSS during it as peakRSS-MiB (see
+// bench_rss_test.go): the bound is the cache bound plus the dirty bound
+// plus 20 MiB, 68 MiB with the defaults.
 
 import (
 	"bytes"
@@ -75,8 +79,13 @@ func BenchmarkWrapS3(b *testing.B) {
 					b.Fatal(err)
 				}
 				defer conn.Close()
+				rss := benchResetPeakRSS()
 				b.ResetTimer()
 				fn(b, be, s3fs.New(conn.Client, "bench", ""))
+				b.StopTimer()
+				if rss {
+					benchReportPeakRSS(b)
+				}
 			})
 		}
 	}
