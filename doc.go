@@ -81,7 +81,8 @@
 // In the order data flows:
 //
 //   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go;
-//     wrap.go, Wrap and the base files its engine calls.
+//     wrap.go, Wrap and the base files its engine calls; wrap_timeout.go,
+//     the bound WithCallTimeout puts on each call to the base.
 //   - file.go: File, its offset and the afero.File methods; opguard.go,
 //     the count that keeps a File's descriptor open while it is used;
 //     rawconn.go, the descriptor lent to sendfile.

@@ -1,5 +1,7 @@
 package aiofs
 
+import "time"
+
 // An Option configures an Fs made by New.
 type Option func(*config)
 
@@ -9,6 +11,7 @@ type config struct {
 	cacheSize   int64
 	readahead   int64
 	writeBehind int64
+	callTimeout time.Duration // Wrap: bound on each call to the base; 0 for none
 
 	// wrap, set only by tests, wraps the engine the Fs would use: the
 	// fault-injecting engine of the reliability tests.

@@ -21,6 +21,7 @@ func (n *node) truncate(f *File, size int64) error {
 	if err == nil {
 		n.cut(size)
 		n.size = size
+		n.written++ // a change of the file that Fs.Sync must commit
 	}
 	n.endDirect()
 	return err
@@ -60,6 +61,7 @@ func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 		fs.dropBlock(b)
 	}
 	n.size = 0
+	n.written++ // the open's truncation, which Fs.Sync must commit
 	flushed = n.flushedAt > seq
 	w := f
 	if flushed && !f.writable {

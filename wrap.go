@@ -52,6 +52,9 @@ import (
 // goroutines. Stats reports the engine as "wrap".
 func Wrap(base afero.Fs, opts ...Option) *Fs {
 	fs := newFs(base, true, opts)
+	if fs.cfg.callTimeout > 0 {
+		fs.base = newTimeoutFs(base, fs.cfg.callTimeout)
+	}
 	if fs.cfg.queueDepth != 0 {
 		fs.eng = startPool("wrap", fs.cfg.queueDepth)
 		fs.ownEngine = true
@@ -305,6 +308,8 @@ func serialOnly(f afero.File) bool {
 		case *mem.File:
 			return true
 		case *afero.BasePathFile:
+			f = t.File
+		case *timeoutFile:
 			f = t.File
 		default:
 			return false

@@ -17,8 +17,10 @@
 #                 fresh test process running both backends (installs
 #                 openssh-server and sshfs with apt-get; needs root)
 #   -wrap         only aiofs.Wrap beside its unwrapped base (BenchmarkWrap*):
-#                 over SFTP to OpenSSH's sshd on 127.0.0.1 through a delay
-#                 line, and over MemMapFs; 64MiB read file, 16MiB written,
+#                 over SFTP to OpenSSH's sshd and over S3 to SeaweedFS's
+#                 gateway (built once by internal/s3test/buildweed) on
+#                 127.0.0.1 through a delay line, and over MemMapFs;
+#                 64MiB read file, 16MiB written,
 #                 1000 small files, 3 rounds, each a fresh test process
 #                 running both backends (installs openssh-server with
 #                 apt-get; needs root)
@@ -513,10 +515,14 @@ slow_tier() {
 wrap_tier() {
 	log "test binary"
 	go test -c -o "$work/aiofs.test" .
+	log "SeaweedFS's weed for BenchmarkWrapS3 (built once into a cache: minutes the first time)"
+	local weed
+	weed=$(go run ./internal/s3test/buildweed)
 	cp "$work/machine-base.txt" "$work/machine.txt"
 	{
 		echo "- link: pkg/sftp client (internal/sftpfs) to OpenSSH sshd (internal-sftp) on 127.0.0.1 through internal/delayproxy, $delay each way; a fresh connection per backend run"
 		echo "- $(ssh -V 2>&1)"
+		echo "- S3 (BenchmarkWrapS3): minio-go client (internal/s3fs) to SeaweedFS's S3 gateway ($("$weed" version 2>/dev/null | head -1); master, volume server, filer and gateway in one weed server process on 127.0.0.1, data on $fs_type) through internal/delayproxy, $delay each way"
 		echo "- server's files: $fs_type on ${fs_dev:-unknown} ($dir), written locally before the timed part, so in the server's page cache: the link is measured, not the disk"
 		echo "- sizes: read file $size, $write_size written per op in 4 KiB Writes, $files files of 8 KiB; $count rounds (one fresh test process each), -benchtime $benchtime"
 		echo "- the machine is shared and noisy (other work runs beside the benchmarks); spreads are shown for that reason"
@@ -526,11 +532,11 @@ wrap_tier() {
 	log "go test -bench '$bench' ($count rounds)"
 	run_go_bench "$work"
 
-	local note="aiofs.Wrap(base) beside the unwrapped base in the same test process: the SFTP Fs at a 2 ms round trip (cold for aiofs: a fresh Wrap per op, or per run for the random reads), and MemMapFs with every block already in aiofs's cache. Each round is one test process running both backends; the ratio range is over the rounds' paired ratios."
-	local title="Wrap over SFTP (2 ms RTT)"
+	local note="aiofs.Wrap(base) beside the unwrapped base in the same test process: the SFTP Fs and the S3 Fs at a 2 ms round trip (cold for aiofs: a fresh Wrap per op, or per run for the random reads), and MemMapFs with every block already in aiofs's cache. Each round is one test process running both backends; the ratio range is over the rounds' paired ratios. The S3 store is SeaweedFS on the same 2 cores as the benchmark (a ranged GET takes about 16 ms there, 2 of them the link), and its bare Fs already spools writes locally and uploads at Sync, so WrapS3/op=Write4K times two uploads of the same object."
+	local title="Wrap over SFTP and S3 (2 ms RTT)"
 	if [ "$delay" != 1ms ]; then
 		note=${note/2 ms round trip/$delay delay each way}
-		title="Wrap over SFTP ($delay each way)"
+		title="Wrap over SFTP and S3 ($delay each way)"
 	fi
 	[ "$quick" = 1 ] && note="**Quick mode** (small sizes): for trying the script out, not for conclusions. $note"
 	go_report -wrap -title "$title" -note "$note"

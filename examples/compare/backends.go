@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -45,6 +46,11 @@ type backend struct {
 
 func nop() error { return nil }
 
+// errUnavailable marks a store that cannot be had here (a server not
+// installed or built): its backends are skipped, with why, unless they
+// were asked for by name.
+var errUnavailable = errors.New("not available here")
+
 var stores = []store{
 	{name: "disk", pageCache: true, open: func(work string, _ *config) (*opened, error) {
 		return &opened{fs: afero.NewOsFs(), dir: work, close: nop}, nil
@@ -53,6 +59,7 @@ var stores = []store{
 		return &opened{fs: afero.NewMemMapFs(), dir: work, close: nop}, nil
 	}},
 	{name: "sftp", remote: true, open: openSFTP},
+	{name: "s3", remote: true, open: openS3},
 }
 
 // bare runs on the store's Fs itself. For mem that is the one MemMapFs
@@ -84,22 +91,30 @@ func wrapped(base afero.Fs) (afero.Fs, func() error) {
 	return fs, fs.Close
 }
 
-// backendTable lists every backend in the order of the table. The sftp
-// ones are optional: they need a server, take minutes at the local sizes,
-// and measure the network and the server as much as this machine.
+// backendTable lists every backend in the order of the table. Those that
+// run by default answer "which backend for my workload": the OS, aiofs
+// on the platform's own engine, and the remote stores bare and wrapped,
+// where Wrap pays. The others (MemMapFs bare and wrapped, a cache over
+// memory, which cannot win; the pool engine where it is not the
+// platform's; aiofs without prefetch and write-behind) run on request.
 func backendTable() []backend {
 	bs := []backend{
 		{name: "os", store: "disk", open: bare},
-		{name: "mem", store: "mem", open: bare},
-		{name: "mem-wrapped", store: "mem", base: "mem", open: wrapped},
+		{name: "mem", store: "mem", optional: true, open: bare},
+		{name: "mem-wrapped", store: "mem", base: "mem", optional: true, open: wrapped},
 	}
-	for _, e := range platformEngines() {
-		bs = append(bs, aiofsBackend("aiofs-"+e, e, aiofs.WithEngine(e)))
+	for i, e := range platformEngines() {
+		b := aiofsBackend("aiofs-"+e, e, aiofs.WithEngine(e))
+		b.optional = i > 0
+		bs = append(bs, b)
 	}
-	return append(bs,
-		aiofsBackend("aiofs-ra0-wb0", "", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0)),
-		backend{name: "sftp", store: "sftp", optional: true, open: bare},
-		backend{name: "sftp-wrapped", store: "sftp", base: "sftp", optional: true, open: wrapped},
+	ra0 := aiofsBackend("aiofs-ra0-wb0", "", aiofs.WithReadahead(0), aiofs.WithWriteBehind(0))
+	ra0.optional = true
+	return append(bs, ra0,
+		backend{name: "sftp", store: "sftp", open: bare},
+		backend{name: "sftp-wrapped", store: "sftp", base: "sftp", open: wrapped},
+		backend{name: "s3", store: "s3", open: bare},
+		backend{name: "s3-wrapped", store: "s3", base: "s3", open: wrapped},
 	)
 }
 

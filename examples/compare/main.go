@@ -3,37 +3,48 @@
 // percentile latency per operation, bytes allocated, and speed relative to
 // afero.OsFs and, for a backend over another one, to that one alone.
 //
-//	go run ./examples/compare                 # default sizes and -count 3, 15 to 35 s
-//	go run ./examples/compare -size 1GiB -cold -dir /mnt/nvme
-//	go run ./examples/compare -backends os,mem,mem-wrapped,sftp,sftp-wrapped   # about 90 s
+//	go run ./examples/compare                 # which backend for my workload: a few minutes
+//	go run ./examples/compare -size 1GiB -dir /mnt/nvme
+//	go run ./examples/compare -backends os,mem,mem-wrapped -cold=false
 //	go run ./examples/compare -json > out.json
 //
-// Backends: os (afero.OsFs), mem (afero.MemMapFs), mem-wrapped
-// (aiofs.Wrap over that MemMapFs), aiofs-<engine> for each engine this
-// system offers (uring on Linux, kqueue on FreeBSD, and pool everywhere),
+// Backends: os (afero.OsFs), aiofs-<engine> for each engine this system
+// offers (uring on Linux, kqueue on FreeBSD, and pool everywhere), sftp
+// (an SFTP client Fs) and sftp-wrapped (aiofs.Wrap over it), s3 (an S3
+// client Fs, internal/s3fs) and s3-wrapped (aiofs.Wrap over it), mem
+// (afero.MemMapFs), mem-wrapped (aiofs.Wrap over that MemMapFs) and
 // aiofs-ra0-wb0 (aiofs without prefetch and write-behind:
-// WithReadahead(0), WithWriteBehind(0)), and, only when -backends names
-// them, sftp (an SFTP client Fs) and sftp-wrapped (aiofs.Wrap over it).
-// Every aiofs run gets a new Fs, so its block cache starts empty; the OS
-// page cache is warm unless -cold. The mem runs share the one MemMapFs that
-// holds their inputs, as the sftp runs share one connection.
+// WithReadahead(0), WithWriteBehind(0)).
+//
+// By default compare answers the question a user brings, which backend
+// for my workload, with the cases where the backends differ: os and
+// aiofs on the platform's own engine, read cold (see -cold), and the
+// remote stores bare and wrapped, where every request costs a round
+// trip and Wrap's readahead, cache and write-behind pay. mem and
+// mem-wrapped (a cache over memory cannot win), the pool engine where it
+// is not the platform's, and aiofs-ra0-wb0 run when -backends names them.
+// Every aiofs run gets a new Fs, so its block cache starts empty. The mem
+// runs share the one MemMapFs that holds their inputs, as the runs on a
+// remote store share one connection.
 //
 // The sftp backends talk to a server on 127.0.0.1 that compare starts,
 // serving a directory under the work directory: OpenSSH's sshd
 // (/usr/sbin/sshd, run as root, from Debian's openssh-server) when it
-// starts, else pkg/sftp's server in process, with a note on stderr;
-// -sftp-server picks one. The connection goes through a proxy that delays
-// each direction by -delay (1ms, a 2 ms round trip, as to a server nearby).
-// They are off by default because every small request costs that round
-// trip: at the local sizes they would take many minutes, and the numbers
-// say more about the network than about this machine. So their store is
-// also filled and measured at smaller sizes, the smaller of -size and
-// -remote-size (8 MiB), -ops and -remote-ops (512), -files and
-// -remote-files (200), which the table's header states; MB/s and ops/s
-// stay comparable with the local rows. pkg/sftp's server has no
-// fsync@openssh.com, so File.Sync fails there with an error matching
-// errors.ErrUnsupported: compare tries a Sync on each store first and
-// skips the Sync workloads where it fails so, with a warning.
+// starts, else pkg/sftp's server in process, which needs neither root nor
+// sshd, with a note on stderr; -sftp-server picks one. The s3 backends
+// talk to SeaweedFS's S3 gateway, which compare starts on 127.0.0.1 with
+// its data in a temporary directory (internal/s3test); it must have been
+// built once (go run ./internal/s3test/buildweed, some minutes), and
+// without it the s3 backends are skipped with a note. Both connections go
+// through a proxy that delays each direction by -delay (1ms, a 2 ms round
+// trip, as to a server nearby). Since every small request costs that
+// round trip, the remote stores are filled and measured at smaller sizes,
+// the smaller of -size and -remote-size (8 MiB), -ops and -remote-ops
+// (512), -files and -remote-files (200), which the table's header states;
+// MB/s and ops/s stay comparable with the local rows. pkg/sftp's server
+// has no fsync@openssh.com, so File.Sync fails there with an error
+// matching errors.ErrUnsupported: compare tries a Sync on each store first
+// and skips the Sync workloads where it fails so, with a warning.
 //
 // Workloads: seqread (128 KiB Reads of a -size file), randread-1g and
 // randread-32g (-ops 4 KiB ReadAts at random offsets by 1 and 32
@@ -59,7 +70,8 @@
 // and its ratio's ±. Another set of runs could then report the opposite.
 // The "vs base" column, shown when a wrapped backend runs with its base,
 // is the same ratio against the base (mem-wrapped against mem,
-// sftp-wrapped against sftp): what Wrap gains over the backend it wraps.
+// sftp-wrapped against sftp, s3-wrapped against s3): what Wrap gains over
+// the backend it wraps.
 // p50, p99 and the allocation column (the growth of
 // runtime.MemStats.TotalAlloc) are those of the median run. -json prints
 // every run's seconds and ops/s, the spreads and the paired ratios too.
@@ -67,9 +79,11 @@
 // Progress goes to stderr, one line per run; -q silences it, but not the
 // warnings.
 //
-// -cold syncs and drops the page cache (echo 3 > /proc/sys/vm/drop_caches)
-// before each run; that needs root on Linux, and compare says on stderr
-// when it cannot. Work files go to a temporary directory under -dir (the
+// -cold (the default) syncs and drops the page cache (echo 3 >
+// /proc/sys/vm/drop_caches) before each run on the local disk, so that
+// reads come from the device, as they do for data bigger than memory;
+// that needs root on Linux, and where it is refused compare says so on
+// stderr and in the table, and the runs are warm. -cold=false runs warm. Work files go to a temporary directory under -dir (the
 // system's temporary directory by default), removed at the end, on error
 // and on Ctrl-C.
 package main
@@ -162,7 +176,7 @@ func main() {
 	flag.IntVar(&cfg.files, "files", 2000, "files of the smallfiles workload and of the walked tree")
 	flag.IntVar(&cfg.count, "count", 3, "runs of each workload on each backend, in rotated order; the table shows the median and the spread (1 is allowed but has no spread)")
 	flag.BoolVar(&cfg.json, "json", false, "print one JSON document instead of the table")
-	flag.BoolVar(&cfg.cold, "cold", false, "drop the page cache before each run (Linux, root)")
+	flag.BoolVar(&cfg.cold, "cold", true, "drop the page cache before each run on the local disk (Linux, root; where that is refused the runs are warm, with a note); -cold=false for warm runs")
 	flag.StringVar(&cfg.dir, "dir", "", "directory for the work files (default: the system's temporary directory)")
 	flag.StringVar(&cfg.backends, "backends", "", "comma-separated backends to run (default: all)")
 	flag.StringVar(&cfg.workloads, "workloads", "", "comma-separated workloads to run (default: all)")
@@ -343,6 +357,7 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 
 	// Open each store the selected backends use, once.
 	bases := map[string]*opened{}
+	unavailable := map[string]string{} // store: why it cannot be had
 	defer func() {
 		for _, b := range bases {
 			if cerr := b.close(); cerr != nil {
@@ -351,7 +366,7 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 		}
 	}()
 	for _, b := range bs {
-		if bases[b.store] != nil {
+		if bases[b.store] != nil || unavailable[b.store] != "" {
 			continue
 		}
 		s, err := findStore(b.store)
@@ -359,6 +374,11 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 			return err
 		}
 		o, err := s.open(work, cfg)
+		if errors.Is(err, errUnavailable) && cfg.backends == "" {
+			unavailable[s.name] = err.Error()
+			warn("the %s store is skipped: %v", s.name, err)
+			continue
+		}
 		if err != nil {
 			return fmt.Errorf("opening the %s store: %w", s.name, err)
 		}
@@ -380,6 +400,10 @@ func run(ctx context.Context, cfg *config, work string, stdout io.Writer) (err e
 
 	var running []backend
 	for _, b := range bs {
+		if why := unavailable[b.store]; why != "" {
+			rep.Backends = append(rep.Backends, BackendInfo{Name: b.name, Skipped: why})
+			continue
+		}
 		info := probe(b, bases[b.store].fs)
 		rep.Backends = append(rep.Backends, info)
 		if info.Skipped != "" {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/aiofs/aiofs"
+	"github.com/aiofs/aiofs/internal/s3fs"
 	"github.com/aiofs/aiofs/internal/sftpfs"
 )
 
@@ -27,6 +28,19 @@ func openBackend(backend, root string) (afero.Fs, string, func() error, error) {
 		fmt.Printf("backend %s through aiofs.Wrap, engine %s\n", redact(backend), fsys.Stats().Engine)
 		// Relative names resolve under the URL's path, the Fs's root.
 		return fsys, ".", closeFs, nil
+	}
+
+	if strings.HasPrefix(backend, "s3://") || strings.HasPrefix(backend, "s3+http://") {
+		if root != "" {
+			return nil, "", nil, fmt.Errorf("-root %s with -backend %s: the URL's bucket and prefix are what is served", root, backend)
+		}
+		s3, err := s3fs.Dial(backend)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		fsys, closeFs := wrapRemote(s3)
+		fmt.Printf("backend %s through aiofs.Wrap, engine %s\n", redact(backend), fsys.Stats().Engine)
+		return fsys, "/", closeFs, nil
 	}
 
 	if root == "" {
@@ -53,12 +67,18 @@ func openBackend(backend, root string) (afero.Fs, string, func() error, error) {
 		fmt.Println("backend os (afero.OsFs)")
 		return afero.NewOsFs(), root, func() error { return nil }, nil
 	}
-	return nil, "", nil, fmt.Errorf(`-backend %q: want "aiofs", "os" or sftp://[user@]host[:port][/path]`, backend)
+	return nil, "", nil, fmt.Errorf(`-backend %q: want "aiofs", "os", sftp://[user@]host[:port][/path] or s3://host[:port]/bucket[/prefix]`, backend)
+}
+
+// A remote is a remote backend's Fs, which Close disconnects.
+type remote interface {
+	afero.Fs
+	Close() error
 }
 
 // wrapRemote returns aiofs.Wrap over sfs and what closes both: the
 // wrapper first, which writes back what it holds, then the connection.
-func wrapRemote(sfs *sftpfs.Fs) (*aiofs.Fs, func() error) {
+func wrapRemote(sfs remote) (*aiofs.Fs, func() error) {
 	fsys := aiofs.Wrap(sfs)
 	return fsys, func() error {
 		err := fsys.Close()

@@ -11,11 +11,12 @@
 //
 // Flags:
 //
-//	-root     directory to serve (default "."); not with an sftp:// backend
+//	-root     directory to serve (default "."); not with a remote backend
 //	-addr     address to listen on (default "127.0.0.1:8080"); port 0 picks
 //	          a free port, and the address actually used is printed
-//	-backend  "aiofs" (default), "os" (afero.OsFs), to compare the two, or
-//	          sftp://[user@]host[:port][/path] to serve a remote directory
+//	-backend  "aiofs" (default), "os" (afero.OsFs), to compare the two,
+//	          sftp://[user@]host[:port][/path] to serve a remote directory,
+//	          or s3://host[:port]/bucket[/prefix] to serve a bucket
 //	-dotfiles serve files and directories whose names begin with a dot,
 //	          which are hidden by default (they answer 404 and are left out
 //	          of listings): serving "." would otherwise publish .git
@@ -39,6 +40,17 @@
 // by default:
 //
 //	go run ./examples/fileserver -backend sftp://alice@files.example.com/srv/www
+//
+// With -backend s3://host[:port]/bucket[/prefix] it serves the objects of
+// the bucket under prefix, keys with slashes as directories, through
+//
+//	aiofs.Wrap(s3fs.Dial(url))
+//
+// over HTTPS, or plain HTTP with s3+http:// (a gateway on this machine).
+// The keys are AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (anonymous when
+// unset), the region AWS_REGION (us-east-1 when unset):
+//
+//	AWS_ACCESS_KEY_ID=... AWS_SECRET_ACCESS_KEY=... go run ./examples/fileserver -backend s3://s3.example.com/www
 //
 // The files are cached for as long as the server runs; a file changed on
 // the remote side is seen at its next Open, when its size or modification
@@ -72,9 +84,9 @@ import (
 )
 
 func main() {
-	root := flag.String("root", "", `directory to serve (default "."; not with an sftp:// backend)`)
+	root := flag.String("root", "", `directory to serve (default "."; not with a remote backend)`)
 	addr := flag.String("addr", "127.0.0.1:8080", "address to listen on (port 0 picks a free one)")
-	backend := flag.String("backend", "aiofs", `file system: "aiofs", "os" (afero.OsFs) or sftp://[user@]host[:port][/path] (aiofs.Wrap over SFTP)`)
+	backend := flag.String("backend", "aiofs", `file system: "aiofs", "os" (afero.OsFs), sftp://[user@]host[:port][/path] (aiofs.Wrap over SFTP) or s3://host[:port]/bucket[/prefix] (aiofs.Wrap over S3; s3+http:// for plain HTTP)`)
 	grace := flag.Duration("grace", 5*time.Second, "how long shutdown waits for requests in progress")
 	dotfiles := flag.Bool("dotfiles", false, "serve names beginning with a dot (hidden by default)")
 	flag.Parse()

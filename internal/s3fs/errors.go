@@ -1,0 +1,75 @@
+package s3fs
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// ErrUnsupported is the cause of the errors of Chmod, Chown, Chtimes and
+// symbolic links: S3 keeps no mode, owner or settable times. It matches
+// errors.ErrUnsupported.
+var ErrUnsupported = errors.ErrUnsupported
+
+// errWriteAtInAppendMode is the error os.File.WriteAt returns for a file
+// opened with O_APPEND; its text is os's.
+var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+
+var errNegativeOffset = errors.New("negative offset")
+
+// pathError returns err as the *fs.PathError os would return for op on
+// name, or nil for nil.
+func pathError(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: name, Err: cause(err)}
+}
+
+// linkError is pathError for Rename, which os reports as *os.LinkError.
+func linkError(op, oldname, newname string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.LinkError{Op: op, Old: oldname, New: newname, Err: cause(err)}
+}
+
+// cause returns the errno os would give for what the server said, so
+// that errors.Is and the messages match OsFs: a missing key or bucket is
+// ENOENT, a refusal EACCES. Other server errors keep the
+// minio.ErrorResponse, and transport errors (a refused or cut
+// connection, a timeout) stay as the HTTP client gave them.
+func cause(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	var er minio.ErrorResponse
+	if !errors.As(err, &er) {
+		return err
+	}
+	switch {
+	case er.Code == "NoSuchKey" || er.Code == "NoSuchBucket" || er.StatusCode == http.StatusNotFound:
+		return syscall.ENOENT
+	case er.Code == "AccessDenied" || er.StatusCode == http.StatusForbidden:
+		return syscall.EACCES
+	}
+	return err
+}
+
+// notFound reports whether err is the server's answer that a key (or the
+// bucket) does not exist.
+func notFound(err error) bool {
+	return errors.Is(cause(err), syscall.ENOENT)
+}
+
+// badRange reports whether err is the server's answer to a ranged GET
+// that starts at or past the end of the object.
+func badRange(err error) bool {
+	var er minio.ErrorResponse
+	return errors.As(err, &er) && (er.Code == "InvalidRange" || er.StatusCode == http.StatusRequestedRangeNotSatisfiable)
+}

@@ -1,0 +1,344 @@
+package s3fs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/minio/minio-go/v7"
+)
+
+// A File is an open object or directory.
+//
+// ReadAt and WriteAt may be called concurrently, with each other and with
+// the other methods: a ReadAt is a request of its own, and a WriteAt
+// writes the spool's file at its offset. Read, Write, Seek and Readdir
+// share the file offset and are serialized, as on an *os.File.
+type File struct {
+	fsys     *Fs
+	name     string // as given to OpenFile
+	key      string
+	dir      bool
+	readable bool
+	writable bool
+	append   bool   // O_APPEND: every Write goes to the end of file
+	sp       *spool // for a writable file
+	closed   atomic.Bool
+
+	mu      sync.Mutex // guards the fields below
+	offset  int64
+	listed  bool          // list holds the directory, read at the first Readdir
+	list    []os.FileInfo // what Readdir has not returned yet
+	listErr error
+}
+
+// Name returns the name as given to OpenFile.
+func (f *File) Name() string { return f.name }
+
+// check returns the error os gives for an operation on a closed file, or
+// on a directory when data is asked for.
+func (f *File) check(data bool) error {
+	if f.closed.Load() {
+		return os.ErrClosed
+	}
+	if data && f.dir {
+		return syscall.EISDIR
+	}
+	return nil
+}
+
+// Read reads from the file offset, as os.File.Read: io.EOF only once
+// nothing is left.
+func (f *File) Read(b []byte) (int, error) {
+	if err := f.check(true); err != nil {
+		return 0, pathError("read", f.name, err)
+	}
+	if !f.readable {
+		return 0, pathError("read", f.name, syscall.EBADF)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, err := f.readAt(b, f.offset)
+	f.offset += int64(n)
+	if err == io.EOF {
+		if n > 0 {
+			return n, nil
+		}
+		return 0, io.EOF
+	}
+	return n, pathError("read", f.name, err)
+}
+
+// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
+// error, io.EOF at the end of file.
+func (f *File) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+	}
+	if err := f.check(true); err != nil {
+		return 0, pathError("read", f.name, err)
+	}
+	if !f.readable {
+		return 0, pathError("read", f.name, syscall.EBADF)
+	}
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, err := f.readAt(b, off)
+	if err == io.EOF {
+		return n, io.EOF
+	}
+	return n, pathError("read", f.name, err)
+}
+
+// readAt reads from the file's spool, this handle's or another handle's
+// of the Fs, or else with one ranged GET.
+func (f *File) readAt(b []byte, off int64) (int, error) {
+	sp := f.sp
+	if sp == nil {
+		sp = f.fsys.spoolOf(f.key)
+	}
+	if sp != nil {
+		n, err := sp.f.ReadAt(b, off)
+		if !errors.Is(err, os.ErrClosed) { // else its last writer closed it: the object has it
+			return n, err
+		}
+	}
+	return f.fsys.get(f.key, b, off)
+}
+
+// get reads len(b) bytes of key at off with a ranged GET, fewer and
+// io.EOF where the object ends.
+func (fsys *Fs) get(key string, b []byte, off int64) (int, error) {
+	var opts minio.GetObjectOptions
+	if err := opts.SetRange(off, off+int64(len(b))-1); err != nil {
+		return 0, err
+	}
+	body, oi, _, err := fsys.core.GetObject(ctx(), fsys.bucket, key, opts)
+	if err != nil {
+		if badRange(err) {
+			return 0, io.EOF
+		}
+		return 0, err
+	}
+	defer body.Close()
+	n, err := io.ReadFull(body, b[:min(int64(len(b)), oi.Size)])
+	if err != nil {
+		// Fewer bytes than the response announced: the connection
+		// failed, which is no end of file.
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return n, err
+	}
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// Write writes at the file offset, or at the end of file for O_APPEND.
+func (f *File) Write(b []byte) (int, error) {
+	if err := f.check(false); err != nil {
+		return 0, pathError("write", f.name, err)
+	}
+	if !f.writable {
+		return 0, pathError("write", f.name, syscall.EBADF)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.append && len(b) > 0 { // an empty write leaves the offset, as os.File's
+		f.sp.appendMu.Lock()
+		defer f.sp.appendMu.Unlock()
+		size, err := f.sp.size()
+		if err != nil {
+			return 0, pathError("write", f.name, err)
+		}
+		f.offset = size
+	}
+	n, err := f.sp.writeAt(b, f.offset)
+	f.offset += int64(n)
+	return n, pathError("write", f.name, err)
+}
+
+// WriteAt writes len(b) bytes at off; like os.File.WriteAt it refuses a
+// file opened with O_APPEND.
+// os checks the mode and the offset before it finds the file closed.
+func (f *File) WriteAt(b []byte, off int64) (int, error) {
+	if f.append {
+		return 0, errWriteAtInAppendMode // bare, as os returns it
+	}
+	if off < 0 {
+		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+	}
+	if err := f.check(false); err != nil {
+		return 0, pathError("write", f.name, err)
+	}
+	if !f.writable {
+		return 0, pathError("write", f.name, syscall.EBADF)
+	}
+	n, err := f.sp.writeAt(b, off)
+	return n, pathError("write", f.name, err)
+}
+
+// WriteString is Write of s.
+func (f *File) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
+
+// Seek sets the file offset, as os.File.Seek; SeekEnd costs a HEAD unless
+// the file is spooled.
+func (f *File) Seek(offset int64, whence int) (int64, error) {
+	if err := f.check(false); err != nil {
+		return 0, pathError("seek", f.name, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += f.offset
+	case io.SeekEnd:
+		fi, err := f.stat()
+		if err != nil {
+			return 0, pathError("seek", f.name, err)
+		}
+		offset += fi.Size()
+	default:
+		return 0, pathError("seek", f.name, syscall.EINVAL)
+	}
+	if offset < 0 {
+		return 0, pathError("seek", f.name, syscall.EINVAL)
+	}
+	f.offset = offset
+	if f.dir && offset == 0 {
+		f.listed, f.list, f.listErr = false, nil, nil // rewinddir
+	}
+	return offset, nil
+}
+
+// Stat returns the FileInfo of the open file: its spool's, or the
+// object's as a HEAD finds it now.
+func (f *File) Stat() (os.FileInfo, error) {
+	if err := f.check(false); err != nil {
+		return nil, pathError("stat", f.name, err)
+	}
+	fi, err := f.stat()
+	if err != nil {
+		return nil, pathError("stat", f.name, err)
+	}
+	return fi, nil
+}
+
+func (f *File) stat() (os.FileInfo, error) {
+	base := path.Base(path.Clean("/" + filepath.ToSlash(f.name)))
+	if f.sp != nil {
+		return f.sp.info(base)
+	}
+	k, fi, err := f.fsys.stat(f.name, f.key)
+	if err == nil && k == missing {
+		err = syscall.ENOENT
+	}
+	if err != nil {
+		return nil, err
+	}
+	return fi, nil
+}
+
+// Sync uploads the file's spool, this handle's or another's of the Fs, if
+// it changed since its last upload: once it returns nil the object holds
+// every write made before it.
+func (f *File) Sync() error {
+	if err := f.check(false); err != nil {
+		return pathError("sync", f.name, err)
+	}
+	sp := f.sp
+	if sp == nil {
+		sp = f.fsys.spoolOf(f.key)
+	}
+	if sp == nil {
+		return nil
+	}
+	return pathError("sync", f.name, sp.upload())
+}
+
+// Truncate changes the size of the spooled file.
+func (f *File) Truncate(size int64) error {
+	if err := f.check(false); err != nil {
+		return pathError("truncate", f.name, err)
+	}
+	if size < 0 || !f.writable {
+		return pathError("truncate", f.name, syscall.EINVAL)
+	}
+	return pathError("truncate", f.name, f.sp.truncate(size))
+}
+
+// Close closes the file; a writable one uploads what changed first. A
+// second Close fails with os.ErrClosed.
+func (f *File) Close() error {
+	if !f.closed.CompareAndSwap(false, true) {
+		return pathError("close", f.name, os.ErrClosed)
+	}
+	f.mu.Lock()
+	f.list = nil
+	f.mu.Unlock()
+	if f.sp == nil {
+		return nil
+	}
+	return pathError("close", f.name, f.sp.release())
+}
+
+// Readdir returns the directory's entries as os.File.Readdir does: for
+// count > 0 at most count of them and io.EOF once none are left, for
+// count <= 0 all that are left and a nil error. The listing is read from
+// the server at the first call.
+func (f *File) Readdir(count int) ([]os.FileInfo, error) {
+	if err := f.check(false); err != nil {
+		return nil, pathError("readdirent", f.name, err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if !f.dir {
+		return nil, pathError("readdirent", f.name, syscall.ENOTDIR)
+	}
+	if !f.listed {
+		f.listed = true
+		f.list, f.listErr = f.fsys.readdir(f.key)
+		f.listErr = pathError("readdirent", f.name, f.listErr)
+	}
+	if f.listErr != nil {
+		return nil, f.listErr
+	}
+	if count <= 0 {
+		list := f.list
+		f.list = nil
+		if list == nil {
+			list = []os.FileInfo{}
+		}
+		return list, nil
+	}
+	if len(f.list) == 0 {
+		return nil, io.EOF
+	}
+	n := min(count, len(f.list))
+	list := f.list[:n:n]
+	f.list = f.list[n:]
+	return list, nil
+}
+
+// Readdirnames is Readdir's names.
+func (f *File) Readdirnames(n int) ([]string, error) {
+	list, err := f.Readdir(n)
+	names := make([]string, len(list))
+	for i, fi := range list {
+		names[i] = fi.Name()
+	}
+	return names, err
+}
