@@ -44,8 +44,8 @@ func newTimeoutFs(base afero.Fs, d time.Duration) *timeoutFs {
 	return &timeoutFs{base: base, d: d, stalled: make(map[string]int)}
 }
 
-// A result is what a call returned.
-type result[T any] struct {
+// A callResult is what a call returned.
+type callResult[T any] struct {
 	v   T
 	err error
 }
@@ -54,10 +54,10 @@ type result[T any] struct {
 // that, bounded runs stalled, then returns ok false, and after runs once
 // the call has returned.
 func bounded[T any](d time.Duration, call func() (T, error), stalled func(), after func(T, error)) (v T, err error, ok bool) {
-	done := make(chan result[T], 1)
+	done := make(chan callResult[T], 1)
 	go func() {
 		v, err := call()
-		done <- result[T]{v, err}
+		done <- callResult[T]{v, err}
 	}()
 	t := time.NewTimer(d)
 	defer t.Stop()
