@@ -375,6 +375,80 @@ func BenchmarkRandRead4K(b *testing.B) {
 	}
 }
 
+// benchHotRegion is the working set of BenchmarkHotRead4K: half the
+// default cache.
+const benchHotRegion = 16 << 20
+
+// benchRandReads does n 4 KiB ReadAts of f at random aligned offsets in
+// [0, span) from g goroutines, failing b on a short read.
+func benchRandReads(b *testing.B, f afero.File, span int64, g, n int, seed uint64) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, g)
+	for i := range g {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), seed))
+			buf := make([]byte, 4096)
+			for next.Add(1) <= int64(n) {
+				off := r.Int64N(span/4096) * 4096
+				if m, err := f.ReadAt(buf, off); m != len(buf) {
+					errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, m, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHotRead4K: 4 KiB ReadAt at random within the first 16 MiB of a
+// held file, warm (each backend reads the region 16 times over before the
+// timer starts), by 1 and 32 goroutines. With scan=once, one pass over the
+// whole file, with the page cache dropped first where it can be, comes
+// between the warming and the timed reads: a hot set must survive it.
+func BenchmarkHotRead4K(b *testing.B) {
+	cfg := benchCfg(b)
+	path := benchInput(b, cfg.size)
+	region := min(int64(benchHotRegion), cfg.size)
+	for _, scan := range []string{"none", "once"} {
+		b.Run("scan="+scan, func(b *testing.B) {
+			for _, g := range []int{1, 32} {
+				b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {
+					benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
+						b.StopTimer()
+						benchWarm(b, path)
+						f := benchOpen(b, fs, path)
+						defer f.Close()
+						benchRandReads(b, f, region, g, int(16*region/4096), 1)
+						if scan == "once" {
+							if cfg.cold {
+								benchDropCaches(b)
+							}
+							s := benchOpen(b, fs, path)
+							_, err := io.Copy(io.Discard, s)
+							s.Close()
+							if err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.SetBytes(4096)
+						b.StartTimer()
+						benchRandReads(b, f, region, g, b.N, uint64(b.N))
+						b.StopTimer()
+					})
+				})
+			}
+		})
+	}
+}
+
 // benchSeqRead reads f sequentially in chunks of len(buf), one chunk per
 // op, starting over at end of file; work is called on each chunk.
 func benchSeqRead(b *testing.B, f afero.File, buf []byte, work func([]byte)) {

@@ -86,7 +86,8 @@
 //   - node.go: the state all handles of one file share, attach and detach,
 //     and the locking rules; stat.go, sizes that include buffered data.
 //   - read.go: reads from blocks and the file; prefetch.go, readahead
-//     streams and windows; cache.go, blocks and the LRU cache.
+//     streams and windows; cache.go, blocks and the LRU cache; hot.go,
+//     blocks kept because readers come back to them, read without a lock.
 //   - writebehind.go: writes into dirty blocks, the dirty bound, writes
 //     straight to the file; flush.go, flushing and Sync; truncate.go;
 //     limits.go, how far writes may reach; commit.go, Fs.Sync and the

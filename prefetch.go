@@ -81,18 +81,19 @@ func (ra *readahead) random(off int64, length int) bool {
 }
 
 // update follows a read of length bytes at off and returns the windows it
-// calls for, clamped at the end of the file. Called with fs.mu held.
-func (ra *readahead) update(n *node, off int64, length int) []window {
+// calls for, clamped at the end of the file, and whether the read belongs
+// to a stream. Called with fs.mu held.
+func (ra *readahead) update(n *node, off int64, length int) (_ []window, stream bool) {
 	fs := n.fs
 	if ra.off(fs, length) {
-		return nil
+		return nil, false
 	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	if ra.random(off, length) {
-		return nil
+		return nil, false
 	}
-	return ra.windows(n, off, length)
+	return ra.windows(n, off, length), true
 }
 
 // ahead is update for a read that follows has already seen and found to

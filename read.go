@@ -7,11 +7,19 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	follows := false
 	if n.quiet.Load() {
+		// Nothing buffered: hot blocks, else the file answers without the
+		// Fs's lock, unless readahead follows the read. An O_DIRECT read
+		// goes to the file, which judges its alignment.
+		if !f.directIO && n.readHot(p, off) {
+			fs.st.cacheHits.Add(off, 1)
+			return len(p), nil
+		}
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
-			// Nothing cached or buffered, and not a read readahead
-			// follows: the file answers, without the Fs's lock.
 			m, err := fs.eng.pread(f.data, p, off)
 			fs.st.cacheMisses.Add(off, 1)
+			if err == nil {
+				n.missed(f, off)
+			}
 			return m, err
 		}
 	}
@@ -20,7 +28,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	if follows {
 		wins = f.ra.ahead(n, off, len(p)) // follows has seen the read
 	} else {
-		wins = f.ra.update(n, off, len(p))
+		wins, follows = f.ra.update(n, off, len(p))
 	}
 	if len(wins) > 0 {
 		fs.mu.Unlock()
@@ -29,19 +37,23 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 		}
 		fs.mu.Lock()
 	}
-	m, err, locked := n.readLocked(f, p, off)
+	m, err, locked, missed := n.readLocked(f, p, off)
 	if locked {
 		fs.mu.Unlock()
+	}
+	if missed && !follows && err == nil {
+		// A stream's reads are not coming back.
+		n.missed(f, off)
 	}
 	return m, err
 }
 
 // readLocked is readAt with fs.mu held. It returns with the lock held, or
-// released when it reports so.
-func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
+// released when it reports so, and reports whether it read the file.
+func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked, missed bool) {
 	fs := n.fs
 	n.quiet.Store(n.calm())
-	done, missed := 0, false
+	done := 0
 	for done < len(p) {
 		pos := off + int64(done)
 		auth := n.sized()
@@ -66,7 +78,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				want = min(want, b.n-bo)
 			}
 			copy(p[done:done+want], b.data[bo:])
-			fs.used(b)
+			fs.used(b, bo, bo+want)
 			done += want
 			continue
 		case b != nil && b.dirty() && b.covers(bo, bo+want):
@@ -77,7 +89,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			// Written in parts: read the rest of the block from the file.
 			missed = true
 			if err := n.complete(f, b); err != nil {
-				return done, err, true
+				return done, err, true, missed
 			}
 			continue
 		}
@@ -106,11 +118,11 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
 			fs.st.cacheMisses.Add(off, 1)
-			return len(p), nil, false
+			return len(p), nil, false, true
 		}
 		fs.mu.Lock()
 		if err != nil {
-			return done + m, err, true
+			return done + m, err, true, true
 		}
 		if n.sized() != auth {
 			continue // a write raced with the read; read again
@@ -130,25 +142,34 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	} else {
 		fs.st.cacheHits.Add(off, 1)
 	}
-	return done, nil, true
+	return done, nil, true, missed
 }
 
-// used records a read from a clean or dirty known block. A block that
-// readahead brought in is read once by its stream and is the first to go
-// when room is needed; a block read again is kept as recently used.
-func (fs *Fs) used(b *block) {
+// used records a read of [lo, hi) from a clean or dirty known block. A
+// block that readahead brought in is read once by its stream and is the
+// first to go when room is needed; a block read again at bytes read
+// before is made hot (see hot.go), one read on as recently used.
+func (fs *Fs) used(b *block, lo, hi int) {
 	if b.dirty() {
 		b.prefetched = false
 		return
 	}
-	if b.prefetched {
+	again := lo < b.readTo
+	b.readTo = max(b.readTo, hi)
+	switch {
+	case b.hot != nil:
+		b.hot.used.Store(true)
+		fs.cache.touch(b)
+	case b.prefetched:
 		b.prefetched = false
 		fs.st.prefetchUsed.Add(uint64(b.n))
 		fs.cache.unlink(b)
 		fs.cache.pushFront(b)
-		return
+	case again:
+		fs.promote(b)
+	default:
+		fs.cache.touch(b)
 	}
-	fs.cache.touch(b)
 }
 
 // complete reads the parts of a dirty block that were not written, so

@@ -208,6 +208,7 @@ func (n *node) overwritten(p []byte, off int64) {
 		}
 		lo, hi := max(off, idx*blockSize), min(end, (idx+1)*blockSize)
 		bo, bh := int(lo-idx*blockSize), int(hi-idx*blockSize)
+		n.fs.unpublish(b, true)
 		copy(b.data[bo:bh], p[lo-off:hi-off])
 		b.n = max(b.n, bh)
 		if b.dirty() {
