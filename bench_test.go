@@ -453,12 +453,22 @@ func BenchmarkHotRead4K(b *testing.B) {
 // op, starting over at end of file; work is called on each chunk.
 func benchSeqRead(b *testing.B, f afero.File, buf []byte, work func([]byte)) {
 	b.Helper()
+	benchSeqPasses(b, f, buf, work, func(f afero.File) afero.File {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		return f
+	})
+}
+
+// benchSeqPasses is benchSeqRead that calls again at end of file for the
+// file to read next from its start.
+func benchSeqPasses(b *testing.B, f afero.File, buf []byte, work func([]byte), again func(afero.File) afero.File) {
+	b.Helper()
 	for i := 0; i < b.N; i++ {
 		n, err := io.ReadFull(f, buf)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				b.Fatal(err)
-			}
+			f = again(f)
 			if n == 0 {
 				n, err = io.ReadFull(f, buf)
 			} else {
@@ -474,6 +484,40 @@ func benchSeqRead(b *testing.B, f afero.File, buf []byte, work func([]byte)) {
 	}
 }
 
+// benchSeqReadFile is benchSeqRead of path on fs in the cache mode asked
+// for. In mode cold every pass is cold: before starting over, with the
+// timer stopped, it drops the page cache and changes the file's
+// modification time, so that the Open of the next pass drops what the
+// Fs's own cache kept of it too (close-to-open coherence).
+func benchSeqReadFile(b *testing.B, fs afero.Fs, mode, path string, buf []byte, work func([]byte)) {
+	b.Helper()
+	benchPrepare(b, mode, path)
+	f := benchOpen(b, fs, path)
+	defer func() { f.Close() }()
+	again := func(f afero.File) afero.File {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	if mode == "cold" {
+		again = func(old afero.File) afero.File {
+			b.StopTimer()
+			defer b.StartTimer()
+			old.Close()
+			if err := os.Chtimes(path, time.Time{}, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			benchDropCaches(b)
+			f = benchOpen(b, fs, path)
+			return f
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	benchSeqPasses(b, f, buf, work, again)
+}
+
 // BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
 func BenchmarkSeqRead128K(b *testing.B) {
 	cfg := benchCfg(b)
@@ -481,13 +525,7 @@ func BenchmarkSeqRead128K(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, nil)
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), nil)
 			})
 		})
 	}
@@ -519,14 +557,8 @@ func BenchmarkSeqReadCRC(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
 				var sum uint32
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, func(p []byte) {
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) {
 					for range rounds {
 						sum = crc32.Update(sum, crc32.IEEETable, p)
 					}
@@ -546,14 +578,8 @@ func BenchmarkSeqReadSHA256(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
 				var sum [sha256.Size]byte
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, func(p []byte) { sum = sha256.Sum256(p) })
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) { sum = sha256.Sum256(p) })
 				_ = sum
 			})
 		})
