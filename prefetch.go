@@ -130,13 +130,19 @@ func (ra *readahead) windows(n *node, off int64, length int) []window {
 			c.next = -1
 		}
 		s = ra.oldestStream()
+		// On the OS, a file no larger than a first window is read by the
+		// reader's next read as fast as by a window, which would cost a
+		// look at the page cache first (a server's small static files).
+		small := !fs.wrapped && off < initialWindow && size <= initialWindow
 		size := min(limit, max(initialWindow, roundPow2(int64(length))*4))
 		start := off - off%blockSize
 		*s = stream{start: start, size: size, async: size - roundPow2(int64(length))}
 		if s.async <= 0 {
 			s.async = size
 		}
-		ask(s)
+		if !small {
+			ask(s)
+		}
 	}
 	s.tick = ra.tick
 	end := off + int64(length)

@@ -41,8 +41,9 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	if locked {
 		fs.mu.Unlock()
 	}
-	if missed && !follows && err == nil {
-		// A stream's reads are not coming back.
+	if missed && (!follows || off == 0) && err == nil {
+		// A stream's reads are not coming back, but a stream that starts
+		// at the beginning of the file may be one that came before.
 		n.missed(f, off)
 	}
 	return m, err
