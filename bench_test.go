@@ -24,6 +24,8 @@ package aiofs_test
 //	                        page cache before each run (Linux, root; they
 //	                        skip otherwise)
 //	AIOFS_ENGINE            engine of the aiofs backend (uring, kqueue, pool)
+//	AIOFS_BENCH_ORDER=reverse  run the backends in reverse order (bench/ab.sh
+//	                        alternates it between rounds)
 //
 // The read benchmarks' input files are kept in AIOFS_BENCH_DIR/aiofs-bench,
 // named by size, and reused by later runs; remove the directory to reclaim
@@ -44,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,6 +299,10 @@ var (
 // measured, each run reports the process's peak RSS from before the Fs is
 // made until it is closed (bench_rss_test.go).
 func benchEach(b *testing.B, backends []benchBackend, fn func(b *testing.B, fs afero.Fs)) {
+	if os.Getenv("AIOFS_BENCH_ORDER") == "reverse" {
+		backends = slices.Clone(backends)
+		slices.Reverse(backends)
+	}
 	for _, be := range backends {
 		b.Run("backend="+be.name, func(b *testing.B) {
 			rss := benchResetPeakRSS()
@@ -610,12 +617,12 @@ func BenchmarkCopyDiscard(b *testing.B) {
 	}
 }
 
-// BenchmarkHTTPFileServer: GET of a whole file from http.FileServer over
-// afero.NewHttpFs, on loopback. OsFs lets net/http use sendfile; aiofs
-// copies.
+// BenchmarkHTTPFileServer: GET of a whole file (8 KiB, 1 MiB, 64 MiB)
+// from http.FileServer over afero.NewHttpFs, on loopback; net/http sends
+// both backends' files with sendfile.
 func BenchmarkHTTPFileServer(b *testing.B) {
 	cfg := benchCfg(b)
-	for _, size := range []int64{1 << 20, min(64<<20, cfg.size)} {
+	for _, size := range []int64{8 << 10, 1 << 20, min(64<<20, cfg.size)} {
 		path := benchInput(b, size)
 		b.Run("size="+benchHuman(size), func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {

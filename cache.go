@@ -123,8 +123,8 @@ func newBlock(n *node, idx int64) *block {
 	return &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
 }
 
-// release returns the block's buffer, unless readers without fs.mu may
-// still hold it (see Fs.unpublish); the block must be unreachable.
+// release returns the block's buffer, if it has one of its own (see
+// Fs.unpublish); the block must be unreachable.
 func (b *block) release() {
 	if b.data != nil {
 		blockBufs.Put((*[blockSize]byte)(b.data))
@@ -145,7 +145,8 @@ type cache struct {
 
 	head, tail *block // LRU list of clean blocks, least recent at head
 
-	freq freqSketch // how often blocks were read from the file lately
+	freq  freqSketch // how often blocks were read from the file lately
+	arena hotArena   // the hot blocks' bytes
 }
 
 func (c *cache) init(limit int64) { c.limit = limit }

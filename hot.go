@@ -29,15 +29,83 @@ const (
 	admitAt = 3
 )
 
-// A hotCopy is what reads without fs.mu see of a hot block. Its data is
-// the block's buffer, which nobody writes while it is published or after:
-// a change of the block moves it to a buffer of its own first (see
-// Fs.unpublish), and the published one goes to the garbage collector,
-// not back to blockBufs, once the last reader has let it go.
+// A hotCopy is what reads without fs.mu see of a hot block: a slot of the
+// cache's hot arena, which nobody writes while it is published, nor after
+// until the last reader that found it there has let it go (ref).
 type hotCopy struct {
 	data []byte
+	slot int
 	n    int         // bytes of data the file held when it was read
 	used atomic.Bool // read since eviction last passed the block
+	// ref counts the readers copying data, plus retired once the copy is
+	// unpublished; the slot is free again when ref is retired alone.
+	ref atomic.Int64
+}
+
+const retired = 1 << 40
+
+// acquire admits a reader to h's data, unless h is retired.
+func (h *hotCopy) acquire(c *cache) bool {
+	if h.ref.Add(1) < retired {
+		return true
+	}
+	h.exit(c)
+	return false
+}
+
+// exit lets h's data go, freeing its slot if h is retired and this was
+// the last reader.
+func (h *hotCopy) exit(c *cache) {
+	if h.ref.Add(-1) == retired {
+		c.arena.free(h.slot)
+	}
+}
+
+// retire marks h unpublished, freeing its slot once no reader copies it.
+// Called by whoever took h out of its index.
+func (h *hotCopy) retire(c *cache) {
+	if h.ref.Add(retired) == retired {
+		c.arena.free(h.slot)
+	}
+}
+
+// A hotArena holds the hot blocks' bytes: one allocation, which the
+// kernel is asked to back with huge pages, since reads of a hot set land
+// all over it and, with small pages, would pay a TLB miss for most copies
+// (more than the system call they replace, in a virtual machine). It has
+// a slot for each block the hot share of the cache holds, and a few more
+// for slots still read after their blocks left.
+type hotArena struct {
+	mu    sync.Mutex
+	mem   []byte
+	freed []int // slots free for use
+}
+
+// alloc returns a free slot and its bytes, allocating the arena on first
+// use, or -1 when none is free.
+func (a *hotArena) alloc(limit int64) (int, []byte) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.mem == nil {
+		slots := int(limit/blockSize) + 8
+		a.mem = make([]byte, slots*blockSize)
+		adviseHugePages(a.mem)
+		for i := slots - 1; i >= 0; i-- {
+			a.freed = append(a.freed, i)
+		}
+	}
+	if len(a.freed) == 0 {
+		return -1, nil
+	}
+	i := a.freed[len(a.freed)-1]
+	a.freed = a.freed[:len(a.freed)-1]
+	return i, a.mem[i*blockSize : (i+1)*blockSize : (i+1)*blockSize]
+}
+
+func (a *hotArena) free(slot int) {
+	a.mu.Lock()
+	a.freed = append(a.freed, slot)
+	a.mu.Unlock()
 }
 
 // A hotIndex maps block numbers to their hot copies. It is never changed
@@ -62,16 +130,18 @@ func (n *node) readHot(p []byte, off int64) bool {
 	if idx == nil {
 		return false
 	}
+	c := &n.fs.cache
 	done := 0
 	for done < len(p) {
 		pos := off + int64(done)
 		h := (*idx)[pos/blockSize]
 		bo := int(pos % blockSize)
 		want := min(len(p)-done, blockSize-bo)
-		if h == nil || bo+want > h.n {
+		if h == nil || bo+want > h.n || !h.acquire(c) {
 			return false
 		}
 		copy(p[done:done+want], h.data[bo:])
+		h.exit(c)
 		if !h.used.Load() { // written once per pass of eviction, not per read
 			h.used.Store(true)
 		}
@@ -131,12 +201,20 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 	}
 }
 
-// promote makes a clean, cached block hot. Called with fs.mu held.
+// promote makes a clean, cached block hot, moving its bytes into a slot
+// of the arena, if one is free. Called with fs.mu held.
 func (fs *Fs) promote(b *block) {
 	if b.hot != nil {
 		return
 	}
-	b.hot = &hotCopy{data: b.data, n: b.n}
+	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())
+	if slot < 0 {
+		return
+	}
+	copy(data, b.data)
+	b.release()
+	b.data = data
+	b.hot = &hotCopy{data: data, slot: slot, n: b.n}
 	b.hot.used.Store(true)
 	b.node.setHot(b.idx, b.hot)
 	fs.cache.hot += blockSize
@@ -144,12 +222,13 @@ func (fs *Fs) promote(b *block) {
 }
 
 // unpublish takes a hot block out of its node's hot index, so that reads
-// without fs.mu no longer see it. Readers may still be copying its buffer,
-// which therefore goes to the garbage collector: if keep, the block goes
-// on with a copy in a buffer of its own, which it may change; if not, it
-// is about to be released. Called with fs.mu held.
+// without fs.mu no longer see it, and its slot goes back to the arena
+// once they are done with it: if keep, the block goes on with a copy in
+// a buffer of its own, which it may change; if not, it is about to be
+// released. Called with fs.mu held.
 func (fs *Fs) unpublish(b *block, keep bool) {
-	if b.hot == nil {
+	h := b.hot
+	if h == nil {
 		return
 	}
 	b.node.setHot(b.idx, nil)
@@ -162,6 +241,7 @@ func (fs *Fs) unpublish(b *block, keep bool) {
 	} else {
 		b.data = nil
 	}
+	h.retire(&fs.cache)
 }
 
 // setHot publishes a new hot index with block idx's copy set to h, or
