@@ -10,8 +10,9 @@ import (
 // its node's hot index, where a read that finds the node quiet copies it
 // without fs.mu and without a system call. Reads that miss pay next to
 // nothing for this: one in sampleEvery of them, picked at random, counts
-// its block in a frequency sketch (TinyLFU), and only a block counted
-// admitAt times lately is read into the cache. A block already cached that
+// its block in a frequency sketch (TinyLFU), as one in sampleEvery hits
+// does, and only a block counted admitAt times lately is read into the
+// cache. A block already cached that
 // is read again at bytes read before is made hot at once. Hot blocks sit
 // on the cache's list beside the others, but eviction passes over them,
 // giving them a second chance while they are read (CLOCK), until they
@@ -21,9 +22,9 @@ import (
 // often.
 
 const (
-	// sampleEvery is how many reads that miss go by per one counted, so
-	// that random readers that never come back do not all write to the
-	// sketch's shared cells.
+	// sampleEvery is how many reads go by per one counted, so that random
+	// readers that never come back do not all write to the sketch's
+	// shared cells.
 	sampleEvery = 64
 	// admitAt is how many counted misses of a block admit it.
 	admitAt = 3
@@ -162,6 +163,15 @@ func (n *node) missed(f *File, off int64) {
 	idx := off / blockSize
 	if k := fs.cache.freq.add(fs.cache.limit, n.seed, idx); k >= admitAt {
 		n.admit(f, idx, k)
+	}
+}
+
+// hit notes a read at off that hot blocks served, counting it in the
+// sketch as missed counts a miss, so that a hot block is not displaced by
+// one read less often than it.
+func (n *node) hit(off int64) {
+	if rand.Uint32N(sampleEvery) == 0 {
+		n.fs.cache.freq.add(n.fs.cache.limit, n.seed, off/blockSize)
 	}
 }
 

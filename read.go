@@ -12,6 +12,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 		// goes to the file, which judges its alignment.
 		if !f.directIO && n.readHot(p, off) {
 			fs.st.cacheHits.Add(off, 1)
+			n.hit(off)
 			return len(p), nil
 		}
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
