@@ -420,6 +420,8 @@ func benchRandReads(b *testing.B, f afero.File, span int64, g, n int, seed uint6
 // timer starts), by 1 and 32 goroutines. With scan=once, one pass over the
 // whole file, with the page cache dropped first where it can be, comes
 // between the warming and the timed reads: a hot set must survive it.
+// aiofs's runs report the share of the timed reads its cache served
+// (hit-%).
 func BenchmarkHotRead4K(b *testing.B) {
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
@@ -446,9 +448,19 @@ func BenchmarkHotRead4K(b *testing.B) {
 							}
 						}
 						b.SetBytes(4096)
+						a, _ := fs.(*aiofs.Fs)
+						var before aiofs.Stats
+						if a != nil {
+							before = a.Stats()
+						}
 						b.StartTimer()
 						benchRandReads(b, f, region, g, b.N, uint64(b.N))
 						b.StopTimer()
+						if a != nil {
+							st := a.Stats()
+							hits, misses := st.CacheHits-before.CacheHits, st.CacheMisses-before.CacheMisses
+							b.ReportMetric(100*float64(hits)/float64(max(hits+misses, 1)), "hit-%")
+						}
 					})
 				})
 			}

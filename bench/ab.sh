@@ -51,6 +51,7 @@ function median(a, n,   i, j, t) {
 {
 	name = $2; sub(/-[0-9]+$/, "", name)
 	be = name; sub(/.*\/backend=/, "", be); sub(/\/backend=[^\/]*$/, "", name)
+	if (be == "base") be = "os"; if (be == "wrap") be = "aiofs"
 	speed = 1e9 / $4
 	for (i = 5; i <= NF; i++) if ($(i+1) == "MB/s") speed = $i
 	v[name, be, $1] = speed
