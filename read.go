@@ -113,6 +113,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked,
 				readEnd = end
 			}
 		}
+		gen := n.directGen
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
@@ -128,6 +129,15 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked,
 		}
 		if n.sized() != auth {
 			continue // a write raced with the read; read again
+		}
+		if done+m < end && !n.settled(gen) {
+			// A truncate or a write past the blocks changed the file under
+			// the read: n.size may not be its size yet, and a short read
+			// is no hole. Read again once the change is over.
+			for n.direct {
+				fs.room.Wait()
+			}
+			continue
 		}
 		if done+m < end {
 			if !n.sized() {
