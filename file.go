@@ -94,6 +94,12 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		f.osf = osFile(bf)
 		f.data = f.osf
 	}
+	if f.osf != nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		if f.osf, err = asOpened(f.osf); err != nil {
+			return nil, err
+		}
+		f.bf, f.data = f.osf, f.osf
+	}
 	if !fi.Mode().IsRegular() || f.osf != nil && onPseudoFS(f.osf, fi) {
 		// Served as afero.OsFs or the base serves it, O_APPEND included.
 		if f.appendMode {
@@ -118,8 +124,15 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 
 // openBase opens name in the base, through its own Open and Create when
 // the flags are theirs, so that errors name the operation the base's own
-// do ("open", "create").
+// do ("open", "create"); the OS's files as package os opens them.
 func (fs *Fs) openBase(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if !fs.wrapped {
+		f, err := openOS(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
 	switch {
 	case flag == os.O_RDONLY:
 		return fs.base.Open(name)

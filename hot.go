@@ -39,8 +39,10 @@ type hotCopy struct {
 	n    int         // bytes of data the file held when it was read
 	used atomic.Bool // read since eviction last passed the block
 	// ref counts the readers copying data, plus retired once the copy is
-	// unpublished; the slot is free again when ref is retired alone.
-	ref atomic.Int64
+	// unpublished; the slot is free again the first time ref is retired
+	// alone (freed).
+	ref   atomic.Int64
+	freed atomic.Bool
 }
 
 const retired = 1 << 40
@@ -54,11 +56,12 @@ func (h *hotCopy) acquire(c *cache) bool {
 	return false
 }
 
-// exit lets h's data go, freeing its slot if h is retired and this was
-// the last reader.
+// exit lets h's data go, freeing its slot if h is retired and no reader
+// is left. A reader turned away after retirement passes through here too,
+// and may see ref retired alone again: freed makes the slot go back once.
 func (h *hotCopy) exit(c *cache) {
 	if h.ref.Add(-1) == retired {
-		c.arena.free(h.slot)
+		h.free(c)
 	}
 }
 
@@ -66,6 +69,12 @@ func (h *hotCopy) exit(c *cache) {
 // Called by whoever took h out of its index.
 func (h *hotCopy) retire(c *cache) {
 	if h.ref.Add(retired) == retired {
+		h.free(c)
+	}
+}
+
+func (h *hotCopy) free(c *cache) {
+	if h.freed.CompareAndSwap(false, true) {
 		c.arena.free(h.slot)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/afero"
 )
@@ -299,5 +300,154 @@ func TestHotBlocksCoherent(t *testing.T) {
 				t.Errorf("ReadAt in a hot block truncated away = %d, %v", m, err)
 			}
 		})
+	}
+}
+
+// TestHotSlotFreedOnce: a hot copy's arena slot goes back once, when it
+// is retired and its last reader is done, however many readers are
+// turned away after; a slot freed twice would be handed to two blocks.
+func TestHotSlotFreedOnce(t *testing.T) {
+	c := &cache{limit: 1 << 20}
+	slot, data := c.arena.alloc(c.hotLimit())
+	free := len(c.arena.freed)
+	h := &hotCopy{data: data, slot: slot}
+	if !h.acquire(c) {
+		t.Fatal("acquire of a published copy failed")
+	}
+	h.retire(c)
+	if len(c.arena.freed) != free {
+		t.Fatal("slot freed while a reader copied it")
+	}
+	if h.acquire(c) {
+		t.Fatal("acquire of a retired copy succeeded")
+	}
+	h.exit(c)
+	if len(c.arena.freed) != free+1 {
+		t.Fatalf("%d slots free after the last reader left; want %d", len(c.arena.freed), free+1)
+	}
+	for range 3 {
+		if h.acquire(c) {
+			t.Fatal("acquire of a retired copy succeeded")
+		}
+	}
+	if len(c.arena.freed) != free+1 {
+		t.Fatalf("%d slots free after readers were turned away; want %d", len(c.arena.freed), free+1)
+	}
+	// Retired with no reader: freed at once, and once.
+	slot, data = c.arena.alloc(c.hotLimit())
+	h = &hotCopy{data: data, slot: slot}
+	h.retire(c)
+	h.acquire(c)
+	if len(c.arena.freed) != free+1 {
+		t.Fatalf("%d slots free; want %d", len(c.arena.freed), free+1)
+	}
+}
+
+// TestHotBlocksChurn: readers of a hot set keep reading the file's bytes
+// while writes, truncates and reopens after another process's change keep
+// unpublishing and promoting its blocks, so arena slots keep changing
+// hands.
+func TestHotBlocksChurn(t *testing.T) {
+	fs := New(WithCacheSize(1 << 20))
+	defer fs.Close()
+	const size = 8 * blockSize
+	path, _ := hotFile(t, t.TempDir(), "f", size)
+	// Every 8-byte word holds its own offset, whatever writes do: a
+	// reader can tell a misplaced or stale block from a right one.
+	word := func(off int64) []byte {
+		p := make([]byte, 8)
+		for i := range p {
+			p[i] = byte(off >> (8 * i))
+		}
+		return p
+	}
+	content := make([]byte, size)
+	for off := int64(0); off < size; off += 8 {
+		copy(content[off:], word(off))
+	}
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := fs.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := rand.New(rand.NewPCG(uint64(g), 3))
+			buf := make([]byte, 4096)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				off := rnd.Int64N(size/8-512) * 8
+				m, err := r.ReadAt(buf, off)
+				for i := 0; i+8 <= m; i += 8 {
+					if !bytes.Equal(buf[i:i+8], word(off+int64(i))) {
+						t.Errorf("ReadAt(4096 at %d): word at %d is %x", off, off+int64(i), buf[i:i+8])
+						return
+					}
+				}
+				if m < len(buf) && err != io.EOF {
+					t.Errorf("ReadAt(4096 at %d) = %d, %v", off, m, err)
+					return
+				}
+			}
+		}()
+	}
+	rnd := rand.New(rand.NewPCG(9, 9))
+	for i := range 300 {
+		off := rnd.Int64N(size/8) * 8
+		switch i % 4 {
+		case 0: // rewrite a word with its own offset
+			if _, err := w.WriteAt(word(off), off); err != nil {
+				t.Fatal(err)
+			}
+		case 1: // cut the file short and grow it back as it was
+			if err := w.Truncate(off); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := w.WriteAt(content[off:], off); err != nil {
+				t.Fatal(err)
+			}
+		case 2:
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
+			}
+		case 3: // another process rewrites it in place; the next Open sees it
+			if err := w.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			o, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = o.WriteAt(content, 0)
+			o.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if o, err := fs.Open(path); err == nil {
+				o.Close()
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	close(stop)
+	wg.Wait()
+	if st := fs.Stats(); st.CacheHits == 0 {
+		t.Errorf("no read was a cache hit: the test did not exercise hot blocks")
 	}
 }
