@@ -33,7 +33,10 @@
 //
 // Every handle of a file in one Fs shares that file's state: a block cache
 // bounded by WithCacheSize, filled by readahead when a handle reads
-// sequentially (the window grows up to WithReadahead), and dirty blocks
+// sequentially (the window grows up to WithReadahead) and with blocks that
+// readers keep coming back to (hot blocks, read from memory without a
+// system call; a single pass over a large file does not evict them), and
+// dirty blocks
 // that Write fills and the engine writes behind, bounded by
 // WithWriteBehind. Handles of the same Fs see each other's writes at once;
 // other processes see them once flushed (Sync, Close, or a short delay),
