@@ -1,8 +1,8 @@
 package aiofs
 
 import (
+	"hash/maphash"
 	"math"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -112,11 +112,16 @@ type node struct {
 	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
 	// there are none. Published under fs.mu.
 	hot  atomic.Pointer[hotIndex]
-	seed uint64 // tells the node's blocks from others' in the cache's sketch
+	seed uint64 // tells the file's blocks from others' in the cache's sketch
 }
 
+// keySeed hashes file keys into node seeds: a file's seed outlives its
+// node, which goes when the last handle closes, so that a file opened
+// again and again is counted as one.
+var keySeed = maphash.MakeSeed()
+
 func newNode(fs *Fs, key fileKey) *node {
-	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block), seed: rand.Uint64()}
+	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block), seed: maphash.Comparable(keySeed, key)}
 	if fs.wrapped {
 		n.limit.ok.Store(math.MaxInt64) // the base refuses what it cannot take
 	}
