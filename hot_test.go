@@ -451,3 +451,37 @@ func TestHotBlocksChurn(t *testing.T) {
 		t.Errorf("no read was a cache hit: the test did not exercise hot blocks")
 	}
 }
+
+// TestHotSmallFileReopened: a small file opened, read from its start and
+// closed again and again, as a server serves it, becomes hot although
+// every Open makes its state anew, and is then read from memory.
+func TestHotSmallFileReopened(t *testing.T) {
+	for _, name := range availableEngines() {
+		t.Run(name, func(t *testing.T) {
+			fs := New(WithEngine(name))
+			defer fs.Close()
+			path, data := hotFile(t, t.TempDir(), "f", 8<<10)
+			buf := make([]byte, 512)
+			serve := func(n int) {
+				t.Helper()
+				for range n {
+					f, err := fs.Open(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := io.ReadFull(f, buf); err != nil || !bytes.Equal(buf, data[:512]) {
+						t.Fatalf("Read of the first 512 bytes: %v, equal %v", err, bytes.Equal(buf, data[:512]))
+					}
+					f.Close()
+				}
+			}
+			serve(2000)
+			before := fs.Stats()
+			serve(100)
+			after := fs.Stats()
+			if hits, read := after.CacheHits-before.CacheHits, after.BytesRead-before.BytesRead; hits != 100 || read != 0 {
+				t.Errorf("100 opens and reads of a served file: %d cache hits, engine read %d bytes; want 100, 0", hits, read)
+			}
+		})
+	}
+}
