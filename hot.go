@@ -160,23 +160,22 @@ func (n *node) readHot(p []byte, off int64) bool {
 	return true
 }
 
-// missed notes a read at off through f that its file served, and brings
-// the block into the cache as a hot one once the sketch has counted it
-// admitAt times. Reads of a wrapped Fs, each of which costs the base a
-// call, are all counted. Called without fs.mu.
-func (n *node) missed(f *File, off int64) {
+// count counts a read at off through f that no block serves, one in
+// sampleEvery of them (each of a wrapped Fs, where every read costs the
+// base a call), and returns the block's count in the sketch: the caller
+// admits the block, at admitAt, and serves the read from it, so that
+// admission costs no call of its own. It returns 0 for a read not
+// counted. Called with or without fs.mu.
+func (n *node) count(f *File, off int64) uint32 {
 	fs := n.fs
 	if !fs.cache.enabled() || f.directIO || !fs.wrapped && rand.Uint32N(sampleEvery) != 0 {
-		return
+		return 0
 	}
-	idx := off / blockSize
-	if k := fs.cache.freq.add(fs.cache.limit, n.seed, idx); k >= admitAt {
-		n.admit(f, idx, k)
-	}
+	return fs.cache.freq.add(fs.cache.limit, n.seed, off/blockSize)
 }
 
 // hit notes a read at off that hot blocks served, counting it in the
-// sketch as missed counts a miss, so that a hot block is not displaced by
+// sketch as count counts a miss, so that a hot block is not displaced by
 // one read less often than it.
 func (n *node) hit(off int64) {
 	if rand.Uint32N(sampleEvery) == 0 {

@@ -16,12 +16,15 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 			return len(p), nil
 		}
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
-			m, err := fs.eng.pread(f.data, p, off)
 			fs.st.cacheMisses.Add(off, 1)
-			if err == nil {
-				n.missed(f, off)
+			if k := n.count(f, off); k >= admitAt {
+				// Read the whole block in instead, and serve p from it.
+				n.admit(f, off/blockSize, k)
+				if n.readHot(p, off) {
+					return len(p), nil
+				}
 			}
-			return m, err
+			return fs.eng.pread(f.data, p, off)
 		}
 	}
 	fs.mu.Lock()
@@ -38,24 +41,28 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 		}
 		fs.mu.Lock()
 	}
-	m, err, locked, missed := n.readLocked(f, p, off)
+	// A stream's reads are not coming back, but a stream that starts at the
+	// beginning of the file may be one that came before.
+	if (!follows || off == 0) && n.blocks[off/blockSize] == nil {
+		if k := n.count(f, off); k >= admitAt {
+			fs.mu.Unlock()
+			n.admit(f, off/blockSize, k)
+			fs.mu.Lock()
+		}
+	}
+	m, err, locked := n.readLocked(f, p, off)
 	if locked {
 		fs.mu.Unlock()
-	}
-	if missed && (!follows || off == 0) && err == nil {
-		// A stream's reads are not coming back, but a stream that starts
-		// at the beginning of the file may be one that came before.
-		n.missed(f, off)
 	}
 	return m, err
 }
 
 // readLocked is readAt with fs.mu held. It returns with the lock held, or
-// released when it reports so, and reports whether it read the file.
-func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked, missed bool) {
+// released when it reports so.
+func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
 	fs := n.fs
 	n.quiet.Store(n.calm())
-	done := 0
+	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)
 		auth := n.sized()
@@ -91,7 +98,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked,
 			// Written in parts: read the rest of the block from the file.
 			missed = true
 			if err := n.complete(f, b); err != nil {
-				return done, err, true, missed
+				return done, err, true
 			}
 			continue
 		}
@@ -121,11 +128,11 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked,
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
 			fs.st.cacheMisses.Add(off, 1)
-			return len(p), nil, false, true
+			return len(p), nil, false
 		}
 		fs.mu.Lock()
 		if err != nil {
-			return done + m, err, true, true
+			return done + m, err, true
 		}
 		if n.sized() != auth {
 			continue // a write raced with the read; read again
@@ -154,7 +161,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked,
 	} else {
 		fs.st.cacheHits.Add(off, 1)
 	}
-	return done, nil, true, missed
+	return done, nil, true
 }
 
 // used records a read of [lo, hi) from a clean or dirty known block. A
