@@ -24,6 +24,8 @@ package aiofs_test
 //	                        page cache before each run (Linux, root; they
 //	                        skip otherwise)
 //	AIOFS_ENGINE            engine of the aiofs backend (uring, kqueue, pool)
+//	AIOFS_BENCH_ORDER=reverse  run the backends in reverse order (bench/ab.sh
+//	                        alternates it between rounds)
 //
 // The read benchmarks' input files are kept in AIOFS_BENCH_DIR/aiofs-bench,
 // named by size, and reused by later runs; remove the directory to reclaim
@@ -44,6 +46,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,6 +299,10 @@ var (
 // measured, each run reports the process's peak RSS from before the Fs is
 // made until it is closed (bench_rss_test.go).
 func benchEach(b *testing.B, backends []benchBackend, fn func(b *testing.B, fs afero.Fs)) {
+	if os.Getenv("AIOFS_BENCH_ORDER") == "reverse" {
+		backends = slices.Clone(backends)
+		slices.Reverse(backends)
+	}
 	for _, be := range backends {
 		b.Run("backend="+be.name, func(b *testing.B) {
 			rss := benchResetPeakRSS()
@@ -375,16 +382,112 @@ func BenchmarkRandRead4K(b *testing.B) {
 	}
 }
 
+// benchHotRegion is the working set of BenchmarkHotRead4K: half the
+// default cache.
+const benchHotRegion = 16 << 20
+
+// benchRandReads does n 4 KiB ReadAts of f at random aligned offsets in
+// [0, span) from g goroutines, failing b on a short read.
+func benchRandReads(b *testing.B, f afero.File, span int64, g, n int, seed uint64) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, g)
+	for i := range g {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), seed))
+			buf := make([]byte, 4096)
+			for next.Add(1) <= int64(n) {
+				off := r.Int64N(span/4096) * 4096
+				if m, err := f.ReadAt(buf, off); m != len(buf) {
+					errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, m, err)
+					return
+				}
+			}
+		}(i)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHotRead4K: 4 KiB ReadAt at random within the first 16 MiB of a
+// held file, warm (each backend reads the region 16 times over before the
+// timer starts), by 1 and 32 goroutines. With scan=once, one pass over the
+// whole file, with the page cache dropped first where it can be, comes
+// between the warming and the timed reads: a hot set must survive it.
+// aiofs's runs report the share of the timed reads its cache served
+// (hit-%).
+func BenchmarkHotRead4K(b *testing.B) {
+	cfg := benchCfg(b)
+	path := benchInput(b, cfg.size)
+	region := min(int64(benchHotRegion), cfg.size)
+	for _, scan := range []string{"none", "once"} {
+		b.Run("scan="+scan, func(b *testing.B) {
+			for _, g := range []int{1, 32} {
+				b.Run(fmt.Sprintf("g=%d", g), func(b *testing.B) {
+					benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
+						b.StopTimer()
+						benchWarm(b, path)
+						f := benchOpen(b, fs, path)
+						defer f.Close()
+						benchRandReads(b, f, region, g, int(16*region/4096), 1)
+						if scan == "once" {
+							if cfg.cold {
+								benchDropCaches(b)
+							}
+							s := benchOpen(b, fs, path)
+							_, err := io.Copy(io.Discard, s)
+							s.Close()
+							if err != nil {
+								b.Fatal(err)
+							}
+						}
+						b.SetBytes(4096)
+						a, _ := fs.(*aiofs.Fs)
+						var before aiofs.Stats
+						if a != nil {
+							before = a.Stats()
+						}
+						b.StartTimer()
+						benchRandReads(b, f, region, g, b.N, uint64(b.N))
+						b.StopTimer()
+						if a != nil {
+							st := a.Stats()
+							hits, misses := st.CacheHits-before.CacheHits, st.CacheMisses-before.CacheMisses
+							b.ReportMetric(100*float64(hits)/float64(max(hits+misses, 1)), "hit-%")
+						}
+					})
+				})
+			}
+		})
+	}
+}
+
 // benchSeqRead reads f sequentially in chunks of len(buf), one chunk per
 // op, starting over at end of file; work is called on each chunk.
 func benchSeqRead(b *testing.B, f afero.File, buf []byte, work func([]byte)) {
 	b.Helper()
+	benchSeqPasses(b, f, buf, work, func(f afero.File) afero.File {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		return f
+	})
+}
+
+// benchSeqPasses is benchSeqRead that calls again at end of file for the
+// file to read next from its start.
+func benchSeqPasses(b *testing.B, f afero.File, buf []byte, work func([]byte), again func(afero.File) afero.File) {
+	b.Helper()
 	for i := 0; i < b.N; i++ {
 		n, err := io.ReadFull(f, buf)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			if _, err := f.Seek(0, io.SeekStart); err != nil {
-				b.Fatal(err)
-			}
+			f = again(f)
 			if n == 0 {
 				n, err = io.ReadFull(f, buf)
 			} else {
@@ -400,6 +503,40 @@ func benchSeqRead(b *testing.B, f afero.File, buf []byte, work func([]byte)) {
 	}
 }
 
+// benchSeqReadFile is benchSeqRead of path on fs in the cache mode asked
+// for. In mode cold every pass is cold: before starting over, with the
+// timer stopped, it drops the page cache and changes the file's
+// modification time, so that the Open of the next pass drops what the
+// Fs's own cache kept of it too (close-to-open coherence).
+func benchSeqReadFile(b *testing.B, fs afero.Fs, mode, path string, buf []byte, work func([]byte)) {
+	b.Helper()
+	benchPrepare(b, mode, path)
+	f := benchOpen(b, fs, path)
+	defer func() { f.Close() }()
+	again := func(f afero.File) afero.File {
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			b.Fatal(err)
+		}
+		return f
+	}
+	if mode == "cold" {
+		again = func(old afero.File) afero.File {
+			b.StopTimer()
+			defer b.StartTimer()
+			old.Close()
+			if err := os.Chtimes(path, time.Time{}, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+			benchDropCaches(b)
+			f = benchOpen(b, fs, path)
+			return f
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	benchSeqPasses(b, f, buf, work, again)
+}
+
 // BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
 func BenchmarkSeqRead128K(b *testing.B) {
 	cfg := benchCfg(b)
@@ -407,13 +544,7 @@ func BenchmarkSeqRead128K(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, nil)
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), nil)
 			})
 		})
 	}
@@ -445,14 +576,8 @@ func BenchmarkSeqReadCRC(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
 				var sum uint32
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, func(p []byte) {
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) {
 					for range rounds {
 						sum = crc32.Update(sum, crc32.IEEETable, p)
 					}
@@ -472,14 +597,8 @@ func BenchmarkSeqReadSHA256(b *testing.B) {
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchPrepare(b, mode, path)
-				f := benchOpen(b, fs, path)
-				defer f.Close()
-				buf := make([]byte, 128<<10)
 				var sum [sha256.Size]byte
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				benchSeqRead(b, f, buf, func(p []byte) { sum = sha256.Sum256(p) })
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) { sum = sha256.Sum256(p) })
 				_ = sum
 			})
 		})
@@ -510,12 +629,12 @@ func BenchmarkCopyDiscard(b *testing.B) {
 	}
 }
 
-// BenchmarkHTTPFileServer: GET of a whole file from http.FileServer over
-// afero.NewHttpFs, on loopback. OsFs lets net/http use sendfile; aiofs
-// copies.
+// BenchmarkHTTPFileServer: GET of a whole file (8 KiB, 1 MiB, 64 MiB)
+// from http.FileServer over afero.NewHttpFs, on loopback; net/http sends
+// both backends' files with sendfile.
 func BenchmarkHTTPFileServer(b *testing.B) {
 	cfg := benchCfg(b)
-	for _, size := range []int64{1 << 20, min(64<<20, cfg.size)} {
+	for _, size := range []int64{8 << 10, 1 << 20, min(64<<20, cfg.size)} {
 		path := benchInput(b, size)
 		b.Run("size="+benchHuman(size), func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {

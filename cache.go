@@ -33,8 +33,10 @@ type block struct {
 	flushing   bool
 	failed     bool
 	loading    chan struct{}
-	stale      bool // a write overtook the load in flight; drop its result
-	prefetched bool // loaded by readahead and not yet read
+	stale      bool     // a write overtook the load in flight; drop its result
+	prefetched bool     // loaded by readahead and not yet read
+	readTo     int      // how far reads of the clean block have reached
+	hot        *hotCopy // published for reads without fs.mu (hot.go)
 
 	prev, next *block // LRU links while clean
 }
@@ -99,7 +101,8 @@ func (b *block) remove(lo, hi int) {
 	b.ext = out
 }
 
-// clip forgets everything at or past byte cut of the block.
+// clip forgets everything at or past byte cut of the block, which must not
+// be hot.
 func (b *block) clip(cut int) {
 	out := b.ext[:0]
 	for _, e := range b.ext {
@@ -120,23 +123,30 @@ func newBlock(n *node, idx int64) *block {
 	return &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
 }
 
-// release returns the block's buffer; the block must be unreachable.
+// release returns the block's buffer, if it has one of its own (see
+// Fs.unpublish); the block must be unreachable.
 func (b *block) release() {
-	blockBufs.Put((*[blockSize]byte)(b.data))
+	if b.data != nil {
+		blockBufs.Put((*[blockSize]byte)(b.data))
+	}
 	b.data = nil
 }
 
 // cache accounts for the blocks of an Fs. Clean blocks and blocks being
-// loaded count against limit and are evicted least recently used first;
-// dirty blocks count against the write-behind bound instead. Guarded by
-// Fs.mu.
+// loaded count against limit and are evicted least recently used first,
+// hot ones last (see hot.go); dirty blocks count against the write-behind
+// bound instead. Guarded by Fs.mu, but for freq, which is atomic.
 type cache struct {
 	limit int64
 	used  int64 // bytes of clean and loading blocks
+	hot   int64 // bytes of hot blocks, which used counts too
 	dirty int64 // bytes of dirty blocks, flushing ones included
 	stuck int64 // bytes of failed dirty blocks
 
 	head, tail *block // LRU list of clean blocks, least recent at head
+
+	freq  freqSketch // how often blocks were read from the file lately
+	arena hotArena   // the hot blocks' bytes
 }
 
 func (c *cache) init(limit int64) { c.limit = limit }
@@ -192,16 +202,64 @@ func (c *cache) touch(b *block) {
 // yet, so a window never pushes out the one before it. It reports false
 // when there is no room to make.
 func (fs *Fs) makeRoom(forReadahead bool) bool {
+	return fs.evict(eviction{readahead: forReadahead})
+}
+
+// An eviction says which clean blocks evict may take.
+type eviction struct {
+	// readahead spares blocks that readahead loaded and nobody has read
+	// yet, and hot blocks while there are not too many.
+	readahead bool
+	// admit, for a block the sketch counted k times, takes a hot block
+	// only if the sketch counted it fewer times.
+	admit bool
+	k     uint32
+}
+
+// evictFor is the eviction that admits a block counted k times.
+func evictFor(k uint32) eviction { return eviction{admit: true, k: k} }
+
+// evict evicts clean blocks as e allows, least recently used first, until
+// one more block fits under the limit, and reports whether it does. Hot
+// blocks get a second chance: one that was read since eviction last
+// passed it, or any while hot blocks fill no more than their share of the
+// cache, is moved to the back instead, until every hot block has been
+// passed once.
+func (fs *Fs) evict(e eviction) bool {
 	c := &fs.cache
 	b := c.head
+	passes := c.hot / blockSize
 	for c.used+blockSize > c.limit {
-		for b != nil && forReadahead && b.prefetched {
-			b = b.next
-		}
 		if b == nil {
 			return false
 		}
-		next, n := b.next, b.node
+		next := b.next
+		if h := b.hot; h != nil {
+			spare := h.used.Load() || c.hot <= c.hotLimit()
+			if spare && passes > 0 {
+				passes--
+				h.used.Store(false)
+				if next == nil {
+					next = b // the tail already: met again next
+				} else {
+					c.unlink(b)
+					c.pushBack(b)
+				}
+				b = next
+				continue
+			}
+			if spare && e.readahead {
+				b = next
+				continue
+			}
+			if e.admit && e.k <= c.freq.estimate(b.node.seed, b.idx) {
+				return false
+			}
+		} else if e.readahead && b.prefetched {
+			b = next
+			continue
+		}
+		n := b.node
 		fs.dropBlock(b)
 		n.forgetIfIdle()
 		b = next
@@ -212,6 +270,7 @@ func (fs *Fs) makeRoom(forReadahead bool) bool {
 // uncache takes a clean block off the LRU list and out of the cached
 // bytes, counting it as wasted readahead if nobody read it.
 func (fs *Fs) uncache(b *block) {
+	fs.unpublish(b, true)
 	fs.cache.unlink(b)
 	fs.cache.used -= blockSize
 	if b.prefetched {
@@ -281,6 +340,7 @@ func (fs *Fs) dropBlock(b *block) {
 		fs.undirty(b)
 		b.release()
 	default:
+		fs.unpublish(b, false)
 		fs.uncache(b)
 		b.release()
 	}

@@ -35,7 +35,10 @@
 //
 // Every handle of a file in one Fs shares that file's state: a block cache
 // bounded by WithCacheSize, filled by readahead when a handle reads
-// sequentially (the window grows up to WithReadahead), and dirty blocks
+// sequentially (the window grows up to WithReadahead) and with blocks that
+// readers keep coming back to (hot blocks, read from memory without a
+// system call; a single pass over a large file does not evict them), and
+// dirty blocks
 // that Write fills and the engine writes behind, bounded by
 // WithWriteBehind. Handles of the same Fs see each other's writes at once;
 // other processes see them once flushed (Sync, Close, or a short delay),
@@ -89,7 +92,8 @@
 //   - node.go: the state all handles of one file share, attach and detach,
 //     and the locking rules; stat.go, sizes that include buffered data.
 //   - read.go: reads from blocks and the file; prefetch.go, readahead
-//     streams and windows; cache.go, blocks and the LRU cache.
+//     streams and windows; cache.go, blocks and the LRU cache; hot.go,
+//     blocks kept because readers come back to them, read without a lock.
 //   - writebehind.go: writes into dirty blocks, the dirty bound, writes
 //     straight to the file; flush.go, flushing and Sync; truncate.go;
 //     limits.go, how far writes may reach; commit.go, Fs.Sync and the

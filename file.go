@@ -36,8 +36,15 @@ type File struct {
 
 	ops opGuard // keeps bf open while operations use it
 
-	mu  sync.Mutex // guards off; held across Read, Write and Seek
+	mu  sync.Mutex // guards off, fdOff and fdMoved; held across Read, Write and Seek
 	off int64
+	// fdOff is the descriptor's own offset, which the File's pread and
+	// pwrite leave alone and only a lent Read (SyscallConn) or a SEEK_DATA
+	// moves, or -1 when not known; fdMoved is set once a lent Read may have
+	// moved it, and the File's offset is then where the descriptor's is
+	// (see settleOff).
+	fdOff   int64
+	fdMoved bool
 
 	// Guarded by Fs.mu.
 	werr   error       // sticky background write error
@@ -87,6 +94,12 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		f.osf = osFile(bf)
 		f.data = f.osf
 	}
+	if f.osf != nil && !fi.Mode().IsRegular() && !fi.IsDir() {
+		if f.osf, err = asOpened(f.osf); err != nil {
+			return nil, err
+		}
+		f.bf, f.data = f.osf, f.osf
+	}
 	if !fi.Mode().IsRegular() || f.osf != nil && onPseudoFS(f.osf, fi) {
 		// Served as afero.OsFs or the base serves it, O_APPEND included.
 		if f.appendMode {
@@ -111,8 +124,15 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 
 // openBase opens name in the base, through its own Open and Create when
 // the flags are theirs, so that errors name the operation the base's own
-// do ("open", "create").
+// do ("open", "create"); the OS's files as package os opens them.
 func (fs *Fs) openBase(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if !fs.wrapped {
+		f, err := openOS(name, flag, perm)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	}
 	switch {
 	case flag == os.O_RDONLY:
 		return fs.base.Open(name)
@@ -200,6 +220,9 @@ func (f *File) Read(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.settleOff(); err != nil {
+		return 0, f.pathErr("read", err)
+	}
 	if overflows(f.off, len(p)) {
 		if f.refers() {
 			return f.bf.ReadAt(p, f.off)
@@ -306,6 +329,9 @@ func (f *File) Write(p []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if err := f.settleOff(); err != nil {
+		return 0, f.pathErr("write", err)
+	}
 	off := f.off
 	if f.appendMode {
 		off = -1
@@ -391,6 +417,9 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	switch whence {
 	case io.SeekStart:
 	case io.SeekCurrent:
+		if err := f.settleOff(); err != nil {
+			return 0, f.pathErr("seek", err)
+		}
 		base = f.off
 	case io.SeekEnd:
 		size, err := f.size()
@@ -404,7 +433,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		f.n.flushNode()
 		pos, err := f.bf.Seek(offset, whence)
 		if err == nil {
-			f.off = pos
+			f.off, f.fdOff, f.fdMoved = pos, pos, false
 		}
 		return pos, err
 	}
@@ -427,6 +456,10 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if !f.n.limit.seekable(f.osf, pos) {
 		// The file system's largest offset, which lseek(2) refuses.
 		return 0, f.pathErr("seek", syscall.EINVAL)
+	}
+	if f.fdMoved {
+		// The File's offset is set: the descriptor's is unknown.
+		f.fdMoved, f.fdOff = false, -1
 	}
 	f.off = pos
 	return pos, nil

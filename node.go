@@ -1,6 +1,7 @@
 package aiofs
 
 import (
+	"hash/maphash"
 	"math"
 	"os"
 	"slices"
@@ -25,8 +26,8 @@ import (
 //     Linux's inode lock makes it, even when it waits for dirty room, and an
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu, limit and
-//     quiet (atomics, see node),
+//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
+//     and hot (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
 //     marked for it (sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O
@@ -108,10 +109,19 @@ type node struct {
 	// calm, false by whatever makes it authoritative or, in a wrapped Fs,
 	// adds a block, before it does.
 	quiet atomic.Bool
+	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
+	// there are none. Published under fs.mu.
+	hot  atomic.Pointer[hotIndex]
+	seed uint64 // tells the file's blocks from others' in the cache's sketch
 }
 
+// keySeed hashes file keys into node seeds: a file's seed outlives its
+// node, which goes when the last handle closes, so that a file opened
+// again and again is counted as one.
+var keySeed = maphash.MakeSeed()
+
 func newNode(fs *Fs, key fileKey) *node {
-	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block)}
+	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block), seed: maphash.Comparable(keySeed, key)}
 	if fs.wrapped {
 		n.limit.ok.Store(math.MaxInt64) // the base refuses what it cannot take
 	}

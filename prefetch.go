@@ -81,18 +81,19 @@ func (ra *readahead) random(off int64, length int) bool {
 }
 
 // update follows a read of length bytes at off and returns the windows it
-// calls for, clamped at the end of the file. Called with fs.mu held.
-func (ra *readahead) update(n *node, off int64, length int) []window {
+// calls for, clamped at the end of the file, and whether the read belongs
+// to a stream. Called with fs.mu held.
+func (ra *readahead) update(n *node, off int64, length int) (_ []window, stream bool) {
 	fs := n.fs
 	if ra.off(fs, length) {
-		return nil
+		return nil, false
 	}
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
 	if ra.random(off, length) {
-		return nil
+		return nil, false
 	}
-	return ra.windows(n, off, length)
+	return ra.windows(n, off, length), true
 }
 
 // ahead is update for a read that follows has already seen and found to
@@ -129,13 +130,19 @@ func (ra *readahead) windows(n *node, off int64, length int) []window {
 			c.next = -1
 		}
 		s = ra.oldestStream()
+		// On the OS, a file no larger than a first window is read by the
+		// reader's next read as fast as by a window, which would cost a
+		// look at the page cache first (a server's small static files).
+		small := !fs.wrapped && off < initialWindow && size <= initialWindow
 		size := min(limit, max(initialWindow, roundPow2(int64(length))*4))
 		start := off - off%blockSize
 		*s = stream{start: start, size: size, async: size - roundPow2(int64(length))}
 		if s.async <= 0 {
 			s.async = size
 		}
-		ask(s)
+		if !small {
+			ask(s)
+		}
 	}
 	s.tick = ra.tick
 	end := off + int64(length)

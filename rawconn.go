@@ -11,7 +11,8 @@ import (
 // sendfile(2) instead of copying it. For a regular file, its Read brings
 // the descriptor in line with the File first: the Fs's buffered data of
 // the file is written, and the descriptor's offset is the File's, and
-// afterwards the File's offset is where the descriptor's ended. Its
+// afterwards the File's offset is where the descriptor's ended. The
+// descriptor is seeked only when its offset is not the File's already. Its
 // Write is not supported: bytes written behind the cache's back would
 // make it disagree with the file. The files of a wrapped Fs have no
 // descriptor and return errors.ErrUnsupported.
@@ -59,16 +60,33 @@ func (c rawConn) Read(fn func(fd uintptr) bool) error {
 	if err != nil {
 		return f.pathErr("write", err)
 	}
-	if _, err := f.osf.Seek(f.off, io.SeekStart); err != nil {
+	if err := f.settleOff(); err != nil {
 		return err
 	}
-	err = c.rc.Read(fn)
-	pos, serr := f.osf.Seek(0, io.SeekCurrent)
-	if serr != nil {
-		return serr
+	if f.fdOff != f.off {
+		if _, err := f.osf.Seek(f.off, io.SeekStart); err != nil {
+			return err
+		}
+		f.fdOff = f.off
 	}
-	f.off = pos
-	return err
+	// Where fn leaves the descriptor is asked only when the File's offset
+	// is next used: a server closes the file after sendfile.
+	f.fdMoved = true
+	return c.rc.Read(fn)
+}
+
+// settleOff makes the File's offset the descriptor's after a lent Read
+// may have moved it. Called with f.mu held.
+func (f *File) settleOff() error {
+	if !f.fdMoved {
+		return nil
+	}
+	pos, err := f.osf.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return err
+	}
+	f.off, f.fdOff, f.fdMoved = pos, pos, false
+	return nil
 }
 
 var errRawWrite = errors.New("aiofs: writing a regular file through its raw descriptor is not supported")

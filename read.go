@@ -7,12 +7,24 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	follows := false
 	if n.quiet.Load() {
+		// Nothing buffered: hot blocks, else the file answers without the
+		// Fs's lock, unless readahead follows the read. An O_DIRECT read
+		// goes to the file, which judges its alignment.
+		if !f.directIO && n.readHot(p, off) {
+			fs.st.cacheHits.Add(off, 1)
+			n.hit(off)
+			return len(p), nil
+		}
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
-			// Nothing cached or buffered, and not a read readahead
-			// follows: the file answers, without the Fs's lock.
-			m, err := fs.eng.pread(f.data, p, off)
 			fs.st.cacheMisses.Add(off, 1)
-			return m, err
+			if k := n.count(f, off); k >= admitAt {
+				// Read the whole block in instead, and serve p from it.
+				n.admit(f, off/blockSize, k)
+				if n.readHot(p, off) {
+					return len(p), nil
+				}
+			}
+			return fs.eng.pread(f.data, p, off)
 		}
 	}
 	fs.mu.Lock()
@@ -20,7 +32,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	if follows {
 		wins = f.ra.ahead(n, off, len(p)) // follows has seen the read
 	} else {
-		wins = f.ra.update(n, off, len(p))
+		wins, follows = f.ra.update(n, off, len(p))
 	}
 	if len(wins) > 0 {
 		fs.mu.Unlock()
@@ -28,6 +40,15 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 			n.prefetch(f, w)
 		}
 		fs.mu.Lock()
+	}
+	// A stream's reads are not coming back, but a stream that starts at the
+	// beginning of the file may be one that came before.
+	if (!follows || off == 0) && n.blocks[off/blockSize] == nil {
+		if k := n.count(f, off); k >= admitAt {
+			fs.mu.Unlock()
+			n.admit(f, off/blockSize, k)
+			fs.mu.Lock()
+		}
 	}
 	m, err, locked := n.readLocked(f, p, off)
 	if locked {
@@ -66,7 +87,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				want = min(want, b.n-bo)
 			}
 			copy(p[done:done+want], b.data[bo:])
-			fs.used(b)
+			fs.used(b, bo, bo+want)
 			done += want
 			continue
 		case b != nil && b.dirty() && b.covers(bo, bo+want):
@@ -99,6 +120,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				readEnd = end
 			}
 		}
+		gen := n.directGen
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
@@ -114,6 +136,15 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		}
 		if n.sized() != auth {
 			continue // a write raced with the read; read again
+		}
+		if done+m < end && !n.settled(gen) {
+			// A truncate or a write past the blocks changed the file under
+			// the read: n.size may not be its size yet, and a short read
+			// is no hole. Read again once the change is over.
+			for n.direct {
+				fs.room.Wait()
+			}
+			continue
 		}
 		if done+m < end {
 			if !n.sized() {
@@ -133,22 +164,31 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	return done, nil, true
 }
 
-// used records a read from a clean or dirty known block. A block that
-// readahead brought in is read once by its stream and is the first to go
-// when room is needed; a block read again is kept as recently used.
-func (fs *Fs) used(b *block) {
+// used records a read of [lo, hi) from a clean or dirty known block. A
+// block that readahead brought in is read once by its stream and is the
+// first to go when room is needed; a block read again at bytes read
+// before is made hot (see hot.go), one read on as recently used.
+func (fs *Fs) used(b *block, lo, hi int) {
 	if b.dirty() {
 		b.prefetched = false
 		return
 	}
-	if b.prefetched {
+	again := lo < b.readTo
+	b.readTo = max(b.readTo, hi)
+	switch {
+	case b.hot != nil:
+		b.hot.used.Store(true)
+		fs.cache.touch(b)
+	case b.prefetched:
 		b.prefetched = false
 		fs.st.prefetchUsed.Add(uint64(b.n))
 		fs.cache.unlink(b)
 		fs.cache.pushFront(b)
-		return
+	case again:
+		fs.promote(b)
+	default:
+		fs.cache.touch(b)
 	}
-	fs.cache.touch(b)
 }
 
 // complete reads the parts of a dirty block that were not written, so

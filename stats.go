@@ -24,6 +24,7 @@ type Stats struct {
 	CacheHits       uint64 // reads served entirely from cached blocks
 	CacheMisses     uint64 // reads that went to the file
 	CachedBytes     int64  // bytes in clean cached blocks and prefetch in flight
+	HotBytes        int64  // bytes of CachedBytes in blocks kept because they are read again
 	PrefetchWindows uint64 // readahead windows issued
 	PrefetchUsed    uint64 // prefetched bytes that a read then used
 	PrefetchWasted  uint64 // prefetched bytes evicted or dropped unread
@@ -71,6 +72,7 @@ func (fs *Fs) Stats() Stats {
 	}
 	fs.mu.Lock()
 	s.CachedBytes = fs.cache.used
+	s.HotBytes = fs.cache.hot
 	s.DirtyBytes = fs.cache.dirty
 	fs.mu.Unlock()
 	return s

@@ -37,6 +37,7 @@ func (n *node) cut(size int64) {
 			fs.dropBlock(b)
 		case idx == last:
 			wasDirty := b.dirty()
+			fs.unpublish(b, true)
 			b.clip(int(size % blockSize))
 			if wasDirty && !b.dirty() {
 				fs.cleaned(b)

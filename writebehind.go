@@ -213,6 +213,7 @@ func (n *node) overwritten(p []byte, off int64) {
 		}
 		at := idx * blockSize
 		bo, bh := int(max(off-at, 0)), int(min(end-at, blockSize))
+		n.fs.unpublish(b, true)
 		copy(b.data[bo:bh], p[at+int64(bo)-off:])
 		b.n = max(b.n, bh)
 		if b.dirty() {

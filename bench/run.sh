@@ -65,7 +65,7 @@ cd "$repo"
 export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo "$HOME/go")/bin"
 
 quick=0 size=1GiB write_size=256MiB files=10000 count=10 benchtime=1s
-bench='^Benchmark(RandRead4K|SeqRead128K|SeqReadCRC|SeqReadSHA256|CopyDiscard|HTTPFileServer|Write|SmallFiles|LogAppend|Threads)$'
+bench='^Benchmark(RandRead4K|HotRead4K|SeqRead128K|SeqReadCRC|SeqReadSHA256|CopyDiscard|HTTPFileServer|Write|SmallFiles|LogAppend|Threads)$'
 engine=${AIOFS_ENGINE:-} cold=0 dir=${TMPDIR:-/tmp} fio_runtime=10 use_fio=1 out=""
 tier=disk use_wrk=1 delay=1ms wrk_rounds=3 wrk_duration=5
 set_size=0 set_write=0 set_files=0 set_count=0 set_benchtime=0 set_fio_runtime=0 set_bench=0
