@@ -576,6 +576,20 @@ func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
 	}
 }
 
+// describe tells what the model knows of h and of the other handles of
+// its file, for a violation's message.
+func (m *model) describe(h *mhandle) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the handle: %s, opened as %s at fault mark %d, %v (inode %d), owed since step %d; its file's other handles:",
+		modeNames[h.mode], h.name, h.openedAt, h.file, h.file.ino, h.owedStep)
+	for s := range mSlots {
+		if g := m.hs[s]; g != nil && g != h && g.file == h.file {
+			fmt.Fprintf(&b, " h%d (%s, opened as %s, owed %v)", s, modeNames[g.mode], g.name, g.owed)
+		}
+	}
+	return b.String()
+}
+
 // due reports whether h must report the error it owes now. A fault is
 // logged as the engine returns it, a moment before the flush that got it
 // records it under the Fs's lock; a call of the next step may come first.
@@ -793,7 +807,7 @@ func (m *model) apply(o mop) *violation {
 			return m.fail("invented", "%v at %d returned %d, %v: no injected fault explains it", o, off, n, err)
 		}
 		if err == nil && owed {
-			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v", o, h.owedBy)
+			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 		}
 		if err != nil && mSkip("failedwrite") {
 			return m.repair(h)
@@ -970,7 +984,7 @@ func (m *model) close(slot int, h *mhandle) *violation {
 	// it owed before counts; a writer's Close flushes, so a failure while
 	// it runs counts too.
 	if err == nil && (owed || h.writable() && h.owed) {
-		return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v", o, h.owedBy)
+		return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 	}
 	if !h.writable() {
 		return nil
