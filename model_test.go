@@ -62,7 +62,11 @@ package aiofs_test
 //     and fsync per inode, and after a nil Sync every write of the file
 //     (of every file, for Fs.Sync) must have been followed by an fsync of
 //     it, or a commit of every file system, that ended before the Sync
-//     returned; files with no link left need none.
+//     returned; files with no link left need none. A background Fs.Sync,
+//     which steps ran beside, answers for the writes that ended before it
+//     began; two Fs.Sync calls at once each answer for all before they
+//     returned ("each wait for everything written before their own
+//     start"). A nil Fs.Close leaves every file as the model has it.
 //  7. Dropped data. "If that data is dropped (its last writer closed), the
 //     handles that were open at the failure keep failing their Sync":
 //     when the last writable handle of a file closes, the file must equal
@@ -74,10 +78,13 @@ package aiofs_test
 //  8. Progress. "The call waits until flushing frees room": no call blocks
 //     for seconds when the test runs nothing else (a watchdog reports the
 //     call with the Fs's goroutines).
-//  9. The Fs's own state (Fs.CheckInvariants, after every step): the
+//  9. Namespace. Opens, renames, removes, Mkdir and Symlink through the
+//     Fs succeed or fail as the OS's calls do (as os.Rename: never onto
+//     an existing directory), ENOENT where the model has no such name.
+// 10. The Fs's own state (Fs.CheckInvariants, after every step): the
 //     cache counts what its blocks are, each block is in a legal state,
 //     quiet only while reads may bypass the node, writers are handles.
-// 10. At the end, with faults off, a fresh handle of each file syncs with
+// 11. At the end, with faults off, a fresh handle of each file syncs with
 //     no error (it inherits nothing) and the file equals the model; then
 //     every handle closes, failing when it owes an error.
 //
@@ -1096,7 +1103,7 @@ func (m *model) invariants(step int) *violation {
 }
 
 // finish turns faults off, syncs each file that has a name through a
-// fresh handle and closes every handle (rule 10).
+// fresh handle and closes every handle (rule 11).
 func (m *model) finish() *violation {
 	m.log.SetEnabled(false)
 	if m.closed {
