@@ -303,13 +303,14 @@ type model struct {
 	log *aiofs.FaultLog
 	// oracle records the writes and commits that reach each file, to
 	// check what a nil Sync promised (rule 6).
-	oracle *aiofs.Oracle
-	mspace // the files and their names
-	hs     map[int]*mhandle
-	bg     []*mbgSync // Fs.Sync calls running in the background
-	closed bool       // Fs.Close ran: the run is over
-	mark   int        // faults attributed so far
-	step   int
+	oracle   *aiofs.Oracle
+	mspace   // the files and their names
+	hs       map[int]*mhandle
+	bg       []*mbgSync // Fs.Sync calls running in the background
+	closed   bool       // Fs.Close ran: the run is over
+	mark     int        // faults attributed so far
+	bgFaults int        // of them, failed writes of background flushes
+	step     int
 	// hugeFails says the file system refuses a Truncate to mHuge, as
 	// ext4 and xfs do; tmpfs accepts it, and then the model makes none.
 	hugeFails bool
@@ -567,6 +568,7 @@ func errnoOf(err error) (syscall.Errno, bool) {
 // direct write (own: file, offset, length; nil for none). Faults name
 // their file by its inode.
 func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
+	background := 0
 	for _, f := range m.log.Since(m.mark) {
 		m.mark = f.Seq + 1
 		if f.Op != "pwritev" {
@@ -575,11 +577,30 @@ func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
 		if own != nil && own.is(f) && f.Off == ownOff && f.Len == ownLen {
 			continue
 		}
+		background++
 		for _, h := range m.hs {
 			if h.file.is(f) && h.openedAt <= f.Seq && !h.owed {
 				h.owed, h.owedBy, h.owedStep = true, f, m.step
 			}
 		}
+	}
+	if background > 0 {
+		m.bgFaults += background
+		m.awaitRecorded()
+	}
+}
+
+// awaitRecorded waits a while for the Fs to record the failed flushes
+// attributed so far. A fault is logged as the engine returns it; the
+// flush that got it records it under the Fs's lock when its goroutine
+// runs again, which on a loaded machine may be after several steps.
+// Stats.BackgroundErrors counts the recorded ones. If they are not all
+// recorded within a second (the model took for a flush a write the Fs
+// made straight to the file), the steps go on.
+func (m *model) awaitRecorded() {
+	deadline := time.Now().Add(time.Second)
+	for m.fs.Stats().BackgroundErrors < uint64(m.bgFaults) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Microsecond)
 	}
 }
 
@@ -597,10 +618,10 @@ func (m *model) describe(h *mhandle) string {
 	return b.String()
 }
 
-// due reports whether h must report the error it owes now. A fault is
-// logged as the engine returns it, a moment before the flush that got it
-// records it under the Fs's lock; a call of the next step may come first.
-// So a fault attributed after step k must be reported from step k+2 on.
+// due reports whether h must report the error it owes now: a fault
+// attributed after step k, from step k+2 on (attribute waits for the Fs
+// to record it; the step between is slack for a fault the Fs is late to
+// record).
 func (m *model) due(h *mhandle) bool { return h.owed && h.owedStep < m.step-1 }
 
 // explained reports whether err from a call of h that began at fault mark
