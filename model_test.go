@@ -62,7 +62,11 @@ package aiofs_test
 //     and fsync per inode, and after a nil Sync every write of the file
 //     (of every file, for Fs.Sync) must have been followed by an fsync of
 //     it, or a commit of every file system, that ended before the Sync
-//     returned; files with no link left need none.
+//     returned; files with no link left need none. A background Fs.Sync,
+//     which steps ran beside, answers for the writes that ended before it
+//     began; two Fs.Sync calls at once each answer for all before they
+//     returned ("each wait for everything written before their own
+//     start"). A nil Fs.Close leaves every file as the model has it.
 //  7. Dropped data. "If that data is dropped (its last writer closed), the
 //     handles that were open at the failure keep failing their Sync":
 //     when the last writable handle of a file closes, the file must equal
@@ -74,10 +78,13 @@ package aiofs_test
 //  8. Progress. "The call waits until flushing frees room": no call blocks
 //     for seconds when the test runs nothing else (a watchdog reports the
 //     call with the Fs's goroutines).
-//  9. The Fs's own state (Fs.CheckInvariants, after every step): the
+//  9. Namespace. Opens, renames, removes, Mkdir and Symlink through the
+//     Fs succeed or fail as the OS's calls do (as os.Rename: never onto
+//     an existing directory), ENOENT where the model has no such name.
+// 10. The Fs's own state (Fs.CheckInvariants, after every step): the
 //     cache counts what its blocks are, each block is in a legal state,
 //     quiet only while reads may bypass the node, writers are handles.
-// 10. At the end, with faults off, a fresh handle of each file syncs with
+// 11. At the end, with faults off, a fresh handle of each file syncs with
 //     no error (it inherits nothing) and the file equals the model; then
 //     every handle closes, failing when it owes an error.
 //
@@ -296,13 +303,14 @@ type model struct {
 	log *aiofs.FaultLog
 	// oracle records the writes and commits that reach each file, to
 	// check what a nil Sync promised (rule 6).
-	oracle *aiofs.Oracle
-	mspace // the files and their names
-	hs     map[int]*mhandle
-	bg     []*mbgSync // Fs.Sync calls running in the background
-	closed bool       // Fs.Close ran: the run is over
-	mark   int        // faults attributed so far
-	step   int
+	oracle   *aiofs.Oracle
+	mspace   // the files and their names
+	hs       map[int]*mhandle
+	bg       []*mbgSync // Fs.Sync calls running in the background
+	closed   bool       // Fs.Close ran: the run is over
+	mark     int        // faults attributed so far
+	bgFaults int        // of them, failed writes of background flushes
+	step     int
 	// hugeFails says the file system refuses a Truncate to mHuge, as
 	// ext4 and xfs do; tmpfs accepts it, and then the model makes none.
 	hugeFails bool
@@ -560,6 +568,7 @@ func errnoOf(err error) (syscall.Errno, bool) {
 // direct write (own: file, offset, length; nil for none). Faults name
 // their file by its inode.
 func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
+	background := 0
 	for _, f := range m.log.Since(m.mark) {
 		m.mark = f.Seq + 1
 		if f.Op != "pwritev" {
@@ -568,18 +577,51 @@ func (m *model) attribute(own *mfile, ownOff int64, ownLen int) {
 		if own != nil && own.is(f) && f.Off == ownOff && f.Len == ownLen {
 			continue
 		}
+		background++
 		for _, h := range m.hs {
 			if h.file.is(f) && h.openedAt <= f.Seq && !h.owed {
 				h.owed, h.owedBy, h.owedStep = true, f, m.step
 			}
 		}
 	}
+	if background > 0 {
+		m.bgFaults += background
+		m.awaitRecorded()
+	}
 }
 
-// due reports whether h must report the error it owes now. A fault is
-// logged as the engine returns it, a moment before the flush that got it
-// records it under the Fs's lock; a call of the next step may come first.
-// So a fault attributed after step k must be reported from step k+2 on.
+// awaitRecorded waits a while for the Fs to record the failed flushes
+// attributed so far. A fault is logged as the engine returns it; the
+// flush that got it records it under the Fs's lock when its goroutine
+// runs again, which on a loaded machine may be after several steps.
+// Stats.BackgroundErrors counts the recorded ones. If they are not all
+// recorded within a second (the model took for a flush a write the Fs
+// made straight to the file), the steps go on.
+func (m *model) awaitRecorded() {
+	deadline := time.Now().Add(time.Second)
+	for m.fs.Stats().BackgroundErrors < uint64(m.bgFaults) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Microsecond)
+	}
+}
+
+// describe tells what the model knows of h and of the other handles of
+// its file, for a violation's message.
+func (m *model) describe(h *mhandle) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "the handle: %s, opened as %s at fault mark %d, %v (inode %d), owed since step %d; its file's other handles:",
+		modeNames[h.mode], h.name, h.openedAt, h.file, h.file.ino, h.owedStep)
+	for s := range mSlots {
+		if g := m.hs[s]; g != nil && g != h && g.file == h.file {
+			fmt.Fprintf(&b, " h%d (%s, opened as %s, owed %v)", s, modeNames[g.mode], g.name, g.owed)
+		}
+	}
+	return b.String()
+}
+
+// due reports whether h must report the error it owes now: a fault
+// attributed after step k, from step k+2 on (attribute waits for the Fs
+// to record it; the step between is slack for a fault the Fs is late to
+// record).
 func (m *model) due(h *mhandle) bool { return h.owed && h.owedStep < m.step-1 }
 
 // explained reports whether err from a call of h that began at fault mark
@@ -793,7 +835,7 @@ func (m *model) apply(o mop) *violation {
 			return m.fail("invented", "%v at %d returned %d, %v: no injected fault explains it", o, off, n, err)
 		}
 		if err == nil && owed {
-			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v", o, h.owedBy)
+			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 		}
 		if err != nil && mSkip("failedwrite") {
 			return m.repair(h)
@@ -970,7 +1012,7 @@ func (m *model) close(slot int, h *mhandle) *violation {
 	// it owed before counts; a writer's Close flushes, so a failure while
 	// it runs counts too.
 	if err == nil && (owed || h.writable() && h.owed) {
-		return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v", o, h.owedBy)
+		return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 	}
 	if !h.writable() {
 		return nil
@@ -1082,7 +1124,7 @@ func (m *model) invariants(step int) *violation {
 }
 
 // finish turns faults off, syncs each file that has a name through a
-// fresh handle and closes every handle (rule 10).
+// fresh handle and closes every handle (rule 11).
 func (m *model) finish() *violation {
 	m.log.SetEnabled(false)
 	if m.closed {
