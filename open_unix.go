@@ -5,6 +5,7 @@ package aiofs
 import (
 	"errors"
 	"os"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -18,6 +19,11 @@ import (
 // good part of a small file's cost. A file of another kind is given that
 // state afterwards (see asOpened).
 func openOS(name string, flag int, perm os.FileMode) (*os.File, error) {
+	if runtime.GOOS != "linux" && flag&os.O_CREATE != 0 && perm&os.ModeSticky != 0 {
+		// BSD open(2) drops the sticky bit of a new file; os.OpenFile
+		// sets it afterwards, as OsFs's files have it.
+		return os.OpenFile(name, flag, perm)
+	}
 	mode := uint32(perm.Perm())
 	if perm&os.ModeSetuid != 0 {
 		mode |= syscall.S_ISUID
