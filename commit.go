@@ -166,11 +166,10 @@ func (n *node) committed(written uint64) {
 // it is closed in the background, since fs.mu is never held across a
 // system call. Called with fs.mu held.
 func (n *node) releaseKept() {
-	if n.kept && n.synced >= n.written {
-		n.kept = false
+	if n.kept() && n.synced >= n.written {
 		delete(n.fs.keptNodes, n)
 	}
-	if !n.kept && n.keep != nil && n.keepUsers == 0 {
+	if !n.kept() && n.keep != nil && n.keepUsers == 0 {
 		k := n.keep
 		n.keep = nil
 		go k.Close()
@@ -269,10 +268,17 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 	return false
 }
 
+// kept reports whether the node is kept for a commit (Fs.keptNodes).
+// Called with fs.mu held.
+func (n *node) kept() bool {
+	_, ok := n.fs.keptNodes[n]
+	return ok
+}
+
 // keepWith keeps the node for a commit through k, or by name if k is
 // nil. Called with fs.mu held.
 func (n *node) keepWith(k afero.File) {
-	n.keep, n.kept = k, true
+	n.keep = k
 	n.name = cleanPath(n.name) // as renamed and keptUnder compare it
 	if n.fs.keptNodes == nil {
 		n.fs.keptNodes = make(map[*node]struct{})
@@ -284,7 +290,7 @@ func (n *node) keepWith(k afero.File) {
 // its last handle, has closed. Called with fs.mu held.
 func (n *node) owes(f *File) bool {
 	_, open := n.handles[f]
-	return open && len(n.handles) == 1 && n.synced < n.written && !n.kept && !n.nameless()
+	return open && len(n.handles) == 1 && n.synced < n.written && !n.kept() && !n.nameless()
 }
 
 // dropIfGone stops keeping the closed file of node for a commit once its

@@ -134,20 +134,14 @@ var fsRules = []func(fs *Fs) error{
 		}
 		return nil
 	},
-	// The closed files kept for Fs.Sync are the nodes kept, within the
+	// The closed files kept for Fs.Sync are nodes of the Fs, within the
 	// budget.
 	func(fs *Fs) error {
-		kept := 0
-		for _, n := range fs.nodes {
-			if n.kept {
-				kept++
-				if _, ok := fs.keptNodes[n]; !ok {
-					return fmt.Errorf("node %v is kept, and not in Fs.keptNodes", n.key)
-				}
+		kept := len(fs.keptNodes)
+		for n := range fs.keptNodes {
+			if fs.nodes[n.key] != n {
+				return fmt.Errorf("node %v is kept, and not the Fs's node under its key", n.key)
 			}
-		}
-		if kept != len(fs.keptNodes) {
-			return fmt.Errorf("Fs.keptNodes has %d nodes, but %d nodes are kept", len(fs.keptNodes), kept)
 		}
 		if kept > max(fs.keepBudget, maxKept) {
 			return fmt.Errorf("%d nodes kept, over the budget %d", kept, max(fs.keepBudget, maxKept))
@@ -198,14 +192,14 @@ var nodeRules = []func(n *node) error{
 	// A closed file owes a commit exactly while it is kept for one, and
 	// only a kept file (or a commit using it) holds a descriptor.
 	func(n *node) error {
-		if n.keep != nil && !n.kept && n.keepUsers == 0 {
+		if n.keep != nil && !n.kept() && n.keepUsers == 0 {
 			return errors.New("holds a descriptor, and is not kept")
 		}
 		if n.keepUsers < 0 {
 			return fmt.Errorf("keepUsers %d", n.keepUsers)
 		}
-		if len(n.handles) == 0 && n.kept != (n.synced < n.written) {
-			return fmt.Errorf("closed, kept %v, with %d of %d writes committed", n.kept, n.synced, n.written)
+		if len(n.handles) == 0 && n.kept() != (n.synced < n.written) {
+			return fmt.Errorf("closed, kept %v, with %d of %d writes committed", n.kept(), n.synced, n.written)
 		}
 		return nil
 	},
@@ -246,7 +240,7 @@ var nodeRules = []func(n *node) error{
 		if n.dirtyBlocks > 0 && len(n.writers) == 0 {
 			return fmt.Errorf("%d dirty blocks and no writer", n.dirtyBlocks)
 		}
-		if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept && n.keep == nil {
+		if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept() && n.keep == nil {
 			return errors.New("no handle, no block, not kept, and not forgotten")
 		}
 		return nil

@@ -92,9 +92,8 @@ type node struct {
 	// to, for committing it by name.
 	name string
 	// Once the last handle has closed with writes uncommitted, the file is
-	// kept for Fs.Sync (kept): by a descriptor of its own (keep), used by
-	// keepUsers commits at the moment, or else by name.
-	kept      bool
+	// kept for Fs.Sync (in Fs.keptNodes): by a descriptor of its own
+	// (keep), used by keepUsers commits at the moment, or else by name.
 	keep      afero.File
 	keepUsers int
 
@@ -319,7 +318,7 @@ func (n *node) leave(f *File) {
 // forgetIfIdle removes the node from the Fs when no handle uses it, it
 // holds no block, and it is not kept for a commit.
 func (n *node) forgetIfIdle() {
-	if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept && n.keep == nil {
+	if len(n.handles) == 0 && len(n.blocks) == 0 && !n.kept() && n.keep == nil {
 		if n.timer != nil {
 			n.timer.Stop()
 			n.timer = nil
