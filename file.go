@@ -386,6 +386,31 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
+// failedWrite gives f the error of a background write of its file, unless
+// it has one to report already. Called with fs.mu held.
+func (f *File) failedWrite(err error) {
+	if f.werr == nil {
+		f.werr = err
+	}
+}
+
+// writeLost marks f's write error, if any, as standing for data dropped,
+// which no Sync can mend. Called with fs.mu held.
+func (f *File) writeLost() {
+	if f.werr != nil {
+		f.lost = true
+	}
+}
+
+// clearWriteErr clears f's write error after a Sync wrote and committed
+// all the Fs had of the file, unless the data it stood for was lost.
+// Called with fs.mu held.
+func (f *File) clearWriteErr() {
+	if !f.lost {
+		f.werr = nil
+	}
+}
+
 // stickyErr returns f's background write error.
 func (f *File) stickyErr() error {
 	f.fs.mu.Lock()

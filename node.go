@@ -12,43 +12,6 @@ import (
 	"github.com/spf13/afero"
 )
 
-// # Locking
-//
-// The locks, in the order they are taken:
-//
-//   - File.mu guards a handle's offset. Read, Write and Seek hold it
-//     throughout, so calls on one handle happen one at a time, as on an
-//     os.File.
-//   - node.wmu serializes the changes a file's handles make: every Write,
-//     WriteAt and Truncate of a regular file, and an Open that truncates
-//     it, holds the wmu of the file's node from start to end. Each Write is
-//     thereby atomic with respect to the other handles of the Fs, as
-//     Linux's inode lock makes it, even when it waits for dirty room, and an
-//     append computes its offset and claims it in one step. Flushes never
-//     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
-//     and hot (atomics, see node),
-//     every block, the cache's accounting, and the fields of each File
-//     marked for it (sticky errors). It is never held
-//     across a system call or an engine call: a function that does I/O
-//     releases it first and retakes it after, says so in its comment, and
-//     checks again what it relies on (the node's blocks may have been
-//     flushed, dropped or loaded meanwhile). Fs.room, a condition on Fs.mu,
-//     is broadcast whenever block state settles: a flush, load or direct
-//     change ended, dirty room was freed, a handle left its node.
-//   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
-//     the engines' own locks, the counters (atomic).
-//
-// Changes of the file itself are ordered by node state, under Fs.mu: at
-// most one flush (node.flushing) or direct change (node.direct: a write
-// that bypasses the blocks, or a truncate) runs at a time, and neither
-// starts while the other runs. A block read from the file while a direct
-// change started or ended (node.directGen) may hold old bytes and is not
-// kept; a flush never overlaps a load, because writers wait for blocks
-// being loaded and loads only fill blocks nobody has written. So whatever
-// order these complete in, the blocks hold what the file will hold once
-// the Fs's pending writes land.
-
 // A node is the state every handle of one file in an Fs shares: its
 // cached and dirty blocks, and the size the Fs knows.
 type node struct {
@@ -105,8 +68,9 @@ type node struct {
 	// quiet is set while a read that readahead does not follow is a read
 	// of the file (see calm), so that readers may see it without fs.mu.
 	// It is stored under fs.mu: true by a reader that finds the node
-	// calm, false by whatever makes it authoritative or, in a wrapped Fs,
-	// adds a block, before it does.
+	// calm, false before anything makes it not calm, by the only three
+	// changes that do: beginWrite, beginDirect, and Fs.addBlock in a
+	// wrapped Fs.
 	quiet atomic.Bool
 	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
 	// there are none. Published under fs.mu.
@@ -150,6 +114,13 @@ func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped && n.trus
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
 func (n *node) unsynced() bool { return n.authoritative() || n.written != n.synced }
+
+// beginWrite counts a Write admitted, as it begins changing the node.
+// Called with fs.mu held.
+func (n *node) beginWrite() {
+	n.writing++
+	n.quiet.Store(false)
+}
 
 // settled reports whether no direct change ran since gen was taken, so a
 // block read from the file since then holds current bytes.
@@ -296,9 +267,7 @@ func (n *node) dropUnwritable(err error) {
 	n.trusted = false // n.size counted the dropped data: the file knows
 	n.fs.lost.add(n.fs.pathErr("write", n.name, err))
 	for h := range n.handles {
-		if h.werr != nil {
-			h.lost = true
-		}
+		h.writeLost()
 	}
 }
 

@@ -233,15 +233,7 @@ func (n *node) prefetch(f *File, w window) {
 		if !fs.makeRoom(true) {
 			break
 		}
-		b := newBlock(n, idx)
-		b.loading = make(chan struct{})
-		b.prefetched = true
-		n.blocks[idx] = b
-		if fs.wrapped {
-			n.quiet.Store(false) // see node.calm
-		}
-		fs.cache.used += blockSize
-		blocks = append(blocks, b)
+		blocks = append(blocks, fs.startLoad(n, idx, true))
 	}
 	if len(blocks) == 0 {
 		return
@@ -261,20 +253,5 @@ func (n *node) load(f *File, b *block, gen uint64) {
 	m, err := fs.eng.pread(f.data, b.data, b.idx*blockSize)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	close(b.loading)
-	b.loading = nil
-	if err != nil || b.stale || n.blocks[b.idx] != b || !n.settled(gen) {
-		if n.blocks[b.idx] == b {
-			delete(n.blocks, b.idx)
-		}
-		fs.cache.used -= blockSize
-		b.release()
-		n.forgetIfIdle()
-	} else {
-		clear(b.data[m:])
-		b.n = m
-		b.known = true
-		fs.cache.pushBack(b)
-	}
-	fs.room.Broadcast()
+	fs.loaded(b, m, err == nil && n.settled(gen))
 }

@@ -36,12 +36,7 @@ func (n *node) cut(size int64) {
 		case idx > last || idx == last && (size%blockSize == 0 || b.loading != nil):
 			fs.dropBlock(b)
 		case idx == last:
-			wasDirty := b.dirty()
-			fs.unpublish(b, true)
-			b.clip(int(size % blockSize))
-			if wasDirty && !b.dirty() {
-				fs.cleaned(b)
-			}
+			fs.clip(b, int(size%blockSize))
 		}
 	}
 }
