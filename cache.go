@@ -212,7 +212,7 @@ func (fs *Fs) evict(e eviction) bool {
 func (fs *Fs) addBlock(n *node, idx int64) *block {
 	b := &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
 	n.blocks[idx] = b
-	if fs.wrapped {
+	if fs.store.remote() {
 		n.quiet.Store(false)
 	}
 	return b

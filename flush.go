@@ -222,7 +222,7 @@ func (n *node) flushNode() error {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	if err := n.flushLocked(nil); err != nil {
-		return n.fs.pathErr("write", n.name, err)
+		return n.fs.store.pathErr("write", n.name, err)
 	}
 	return nil
 }

@@ -174,7 +174,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 // counted. Called with or without fs.mu.
 func (n *node) count(f *File, off int64) uint32 {
 	fs := n.fs
-	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.wrapped && rand.Uint32N(sampleEvery) != 0 {
+	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.store.remote() && rand.Uint32N(sampleEvery) != 0 {
 		return 0
 	}
 	return fs.cache.freq.add(fs.cache.limit, n.seed, off/blockSize)

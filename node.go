@@ -85,7 +85,7 @@ var keySeed = maphash.MakeSeed()
 
 func newNode(fs *Fs, key fileKey) *node {
 	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block), seed: maphash.Comparable(keySeed, key)}
-	if fs.wrapped {
+	if fs.store.remote() {
 		n.limit.ok.Store(math.MaxInt64) // the base refuses what it cannot take
 	}
 	return n
@@ -102,14 +102,14 @@ func (n *node) authoritative() bool {
 // knows of (clean blocks hold the file's own bytes), and in a wrapped Fs,
 // where a cached block spares a round trip, it has no block either.
 func (n *node) calm() bool {
-	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.wrapped)
+	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.store.remote())
 }
 
 // sized reports whether n.size says where the file ends for reads: while
 // n is authoritative, and in a wrapped Fs while it is trusted: close-to-
 // open coherence trusts the size the base's Stat gave at Open plus the
 // Fs's own changes, sparing a round trip to the base at end of file.
-func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped && n.trusted }
+func (n *node) sized() bool { return n.authoritative() || n.fs.store.remote() && n.trusted }
 
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
@@ -170,7 +170,7 @@ func (n *node) change() {
 // Stat taken since. An Open that finds the file changed since the Fs last
 // saw it drops the cached blocks.
 func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) error {
-	key := fs.keyOf(f.name, fi)
+	key := fs.store.key(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
 	// A node without handles (kept for a commit, or holding cached
@@ -216,10 +216,10 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
 	fresh := fs.changes.Load() == changes
-	if !n.authoritative() && (fresh || alone || !fs.wrapped) {
+	if !n.authoritative() && (fresh || alone || !fs.store.remote()) {
 		n.record(fi)
 		n.trusted = fresh
-		if fresh && fs.wrapped {
+		if fresh && fs.store.remote() {
 			f.seen, f.seenAt = fi, n.changes
 		}
 	}
@@ -265,7 +265,7 @@ func (n *node) dropUnwritable(err error) {
 		}
 	}
 	n.trusted = false // n.size counted the dropped data: the file knows
-	n.fs.lost.add(n.fs.pathErr("write", n.name, err))
+	n.fs.lost.add(n.fs.store.pathErr("write", n.name, err))
 	for h := range n.handles {
 		h.writeLost()
 	}

@@ -66,7 +66,7 @@ func (n *node) view() fileView {
 		// A window is never more than half the cache, so two fit.
 		maxWindow: min(fs.cfg.readahead, fs.cache.limit/2),
 		// Only on the OS: a wrapped Fs's window spares round trips.
-		smallFirst: !fs.wrapped,
+		smallFirst: !fs.store.remote(),
 	}
 }
 

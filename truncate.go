@@ -93,7 +93,7 @@ func (fs *Fs) truncateByName(name string, key fileKey) error {
 	if err != nil {
 		return err
 	}
-	if fs.keyOf(name, fi) != key {
+	if fs.store.key(name, fi) != key {
 		return nil // another file now: the one opened was truncated by open(2)
 	}
 	return f.Truncate(0)

@@ -59,7 +59,7 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 	// parallel, where one WriteAt may cost a round trip per packet. A write
 	// past what the file system takes goes there too, to fail as the OS
 	// fails it.
-	large := len(p) >= largeWrite && !fs.wrapped
+	large := len(p) >= largeWrite && !fs.store.remote()
 	if f.writeThrough || !fits || large && n.dirtyBlocks == 0 && !n.flushing {
 		m, err = n.writeThrough(f, p, off)
 	} else {
