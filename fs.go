@@ -10,8 +10,7 @@ import (
 )
 
 // Fs is an afero.Fs over the OS filesystem (New) or over another afero.Fs
-// (Wrap). Its zero value is not usable. Fs values are comparable and safe
-// for concurrent use.
+// (Wrap). Its zero value is not usable. An *Fs is safe for concurrent use.
 type Fs struct {
 	cfg       config
 	base      afero.Fs // for path operations; afero.OsFs for New
