@@ -20,7 +20,7 @@ type Fs struct {
 	fallback  string
 	closed    atomic.Bool
 
-	// mu guards the nodes and all they hold (see Locking in node.go).
+	// mu guards the nodes and all they hold (see Locking in cache.go).
 	mu      sync.Mutex
 	room    sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
 	nodes   map[fileKey]*node

@@ -13,29 +13,50 @@ import (
 )
 
 // A node is the state every handle of one file in an Fs shares: its
-// cached and dirty blocks, and the size the Fs knows.
+// cached and dirty blocks, and the size the Fs knows. Its fields are
+// guarded by Fs.mu, but for wmu, limit and the atomics quiet and hot
+// (see Locking in cache.go).
 type node struct {
-	fs  *Fs
-	key fileKey
+	// Which file.
+	fs   *Fs
+	key  fileKey
+	name string // as the Fs last knew it: opened by, or renamed to
+	seed uint64 // tells the file's blocks from others' in the cache's sketch
 
-	wmu sync.Mutex // serializes the file's writers; see Locking
-
-	// The rest is guarded by Fs.mu.
+	// Who uses it.
 	handles map[*File]struct{}
 	writers []*File // handles that flushes may write through, oldest first
-	blocks  map[int64]*block
 
+	// What it holds (cache.go, hot.go).
+	blocks map[int64]*block
 	// size is the file's size including buffered data, counting only
 	// bytes writes accepted. It is authoritative while the Fs has changes
 	// of the file not yet on disk; otherwise the file itself is.
 	size        int64
 	dirtyBlocks int
-	writing     int  // Write calls admitted and not yet returned
-	flushing    bool // a flush is writing blocks
-	direct      bool // a write-through or truncate is changing the file
-	directGen   uint64
-	again       bool // flush when the running flush or direct change ends
-	timer       *time.Timer
+	// quiet is set while a read that readahead does not follow is a read
+	// of the file (see calm), so that readers may see it without fs.mu.
+	// It is stored under fs.mu: true by a reader that finds the node
+	// calm, false before anything makes it not calm, by the only three
+	// changes that do: beginWrite, beginDirect, and Fs.addBlock in a
+	// wrapped Fs.
+	quiet atomic.Bool
+	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
+	// there are none. Published under fs.mu.
+	hot atomic.Pointer[hotIndex]
+
+	// The changes under way, in order (writebehind.go, flush.go,
+	// truncate.go).
+	wmu       sync.Mutex // serializes the file's writers; see Locking
+	writing   int        // Write calls admitted and not yet returned
+	flushing  bool       // a flush is writing blocks
+	direct    bool       // a write-through or truncate is changing the file
+	directGen uint64
+	again     bool // flush when the running flush or direct change ends
+	timer     *time.Timer
+	errSeq    uint64    // failed flushes so far
+	flushedAt uint64    // Fs.flushSeq when the last flush ended
+	limit     fileLimit // the largest offset the file system takes (limits.go)
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
@@ -48,34 +69,14 @@ type node struct {
 	// change of the Fs overlapped (see sized).
 	trusted bool
 
-	// written counts the writes that reached the file, synced how many of
-	// them an fsync has since committed (see commit.go).
+	// Commits (commit.go). written counts the writes that reached the
+	// file, synced how many of them an fsync has since committed. Once the
+	// last handle has closed with writes uncommitted, the file is kept for
+	// Fs.Sync (in Fs.keptNodes): by a descriptor of its own (keep), used
+	// by keepUsers commits at the moment, or else by name.
 	written, synced uint64
-	// name is the file's name as the Fs last knew it: opened by, or renamed
-	// to, for committing it by name.
-	name string
-	// Once the last handle has closed with writes uncommitted, the file is
-	// kept for Fs.Sync (in Fs.keptNodes): by a descriptor of its own
-	// (keep), used by keepUsers commits at the moment, or else by name.
-	keep      afero.File
-	keepUsers int
-
-	errSeq    uint64 // failed flushes so far
-	flushedAt uint64 // Fs.flushSeq when the last flush ended
-
-	limit fileLimit // the largest offset the file system takes
-
-	// quiet is set while a read that readahead does not follow is a read
-	// of the file (see calm), so that readers may see it without fs.mu.
-	// It is stored under fs.mu: true by a reader that finds the node
-	// calm, false before anything makes it not calm, by the only three
-	// changes that do: beginWrite, beginDirect, and Fs.addBlock in a
-	// wrapped Fs.
-	quiet atomic.Bool
-	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
-	// there are none. Published under fs.mu.
-	hot  atomic.Pointer[hotIndex]
-	seed uint64 // tells the file's blocks from others' in the cache's sketch
+	keep            afero.File
+	keepUsers       int
 }
 
 // keySeed hashes file keys into node seeds: a file's seed outlives its
