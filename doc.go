@@ -22,12 +22,10 @@
 // platform engine is refused (old kernels, seccomp). With io_uring, a
 // goroutine whose read waits for the disk blocks only itself, not an OS
 // thread, so thousands of concurrent cold reads need a handful of threads.
-// (Data the page cache holds is read directly, as are the first few cold
-// reads at any moment, which saves them the ring's hand-offs; writes on
-// file systems without asynchronous buffered writes, such as ext4, are made
-// directly too, since the kernel would block a worker thread of its own on
-// them. On FreeBSD, which cannot tell what the page cache holds, a few
-// small reads at a time are simply tried with pread before the AIO queue.)
+// Where the ring would only add hand-offs, the engine calls the kernel
+// directly: for data the page cache holds, and for writes the kernel
+// would hand to a worker thread anyway (see engine_linux.go and
+// engine_freebsd.go).
 // The environment variable
 // AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
 // without WithEngine; Stats reports the engine in use and why a fallback
