@@ -221,7 +221,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 		n.record(fi)
 		n.trusted = fresh
 		if fresh && fs.store.remote() {
-			f.seen, f.seenAt = fi, n.changes
+			f.saw(fi, n.changes)
 		}
 	}
 	if f.flushable() {

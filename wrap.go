@@ -206,6 +206,10 @@ func hasDotDot(path string) bool {
 	return false
 }
 
+// saw records fi, the base's Stat at Open when the node's changes were
+// at, for seenInfo. Called with fs.mu held.
+func (f *File) saw(fi os.FileInfo, at uint64) { f.seen, f.seenAt = fi, at }
+
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
 func (f *File) seenInfo() os.FileInfo {
