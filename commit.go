@@ -276,7 +276,7 @@ func (n *node) kept() bool {
 // nil. Called with fs.mu held.
 func (n *node) keepWith(k afero.File) {
 	n.keep = k
-	n.name = cleanPath(n.name) // as renamed and keptUnder compare it
+	n.name = n.fs.store.pathKey(n.name) // as renamed and keptUnder compare it
 	if n.fs.keptNodes == nil {
 		n.fs.keptNodes = make(map[*node]struct{})
 	}

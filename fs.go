@@ -64,7 +64,7 @@ func sharedEngine() (engine, error) {
 
 // New returns an Fs over the operating system's files.
 func New(opts ...Option) *Fs {
-	fs := newFs(afero.NewOsFs(), osStore{}, opts)
+	fs := newFs(afero.NewOsFs(), newOSStore(), opts)
 	var fallback error
 	if fs.cfg.engine != "" || fs.cfg.queueDepth != 0 {
 		want := fs.cfg.engine
@@ -171,7 +171,7 @@ func (fs *Fs) Rename(oldname, newname string) error {
 	err := fs.base.Rename(oldname, newname)
 	// A rename onto the same name changes nothing, and must not make the
 	// file look replaced.
-	if err == nil && cleanPath(oldname) != cleanPath(newname) {
+	if err == nil && fs.store.pathKey(oldname) != fs.store.pathKey(newname) {
 		fs.mu.Lock()
 		fs.renamed(oldname, newname)
 		fs.mu.Unlock()

@@ -2,6 +2,7 @@ package aiofs
 
 import (
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -13,8 +14,13 @@ import (
 // as package os opens them, known by device and inode, read and written
 // through descriptors that the engines share with the page cache. Wrap's
 // are a base afero.Fs's (baseStore): opened through the base, known by
-// the identity its FileInfo carries or else by path, and reached by calls
-// that may each cost a round trip.
+// the identity its FileInfo carries, and reached by calls that may each
+// cost a round trip.
+//
+// Where a file has no identity to be known by (a base whose FileInfo
+// carries none, or an OS without inode numbers), a store keys it by its
+// path instead, and the Fs moves such keys as renames and removals
+// through it move the files (see Fs.renamed, Fs.unname).
 type store interface {
 	// open opens name for a File, without O_APPEND (see Fs.openFile).
 	open(name string, flag int, perm os.FileMode) (afero.File, error)
@@ -22,8 +28,9 @@ type store interface {
 	dataFile(bf afero.File) afero.File
 	// key returns the key of the file named name, described by fi.
 	key(name string, fi os.FileInfo) fileKey
-	// pathKeys reports whether files may be keyed by path, and so need
-	// their keys moved by renames and removals (see Fs.renamed).
+	// pathKey returns name as a key by path spells it.
+	pathKey(name string) string
+	// pathKeys reports whether files may be keyed by path.
 	pathKeys() bool
 	// lockNames makes a namespace change and the move of the keys it
 	// affects one step for opens, which hold rlockNames, while files may
@@ -42,14 +49,55 @@ type store interface {
 	// to the hot set, buffers large writes too, and never skips a first
 	// window. And it leaves it to the base to judge a call that misuses
 	// a handle (its access mode, an offset, after Close), for the base's
-	// own error.
+	// own error, and names a File as the base file does.
 	remote() bool
 }
 
-// osStore is the store of an Fs made by New.
-type osStore struct{}
+// pathNames is the part of a store that keys files by path while they
+// have no identity.
+type pathNames struct {
+	// identified is set once files are known to carry an identity: they
+	// are keyed by it, not by path, from then on.
+	identified atomic.Bool
+	// names is held shared by opens, and exclusively by namespace changes,
+	// while files may be keyed by path: an Open between the base's rename
+	// and the move of the keys would give the file a second state.
+	names sync.RWMutex
+}
 
-func (osStore) open(name string, flag int, perm os.FileMode) (afero.File, error) {
+func (p *pathNames) pathKeys() bool { return !p.identified.Load() }
+
+// lockNames takes no lock for files known by identity, whose keys never
+// move: an Open of a FIFO, which blocks, must not hold it once the store
+// is seen to give identities.
+func (p *pathNames) lockNames() (unlock func()) {
+	if p.identified.Load() {
+		return func() {}
+	}
+	p.names.Lock()
+	return p.names.Unlock
+}
+
+func (p *pathNames) rlockNames() (unlock func()) {
+	if p.identified.Load() {
+		return func() {}
+	}
+	p.names.RLock()
+	return p.names.RUnlock
+}
+
+// osStore is the store of an Fs made by New.
+type osStore struct{ pathNames }
+
+// newOSStore returns the OS's store: files are known by device and inode
+// where the OS has them.
+func newOSStore() *osStore {
+	s := &osStore{}
+	s.identified.Store(identifiesFiles)
+	return s
+}
+
+func (*osStore) open(name string, flag int, perm os.FileMode) (afero.File, error) {
 	f, err := openOS(name, flag, perm)
 	if err != nil {
 		return nil, err // no *os.File in the interface
@@ -57,31 +105,45 @@ func (osStore) open(name string, flag int, perm os.FileMode) (afero.File, error)
 	return f, nil
 }
 
-func (osStore) dataFile(bf afero.File) afero.File { return osFile(bf) }
+func (*osStore) dataFile(bf afero.File) afero.File { return osFile(bf) }
 
-func (osStore) key(name string, fi os.FileInfo) fileKey { return keyOf(name, fi) }
+func (s *osStore) key(name string, fi os.FileInfo) fileKey {
+	if s.identified.Load() {
+		if k, ok := identityOf(fi); ok {
+			return k
+		}
+	}
+	return fileKey{path: s.pathKey(name)}
+}
 
-func (osStore) pathKeys() bool              { return false }
-func (osStore) lockNames() (unlock func())  { return func() {} }
-func (osStore) rlockNames() (unlock func()) { return func() {} }
-func (osStore) syncAll() error              { return syncAll() }
-func (osStore) remote() bool                { return false }
+// pathKey is the absolute path, cleaned as the OS resolves it, where the
+// OS keys files by path (Windows resolves ".." lexically); where it knows
+// them by identity, the names of kept files are compared as cleanPath
+// spells them.
+func (s *osStore) pathKey(name string) string {
+	if s.identified.Load() {
+		return cleanPath(name)
+	}
+	abs, err := filepath.Abs(name)
+	if err != nil {
+		return filepath.Clean(name)
+	}
+	return abs
+}
+
+func (*osStore) syncAll() error { return syncAll() }
+func (*osStore) remote() bool   { return false }
 
 // pathErr puts err in an *os.PathError with its bare errno, as package
 // os does.
-func (osStore) pathErr(op, name string, err error) error {
+func (*osStore) pathErr(op, name string, err error) error {
 	return &os.PathError{Op: op, Path: name, Err: bareErr(err)}
 }
 
 // baseStore is the store of an Fs made by Wrap.
 type baseStore struct {
 	base afero.Fs
-	// identified is set once the base's FileInfo carried a file identity:
-	// its files are keyed by it, not by path, from then on.
-	identified atomic.Bool
-	// names is held shared by opens, and exclusively by namespace changes,
-	// while files may be keyed by path.
-	names sync.RWMutex
+	pathNames
 }
 
 // open opens name through the base's own Open and Create when the flags
@@ -100,36 +162,17 @@ func (s *baseStore) open(name string, flag int, perm os.FileMode) (afero.File, e
 func (s *baseStore) dataFile(bf afero.File) afero.File { return newBaseFile(bf) }
 
 // key is the identity the base's FileInfo carries, or else the path as
-// the base will resolve it (cleanPath).
+// the base will resolve it.
 func (s *baseStore) key(name string, fi os.FileInfo) fileKey {
 	if k, ok := identityOf(fi); ok {
 		s.identified.Store(true)
 		return k
 	}
-	return fileKey{path: cleanPath(name)}
+	return fileKey{path: s.pathKey(name)}
 }
 
-func (s *baseStore) pathKeys() bool { return !s.identified.Load() }
-
-// lockNames: an Open between the base's rename and the move of the keys
-// would give the file a second state. Files known by identity need no
-// such lock, and an Open of a FIFO, which blocks, must not hold it once
-// the base is seen to give one.
-func (s *baseStore) lockNames() (unlock func()) {
-	if s.identified.Load() {
-		return func() {}
-	}
-	s.names.Lock()
-	return s.names.Unlock
-}
-
-func (s *baseStore) rlockNames() (unlock func()) {
-	if s.identified.Load() {
-		return func() {}
-	}
-	s.names.RLock()
-	return s.names.RUnlock
-}
+// pathKey is name cleaned as a base resolves it (cleanPath).
+func (s *baseStore) pathKey(name string) string { return cleanPath(name) }
 
 // syncAll fails: a base has no sync(2).
 func (s *baseStore) syncAll() error { return errTooManyUnsynced }

@@ -80,7 +80,7 @@ var sharedWrap struct {
 // longer found by name; closed files kept for a commit by identity
 // follow under the name they are known by. Called with fs.mu held.
 func (fs *Fs) renamed(oldname, newname string) {
-	oldname, newname = cleanPath(oldname), cleanPath(newname)
+	oldname, newname = fs.store.pathKey(oldname), fs.store.pathKey(newname)
 	if fs.store.pathKeys() {
 		fs.unname(newname)
 		var moved []*node
@@ -115,7 +115,7 @@ func (fs *Fs) unname(name string) {
 	if !fs.store.pathKeys() {
 		return
 	}
-	name = cleanPath(name)
+	name = fs.store.pathKey(name)
 	var gone []*node
 	for key, n := range fs.nodes {
 		if key.path == "" {
@@ -148,7 +148,7 @@ func (fs *Fs) keptUnder(name string) []*node {
 	if len(fs.keptNodes) == 0 {
 		return nil
 	}
-	name = cleanPath(name)
+	name = fs.store.pathKey(name)
 	var ns []*node
 	for n := range fs.keptNodes {
 		if _, ok := under(n.name, name); ok && n.keep != nil {
