@@ -28,19 +28,25 @@ const (
 	needWrite
 )
 
-// errToBase is admit's answer for a call that the base file is to judge.
-var errToBase = errors.New("aiofs: call for the base file to judge")
+// errUnderneath is admit's answer for a call that the file underneath is
+// to make instead: every call of a passthrough file, and in a wrapped Fs
+// one the base file is to judge.
+var errUnderneath = errors.New("aiofs: call for the file underneath")
 
 // errNegativeOffset has the text package os uses.
 var errNegativeOffset = errors.New("negative offset")
 
-// admit admits an operation op of a cached file that needs the access
-// mode nd. When it returns nil, the caller must call f.ops.exit. A call
-// the File refuses (after Close, or against the access mode) fails as
-// package os fails it, but in a wrapped Fs the base file judges it (see
-// refuse): admit then returns errToBase, and the caller makes the call
-// of the base file instead.
+// admit admits an operation op that needs the access mode nd. When it
+// returns nil, the caller must call f.ops.exit. When it returns
+// errUnderneath, the caller makes the call of the file underneath
+// instead: for a passthrough file, and for a call the File refuses
+// (after Close, or against the access mode) in a wrapped Fs, whose base
+// file judges it (see refuse). Elsewhere a refused call fails as package
+// os fails it.
 func (f *File) admit(op string, nd need) error {
+	if f.kind == kindPassthrough {
+		return errUnderneath
+	}
 	if err := f.enter(op); err != nil {
 		return f.refuse(err)
 	}
@@ -56,6 +62,9 @@ func (f *File) admit(op string, nd need) error {
 // transfer, which it does not check further. It reports done for a
 // transfer that has nothing to do, and then holds nothing.
 func (f *File) admitAt(op string, nd need, off int64, n int) (done bool, err error) {
+	if f.kind == kindPassthrough {
+		return false, errUnderneath
+	}
 	if off < 0 {
 		return false, f.refuse(f.pathErr(op+"at", errNegativeOffset))
 	}
@@ -83,10 +92,11 @@ func (f *File) enter(op string) error {
 }
 
 // refuse returns err, the error package os gives for a call the File
-// refuses, or errToBase when the base file is to judge the call instead.
+// refuses, or errUnderneath when the base file is to judge the call
+// instead.
 func (f *File) refuse(err error) error {
 	if f.baseJudges() {
-		return errToBase
+		return errUnderneath
 	}
 	return err
 }

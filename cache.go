@@ -94,24 +94,23 @@ func (c *cache) init(limit int64) { c.limit = limit }
 // that lets readahead stay ahead of a reader.
 func (c *cache) enabled() bool { return c.limit >= 2*blockSize }
 
-func (c *cache) pushBack(b *block) {
-	b.prev, b.next = c.tail, nil
-	if c.tail != nil {
-		c.tail.next = b
+func (c *cache) pushBack(b *block)  { c.link(b, c.tail, nil) }
+func (c *cache) pushFront(b *block) { c.link(b, nil, c.head) }
+
+// link puts b on the LRU list between prev and next, which are neighbours
+// on it, or nil at its ends.
+func (c *cache) link(b, prev, next *block) {
+	b.prev, b.next = prev, next
+	if prev != nil {
+		prev.next = b
 	} else {
 		c.head = b
 	}
-	c.tail = b
-}
-
-func (c *cache) pushFront(b *block) {
-	b.prev, b.next = nil, c.head
-	if c.head != nil {
-		c.head.prev = b
+	if next != nil {
+		next.prev = b
 	} else {
 		c.tail = b
 	}
-	c.head = b
 }
 
 func (c *cache) unlink(b *block) {

@@ -22,29 +22,7 @@ func (f *File) WriteTo(w io.Writer) (int64, error) {
 		}
 		return io.Copy(w, struct{ io.Reader }{f.bf})
 	}
-	bp := chunks.Get().(*[chunk]byte)
-	defer chunks.Put(bp)
-	buf := bp[:]
-	var total int64
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-			if m != n {
-				return total, io.ErrShortWrite
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	return copyChunks(w, f)
 }
 
 // ReadFrom writes what r yields to the file, so that io.Copy to a File
@@ -56,24 +34,14 @@ func (f *File) ReadFrom(r io.Reader) (int64, error) {
 		}
 		return io.Copy(struct{ io.Writer }{f.bf}, r)
 	}
+	return copyChunks(f, r)
+}
+
+// copyChunks copies src to dst in chunks. Both are hidden behind plain
+// interfaces, so that io.CopyBuffer loops over the chunk instead of
+// calling back a File's WriteTo or ReadFrom.
+func copyChunks(dst io.Writer, src io.Reader) (int64, error) {
 	bp := chunks.Get().(*[chunk]byte)
 	defer chunks.Put(bp)
-	buf := bp[:]
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := f.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
+	return io.CopyBuffer(struct{ io.Writer }{dst}, struct{ io.Reader }{src}, bp[:])
 }

@@ -2,19 +2,7 @@
 
 package aiofs
 
-import (
-	"os"
-	"syscall"
-	"time"
-)
+import "syscall"
 
-// changeTime returns the file's status change time, which no one can set
-// back, so a rewrite that restores the modification time still shows. A
-// wrapped base's FileInfo may have none: then it is the zero time.
-func changeTime(fi os.FileInfo) time.Time {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return time.Time{}
-	}
-	return time.Unix(st.Ctim.Unix())
-}
+// ctimespec returns the status change time of st, named Ctim here.
+func ctimespec(st *syscall.Stat_t) syscall.Timespec { return st.Ctim }

@@ -161,15 +161,12 @@ func (f *File) Name() string {
 // Read reads up to len(p) bytes at the file's offset and advances it. At
 // end of file it returns 0, io.EOF.
 func (f *File) Read(p []byte) (int, error) {
-	if f.kind == kindPassthrough {
-		return f.bf.Read(p)
-	}
 	nd := needRead
 	if len(p) == 0 && !f.baseJudges() {
 		nd = needNothing // os.File reads nothing at once
 	}
 	if err := f.admit("read", nd); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Read(p)
 		}
 		return 0, err
@@ -185,7 +182,7 @@ func (f *File) Read(p []byte) (int, error) {
 	}
 	if overflows(f.off, len(p)) {
 		switch err := f.refuse(f.pathErr("read", syscall.EINVAL)); {
-		case err == errToBase:
+		case err == errUnderneath:
 			return f.bf.ReadAt(p, f.off)
 		case !clipsAtMaxOffset:
 			return 0, err
@@ -214,11 +211,8 @@ func overflows(off int64, n int) bool {
 // ReadAt reads len(p) bytes at off. It returns fewer only with an error,
 // io.EOF at end of file.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if f.kind == kindPassthrough {
-		return f.bf.ReadAt(p, off)
-	}
 	done, err := f.admitAt("read", needRead, off, len(p))
-	if err == errToBase {
+	if err == errUnderneath {
 		return f.bf.ReadAt(p, off)
 	}
 	if done || err != nil {
@@ -228,7 +222,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 	want := len(p)
 	if overflows(off, len(p)) {
 		if !clipsAtMaxOffset {
-			if err := f.refuse(f.pathErr("read", syscall.EINVAL)); err != errToBase {
+			if err := f.refuse(f.pathErr("read", syscall.EINVAL)); err != errUnderneath {
 				return 0, err
 			}
 			return f.bf.ReadAt(p, off)
@@ -250,11 +244,8 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // once p is copied into the Fs's buffers; a failure of an earlier
 // background write is returned instead of accepting p.
 func (f *File) Write(p []byte) (int, error) {
-	if f.kind == kindPassthrough {
-		return f.bf.Write(p)
-	}
 	if err := f.admit("write", needWrite); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Write(p)
 		}
 		return 0, err
@@ -291,11 +282,8 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if f.appendMode {
 		return 0, errWriteAtInAppendMode
 	}
-	if f.kind == kindPassthrough {
-		return f.bf.WriteAt(p, off)
-	}
 	done, err := f.admitAt("write", needWrite, off, len(p))
-	if err == errToBase {
+	if err == errUnderneath {
 		return f.bf.WriteAt(p, off)
 	}
 	if done || err != nil {
@@ -349,11 +337,8 @@ func (f *File) WriteString(s string) (int, error) {
 // Seek sets the offset of the next Read or Write, as os.File.Seek. Seeking
 // relative to the end uses the size including buffered data.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
-	if f.kind == kindPassthrough {
-		return f.bf.Seek(offset, whence)
-	}
 	if err := f.admit("seek", needNothing); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Seek(offset, whence)
 		}
 		return 0, err
@@ -391,7 +376,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 		if offset > 0 {
 			err = f.pathErr("seek", errSeekOverflow)
 		}
-		if err = f.refuse(err); err == errToBase {
+		if err = f.refuse(err); err == errUnderneath {
 			return f.bf.Seek(offset, whence)
 		}
 		return 0, err
@@ -426,11 +411,8 @@ func (f *File) pastSize(pos int64) bool {
 // while the Fs has not changed the file since (close-to-open), sparing a
 // round trip to a remote base.
 func (f *File) Stat() (os.FileInfo, error) {
-	if f.kind == kindPassthrough {
-		return f.bf.Stat()
-	}
 	if err := f.admit("stat", needNothing); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Stat()
 		}
 		return nil, err
@@ -447,11 +429,8 @@ func (f *File) Stat() (os.FileInfo, error) {
 // it, or a background write error this handle has not yet seen cleared;
 // a Sync that succeeds clears it, unless the data it stood for is lost.
 func (f *File) Sync() error {
-	if f.kind == kindPassthrough {
-		return f.bf.Sync()
-	}
 	if err := f.admit("sync", needNothing); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Sync()
 		}
 		return err
@@ -473,11 +452,8 @@ func (f *File) Sync() error {
 // Truncate changes the size of the file, as os.File.Truncate, in order
 // with the writes made before it.
 func (f *File) Truncate(size int64) error {
-	if f.kind == kindPassthrough {
-		return f.bf.Truncate(size)
-	}
 	if err := f.admit("truncate", needNothing); err != nil {
-		if err == errToBase {
+		if err == errUnderneath {
 			return f.bf.Truncate(size)
 		}
 		return err
@@ -497,7 +473,7 @@ func (f *File) Close() error {
 		return f.bf.Close()
 	}
 	if !f.ops.close() {
-		if err := f.refuse(f.pathErr("close", os.ErrClosed)); err != errToBase {
+		if err := f.refuse(f.pathErr("close", os.ErrClosed)); err != errUnderneath {
 			return err
 		}
 		return f.bf.Close()
