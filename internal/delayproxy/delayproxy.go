@@ -121,14 +121,26 @@ func (p *Proxy) forward(client net.Conn) {
 
 // A chunk is bytes read from one side, due on the other at a given time.
 type chunk struct {
-	data []byte
-	due  time.Time
+	buf *[chunkSize]byte
+	n   int
+	due time.Time
 }
+
+// chunkSize is the most one read takes from a side. The buffers are
+// pooled and go back once written, so a connection holds one per
+// direction while idle and otherwise what is in flight: the proxy runs in
+// the process of the benchmarks whose memory is measured, beside as many
+// connections as they open (64 under Wrap's readahead), and a buffer and
+// a copy per read were that process's largest garbage.
+const chunkSize = 32 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // inFlight bounds the chunks queued in one direction; when it is reached
 // the reader stops reading and TCP's flow control pushes back on the
-// sender, as a full link would.
-const inFlight = 4096
+// sender, as a full link would. 256 chunks a millisecond is more than a
+// read a side on this machine makes.
+const inFlight = 256
 
 // line copies src to dst, each chunk delay after it was read. When src
 // ends, dst's write side is shut down so that the peer sees the end of
@@ -137,12 +149,13 @@ func (p *Proxy) line(dst, src net.Conn) {
 	queue := make(chan chunk, inFlight)
 	go func() {
 		defer close(queue)
-		buf := make([]byte, 64<<10)
 		for {
-			n, err := src.Read(buf)
+			buf := chunks.Get().(*[chunkSize]byte)
+			n, err := src.Read(buf[:])
 			if n > 0 {
-				// A copy of just the bytes read: a chunk may wait a while.
-				queue <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(p.delay)}
+				queue <- chunk{buf, n, time.Now().Add(p.delay)}
+			} else {
+				chunks.Put(buf)
 			}
 			if err != nil {
 				return
@@ -151,15 +164,15 @@ func (p *Proxy) line(dst, src net.Conn) {
 	}()
 	failed := false
 	for c := range queue {
-		if failed {
-			continue // drain until the reader sees src closed
+		if !failed {
+			time.Sleep(time.Until(c.due))
+			if _, err := dst.Write(c.buf[:c.n]); err != nil {
+				failed = true
+				dst.Close()
+				src.Close()
+			}
 		}
-		time.Sleep(time.Until(c.due))
-		if _, err := dst.Write(c.data); err != nil {
-			failed = true
-			dst.Close()
-			src.Close()
-		}
+		chunks.Put(c.buf) // and drain until the reader sees src closed
 	}
 	if failed {
 		return
