@@ -12,6 +12,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/aiofs/aiofs/internal/connset"
 )
 
 // A Proxy forwards each connection accepted on its listener to a target
@@ -20,17 +22,31 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 	delay  time.Duration
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	conns  connset.Set[net.Conn]
 	wg     sync.WaitGroup
+	served chan struct{} // closed when Serve returns, if Start started it
 }
 
 // New returns a Proxy that forwards connections accepted on ln to target,
 // delaying each direction by delay. Call Serve to start it.
 func New(ln net.Listener, target string, delay time.Duration) *Proxy {
-	return &Proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
+	return &Proxy{ln: ln, target: target, delay: delay}
+}
+
+// Start returns a Proxy to target on a port of 127.0.0.1 of its own,
+// serving until Close.
+func Start(target string, delay time.Duration) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := New(ln, target, delay)
+	p.served = make(chan struct{})
+	go func() {
+		defer close(p.served)
+		p.Serve()
+	}()
+	return p, nil
 }
 
 // Addr returns the address the proxy listens on.
@@ -41,10 +57,7 @@ func (p *Proxy) Serve() error {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
-			p.mu.Lock()
-			closed := p.closed
-			p.mu.Unlock()
-			if closed {
+			if p.conns.Closed() {
 				return nil
 			}
 			var ne net.Error
@@ -53,7 +66,7 @@ func (p *Proxy) Serve() error {
 			}
 			return err
 		}
-		if !p.track(c) {
+		if !p.conns.Add(c) {
 			c.Close()
 			return nil
 		}
@@ -66,35 +79,21 @@ func (p *Proxy) Serve() error {
 }
 
 // Close stops accepting, closes every connection and waits for their
-// goroutines to end.
+// goroutines to end, and for Serve's if Start started it.
 func (p *Proxy) Close() error {
-	p.mu.Lock()
-	p.closed = true
-	for c := range p.conns {
+	for _, c := range p.conns.Close() {
 		c.Close()
 	}
-	p.mu.Unlock()
 	err := p.ln.Close()
 	p.wg.Wait()
+	if p.served != nil {
+		<-p.served
+	}
 	return err
 }
 
-// track records c so that Close can close it; it reports false once the
-// proxy is closed.
-func (p *Proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
 func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
+	p.conns.Remove(c)
 	c.Close()
 }
 
@@ -105,7 +104,7 @@ func (p *Proxy) forward(client net.Conn) {
 	if err != nil {
 		return
 	}
-	if !p.track(server) {
+	if !p.conns.Add(server) {
 		server.Close()
 		return
 	}

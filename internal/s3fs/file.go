@@ -12,6 +12,8 @@ import (
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // A File is an open object or directory.
@@ -33,9 +35,7 @@ type File struct {
 
 	mu      sync.Mutex // guards the fields below
 	offset  int64
-	listed  bool          // list holds the directory, read at the first Readdir
-	list    []os.FileInfo // what Readdir has not returned yet
-	listErr error
+	listing remotefile.Listing
 }
 
 // Name returns the name as given to OpenFile.
@@ -82,7 +82,7 @@ func (f *File) Read(b []byte) (int, error) {
 // error, io.EOF at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	if off < 0 {
-		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: remotefile.ErrNegativeOffset}
 	}
 	if err := f.check(true); err != nil {
 		return 0, pathError("read", f.name, err)
@@ -175,10 +175,10 @@ func (f *File) Write(b []byte) (int, error) {
 // os checks the mode and the offset before it finds the file closed.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	if f.append {
-		return 0, errWriteAtInAppendMode // bare, as os returns it
+		return 0, remotefile.ErrWriteAtInAppendMode // bare, as os returns it
 	}
 	if off < 0 {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: remotefile.ErrNegativeOffset}
 	}
 	if err := f.check(false); err != nil {
 		return 0, pathError("write", f.name, err)
@@ -219,7 +219,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	f.offset = offset
 	if f.dir && offset == 0 {
-		f.listed, f.list, f.listErr = false, nil, nil // rewinddir
+		f.listing.Reset() // rewinddir
 	}
 	return offset, nil
 }
@@ -287,7 +287,7 @@ func (f *File) Close() error {
 		return pathError("close", f.name, os.ErrClosed)
 	}
 	f.mu.Lock()
-	f.list = nil
+	f.listing.Reset()
 	f.mu.Unlock()
 	if f.sp == nil {
 		return nil
@@ -308,37 +308,11 @@ func (f *File) Readdir(count int) ([]os.FileInfo, error) {
 	if !f.dir {
 		return nil, pathError("readdirent", f.name, syscall.ENOTDIR)
 	}
-	if !f.listed {
-		f.listed = true
-		f.list, f.listErr = f.fsys.readdir(f.key)
-		f.listErr = pathError("readdirent", f.name, f.listErr)
-	}
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	if count <= 0 {
-		list := f.list
-		f.list = nil
-		if list == nil {
-			list = []os.FileInfo{}
-		}
-		return list, nil
-	}
-	if len(f.list) == 0 {
-		return nil, io.EOF
-	}
-	n := min(count, len(f.list))
-	list := f.list[:n:n]
-	f.list = f.list[n:]
-	return list, nil
+	return f.listing.Readdir(count, func() ([]os.FileInfo, error) {
+		list, err := f.fsys.readdir(f.key)
+		return list, pathError("readdirent", f.name, err)
+	})
 }
 
 // Readdirnames is Readdir's names.
-func (f *File) Readdirnames(n int) ([]string, error) {
-	list, err := f.Readdir(n)
-	names := make([]string, len(list))
-	for i, fi := range list {
-		names[i] = fi.Name()
-	}
-	return names, err
-}
+func (f *File) Readdirnames(n int) ([]string, error) { return remotefile.Names(f.Readdir(n)) }

@@ -1,0 +1,89 @@
+// Package remotefile holds what the remote afero backends of the tests
+// and examples (internal/s3fs, internal/sftpfs) share to behave as an
+// *os.File does: the errors os returns, and Readdir's paging over a
+// directory listed once.
+package remotefile
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// ErrWriteAtInAppendMode is the error os.File.WriteAt returns for a file
+// opened with O_APPEND; its text is os's.
+var ErrWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
+
+// ErrNegativeOffset is the cause os gives for a ReadAt or WriteAt at a
+// negative offset.
+var ErrNegativeOffset = errors.New("negative offset")
+
+// PathError returns err as the *fs.PathError os would return for op on
+// name, or nil for nil. err is the cause, already made os's.
+func PathError(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &fs.PathError{Op: op, Path: name, Err: err}
+}
+
+// LinkError is PathError for the two-name operations, which os reports
+// as *os.LinkError.
+func LinkError(op, oldname, newname string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &os.LinkError{Op: op, Old: oldname, New: newname, Err: err}
+}
+
+// A Listing is what Readdir has yet to return of a directory, listed
+// whole at the first call. The zero Listing is not listed yet.
+type Listing struct {
+	listed bool
+	list   []os.FileInfo
+	err    error
+}
+
+// Readdir returns the entries as os.File.Readdir does: for count > 0 at
+// most count of them and io.EOF once none are left, for count <= 0 all
+// that are left and a nil error. The first call lists the directory with
+// list, whose error every call then returns.
+func (l *Listing) Readdir(count int, list func() ([]os.FileInfo, error)) ([]os.FileInfo, error) {
+	if !l.listed {
+		l.listed = true
+		l.list, l.err = list()
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	if count <= 0 {
+		all := l.list
+		l.list = nil
+		if all == nil {
+			all = []os.FileInfo{}
+		}
+		return all, nil
+	}
+	if len(l.list) == 0 {
+		return nil, io.EOF
+	}
+	n := min(count, len(l.list))
+	some := l.list[:n:n]
+	l.list = l.list[n:]
+	return some, nil
+}
+
+// Reset forgets the listing, so that the next Readdir lists the directory
+// again, as a seek to its start does on an *os.File.
+func (l *Listing) Reset() { *l = Listing{} }
+
+// Names returns the names of Readdir's entries, with its error: what
+// Readdirnames returns.
+func Names(list []os.FileInfo, err error) ([]string, error) {
+	names := make([]string, len(list))
+	for i, fi := range list {
+		names[i] = fi.Name()
+	}
+	return names, err
+}
