@@ -49,6 +49,19 @@ func Start(target string, delay time.Duration) (*Proxy, error) {
 	return p, nil
 }
 
+// Via returns the address to dial for target: with delay > 0 that of a
+// new Proxy to it (see Start), else target itself and a nil Proxy.
+func Via(target string, delay time.Duration) (*Proxy, string, error) {
+	if delay <= 0 {
+		return nil, target, nil
+	}
+	p, err := Start(target, delay)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, p.Addr().String(), nil
+}
+
 // Addr returns the address the proxy listens on.
 func (p *Proxy) Addr() net.Addr { return p.ln.Addr() }
 

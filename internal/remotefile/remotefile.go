@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // ErrWriteAtInAppendMode is the error os.File.WriteAt returns for a file
@@ -28,6 +29,17 @@ func PathError(op, name string, err error) error {
 	return &fs.PathError{Op: op, Path: name, Err: err}
 }
 
+// Bare returns the cause under err if err is an *fs.PathError (a client
+// library's, naming the server's path), so that the caller's name and Op
+// can replace it; else err.
+func Bare(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
 // LinkError is PathError for the two-name operations, which os reports
 // as *os.LinkError.
 func LinkError(op, oldname, newname string, err error) error {
@@ -35,6 +47,45 @@ func LinkError(op, oldname, newname string, err error) error {
 		return nil
 	}
 	return &os.LinkError{Op: op, Old: oldname, New: newname, Err: err}
+}
+
+// ReadAtOffset is os.File.Read for a file whose reads are positioned:
+// it reads b with readAt at *offset, moves *offset past what it read, and
+// returns io.EOF only when nothing is left. The caller serializes calls.
+func ReadAtOffset(b []byte, offset *int64, readAt func([]byte, int64) (int, error)) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	n, err := readAt(b, *offset)
+	*offset += int64(n)
+	if err == io.EOF && n > 0 {
+		err = nil
+	}
+	return n, err
+}
+
+// Seek returns where os.File.Seek would move an offset now at cur: to
+// offset from the start, from cur, or from the end of file, which stat
+// is asked for only then. The error is EINVAL for an unknown whence or a
+// negative result, or stat's.
+func Seek(offset int64, whence int, cur int64, stat func() (os.FileInfo, error)) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += cur
+	case io.SeekEnd:
+		fi, err := stat()
+		if err != nil {
+			return 0, err
+		}
+		offset += fi.Size()
+	default:
+		return 0, syscall.EINVAL
+	}
+	if offset < 0 {
+		return 0, syscall.EINVAL
+	}
+	return offset, nil
 }
 
 // A Listing is what Readdir has yet to return of a directory, listed

@@ -2,7 +2,6 @@ package s3fs
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
 	"syscall"
 
@@ -17,14 +16,10 @@ import (
 var ErrUnsupported = errors.ErrUnsupported
 
 // pathError returns err as the *fs.PathError os would return for op on
-// name, or nil for nil.
+// name, its cause made os's errno where S3's answer says which; nil for
+// nil.
 func pathError(op, name string, err error) error {
 	return remotefile.PathError(op, name, cause(err))
-}
-
-// linkError is pathError for Rename, which os reports as *os.LinkError.
-func linkError(op, oldname, newname string, err error) error {
-	return remotefile.LinkError(op, oldname, newname, cause(err))
 }
 
 // cause returns the errno os would give for what the server said, so
@@ -33,10 +28,7 @@ func linkError(op, oldname, newname string, err error) error {
 // minio.ErrorResponse, and transport errors (a refused or cut
 // connection, a timeout) stay as the HTTP client gave them.
 func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
+	err = remotefile.Bare(err)
 	var er minio.ErrorResponse
 	if !errors.As(err, &er) {
 		return err

@@ -64,15 +64,8 @@ func (f *File) Read(b []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, err := f.readAt(b, f.offset)
-	f.offset += int64(n)
+	n, err := remotefile.ReadAtOffset(b, &f.offset, f.readAt)
 	if err == io.EOF {
-		if n > 0 {
-			return n, nil
-		}
 		return 0, io.EOF
 	}
 	return n, pathError("read", f.name, err)
@@ -201,21 +194,9 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += f.offset
-	case io.SeekEnd:
-		fi, err := f.stat()
-		if err != nil {
-			return 0, pathError("seek", f.name, err)
-		}
-		offset += fi.Size()
-	default:
-		return 0, pathError("seek", f.name, syscall.EINVAL)
-	}
-	if offset < 0 {
-		return 0, pathError("seek", f.name, syscall.EINVAL)
+	offset, err := remotefile.Seek(offset, whence, f.offset, f.stat)
+	if err != nil {
+		return 0, pathError("seek", f.name, err)
 	}
 	f.offset = offset
 	if f.dir && offset == 0 {

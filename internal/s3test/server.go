@@ -193,20 +193,14 @@ type Conn struct {
 // each way is a 2 ms round trip).
 func (s *Server) Dial(delay time.Duration) (*Conn, error) {
 	c := &Conn{srv: s, tcp: map[net.Conn]struct{}{}, reqs: map[string]int{}}
-	addr := s.addr
-	if delay > 0 {
-		var err error
-		if c.proxy, err = delayproxy.Start(s.addr, delay); err != nil {
-			return nil, err
-		}
-		addr = c.proxy.Addr().String()
-	}
 	if !s.conns.Add(c) {
-		c.closeProxy()
 		return nil, errors.New("s3test: the server is closed")
 	}
+	var addr string
 	var err error
-	c.Client, err = newClient(addr, c)
+	if c.proxy, addr, err = delayproxy.Via(s.addr, delay); err == nil {
+		c.Client, err = newClient(addr, c)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -292,16 +286,12 @@ func (c *Conn) Close() error {
 		if c.transport != nil {
 			c.transport.CloseIdleConnections()
 		}
-		c.closeProxy()
+		if c.proxy != nil {
+			c.proxy.Close()
+		}
 		c.srv.conns.Remove(c)
 	})
 	return nil
-}
-
-func (c *Conn) closeProxy() {
-	if c.proxy != nil {
-		c.proxy.Close()
-	}
 }
 
 func (c *Conn) trackTCP(conn net.Conn) net.Conn {

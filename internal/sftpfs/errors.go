@@ -33,15 +33,9 @@ import (
 var ErrNoFsync = fmt.Errorf("sftpfs: the server has no fsync@openssh.com extension: %w", errors.ErrUnsupported)
 
 // pathError returns err as the *fs.PathError os would return for op on
-// name, or nil for nil.
+// name, with the errno of the SFTP status under it; nil for nil.
 func pathError(op, name string, err error) error {
 	return remotefile.PathError(op, name, cause(err))
-}
-
-// linkError is pathError for the two-name operations, which os reports
-// as *os.LinkError.
-func linkError(op, oldname, newname string, err error) error {
-	return remotefile.LinkError(op, oldname, newname, cause(err))
 }
 
 // cause returns the reason under err. pkg/sftp wraps some errors in an
@@ -49,10 +43,7 @@ func linkError(op, oldname, newname string, err error) error {
 // dropped so the caller's names and Op replace it. Status codes become the
 // errno os would give, so that errors.Is and the messages match OsFs.
 func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
+	err = remotefile.Bare(err)
 	var se *sftp.StatusError
 	if errors.As(err, &se) {
 		switch se.FxCode() {

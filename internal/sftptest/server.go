@@ -110,19 +110,14 @@ type Conn struct {
 // a 2 ms round trip). opts go to the SFTP client.
 func (s *Server) Dial(delay time.Duration, opts ...sftp.ClientOption) (*Conn, error) {
 	c := &Conn{srv: s}
-	addr := s.addr
-	if delay > 0 {
-		var err error
-		if c.proxy, err = delayproxy.Start(s.addr, delay); err != nil {
-			return nil, err
-		}
-		addr = c.proxy.Addr().String()
-	}
 	if !s.conns.Add(c) {
-		c.closeProxy()
 		return nil, errors.New("sftptest: the server is closed")
 	}
-	err := c.dial(addr, opts)
+	var addr string
+	var err error
+	if c.proxy, addr, err = delayproxy.Via(s.addr, delay); err == nil {
+		err = c.dial(addr, opts)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -170,19 +165,15 @@ func (c *Conn) Close() error {
 		} else if c.tcp != nil {
 			c.closeErr = c.tcp.Close()
 		}
-		c.closeProxy()
+		if c.proxy != nil {
+			c.proxy.Close()
+		}
 		c.srv.conns.Remove(c)
 	})
 	if errors.Is(c.closeErr, net.ErrClosed) {
 		return nil // cut before
 	}
 	return c.closeErr
-}
-
-func (c *Conn) closeProxy() {
-	if c.proxy != nil {
-		c.proxy.Close()
-	}
 }
 
 // Close closes the connections made with Dial and stops the server. It
