@@ -1,136 +1,75 @@
 package aiofs
 
-import "sync"
-
-// blockSize is the unit of caching, readahead and write-behind.
-const blockSize = 64 << 10
-
-// A block holds blockSize bytes of a file at offset idx*blockSize. It is
-// in one of four states:
+// # Locking
 //
-//   - loading: readahead is reading it; loading is closed when done.
-//   - clean: known holds, ext is empty; it sits on the cache's LRU list.
-//   - dirty: ext lists the byte ranges written and not yet flushed. When
-//     known is false, the bytes outside ext are not yet read.
-//   - flushing: dirty, and the engine is writing ext out; nobody changes
-//     data until the flush is over.
+// The locks, in the order they are taken:
 //
-// A dirty block whose last flush failed is failed: background flushes
-// leave it for a Sync to retry, and it counts against the write-behind
-// bound only up to a limit (see Fs.overBound).
+//   - File.mu guards a handle's offset. Read, Write and Seek hold it
+//     throughout, so calls on one handle happen one at a time, as on an
+//     os.File.
+//   - node.wmu serializes the changes a file's handles make: every Write,
+//     WriteAt and Truncate of a regular file, and an Open that truncates
+//     it, holds the wmu of the file's node from start to end. Each Write is
+//     thereby atomic with respect to the other handles of the Fs, as
+//     Linux's inode lock makes it, even when it waits for dirty room, and an
+//     append computes its offset and claims it in one step. Flushes never
+//     take wmu, so a writer holding it can wait for them.
+//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
+//     and hot (atomics, see node),
+//     every block, the cache's accounting, and the fields of each File
+//     marked for it (sticky errors). It is never held
+//     across a system call or an engine call: a function that does I/O
+//     releases it first and retakes it after, says so in its comment, and
+//     checks again what it relies on (the node's blocks may have been
+//     flushed, dropped or loaded meanwhile). Fs.room, a condition on Fs.mu,
+//     is broadcast whenever block state settles: a flush, load or direct
+//     change ended, dirty room was freed, a handle left its node.
+//   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
+//     the engines' own locks, the counters (atomic).
 //
-// A known block's data is the file's content, zeros past the end of file.
-// n is how many leading bytes are known to exist in the file; a reader
-// that cannot rely on the Fs's size asks the file about bytes past n.
-type block struct {
-	node *node
-	idx  int64
-	data []byte
-	n    int
-	ext  []extent
+// Changes of the file itself are ordered by node state, under Fs.mu: at
+// most one flush (node.flushing) or direct change (node.direct: a write
+// that bypasses the blocks, or a truncate) runs at a time, and neither
+// starts while the other runs. A block read from the file while a direct
+// change started or ended (node.directGen) may hold old bytes and is not
+// kept; a flush never overlaps a load, because writers wait for blocks
+// being loaded and loads only fill blocks nobody has written. So whatever
+// order these complete in, the blocks hold what the file will hold once
+// the Fs's pending writes land.
 
-	known      bool
-	flushing   bool
-	failed     bool
-	loading    chan struct{}
-	stale      bool     // a write overtook the load in flight; drop its result
-	prefetched bool     // loaded by readahead and not yet read
-	readTo     int      // how far reads of the clean block have reached
-	hot        *hotCopy // published for reads without fs.mu (hot.go)
-
-	prev, next *block // LRU links while clean
-}
-
-// An extent is a byte range [lo, hi) within a block.
-type extent struct{ lo, hi int }
-
-func (b *block) dirty() bool { return len(b.ext) > 0 }
-
-// covers reports whether ext covers [lo, hi).
-func (b *block) covers(lo, hi int) bool {
-	for _, e := range b.ext {
-		if e.lo <= lo && hi <= e.hi {
-			return true
-		}
-	}
-	return false
-}
-
-// addExtent records [lo, hi) as written, merging with touching ranges.
-func (b *block) addExtent(lo, hi int) {
-	if k := len(b.ext) - 1; k >= 0 && b.ext[k].lo <= lo && lo <= b.ext[k].hi {
-		// Extends the last range, as sequential writes do: in place.
-		b.ext[k].hi = max(b.ext[k].hi, hi)
-		b.n = max(b.n, hi)
-		return
-	}
-	out := b.ext[:0:0]
-	placed := false
-	for _, e := range b.ext {
-		switch {
-		case e.hi < lo:
-			out = append(out, e)
-		case hi < e.lo:
-			if !placed {
-				out = append(out, extent{lo, hi})
-				placed = true
-			}
-			out = append(out, e)
-		default:
-			lo, hi = min(lo, e.lo), max(hi, e.hi)
-		}
-	}
-	if !placed {
-		out = append(out, extent{lo, hi})
-	}
-	b.ext = out
-	b.n = max(b.n, hi)
-}
-
-// remove takes [lo, hi) out of ext: those bytes no longer need writing.
-func (b *block) remove(lo, hi int) {
-	var out []extent
-	for _, e := range b.ext {
-		if e.lo < lo {
-			out = append(out, extent{e.lo, min(e.hi, lo)})
-		}
-		if e.hi > hi {
-			out = append(out, extent{max(e.lo, hi), e.hi})
-		}
-	}
-	b.ext = out
-}
-
-// clip forgets everything at or past byte cut of the block, which must not
-// be hot.
-func (b *block) clip(cut int) {
-	out := b.ext[:0]
-	for _, e := range b.ext {
-		if e.lo >= cut {
-			continue
-		}
-		e.hi = min(e.hi, cut)
-		out = append(out, e)
-	}
-	b.ext = out
-	clear(b.data[cut:])
-	b.n = min(b.n, cut)
-}
-
-var blockBufs = sync.Pool{New: func() any { return new([blockSize]byte) }}
-
-func newBlock(n *node, idx int64) *block {
-	return &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
-}
-
-// release returns the block's buffer, if it has one of its own (see
-// Fs.unpublish); the block must be unreachable.
-func (b *block) release() {
-	if b.data != nil {
-		blockBufs.Put((*[blockSize]byte)(b.data))
-	}
-	b.data = nil
-}
+// # Block states
+//
+// A block is in its node's blocks in one of these states, which the
+// methods below make every change of, with fs.mu held. The fields not
+// listed are zero, but for n, readTo and data. Counted says which byte
+// counts of the cache (and node.dirtyBlocks) include the block.
+//
+//	state     loading  known  ext       flushing  LRU list  counted
+//	loading   open     false  empty     false     no        used
+//	clean     nil      true   empty     false     yes       used (and hot, if hot)
+//	dirty     nil      any    nonempty  false     no        dirty (and stuck, if failed)
+//	flushing  nil      any    nonempty  true      no        dirty (and stuck, if failed)
+//
+// Only a clean block may be hot (published to readers without fs.mu) or
+// prefetched (loaded by readahead and not yet read). The transitions:
+//
+//	none -> loading        startLoad (readahead, admission of a hot block)
+//	loading -> clean       loaded
+//	loading -> none        loaded, when the load failed or was overtaken;
+//	                       dropBlock only marks a loading block stale
+//	none, clean -> dirty   dirtyBlock
+//	dirty -> flushing      beginFlush
+//	flushing -> dirty      endFlush, failed
+//	flushing -> clean      endFlush
+//	dirty -> clean         overwrite, clip (nothing left owed)
+//	clean -> none          evict, dropBlock; a block that becomes clean
+//	                       without room in the cache goes too (cleaned)
+//	dirty -> none          dropBlock (truncated away, or unwritable)
+//	clean <-> clean, hot   promote, unpublish
+//
+// A dirty block that is not known has bytes outside ext not yet read;
+// fillIn reads them. A node whose blocks change this way in a wrapped Fs
+// is not quiet (see node.calm): addBlock clears it.
 
 // cache accounts for the blocks of an Fs. Clean blocks and blocks being
 // loaded count against limit and are evicted least recently used first,
@@ -267,16 +206,135 @@ func (fs *Fs) evict(e eviction) bool {
 	return true
 }
 
-// uncache takes a clean block off the LRU list and out of the cached
-// bytes, counting it as wasted readahead if nobody read it.
-func (fs *Fs) uncache(b *block) {
-	fs.unpublish(b, true)
-	fs.cache.unlink(b)
-	fs.cache.used -= blockSize
-	if b.prefetched {
-		b.prefetched = false
-		fs.st.prefetchWasted.Add(uint64(b.n))
+// addBlock adds an empty block to n at idx. In a wrapped Fs a block
+// spares a round trip, so its node is no longer quiet (see node.calm);
+// elsewhere it is not quiet already, or the block is a clean one's to be.
+func (fs *Fs) addBlock(n *node, idx int64) *block {
+	b := &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
+	n.blocks[idx] = b
+	if fs.store.remote() {
+		n.quiet.Store(false)
 	}
+	return b
+}
+
+// startLoad adds a block to n at idx for a load to fill: readahead's
+// (prefetched) or a hot block's admission. It counts against the cache
+// from now on; the caller has made room.
+func (fs *Fs) startLoad(n *node, idx int64, prefetched bool) *block {
+	b := fs.addBlock(n, idx)
+	b.loading = make(chan struct{})
+	b.prefetched = prefetched
+	fs.cache.used += blockSize
+	return b
+}
+
+// loaded ends the load of b, which read the file's first m bytes there if
+// ok: b becomes clean, unless the load failed or was overtaken (by a
+// change that bypassed the blocks, which the caller's ok says, or a drop
+// of b), and then it is freed.
+func (fs *Fs) loaded(b *block, m int, ok bool) {
+	n := b.node
+	close(b.loading)
+	b.loading = nil
+	if !ok || b.stale || n.blocks[b.idx] != b {
+		if n.blocks[b.idx] == b {
+			delete(n.blocks, b.idx)
+		}
+		fs.cache.used -= blockSize
+		b.release()
+		n.forgetIfIdle()
+	} else {
+		clear(b.data[m:])
+		b.n = m
+		b.known = true
+		fs.cache.pushBack(b)
+	}
+	fs.room.Broadcast()
+}
+
+// dirtyBlock makes block idx of n dirty, to be written into: b, which is
+// clean, or a new block when b is nil. The caller has made dirty room.
+func (fs *Fs) dirtyBlock(n *node, idx int64, b *block) *block {
+	if b == nil {
+		b = fs.addBlock(n, idx)
+	} else {
+		fs.uncache(b)
+	}
+	fs.cache.dirty += blockSize
+	n.dirtyBlocks++
+	return b
+}
+
+// wrote records that [lo, hi) of a dirty block holds new bytes, owed to
+// the file whatever became of the old ones: a failed flush of them no
+// longer counts.
+func (fs *Fs) wrote(b *block, lo, hi int) {
+	fs.setFailed(b, false)
+	b.addExtent(lo, hi)
+}
+
+// beginFlush marks a dirty block as being written out: nobody changes its
+// data until endFlush.
+func (fs *Fs) beginFlush(b *block) { b.flushing = true }
+
+// endFlush ends the flush of b: it is clean now, or on error stays dirty
+// as failed, for a Sync to retry.
+func (fs *Fs) endFlush(b *block, err error) {
+	b.flushing = false
+	if err != nil {
+		fs.setFailed(b, true)
+		return
+	}
+	fs.cleaned(b)
+}
+
+// overwrite puts p at byte bo of b, which is not loading, since the file
+// holds p there now: a dirty block no longer owes that range.
+func (fs *Fs) overwrite(b *block, bo int, p []byte) {
+	fs.unpublish(b, true)
+	copy(b.data[bo:], p)
+	bh := bo + len(p)
+	b.n = max(b.n, bh)
+	if b.dirty() {
+		b.remove(bo, bh)
+		if !b.dirty() {
+			fs.cleaned(b)
+		}
+	}
+}
+
+// clip drops what b, which is not loading, holds at or past byte cut, as
+// the file is truncated there.
+func (fs *Fs) clip(b *block, cut int) {
+	wasDirty := b.dirty()
+	fs.unpublish(b, true)
+	b.clip(cut)
+	if wasDirty && !b.dirty() {
+		fs.cleaned(b)
+	}
+}
+
+// fillIn makes a dirty block known from file, the block's bytes in the
+// file (m of them read): they fill the ranges not written.
+func (fs *Fs) fillIn(b *block, file *[blockSize]byte, m int) {
+	clear(file[m:])
+	at := 0
+	for _, e := range b.ext {
+		copy(b.data[at:e.lo], file[at:e.lo])
+		at = e.hi
+	}
+	copy(b.data[at:], file[at:])
+	b.known = true
+	b.n = max(b.n, m)
+}
+
+// cleaned turns a block whose dirty bytes are all in the file now into a
+// clean one.
+func (fs *Fs) cleaned(b *block) {
+	b.ext = nil
+	fs.undirty(b)
+	fs.keepClean(b)
 }
 
 // keepClean turns a block that has just become clean into a cached block,
@@ -290,12 +348,6 @@ func (fs *Fs) keepClean(b *block) {
 	}
 	fs.cache.used += blockSize
 	fs.cache.pushBack(b)
-}
-
-// dirtied counts a block that has just become dirty.
-func (fs *Fs) dirtied(b *block) {
-	fs.cache.dirty += blockSize
-	b.node.dirtyBlocks++
 }
 
 // undirty stops counting a block as dirty, as its data is written or
@@ -319,14 +371,6 @@ func (fs *Fs) setFailed(b *block, failed bool) {
 	}
 }
 
-// cleaned turns a block whose dirty bytes are all in the file now into a
-// clean one.
-func (fs *Fs) cleaned(b *block) {
-	b.ext = nil
-	fs.undirty(b)
-	fs.keepClean(b)
-}
-
 // dropBlock removes any block from its node, as a truncate does. A block
 // being loaded is left to its loader, which frees it; a flushing block is
 // never passed here.
@@ -344,4 +388,86 @@ func (fs *Fs) dropBlock(b *block) {
 		fs.uncache(b)
 		b.release()
 	}
+}
+
+// uncache takes a clean block off the LRU list and out of the cached
+// bytes, counting it as wasted readahead if nobody read it.
+func (fs *Fs) uncache(b *block) {
+	fs.unpublish(b, true)
+	fs.cache.unlink(b)
+	fs.cache.used -= blockSize
+	if b.prefetched {
+		b.prefetched = false
+		fs.st.prefetchWasted.Add(uint64(b.n))
+	}
+}
+
+// used records a read of [lo, hi) from a clean or dirty known block. A
+// block that readahead brought in is read once by its stream and is the
+// first to go when room is needed; a block read again at bytes read
+// before is made hot (see hot.go), one read on as recently used.
+func (fs *Fs) used(b *block, lo, hi int) {
+	if b.dirty() {
+		b.prefetched = false
+		return
+	}
+	again := lo < b.readTo
+	b.readTo = max(b.readTo, hi)
+	switch {
+	case b.hot != nil:
+		b.hot.used.Store(true)
+		fs.cache.touch(b)
+	case b.prefetched:
+		b.prefetched = false
+		fs.st.prefetchUsed.Add(uint64(b.n))
+		fs.cache.unlink(b)
+		fs.cache.pushFront(b)
+	case again:
+		fs.promote(b)
+	default:
+		fs.cache.touch(b)
+	}
+}
+
+// promote makes a clean, cached block hot, moving its bytes into a slot
+// of the arena, if one is free. Called with fs.mu held.
+func (fs *Fs) promote(b *block) {
+	if b.hot != nil || !hotBlocks {
+		return
+	}
+	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())
+	if slot < 0 {
+		return
+	}
+	copy(data, b.data)
+	b.release()
+	b.data = data
+	b.hot = &hotCopy{data: data, slot: slot, n: b.n}
+	b.hot.used.Store(true)
+	b.node.setHot(b.idx, b.hot)
+	fs.cache.hot += blockSize
+	fs.cache.touch(b)
+}
+
+// unpublish takes a hot block out of its node's hot index, so that reads
+// without fs.mu no longer see it, and its slot goes back to the arena
+// once they are done with it: if keep, the block goes on with a copy in
+// a buffer of its own, which it may change; if not, it is about to be
+// released. Called with fs.mu held.
+func (fs *Fs) unpublish(b *block, keep bool) {
+	h := b.hot
+	if h == nil {
+		return
+	}
+	b.node.setHot(b.idx, nil)
+	b.hot = nil
+	fs.cache.hot -= blockSize
+	if keep {
+		buf := blockBufs.Get().(*[blockSize]byte)
+		copy(buf[:], b.data)
+		b.data = buf[:]
+	} else {
+		b.data = nil
+	}
+	h.retire(&fs.cache)
 }

@@ -94,10 +94,7 @@ func (fs *Fs) commitAll(owed uint64) error {
 	if done {
 		return nil
 	}
-	if fs.wrapped {
-		return errTooManyUnsynced // a base has no sync(2)
-	}
-	if err := syncAll(); err != nil {
+	if err := fs.store.syncAll(); err != nil {
 		return err
 	}
 	fs.mu.Lock()
@@ -113,7 +110,7 @@ func (n *node) commit() error {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if err := n.flushLocked(nil); err != nil {
-		return n.fs.pathErr("write", n.name, err)
+		return n.fs.store.pathErr("write", n.name, err)
 	}
 	for {
 		written := n.written
@@ -138,7 +135,7 @@ func (n *node) commit() error {
 			}
 		case n.key.path == "":
 			// Known by identity, and its descriptor closed by Fs.Close.
-			return fs.pathErr("sync", n.name, os.ErrClosed)
+			return fs.store.pathErr("sync", n.name, os.ErrClosed)
 		default:
 			return n.commitByName(written)
 		}
@@ -147,7 +144,7 @@ func (n *node) commit() error {
 		fs.mu.Lock()
 		release()
 		if err != nil {
-			return fs.pathErr("sync", n.name, err)
+			return fs.store.pathErr("sync", n.name, err)
 		}
 		n.committed(written)
 		return nil
@@ -185,7 +182,7 @@ func (n *node) releaseKept() {
 func (n *node) commitByName(written uint64) error {
 	fs := n.fs
 	fs.mu.Unlock()
-	unlock := fs.rlockNames() // taken before fs.mu, as by an Open
+	unlock := fs.store.rlockNames() // taken before fs.mu, as by an Open
 	fs.mu.Lock()
 	name, key := n.name, n.key
 	fs.mu.Unlock()
@@ -218,12 +215,12 @@ func (fs *Fs) syncByName(name string, key fileKey) error {
 		if err != nil {
 			return err
 		}
-		if fs.keyOf(name, fi) != key {
+		if fs.store.key(name, fi) != key {
 			return &os.PathError{Op: "sync", Path: name, Err: errNameLost}
 		}
 	}
 	if err := fs.eng.fsync(f); err != nil {
-		return fs.pathErr("sync", name, err)
+		return fs.store.pathErr("sync", name, err)
 	}
 	return nil
 }
@@ -258,7 +255,7 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 	switch {
 	case n.key.path != "" && len(fs.keptNodes) < maxKept:
 		n.keepWith(nil) // committed by name
-	case fs.wrapped && len(fs.keptNodes) < fs.keepBudget:
+	case fs.store.remote() && len(fs.keptNodes) < fs.keepBudget:
 		n.keepWith(f.data)
 		return true
 	default:
@@ -279,7 +276,7 @@ func (n *node) kept() bool {
 // nil. Called with fs.mu held.
 func (n *node) keepWith(k afero.File) {
 	n.keep = k
-	n.name = cleanPath(n.name) // as renamed and keptUnder compare it
+	n.name = n.fs.store.pathKey(n.name) // as renamed and keptUnder compare it
 	if n.fs.keptNodes == nil {
 		n.fs.keptNodes = make(map[*node]struct{})
 	}

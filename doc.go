@@ -22,12 +22,10 @@
 // platform engine is refused (old kernels, seccomp). With io_uring, a
 // goroutine whose read waits for the disk blocks only itself, not an OS
 // thread, so thousands of concurrent cold reads need a handful of threads.
-// (Data the page cache holds is read directly, as are the first few cold
-// reads at any moment, which saves them the ring's hand-offs; writes on
-// file systems without asynchronous buffered writes, such as ext4, are made
-// directly too, since the kernel would block a worker thread of its own on
-// them. On FreeBSD, which cannot tell what the page cache holds, a few
-// small reads at a time are simply tried with pread before the AIO queue.)
+// Where the ring would only add hand-offs, the engine calls the kernel
+// directly: for data the page cache holds, and for writes the kernel
+// would hand to a worker thread anyway (see engine_linux.go and
+// engine_freebsd.go).
 // The environment variable
 // AIOFS_ENGINE (uring, kqueue or pool) picks the engine of every Fs made
 // without WithEngine; Stats reports the engine in use and why a fallback
@@ -83,19 +81,27 @@
 //
 // In the order data flows:
 //
-//   - fs.go: Fs, New, path operations, Sync and Close; options.go, stats.go;
-//     wrap.go, Wrap and the base files its engine calls; wrap_timeout.go,
-//     the bound WithCallTimeout puts on each call to the base.
-//   - file.go: File, its offset and the afero.File methods; opguard.go,
-//     the count that keeps a File's descriptor open while it is used;
-//     rawconn.go, the descriptor lent to sendfile.
-//   - node.go: the state all handles of one file share, attach and detach,
-//     and the locking rules; stat.go, sizes that include buffered data.
-//   - read.go: reads from blocks and the file; prefetch.go, readahead
-//     streams and windows; cache.go, blocks and the LRU cache; hot.go,
-//     blocks kept because readers come back to them, read without a lock.
+//   - fs.go: Fs, New, path operations and Close; options.go, stats.go;
+//     store.go, what differs between New's files and Wrap's (one small
+//     type); wrap.go, Wrap, the names of path-keyed files and the base
+//     files its engine calls; wrap_timeout.go, the bound WithCallTimeout
+//     puts on each call to the base.
+//   - file.go: File, its offset and the afero.File methods; admit.go, a
+//     File's kind and the one admission check of its operations;
+//     opguard.go, the count that keeps a File's descriptor open while it
+//     is used; dir.go, copy.go and rawconn.go, directories, io.Copy, and
+//     the descriptor lent to sendfile.
+//   - node.go: the state all handles of one file share, attach and
+//     detach; stat.go, sizes that include buffered data.
+//   - cache.go: the locking rules, the states of a block and every change
+//     of them, the LRU cache and eviction; block.go, the block itself;
+//     hot.go, blocks kept because readers come back to them, read without
+//     a lock.
+//   - read.go: reads from blocks and the file; readahead.go, the
+//     readahead policy (state in, windows out); prefetch.go, the windows'
+//     loads.
 //   - writebehind.go: writes into dirty blocks, the dirty bound, writes
-//     straight to the file; flush.go, flushing and Sync; truncate.go;
+//     straight to the file; flush.go, flushing and File.Sync; truncate.go;
 //     limits.go, how far writes may reach; commit.go, Fs.Sync and the
 //     closed files it still has to commit.
 //   - engine.go: the engine interface and the closing gate every engine
@@ -105,7 +111,8 @@
 //     engine_freebsd.go, its direct small reads over internal/kqaio
 //     (POSIX AIO with kqueue completions, and the kernel's layouts).
 //   - Per system: sys_* (file identity), flags_* (O_DSYNC, O_DIRECT),
-//     ctime_*, pagecache_* (cachestat), pseudofs_*, limits_* and
-//     seeklimit_* (how far writes and lseek go), maxoffset_* (transfers
-//     that would pass the largest offset), syncall_*.
+//     open_* (opening as package os does), keep_* (descriptors kept for
+//     Fs.Sync), ctime_*, pagecache_* (cachestat), hugepage_*, pseudofs_*,
+//     limits_* and seeklimit_* (how far writes and lseek go), maxoffset_*
+//     (transfers that would pass the largest offset), syncall_*.
 package aiofs

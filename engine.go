@@ -16,8 +16,9 @@ import (
 // the engine: pread returns fewer than len(p) bytes only at end of file,
 // and pwritev returns fewer than the total only with an error. Errors are
 // the bare errno (a syscall.Errno), so the File can wrap them in an
-// *os.PathError exactly as package os does; after close every method
-// returns os.ErrClosed.
+// *os.PathError exactly as package os does, or io.ErrShortWrite for a
+// write the file took none of without saying why, as os.File.Write
+// reports it; after close every method returns os.ErrClosed.
 //
 // The caller keeps f open until the call returns; the engine keeps p and
 // bufs reachable and unmoved until the kernel is done with them, even if

@@ -22,12 +22,9 @@ const platformEngine = "uring"
 const (
 	// uringFastPathMax is the largest read that is first tried
 	// synchronously with preadv2(RWF_NOWAIT), which copies what the page
-	// cache holds and fails with EAGAIN rather than wait for the disk.
-	// A ring round trip costs goroutine handoffs and system calls: on
-	// cached data BenchmarkUringPread finds the fast path 2-3 times
-	// faster at 4 KiB and about 25% faster at 64 KiB; from 256 KiB on,
-	// the copy dominates and neither wins. When the data is not cached,
-	// the failed try costs little next to the disk (and starts readahead).
+	// cache holds and fails with EAGAIN rather than wait for the disk:
+	// below it a ring round trip's handoffs cost more than the copy, and
+	// a failed try costs little next to the disk (and starts readahead).
 	uringFastPathMax = 128 << 10
 
 	// After uringWarmAfter reads in a row from the page cache, reads use
@@ -36,9 +33,8 @@ const (
 	// are in preadPlain at once, so that when the cache goes cold, the
 	// threads blocked on the disk before a check notices are about as
 	// many as the reads a check takes to come round, not one per reader.
-	// (The count includes goroutines preempted inside: with 4, 32
-	// readers on two CPUs found it full 95% of the time and paid
-	// preadv2's iovec instead, 5-10% of a cached 4 KiB read.)
+	// The bound is as large as the check interval, since goroutines
+	// preempted inside preadPlain count against it too.
 	uringWarmAfter    = 64
 	uringWarmCheck    = 32
 	uringPlainReaders = uringWarmCheck
@@ -87,11 +83,10 @@ func newUringEngine(cfg uring.Config) (*uringEngine, error) {
 }
 
 // preadWarm reads with plain pread(2), for when the page cache has served
-// the last uringWarmAfter reads: preadv2 with RWF_NOWAIT costs a few
-// hundred nanoseconds more in the kernel, a quarter of a cached 4 KiB
-// read. One read in uringWarmCheck, picked at random, goes the RWF_NOWAIT
-// way instead, and its first miss ends the warm spell. It reports false when it did not
-// read.
+// the last uringWarmAfter reads: preadv2 with RWF_NOWAIT costs more in the
+// kernel, a good part of a cached small read. One read in uringWarmCheck,
+// picked at random, goes the RWF_NOWAIT way instead, and its first miss
+// ends the warm spell. It reports false when it did not read.
 func (e *uringEngine) preadWarm(fd int, p []byte, off int64) (n int, ok bool, err error) {
 	if rand.Uint32()%uringWarmCheck == 0 { // no counter every reader writes
 		return 0, false, nil

@@ -22,13 +22,3 @@ func isErrno(err error) bool {
 	_, ok := err.(syscall.Errno)
 	return ok
 }
-
-// pathErr returns err, met by op on the file named name, as the Fs reports
-// it: the bare errno of an engine or system call in an *os.PathError, as
-// package os does; a wrapped base's error as the base gave it.
-func (fs *Fs) pathErr(op, name string, err error) error {
-	if fs.wrapped && !isErrno(err) && err != os.ErrClosed {
-		return err
-	}
-	return &os.PathError{Op: op, Path: name, Err: bareErr(err)}
-}

@@ -27,7 +27,8 @@ type File struct {
 	bf   afero.File // the file underneath: the base's, or an *os.File
 	osf  *os.File   // bf, in an Fs over the OS; nil in a wrapped one
 	data afero.File // what the engine reads and writes: osf, or a *baseFile
-	n    *node      // shared state of a regular file; nil for anything else
+	kind fileKind
+	n    *node // shared state of a cached file; nil for anything else
 
 	readable, writable bool
 	appendMode         bool
@@ -76,8 +77,8 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
 	changes := fs.changes.Load() // to tell whether the Stat below may be old
-	defer fs.rlockNames()()
-	bf, err := fs.openBase(name, flag&^os.O_APPEND, perm)
+	defer fs.store.rlockNames()()
+	bf, err := fs.store.open(name, flag&^os.O_APPEND, perm)
 	if err != nil {
 		return nil, err
 	}
@@ -88,12 +89,8 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		return nil, err
 	}
 	f.appendMode = flag&os.O_APPEND != 0
-	if fs.wrapped {
-		f.data = newBaseFile(bf)
-	} else {
-		f.osf = osFile(bf)
-		f.data = f.osf
-	}
+	f.data = fs.store.dataFile(bf)
+	f.osf, _ = f.data.(*os.File)
 	if f.osf != nil && !fi.Mode().IsRegular() && !fi.IsDir() {
 		if f.osf, err = asOpened(f.osf); err != nil {
 			return nil, err
@@ -109,6 +106,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		}
 		return f, nil
 	}
+	f.kind = kindCached
 	// The access mode 3 that Linux accepts allows neither.
 	acc := flag & (os.O_RDONLY | os.O_WRONLY | os.O_RDWR)
 	f.readable = acc == os.O_RDONLY || acc == os.O_RDWR
@@ -120,26 +118,6 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 		return nil, f.pathErr("open", err)
 	}
 	return f, nil
-}
-
-// openBase opens name in the base, through its own Open and Create when
-// the flags are theirs, so that errors name the operation the base's own
-// do ("open", "create"); the OS's files as package os opens them.
-func (fs *Fs) openBase(name string, flag int, perm os.FileMode) (afero.File, error) {
-	if !fs.wrapped {
-		f, err := openOS(name, flag, perm)
-		if err != nil {
-			return nil, err
-		}
-		return f, nil
-	}
-	switch {
-	case flag == os.O_RDONLY:
-		return fs.base.Open(name)
-	case flag == os.O_RDWR|os.O_CREATE|os.O_TRUNC && perm == 0o666:
-		return fs.base.Create(name)
-	}
-	return fs.base.OpenFile(name, flag, perm)
 }
 
 // restoreAppend gives a file the File does not serve itself the O_APPEND
@@ -166,31 +144,15 @@ func (f *File) restoreAppend(flag int, perm os.FileMode) error {
 // that takes any buffer and writes where it is told.
 func (f *File) flushable() bool { return f.writable && !f.directIO }
 
-// enter admits an operation, reporting ErrClosed once Close of the file or
-// of its Fs has begun. The caller must call f.ops.exit when enter returns
-// nil.
-func (f *File) enter(op string) error {
-	if f.fs.closed.Load() || !f.ops.tryHold() {
-		return f.pathErr(op, os.ErrClosed)
-	}
-	return nil
-}
-
-// refers reports whether a call the File refuses goes to the base file
-// instead, for the base's own error: in a wrapped Fs that is open, a call
-// after the handle's Close or one that misuses it (its access mode, a bad
-// offset).
-func (f *File) refers() bool { return f.fs.wrapped && !f.fs.closed.Load() }
-
 // pathErr returns err as the File reports it: the bare errno of an engine
 // or system call in an *os.PathError, as package os does; a wrapped
 // base's error as the base gave it.
-func (f *File) pathErr(op string, err error) error { return f.fs.pathErr(op, f.name, err) }
+func (f *File) pathErr(op string, err error) error { return f.fs.store.pathErr(op, f.name, err) }
 
 // Name returns the name as given to Open or OpenFile; in a wrapped Fs,
 // the base file's Name, which some bases normalize (BasePathFs, MemMapFs).
 func (f *File) Name() string {
-	if f.fs.wrapped {
+	if f.fs.store.remote() {
 		return f.bf.Name()
 	}
 	return f.name
@@ -199,24 +161,22 @@ func (f *File) Name() string {
 // Read reads up to len(p) bytes at the file's offset and advances it. At
 // end of file it returns 0, io.EOF.
 func (f *File) Read(p []byte) (int, error) {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Read(p)
 	}
-	if err := f.enter("read"); err != nil {
-		if f.refers() {
+	nd := needRead
+	if len(p) == 0 && !f.baseJudges() {
+		nd = needNothing // os.File reads nothing at once
+	}
+	if err := f.admit("read", nd); err != nil {
+		if err == errToBase {
 			return f.bf.Read(p)
 		}
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 && (f.readable || !f.refers()) { // misuse is the base's to judge
+	if len(p) == 0 {
 		return 0, nil
-	}
-	if !f.readable {
-		if f.refers() {
-			return f.bf.Read(p)
-		}
-		return 0, f.pathErr("read", syscall.EBADF)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -224,11 +184,11 @@ func (f *File) Read(p []byte) (int, error) {
 		return 0, f.pathErr("read", err)
 	}
 	if overflows(f.off, len(p)) {
-		if f.refers() {
+		switch err := f.refuse(f.pathErr("read", syscall.EINVAL)); {
+		case err == errToBase:
 			return f.bf.ReadAt(p, f.off)
-		}
-		if !clipsAtMaxOffset {
-			return 0, f.pathErr("read", syscall.EINVAL)
+		case !clipsAtMaxOffset:
+			return 0, err
 		}
 		p = p[:math.MaxInt64-f.off]
 	}
@@ -254,39 +214,25 @@ func overflows(off int64, n int) bool {
 // ReadAt reads len(p) bytes at off. It returns fewer only with an error,
 // io.EOF at end of file.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
-	if f.n == nil || off < 0 && f.refers() {
+	if f.kind == kindPassthrough {
 		return f.bf.ReadAt(p, off)
 	}
-	if off < 0 {
-		return 0, f.pathErr("readat", errors.New("negative offset"))
+	done, err := f.admitAt("read", needRead, off, len(p))
+	if err == errToBase {
+		return f.bf.ReadAt(p, off)
 	}
-	// Nothing to do, unless a wrapped base's handle is to say whether it
-	// is closed or used against its mode (os.File does not say; others
-	// do).
-	if len(p) == 0 && !f.refers() {
-		return 0, nil
-	}
-	if err := f.enter("read"); err != nil {
-		if f.refers() {
-			return f.bf.ReadAt(p, off)
-		}
+	if done || err != nil {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 && f.readable {
-		return 0, nil
-	}
-	if !f.readable || overflows(off, len(p)) && !clipsAtMaxOffset {
-		if f.refers() {
-			return f.bf.ReadAt(p, off)
-		}
-		if !f.readable {
-			return 0, f.pathErr("read", syscall.EBADF)
-		}
-		return 0, f.pathErr("read", syscall.EINVAL)
-	}
 	want := len(p)
 	if overflows(off, len(p)) {
+		if !clipsAtMaxOffset {
+			if err := f.refuse(f.pathErr("read", syscall.EINVAL)); err != errToBase {
+				return 0, err
+			}
+			return f.bf.ReadAt(p, off)
+		}
 		p = p[:math.MaxInt64-off] // the rest is past the largest offset
 	}
 	n, err := f.n.readAt(f, p, off)
@@ -304,22 +250,16 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 // once p is copied into the Fs's buffers; a failure of an earlier
 // background write is returned instead of accepting p.
 func (f *File) Write(p []byte) (int, error) {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Write(p)
 	}
-	if err := f.enter("write"); err != nil {
-		if f.refers() {
+	if err := f.admit("write", needWrite); err != nil {
+		if err == errToBase {
 			return f.bf.Write(p)
 		}
 		return 0, err
 	}
 	defer f.ops.exit()
-	if !f.writable {
-		if f.refers() {
-			return f.bf.Write(p)
-		}
-		return 0, f.pathErr("write", syscall.EBADF)
-	}
 	if len(p) == 0 {
 		// Like write(2), an empty write leaves even an appender's offset.
 		if err := f.stickyErr(); err != nil {
@@ -351,39 +291,47 @@ func (f *File) WriteAt(p []byte, off int64) (int, error) {
 	if f.appendMode {
 		return 0, errWriteAtInAppendMode
 	}
-	if f.n == nil || off < 0 && f.refers() {
+	if f.kind == kindPassthrough {
 		return f.bf.WriteAt(p, off)
 	}
-	if off < 0 {
-		return 0, f.pathErr("writeat", errors.New("negative offset"))
+	done, err := f.admitAt("write", needWrite, off, len(p))
+	if err == errToBase {
+		return f.bf.WriteAt(p, off)
 	}
-	// Nothing to do, unless a wrapped base's handle is to say whether it
-	// is closed or used against its mode (os.File does not say; others
-	// do).
-	if len(p) == 0 && !f.refers() {
-		return 0, nil
-	}
-	if err := f.enter("write"); err != nil {
-		if f.refers() {
-			return f.bf.WriteAt(p, off)
-		}
+	if done || err != nil {
 		return 0, err
 	}
 	defer f.ops.exit()
-	if len(p) == 0 && f.writable {
-		return 0, nil
-	}
-	if !f.writable {
-		if f.refers() {
-			return f.bf.WriteAt(p, off)
-		}
-		return 0, f.pathErr("write", syscall.EBADF)
-	}
 	n, _, err := f.n.writeAt(f, p, off)
 	if err != nil {
 		return n, f.pathErr("write", err)
 	}
 	return n, nil
+}
+
+// failedWrite gives f the error of a background write of its file, unless
+// it has one to report already. Called with fs.mu held.
+func (f *File) failedWrite(err error) {
+	if f.werr == nil {
+		f.werr = err
+	}
+}
+
+// writeLost marks f's write error, if any, as standing for data dropped,
+// which no Sync can mend. Called with fs.mu held.
+func (f *File) writeLost() {
+	if f.werr != nil {
+		f.lost = true
+	}
+}
+
+// clearWriteErr clears f's write error after a Sync wrote and committed
+// all the Fs had of the file, unless the data it stood for was lost.
+// Called with fs.mu held.
+func (f *File) clearWriteErr() {
+	if !f.lost {
+		f.werr = nil
+	}
 }
 
 // stickyErr returns f's background write error.
@@ -401,11 +349,11 @@ func (f *File) WriteString(s string) (int, error) {
 // Seek sets the offset of the next Read or Write, as os.File.Seek. Seeking
 // relative to the end uses the size including buffered data.
 func (f *File) Seek(offset int64, whence int) (int64, error) {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Seek(offset, whence)
 	}
-	if err := f.enter("seek"); err != nil {
-		if f.refers() {
+	if err := f.admit("seek", needNothing); err != nil {
+		if err == errToBase {
 			return f.bf.Seek(offset, whence)
 		}
 		return 0, err
@@ -439,15 +387,16 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	pos := base + offset
 	if pos < 0 || offset > 0 && pos < base {
-		if f.refers() {
+		err := f.pathErr("seek", syscall.EINVAL)
+		if offset > 0 {
+			err = f.pathErr("seek", errSeekOverflow)
+		}
+		if err = f.refuse(err); err == errToBase {
 			return f.bf.Seek(offset, whence)
 		}
-		if offset > 0 {
-			return 0, f.pathErr("seek", errSeekOverflow)
-		}
-		return 0, f.pathErr("seek", syscall.EINVAL)
+		return 0, err
 	}
-	if f.refers() && f.pastSize(pos) {
+	if f.baseJudges() && f.pastSize(pos) {
 		// Only the base knows how far it may seek.
 		if err := f.data.(*baseFile).seekable(pos); err != nil {
 			return 0, err
@@ -477,11 +426,11 @@ func (f *File) pastSize(pos int64) bool {
 // while the Fs has not changed the file since (close-to-open), sparing a
 // round trip to a remote base.
 func (f *File) Stat() (os.FileInfo, error) {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Stat()
 	}
-	if err := f.enter("stat"); err != nil {
-		if f.refers() {
+	if err := f.admit("stat", needNothing); err != nil {
+		if err == errToBase {
 			return f.bf.Stat()
 		}
 		return nil, err
@@ -498,11 +447,11 @@ func (f *File) Stat() (os.FileInfo, error) {
 // it, or a background write error this handle has not yet seen cleared;
 // a Sync that succeeds clears it, unless the data it stood for is lost.
 func (f *File) Sync() error {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Sync()
 	}
-	if err := f.enter("sync"); err != nil {
-		if f.refers() {
+	if err := f.admit("sync", needNothing); err != nil {
+		if err == errToBase {
 			return f.bf.Sync()
 		}
 		return err
@@ -524,11 +473,11 @@ func (f *File) Sync() error {
 // Truncate changes the size of the file, as os.File.Truncate, in order
 // with the writes made before it.
 func (f *File) Truncate(size int64) error {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Truncate(size)
 	}
-	if err := f.enter("truncate"); err != nil {
-		if f.refers() {
+	if err := f.admit("truncate", needNothing); err != nil {
+		if err == errToBase {
 			return f.bf.Truncate(size)
 		}
 		return err
@@ -544,14 +493,14 @@ func (f *File) Truncate(size int64) error {
 // closes it. It does not commit the data to stable storage, as
 // os.File.Close does not; it returns any write error not yet cleared.
 func (f *File) Close() error {
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.bf.Close()
 	}
 	if !f.ops.close() {
-		if f.refers() {
-			return f.bf.Close()
+		if err := f.refuse(f.pathErr("close", os.ErrClosed)); err != errToBase {
+			return err
 		}
-		return f.pathErr("close", os.ErrClosed)
+		return f.bf.Close()
 	}
 	keptBase, werr := f.fs.detach(f)
 	var err error
@@ -562,108 +511,4 @@ func (f *File) Close() error {
 		return f.pathErr("write", werr)
 	}
 	return err
-}
-
-// Readdir reads the directory's entries, as os.File.Readdir.
-func (f *File) Readdir(count int) ([]os.FileInfo, error) {
-	fis, err := f.bf.Readdir(count)
-	f.fs.withBufferedSizes(f.name, fis)
-	return fis, err
-}
-
-// Readdirnames reads the directory's entry names, as os.File.Readdirnames.
-func (f *File) Readdirnames(n int) ([]string, error) { return f.bf.Readdirnames(n) }
-
-// ReadDir reads the directory's entries, as os.File.ReadDir.
-func (f *File) ReadDir(n int) ([]fs.DirEntry, error) {
-	des, err := f.readDir(n)
-	f.fs.withBufferedEntries(f.name, des)
-	return des, err
-}
-
-// readDir is ReadDir of the file underneath, made from Readdir for a base
-// file without one.
-func (f *File) readDir(n int) ([]fs.DirEntry, error) {
-	if rd, ok := f.bf.(fs.ReadDirFile); ok {
-		return rd.ReadDir(n)
-	}
-	fis, err := f.bf.Readdir(n)
-	des := make([]fs.DirEntry, len(fis))
-	for i, fi := range fis {
-		des[i] = fs.FileInfoToDirEntry(fi)
-	}
-	return des, err
-}
-
-// chunk is the buffer size WriteTo and ReadFrom copy with: the initial
-// readahead window, so that WriteTo reads are seen as a stream.
-const chunk = initialWindow
-
-// chunks recycles WriteTo's and ReadFrom's buffers: allocating and
-// clearing one per call cost a small file's io.Copy five times its reads.
-var chunks = sync.Pool{New: func() any { return new([chunk]byte) }}
-
-// WriteTo writes the rest of the file to w, reading through the cache and
-// readahead, so that io.Copy from a File streams.
-func (f *File) WriteTo(w io.Writer) (int64, error) {
-	if f.n == nil {
-		if wt, ok := f.bf.(io.WriterTo); ok {
-			return wt.WriteTo(w)
-		}
-		return io.Copy(w, struct{ io.Reader }{f.bf})
-	}
-	bp := chunks.Get().(*[chunk]byte)
-	defer chunks.Put(bp)
-	buf := bp[:]
-	var total int64
-	for {
-		n, err := f.Read(buf)
-		if n > 0 {
-			m, werr := w.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-			if m != n {
-				return total, io.ErrShortWrite
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// ReadFrom writes what r yields to the file, so that io.Copy to a File
-// fills write-behind buffers in large pieces.
-func (f *File) ReadFrom(r io.Reader) (int64, error) {
-	if f.n == nil {
-		if rf, ok := f.bf.(io.ReaderFrom); ok {
-			return rf.ReadFrom(r)
-		}
-		return io.Copy(struct{ io.Writer }{f.bf}, r)
-	}
-	bp := chunks.Get().(*[chunk]byte)
-	defer chunks.Put(bp)
-	buf := bp[:]
-	var total int64
-	for {
-		n, err := r.Read(buf)
-		if n > 0 {
-			m, werr := f.Write(buf[:n])
-			total += int64(m)
-			if werr != nil {
-				return total, werr
-			}
-		}
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
 }

@@ -30,7 +30,7 @@ func (n *node) collect(all, retry bool) *flush {
 	slices.SortFunc(fl.blocks, func(a, b *block) int { return int(a.idx - b.idx) })
 	var next int64 = -1
 	for _, b := range fl.blocks {
-		b.flushing = true
+		n.fs.beginFlush(b)
 		for _, e := range b.ext {
 			at := b.idx*blockSize + int64(e.lo)
 			buf := b.data[e.lo:e.hi]
@@ -147,20 +147,13 @@ func (n *node) finish(fl *flush, err error) {
 	n.written++
 	n.flushedAt = fs.flushSeq.Add(1)
 	for _, b := range fl.blocks {
-		b.flushing = false
-		if err != nil {
-			fs.setFailed(b, true)
-		} else {
-			fs.cleaned(b)
-		}
+		fs.endFlush(b, err)
 	}
 	if err != nil {
 		fs.st.bgErrors.Add(1)
 		n.errSeq++
 		for h := range n.handles {
-			if h.werr == nil {
-				h.werr = err
-			}
+			h.failedWrite(err)
 		}
 	}
 	fs.room.Broadcast()
@@ -217,8 +210,8 @@ func (n *node) syncedBy(f *File, errSeq, written uint64) error {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	n.committed(written)
-	if n.errSeq == errSeq && !f.lost {
-		f.werr = nil
+	if n.errSeq == errSeq {
+		f.clearWriteErr()
 	}
 	return f.werr
 }
@@ -229,7 +222,7 @@ func (n *node) flushNode() error {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	if err := n.flushLocked(nil); err != nil {
-		return n.fs.pathErr("write", n.name, err)
+		return n.fs.store.pathErr("write", n.name, err)
 	}
 	return nil
 }

@@ -10,24 +10,17 @@ import (
 )
 
 // Fs is an afero.Fs over the OS filesystem (New) or over another afero.Fs
-// (Wrap). Its zero value is not usable. Fs values are comparable and safe
-// for concurrent use.
+// (Wrap). Its zero value is not usable. An *Fs is safe for concurrent use.
 type Fs struct {
-	cfg     config
-	base    afero.Fs // afero.OsFs for New
-	wrapped bool     // made by Wrap: files are the base's
-	// identified is set once a wrapped base's FileInfo carried a file
-	// identity: its files are keyed by it, not by path (see keyOf).
-	identified atomic.Bool
-	// names is held shared by opens, and exclusively by namespace changes,
-	// while files may be keyed by path (see lockNames).
-	names     sync.RWMutex
+	cfg       config
+	base      afero.Fs // for path operations; afero.OsFs for New
+	store     store    // what differs between New and Wrap
 	eng       engine
 	ownEngine bool
 	fallback  string
 	closed    atomic.Bool
 
-	// mu guards the nodes and all they hold (see Locking in node.go).
+	// mu guards the nodes and all they hold (see Locking in cache.go).
 	mu      sync.Mutex
 	room    sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
 	nodes   map[fileKey]*node
@@ -71,7 +64,7 @@ func sharedEngine() (engine, error) {
 
 // New returns an Fs over the operating system's files.
 func New(opts ...Option) *Fs {
-	fs := newFs(afero.NewOsFs(), false, opts)
+	fs := newFs(afero.NewOsFs(), newOSStore(), opts)
 	var fallback error
 	if fs.cfg.engine != "" || fs.cfg.queueDepth != 0 {
 		want := fs.cfg.engine
@@ -90,9 +83,10 @@ func New(opts ...Option) *Fs {
 	return fs
 }
 
-// newFs returns an Fs over base configured by opts, without its engine.
-func newFs(base afero.Fs, wrapped bool, opts []Option) *Fs {
-	fs := &Fs{cfg: defaultConfig(), base: base, wrapped: wrapped, nodes: make(map[fileKey]*node), keepBudget: keepBudget()}
+// newFs returns an Fs over base and its store, configured by opts,
+// without its engine.
+func newFs(base afero.Fs, st store, opts []Option) *Fs {
+	fs := &Fs{cfg: defaultConfig(), base: base, store: st, nodes: make(map[fileKey]*node), keepBudget: keepBudget()}
 	for _, o := range opts {
 		o(&fs.cfg)
 	}
@@ -141,7 +135,7 @@ func (fs *Fs) MkdirAll(path string, perm os.FileMode) error { return fs.base.Mkd
 // a removed file keep working, and their buffered data goes to the
 // removed file, not to a new one.
 func (fs *Fs) Remove(name string) error {
-	defer fs.lockNames()()
+	defer fs.store.lockNames()()
 	kept := fs.keptUnder(name)
 	err := fs.base.Remove(name)
 	if err == nil {
@@ -152,7 +146,7 @@ func (fs *Fs) Remove(name string) error {
 
 // RemoveAll removes path and anything it contains, as os.RemoveAll.
 func (fs *Fs) RemoveAll(path string) error {
-	defer fs.lockNames()()
+	defer fs.store.lockNames()()
 	kept := fs.keptUnder(path)
 	err := fs.base.RemoveAll(path)
 	fs.removed(path, kept) // what is gone needs no commit, even if some remains
@@ -172,12 +166,12 @@ func (fs *Fs) removed(name string, kept []*node) {
 
 // Rename renames a file, as os.Rename. Buffered data follows the file.
 func (fs *Fs) Rename(oldname, newname string) error {
-	defer fs.lockNames()()
+	defer fs.store.lockNames()()
 	replaced := fs.keptUnder(newname)
 	err := fs.base.Rename(oldname, newname)
 	// A rename onto the same name changes nothing, and must not make the
 	// file look replaced.
-	if err == nil && cleanPath(oldname) != cleanPath(newname) {
+	if err == nil && fs.store.pathKey(oldname) != fs.store.pathKey(newname) {
 		fs.mu.Lock()
 		fs.renamed(oldname, newname)
 		fs.mu.Unlock()
@@ -297,19 +291,5 @@ func (fs *Fs) nodesWhere(pred func(*node) bool) []*node {
 func (fs *Fs) lookup(name string, fi os.FileInfo) *node {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	return fs.nodes[fs.keyOf(name, fi)]
-}
-
-// keyOf returns the key of the file named name, described by fi: its
-// identity on the OS; in a wrapped base, the identity its FileInfo
-// carries, or else its path as the base will resolve it (cleanPath).
-func (fs *Fs) keyOf(name string, fi os.FileInfo) fileKey {
-	if !fs.wrapped {
-		return keyOf(name, fi)
-	}
-	if k, ok := identityOf(fi); ok {
-		fs.identified.Store(true)
-		return k
-	}
-	return fileKey{path: cleanPath(name)}
+	return fs.nodes[fs.store.key(name, fi)]
 }

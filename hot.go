@@ -174,7 +174,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 // counted. Called with or without fs.mu.
 func (n *node) count(f *File, off int64) uint32 {
 	fs := n.fs
-	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.wrapped && rand.Uint32N(sampleEvery) != 0 {
+	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.store.remote() && rand.Uint32N(sampleEvery) != 0 {
 		return 0
 	}
 	return fs.cache.freq.add(fs.cache.limit, n.seed, off/blockSize)
@@ -208,13 +208,7 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 	if !fs.evict(evictFor(k)) {
 		return
 	}
-	b := newBlock(n, idx)
-	b.loading = make(chan struct{})
-	n.blocks[idx] = b
-	if fs.wrapped {
-		n.quiet.Store(false) // see node.calm
-	}
-	fs.cache.used += blockSize
+	b := fs.startLoad(n, idx, false)
 	f.ops.hold()
 	gen := n.directGen
 	fs.mu.Unlock()
@@ -223,49 +217,6 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 	if n.blocks[idx] == b && b.known && !b.dirty() && b.hot == nil {
 		fs.promote(b)
 	}
-}
-
-// promote makes a clean, cached block hot, moving its bytes into a slot
-// of the arena, if one is free. Called with fs.mu held.
-func (fs *Fs) promote(b *block) {
-	if b.hot != nil || !hotBlocks {
-		return
-	}
-	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())
-	if slot < 0 {
-		return
-	}
-	copy(data, b.data)
-	b.release()
-	b.data = data
-	b.hot = &hotCopy{data: data, slot: slot, n: b.n}
-	b.hot.used.Store(true)
-	b.node.setHot(b.idx, b.hot)
-	fs.cache.hot += blockSize
-	fs.cache.touch(b)
-}
-
-// unpublish takes a hot block out of its node's hot index, so that reads
-// without fs.mu no longer see it, and its slot goes back to the arena
-// once they are done with it: if keep, the block goes on with a copy in
-// a buffer of its own, which it may change; if not, it is about to be
-// released. Called with fs.mu held.
-func (fs *Fs) unpublish(b *block, keep bool) {
-	h := b.hot
-	if h == nil {
-		return
-	}
-	b.node.setHot(b.idx, nil)
-	b.hot = nil
-	fs.cache.hot -= blockSize
-	if keep {
-		buf := blockBufs.Get().(*[blockSize]byte)
-		copy(buf[:], b.data)
-		b.data = buf[:]
-	} else {
-		b.data = nil
-	}
-	h.retire(&fs.cache)
 }
 
 // setHot publishes a new hot index with block idx's copy set to h, or

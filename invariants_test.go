@@ -57,9 +57,12 @@ func (fs *Fs) checkInvariantsLocked() error {
 var fsRules = []func(fs *Fs) error{
 	// The cache counts what the blocks are.
 	func(fs *Fs) error {
-		var loading, clean, dirty, failed int64
+		var loading, clean, dirty, failed, hot int64
 		for _, n := range fs.nodes {
 			for _, b := range n.blocks {
+				if b.hot != nil {
+					hot++
+				}
 				switch {
 				case b.loading != nil:
 					loading++
@@ -85,6 +88,9 @@ var fsRules = []func(fs *Fs) error{
 		}
 		if c.stuck != failed*blockSize {
 			errs = append(errs, fmt.Errorf("cache.stuck %d, but %d failed blocks", c.stuck, failed))
+		}
+		if c.hot != hot*blockSize {
+			errs = append(errs, fmt.Errorf("cache.hot %d, but %d hot blocks", c.hot, hot))
 		}
 		return errors.Join(errs...)
 	},
@@ -203,6 +209,22 @@ var nodeRules = []func(n *node) error{
 		}
 		return nil
 	},
+	// The hot index publishes exactly the node's hot blocks.
+	func(n *node) error {
+		idx := n.hot.Load()
+		if idx == nil {
+			return nil
+		}
+		if len(*idx) == 0 {
+			return errors.New("an empty hot index is published")
+		}
+		for i, h := range *idx {
+			if b := n.blocks[i]; b == nil || b.hot != h {
+				return fmt.Errorf("hot index publishes block %d, which is not a hot block of the node", i)
+			}
+		}
+		return nil
+	},
 	// quiet only when a read may go to the file without the node.
 	func(n *node) error {
 		if n.quiet.Load() && !n.calm() {
@@ -247,7 +269,8 @@ var nodeRules = []func(n *node) error{
 	},
 }
 
-// checkBlock checks that b, under idx in n, is in one legal state.
+// checkBlock checks that b, under idx in n, is in one legal state: one
+// row of the table in cache.go.
 func checkBlock(n *node, idx int64, b *block) error {
 	if b.node != n || b.idx != idx {
 		return fmt.Errorf("says it is block %d of %v", b.idx, b.node.key)
@@ -284,6 +307,9 @@ func checkBlock(n *node, idx int64, b *block) error {
 	if b.flushing && !b.dirty() || b.failed && !b.dirty() {
 		return fmt.Errorf("flushing %v, failed %v, and not dirty", b.flushing, b.failed)
 	}
+	if b.hot != nil && (b.loading != nil || b.dirty() || n.hot.Load() == nil || (*n.hot.Load())[idx] != b.hot) {
+		return fmt.Errorf("hot, and loading %v, dirty %v, or not published in its node's index", b.loading != nil, b.dirty())
+	}
 	return nil
 }
 
@@ -313,6 +339,12 @@ func TestCheckInvariants(t *testing.T) {
 	}{
 		{"cache.dirty", func() func() { fs.cache.dirty += blockSize; return func() { fs.cache.dirty -= blockSize } }},
 		{"dirtyBlocks", func() func() { n.dirtyBlocks++; return func() { n.dirtyBlocks-- } }},
+		{"cache.hot", func() func() { fs.cache.hot += blockSize; return func() { fs.cache.hot -= blockSize } }},
+		{"hot index", func() func() {
+			old := n.hot.Load()
+			n.hot.Store(&hotIndex{1 << 40: &hotCopy{}})
+			return func() { n.hot.Store(old) }
+		}},
 		{"quiet", func() func() { n.quiet.Store(true); return func() { n.quiet.Store(false) } }},
 		{"writers", func() func() {
 			w := n.writers

@@ -12,67 +12,51 @@ import (
 	"github.com/spf13/afero"
 )
 
-// # Locking
-//
-// The locks, in the order they are taken:
-//
-//   - File.mu guards a handle's offset. Read, Write and Seek hold it
-//     throughout, so calls on one handle happen one at a time, as on an
-//     os.File.
-//   - node.wmu serializes the changes a file's handles make: every Write,
-//     WriteAt and Truncate of a regular file, and an Open that truncates
-//     it, holds the wmu of the file's node from start to end. Each Write is
-//     thereby atomic with respect to the other handles of the Fs, as
-//     Linux's inode lock makes it, even when it waits for dirty room, and an
-//     append computes its offset and claims it in one step. Flushes never
-//     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
-//     and hot (atomics, see node),
-//     every block, the cache's accounting, and the fields of each File
-//     marked for it (sticky errors). It is never held
-//     across a system call or an engine call: a function that does I/O
-//     releases it first and retakes it after, says so in its comment, and
-//     checks again what it relies on (the node's blocks may have been
-//     flushed, dropped or loaded meanwhile). Fs.room, a condition on Fs.mu,
-//     is broadcast whenever block state settles: a flush, load or direct
-//     change ended, dirty room was freed, a handle left its node.
-//   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
-//     the engines' own locks, the counters (atomic).
-//
-// Changes of the file itself are ordered by node state, under Fs.mu: at
-// most one flush (node.flushing) or direct change (node.direct: a write
-// that bypasses the blocks, or a truncate) runs at a time, and neither
-// starts while the other runs. A block read from the file while a direct
-// change started or ended (node.directGen) may hold old bytes and is not
-// kept; a flush never overlaps a load, because writers wait for blocks
-// being loaded and loads only fill blocks nobody has written. So whatever
-// order these complete in, the blocks hold what the file will hold once
-// the Fs's pending writes land.
-
 // A node is the state every handle of one file in an Fs shares: its
-// cached and dirty blocks, and the size the Fs knows.
+// cached and dirty blocks, and the size the Fs knows. Its fields are
+// guarded by Fs.mu, but for wmu, limit and the atomics quiet and hot
+// (see Locking in cache.go).
 type node struct {
-	fs  *Fs
-	key fileKey
+	// Which file.
+	fs   *Fs
+	key  fileKey
+	name string // as the Fs last knew it: opened by, or renamed to
+	seed uint64 // tells the file's blocks from others' in the cache's sketch
 
-	wmu sync.Mutex // serializes the file's writers; see Locking
-
-	// The rest is guarded by Fs.mu.
+	// Who uses it.
 	handles map[*File]struct{}
 	writers []*File // handles that flushes may write through, oldest first
-	blocks  map[int64]*block
 
+	// What it holds (cache.go, hot.go).
+	blocks map[int64]*block
 	// size is the file's size including buffered data, counting only
 	// bytes writes accepted. It is authoritative while the Fs has changes
 	// of the file not yet on disk; otherwise the file itself is.
 	size        int64
 	dirtyBlocks int
-	writing     int  // Write calls admitted and not yet returned
-	flushing    bool // a flush is writing blocks
-	direct      bool // a write-through or truncate is changing the file
-	directGen   uint64
-	again       bool // flush when the running flush or direct change ends
-	timer       *time.Timer
+	// quiet is set while a read that readahead does not follow is a read
+	// of the file (see calm), so that readers may see it without fs.mu.
+	// It is stored under fs.mu: true by a reader that finds the node
+	// calm, false before anything makes it not calm, by the only three
+	// changes that do: beginWrite, beginDirect, and Fs.addBlock in a
+	// wrapped Fs.
+	quiet atomic.Bool
+	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
+	// there are none. Published under fs.mu.
+	hot atomic.Pointer[hotIndex]
+
+	// The changes under way, in order (writebehind.go, flush.go,
+	// truncate.go).
+	wmu       sync.Mutex // serializes the file's writers; see Locking
+	writing   int        // Write calls admitted and not yet returned
+	flushing  bool       // a flush is writing blocks
+	direct    bool       // a write-through or truncate is changing the file
+	directGen uint64
+	again     bool // flush when the running flush or direct change ends
+	timer     *time.Timer
+	errSeq    uint64    // failed flushes so far
+	flushedAt uint64    // Fs.flushSeq when the last flush ended
+	limit     fileLimit // the largest offset the file system takes (limits.go)
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
@@ -85,33 +69,14 @@ type node struct {
 	// change of the Fs overlapped (see sized).
 	trusted bool
 
-	// written counts the writes that reached the file, synced how many of
-	// them an fsync has since committed (see commit.go).
+	// Commits (commit.go). written counts the writes that reached the
+	// file, synced how many of them an fsync has since committed. Once the
+	// last handle has closed with writes uncommitted, the file is kept for
+	// Fs.Sync (in Fs.keptNodes): by a descriptor of its own (keep), used
+	// by keepUsers commits at the moment, or else by name.
 	written, synced uint64
-	// name is the file's name as the Fs last knew it: opened by, or renamed
-	// to, for committing it by name.
-	name string
-	// Once the last handle has closed with writes uncommitted, the file is
-	// kept for Fs.Sync (in Fs.keptNodes): by a descriptor of its own
-	// (keep), used by keepUsers commits at the moment, or else by name.
-	keep      afero.File
-	keepUsers int
-
-	errSeq    uint64 // failed flushes so far
-	flushedAt uint64 // Fs.flushSeq when the last flush ended
-
-	limit fileLimit // the largest offset the file system takes
-
-	// quiet is set while a read that readahead does not follow is a read
-	// of the file (see calm), so that readers may see it without fs.mu.
-	// It is stored under fs.mu: true by a reader that finds the node
-	// calm, false by whatever makes it authoritative or, in a wrapped Fs,
-	// adds a block, before it does.
-	quiet atomic.Bool
-	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
-	// there are none. Published under fs.mu.
-	hot  atomic.Pointer[hotIndex]
-	seed uint64 // tells the file's blocks from others' in the cache's sketch
+	keep            afero.File
+	keepUsers       int
 }
 
 // keySeed hashes file keys into node seeds: a file's seed outlives its
@@ -121,7 +86,7 @@ var keySeed = maphash.MakeSeed()
 
 func newNode(fs *Fs, key fileKey) *node {
 	n := &node{fs: fs, key: key, handles: make(map[*File]struct{}), blocks: make(map[int64]*block), seed: maphash.Comparable(keySeed, key)}
-	if fs.wrapped {
+	if fs.store.remote() {
 		n.limit.ok.Store(math.MaxInt64) // the base refuses what it cannot take
 	}
 	return n
@@ -138,18 +103,25 @@ func (n *node) authoritative() bool {
 // knows of (clean blocks hold the file's own bytes), and in a wrapped Fs,
 // where a cached block spares a round trip, it has no block either.
 func (n *node) calm() bool {
-	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.wrapped)
+	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.store.remote())
 }
 
 // sized reports whether n.size says where the file ends for reads: while
 // n is authoritative, and in a wrapped Fs while it is trusted: close-to-
 // open coherence trusts the size the base's Stat gave at Open plus the
 // Fs's own changes, sparing a round trip to the base at end of file.
-func (n *node) sized() bool { return n.authoritative() || n.fs.wrapped && n.trusted }
+func (n *node) sized() bool { return n.authoritative() || n.fs.store.remote() && n.trusted }
 
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
 func (n *node) unsynced() bool { return n.authoritative() || n.written != n.synced }
+
+// beginWrite counts a Write admitted, as it begins changing the node.
+// Called with fs.mu held.
+func (n *node) beginWrite() {
+	n.writing++
+	n.quiet.Store(false)
+}
 
 // settled reports whether no direct change ran since gen was taken, so a
 // block read from the file since then holds current bytes.
@@ -199,7 +171,7 @@ func (n *node) change() {
 // Stat taken since. An Open that finds the file changed since the Fs last
 // saw it drops the cached blocks.
 func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) error {
-	key := fs.keyOf(f.name, fi)
+	key := fs.store.key(f.name, fi)
 	fs.mu.Lock()
 	n := fs.nodes[key]
 	// A node without handles (kept for a commit, or holding cached
@@ -245,11 +217,11 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
 	fresh := fs.changes.Load() == changes
-	if !n.authoritative() && (fresh || alone || !fs.wrapped) {
+	if !n.authoritative() && (fresh || alone || !fs.store.remote()) {
 		n.record(fi)
 		n.trusted = fresh
-		if fresh && fs.wrapped {
-			f.seen, f.seenAt = fi, n.changes
+		if fresh && fs.store.remote() {
+			f.saw(fi, n.changes)
 		}
 	}
 	if f.flushable() {
@@ -294,11 +266,9 @@ func (n *node) dropUnwritable(err error) {
 		}
 	}
 	n.trusted = false // n.size counted the dropped data: the file knows
-	n.fs.lost.add(n.fs.pathErr("write", n.name, err))
+	n.fs.lost.add(n.fs.store.pathErr("write", n.name, err))
 	for h := range n.handles {
-		if h.werr != nil {
-			h.lost = true
-		}
+		h.writeLost()
 	}
 }
 

@@ -2,7 +2,7 @@ package aiofs
 
 import "time"
 
-// An Option configures an Fs made by New.
+// An Option configures an Fs made by New or Wrap.
 type Option func(*config)
 
 type config struct {

@@ -21,7 +21,7 @@ func (f *File) SyscallConn() (syscall.RawConn, error) {
 		// A wrapped file has no descriptor of the OS to lend.
 		return nil, f.pathErr("syscallconn", errors.ErrUnsupported)
 	}
-	if f.n == nil {
+	if f.kind == kindPassthrough {
 		return f.osf.SyscallConn()
 	}
 	if err := f.enter("syscallconn"); err != nil {

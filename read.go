@@ -164,33 +164,6 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	return done, nil, true
 }
 
-// used records a read of [lo, hi) from a clean or dirty known block. A
-// block that readahead brought in is read once by its stream and is the
-// first to go when room is needed; a block read again at bytes read
-// before is made hot (see hot.go), one read on as recently used.
-func (fs *Fs) used(b *block, lo, hi int) {
-	if b.dirty() {
-		b.prefetched = false
-		return
-	}
-	again := lo < b.readTo
-	b.readTo = max(b.readTo, hi)
-	switch {
-	case b.hot != nil:
-		b.hot.used.Store(true)
-		fs.cache.touch(b)
-	case b.prefetched:
-		b.prefetched = false
-		fs.st.prefetchUsed.Add(uint64(b.n))
-		fs.cache.unlink(b)
-		fs.cache.pushFront(b)
-	case again:
-		fs.promote(b)
-	default:
-		fs.cache.touch(b)
-	}
-}
-
 // complete reads the parts of a dirty block that were not written, so
 // that the whole block is known. It waits for a direct change of the file
 // to end first, since what it reads meanwhile could not be kept. Called
@@ -215,14 +188,6 @@ func (n *node) complete(f *File, b *block) error {
 	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.settled(gen) {
 		return nil // flushed, dropped, completed or overtaken meanwhile
 	}
-	clear(tmp[m:])
-	at := 0
-	for _, e := range b.ext {
-		copy(b.data[at:e.lo], tmp[at:e.lo])
-		at = e.hi
-	}
-	copy(b.data[at:], tmp[at:])
-	b.known = true
-	b.n = max(b.n, m)
+	fs.fillIn(b, tmp, m)
 	return nil
 }

@@ -29,7 +29,7 @@ func (fs *Fs) stat(osStat func() (os.FileInfo, error), nodeOf func(os.FileInfo) 
 
 // byName finds the node of the file name names; called with fs.mu held.
 func (fs *Fs) byName(name string) func(os.FileInfo) *node {
-	return func(fi os.FileInfo) *node { return fs.nodes[fs.keyOf(name, fi)] }
+	return func(fi os.FileInfo) *node { return fs.nodes[fs.store.key(name, fi)] }
 }
 
 // bufferedInfo returns fi with the size this Fs knows. It also reports

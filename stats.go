@@ -8,7 +8,8 @@ import (
 // engine, which every Fs made without WithEngine or WithQueueDepth shares
 // with the others; the rest belong to the Fs.
 type Stats struct {
-	// Engine is the engine in use: "uring", "kqueue" or "pool".
+	// Engine is the engine in use: "uring", "kqueue" or "pool", or "wrap"
+	// in an Fs made by Wrap.
 	Engine string
 	// Fallback says why the platform's own engine is not in use, when the
 	// pool replaced it; empty otherwise.

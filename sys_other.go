@@ -2,27 +2,20 @@
 
 package aiofs
 
-import (
-	"os"
-	"path/filepath"
-)
+import "os"
 
-// fileKey identifies a file. Without device and inode numbers the cleaned
-// absolute path stands in, so two names of one file get separate state.
-// In an Fs made by Wrap, a file removed or replaced through the Fs is
-// known by a serial number instead (gone, see unname).
+// fileKey identifies a file. Without device and inode numbers its path
+// stands in (see store.pathKey), so two names of one file get separate
+// state; a file removed or replaced through the Fs is known by a serial
+// number instead (gone, see unname).
 type fileKey struct {
 	path string
 	gone uint64
 }
 
-func keyOf(name string, _ os.FileInfo) fileKey {
-	abs, err := filepath.Abs(name)
-	if err != nil {
-		abs = name
-	}
-	return fileKey{path: abs}
-}
+// identifiesFiles says that the OS's FileInfo carries no file identity:
+// files are keyed by path.
+const identifiesFiles = false
 
 // identityOf reports false: FileInfo carries no file identity here.
 func identityOf(os.FileInfo) (fileKey, bool) { return fileKey{}, false }

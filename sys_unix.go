@@ -20,10 +20,9 @@ type fileKey struct {
 	gone     uint64
 }
 
-func keyOf(_ string, fi os.FileInfo) fileKey {
-	k, _ := identityOf(fi)
-	return k
-}
+// identifiesFiles says that the OS's FileInfo carries device and inode
+// numbers, which identify a file whatever its names.
+const identifiesFiles = true
 
 // identityOf returns the key of the file fi describes, if fi carries its
 // device and inode numbers.

@@ -36,12 +36,7 @@ func (n *node) cut(size int64) {
 		case idx > last || idx == last && (size%blockSize == 0 || b.loading != nil):
 			fs.dropBlock(b)
 		case idx == last:
-			wasDirty := b.dirty()
-			fs.unpublish(b, true)
-			b.clip(int(size % blockSize))
-			if wasDirty && !b.dirty() {
-				fs.cleaned(b)
-			}
+			fs.clip(b, int(size%blockSize))
 		}
 	}
 }
@@ -98,7 +93,7 @@ func (fs *Fs) truncateByName(name string, key fileKey) error {
 	if err != nil {
 		return err
 	}
-	if fs.keyOf(name, fi) != key {
+	if fs.store.key(name, fi) != key {
 		return nil // another file now: the one opened was truncated by open(2)
 	}
 	return f.Truncate(0)

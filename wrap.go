@@ -51,10 +51,11 @@ import (
 // WithQueueDepth, which gives the Fs a pool of its own of that many
 // goroutines. Stats reports the engine as "wrap".
 func Wrap(base afero.Fs, opts ...Option) *Fs {
-	fs := newFs(base, true, opts)
+	fs := newFs(base, nil, opts)
 	if fs.cfg.callTimeout > 0 {
 		fs.base = newTimeoutFs(base, fs.cfg.callTimeout)
 	}
+	fs.store = &baseStore{base: fs.base}
 	if fs.cfg.queueDepth != 0 {
 		fs.eng = startPool("wrap", fs.cfg.queueDepth)
 		fs.ownEngine = true
@@ -79,8 +80,8 @@ var sharedWrap struct {
 // longer found by name; closed files kept for a commit by identity
 // follow under the name they are known by. Called with fs.mu held.
 func (fs *Fs) renamed(oldname, newname string) {
-	oldname, newname = cleanPath(oldname), cleanPath(newname)
-	if fs.pathKeys() {
+	oldname, newname = fs.store.pathKey(oldname), fs.store.pathKey(newname)
+	if fs.store.pathKeys() {
 		fs.unname(newname)
 		var moved []*node
 		for key, n := range fs.nodes {
@@ -102,10 +103,6 @@ func (fs *Fs) renamed(oldname, newname string) {
 	}
 }
 
-// pathKeys reports whether files may be keyed by path: in a wrapped Fs
-// whose base has not shown a file identity.
-func (fs *Fs) pathKeys() bool { return fs.wrapped && !fs.identified.Load() }
-
 // unname makes the files keyed by path at or under name, just removed or
 // replaced in the base, no longer found by name: their open handles keep
 // their state, and a file created there later starts afresh. So are
@@ -115,10 +112,10 @@ func (fs *Fs) pathKeys() bool { return fs.wrapped && !fs.identified.Load() }
 // node (Fs.Sync and Close, writers waiting for dirty room) still flushes
 // them; once closed they need no commit. Called with fs.mu held.
 func (fs *Fs) unname(name string) {
-	if !fs.pathKeys() {
+	if !fs.store.pathKeys() {
 		return
 	}
-	name = cleanPath(name)
+	name = fs.store.pathKey(name)
 	var gone []*node
 	for key, n := range fs.nodes {
 		if key.path == "" {
@@ -151,7 +148,7 @@ func (fs *Fs) keptUnder(name string) []*node {
 	if len(fs.keptNodes) == 0 {
 		return nil
 	}
-	name = cleanPath(name)
+	name = fs.store.pathKey(name)
 	var ns []*node
 	for n := range fs.keptNodes {
 		if _, ok := under(n.name, name); ok && n.keep != nil {
@@ -159,29 +156,6 @@ func (fs *Fs) keptUnder(name string) []*node {
 		}
 	}
 	return ns
-}
-
-// lockNames makes a namespace change (rename, remove) and the move of the
-// state it affects one step for the Fs's opens, while its files may be
-// keyed by path, and returns the unlock: an Open between the base's
-// rename and the move would give the file a second state. Files known by
-// identity need no such lock, and an Open of a FIFO, which blocks, must
-// not hold it once the base is seen to give one.
-func (fs *Fs) lockNames() func() {
-	if !fs.wrapped || fs.identified.Load() {
-		return func() {}
-	}
-	fs.names.Lock()
-	return fs.names.Unlock
-}
-
-// rlockNames is lockNames for an Open.
-func (fs *Fs) rlockNames() func() {
-	if !fs.wrapped || fs.identified.Load() {
-		return func() {}
-	}
-	fs.names.RLock()
-	return fs.names.RUnlock
 }
 
 // cleanPath returns name as a base resolves it, cleaned of "." elements and
@@ -232,10 +206,14 @@ func hasDotDot(path string) bool {
 	return false
 }
 
+// saw records fi, the base's Stat at Open when the node's changes were
+// at, for seenInfo. Called with fs.mu held.
+func (f *File) saw(fi os.FileInfo, at uint64) { f.seen, f.seenAt = fi, at }
+
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
 func (f *File) seenInfo() os.FileInfo {
-	if !f.fs.wrapped {
+	if !f.fs.store.remote() {
 		return nil
 	}
 	n := f.n
@@ -250,16 +228,16 @@ func (f *File) seenInfo() os.FileInfo {
 // changedByName notes that the Fs changed the metadata of the file name
 // names (mode, owner, times), so that its recorded FileInfo is not used.
 func (fs *Fs) changedByName(name string) {
-	if !fs.wrapped {
+	if !fs.store.remote() {
 		return
 	}
 	key := fileKey{path: cleanPath(name)}
-	if fs.identified.Load() {
+	if !fs.store.pathKeys() {
 		fi, err := fs.base.Stat(name)
 		if err != nil {
 			return
 		}
-		key = fs.keyOf(name, fi)
+		key = fs.store.key(name, fi)
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()

@@ -49,8 +49,7 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 		fits = n.limit.fits(f.osf, off+int64(len(p)))
 		fs.mu.Lock()
 	}
-	n.writing++
-	n.quiet.Store(false)
+	n.beginWrite()
 	var m int
 	var err error
 	// A large write gains little from being copied and written later, and
@@ -60,7 +59,7 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 	// parallel, where one WriteAt may cost a round trip per packet. A write
 	// past what the file system takes goes there too, to fail as the OS
 	// fails it.
-	large := len(p) >= largeWrite && !fs.wrapped
+	large := len(p) >= largeWrite && !fs.store.remote()
 	if f.writeThrough || !fits || large && n.dirtyBlocks == 0 && !n.flushing {
 		m, err = n.writeThrough(f, p, off)
 	} else {
@@ -116,19 +115,10 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 				}
 				continue
 			}
-			if b == nil {
-				b = newBlock(n, idx)
-				n.blocks[idx] = b
-				n.quiet.Store(false)
-			} else {
-				fs.uncache(b)
-			}
-			fs.dirtied(b)
+			b = fs.dirtyBlock(n, idx, b)
 		}
-		// New bytes are owed to the file whatever happened to the old.
-		fs.setFailed(b, false)
 		copy(b.data[bo:], p[done:done+want])
-		b.addExtent(bo, bo+want)
+		fs.wrote(b, bo, bo+want)
 		full = full || b.covers(0, blockSize)
 		done += want
 		n.size = max(n.size, pos+int64(want))
@@ -212,15 +202,7 @@ func (n *node) overwritten(p []byte, off int64) {
 			continue
 		}
 		at := idx * blockSize
-		bo, bh := int(max(off-at, 0)), int(min(end-at, blockSize))
-		n.fs.unpublish(b, true)
-		copy(b.data[bo:bh], p[at+int64(bo)-off:])
-		b.n = max(b.n, bh)
-		if b.dirty() {
-			b.remove(bo, bh)
-			if !b.dirty() {
-				n.fs.cleaned(b)
-			}
-		}
+		bo, bh := max(off-at, 0), min(end-at, blockSize)
+		n.fs.overwrite(b, int(bo), p[at+bo-off:at+bh-off])
 	}
 }

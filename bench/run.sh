@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/run.sh: benchmark aiofs against afero.OsFs and fio, and write
-# bench/RESULTS.md (ratio tables, peak RSS against issue 11's bound,
+# bench/RESULTS.md (ratio tables, peak RSS against the memory bound,
 # benchstat output, machine description).
 #
 # usage: bench/run.sh [-quick] [-slow | -wrk | -wrap | -no-wrk] [-delay D]
@@ -126,7 +126,7 @@ if [ "$quick" = 1 ]; then
 	[ -n "$out" ] || out=bench/RESULTS-quick.md
 fi
 if [ "$tier" = wrap ]; then
-	# The Wrap workloads at issue 12's sizes, or a quarter of them in quick
+	# The Wrap workloads at their full sizes, or a quarter of them in quick
 	# mode (the base over SFTP pays a round trip per call).
 	if [ "$quick" = 1 ]; then
 		[ "$set_size" = 1 ] || size=16MiB

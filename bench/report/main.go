@@ -10,9 +10,9 @@
 // All ratios are of speeds (throughput, or 1/time per op when a benchmark
 // has no MB/s): above 1 means aiofs is faster. For BenchmarkThreads the
 // ratio is of peak OS threads: below 1 means aiofs needs fewer. The peak
-// RSS of each backend's runs is tabled beside issue 11's bound. With -wrap
+// RSS of each backend's runs is tabled beside the memory bound. With -wrap
 // the backends are base and wrap (bench/run.sh -wrap) and the table sets
-// each ratio beside issue 12's target.
+// each ratio beside its target.
 package main
 
 import (
@@ -41,7 +41,7 @@ func main() {
 	title := flag.String("title", "aiofs benchmark results", "title of the document, or of the section")
 	note := flag.String("note", "", "paragraph under the title")
 	section := flag.String("section", "", "replace only this named section of -o (disk, slow, wrk, wrap), keeping the others")
-	wrap := flag.Bool("wrap", false, "the -go output is of the Wrap benchmarks: backends base and wrap, against issue 12's targets")
+	wrap := flag.Bool("wrap", false, "the -go output is of the Wrap benchmarks: backends base and wrap, against their targets")
 	out := flag.String("o", "", "output file (default stdout)")
 	flag.Parse()
 	if (*goOut == "") == (*wrkOut == "") {

@@ -9,7 +9,7 @@ import (
 	"github.com/aiofs/aiofs"
 )
 
-// rssBoundMiB is issue 11's memory target for a process using an Fs with
+// rssBoundMiB is the memory bound for a process using an Fs with
 // the default options: its peak RSS stays within the clean cache's bound
 // plus the dirty data's bound plus 20 MiB for everything else.
 const rssBoundMiB = (aiofs.DefaultCacheSize+aiofs.DefaultWriteBehind)>>20 + 20
@@ -60,7 +60,7 @@ func writeRSS(w io.Writer, h string, res map[string]map[string]result, order []s
 	fmt.Fprintf(w, "%s# Peak RSS\n\n", h)
 	fmt.Fprintf(w, "Peak resident set of the benchmark process during each backend's run, in MiB (2^20 bytes): VmHWM of /proc/self/status, reset before the run "+
 		"after the free heap went back to the system; for Threads, the whole life of its fresh child process. Median over the runs, and %s's largest. "+
-		"Issue 11's bound for aiofs with the default options: cache bound (DefaultCacheSize, %d MiB) + dirty bound (DefaultWriteBehind, %d MiB) + 20 MiB = %d MiB. "+
+		"The bound for aiofs with the default options: cache bound (DefaultCacheSize, %d MiB) + dirty bound (DefaultWriteBehind, %d MiB) + 20 MiB = %d MiB. "+
 		"%s\n\n",
 		measured, aiofs.DefaultCacheSize>>20, aiofs.DefaultWriteBehind>>20, rssBoundMiB, about)
 	fmt.Fprintln(w, heads)

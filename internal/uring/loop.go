@@ -48,12 +48,10 @@ func (r *Ring) push(sqe *sqEntry) {
 // completions, which makes no io-wq.
 //
 // A goroutine that moves between threads gives the ring an io-wq on each
-// thread it submits from (5 with 256 readers on sshfs), each with as many
-// workers as the kernel is told. Locked to one thread, the submitter
-// gives the ring one io-wq, at the price of a thread handoff each time it
-// is woken from parking: 2.2 times the context switches and 0.7 times
-// the speed of 32 goroutines reading a VM's host-cached disk at random,
-// and a warm 4 KiB read through the ring took 10 µs instead of 5. So the
+// thread it submits from, each with as many workers as the kernel is
+// told. Locked to one thread, the submitter gives the ring one io-wq, at
+// the price of a thread handoff each time it is woken from parking, which
+// fast storage feels. So the
 // submitter starts unlocked, with few workers per io-wq (startWorkers),
 // and locks itself to its thread, for good, once requests are slow for
 // the storage's concurrency (see noteLatency): there they wait in io-wq
@@ -84,11 +82,9 @@ func (r *Ring) submitter() {
 // noteLatency counts a read or write that took d, with inFlight requests
 // in flight when it was queued, in the current window of pinWindow
 // requests, and sets r.slow once half of a window took pinAfter or longer
-// per request in flight. Per request in flight, because a fast disk queues
-// requests at high concurrency (256 cold readers wait 2.6 ms each on this
-// VM's disk, 10 µs per request in flight) and a slow mount is slow at any
-// (sshfs over a 2 ms round trip: 0.37 ms per request in flight, with 32
-// readers as with 256); half of a window, because a local disk makes one
+// per request in flight. Per request in flight, because a fast disk
+// makes requests wait long only at high concurrency, while a slow mount
+// is slow at any; half of a window, because a local disk makes one
 // request in a few hundred wait milliseconds.
 func (r *Ring) noteLatency(d time.Duration, inFlight int64) {
 	add := uint32(1 << 16) // requests in the upper half, slow ones in the lower

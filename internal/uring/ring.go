@@ -29,9 +29,8 @@ const (
 
 	// Once half of pinWindow reads and writes in a row took pinAfter or
 	// longer per request in flight, the submitter keeps to one thread
-	// (see submitter, noteLatency). pinAfter is 20 times the time per
-	// request in flight of this VM's disk (10 µs), and about half of
-	// sshfs's over a 2 ms round trip (0.37 ms).
+	// (see submitter, noteLatency). pinAfter lies between a local disk's
+	// time per request in flight and a network mount's (bench/RESULTS.md).
 	pinAfter  = 200 * time.Microsecond
 	pinWindow = 256
 
@@ -280,11 +279,9 @@ func startWorkers(slots int) int {
 // Where requests wait in io-wq, each in flight holds a worker for a round
 // trip to the storage, so the count of CPUs says nothing about how many
 // are useful; the queue depth is what the user chose as concurrency. A
-// small ring may have all its requests block, a large one an eighth.
-// With sshfs over a 2 ms round trip, 32 workers serve 32 and 256 cold
-// random readers faster than OsFs's thread per reader does, 4 made them
-// 0.7-0.9 times as fast, and 64 or 128 gained nothing at 256 readers (the
-// sshfs process was the bottleneck) but threads.
+// small ring may have all its requests block, a large one an eighth,
+// and no fewer than minWorkers, which a network mount's cold random
+// readers need (bench/RESULTS.md).
 func workerLimit(slots int) int {
 	return min(slots, max(minWorkers, slots/8))
 }
