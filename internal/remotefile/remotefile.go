@@ -97,8 +97,8 @@ type Listing struct {
 }
 
 // Readdir returns the entries as os.File.Readdir does: for count > 0 at
-// most count of them and io.EOF once none are left, for count <= 0 all
-// that are left and a nil error. The first call lists the directory with
+// most count of them and an empty slice and io.EOF once none are left,
+// for count <= 0 all that are left and a nil error. The first call lists the directory with
 // list, whose error every call then returns.
 func (l *Listing) Readdir(count int, list func() ([]os.FileInfo, error)) ([]os.FileInfo, error) {
 	if !l.listed {
@@ -117,7 +117,7 @@ func (l *Listing) Readdir(count int, list func() ([]os.FileInfo, error)) ([]os.F
 		return all, nil
 	}
 	if len(l.list) == 0 {
-		return nil, io.EOF
+		return []os.FileInfo{}, io.EOF
 	}
 	n := min(count, len(l.list))
 	some := l.list[:n:n]
