@@ -42,7 +42,8 @@ func (s *Set[T]) Closed() bool {
 	return s.closed
 }
 
-// Close closes the set and returns its members, for the caller to close.
+// Close closes the set and hands its members over, for the caller to
+// close: the set is left empty.
 func (s *Set[T]) Close() []T {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -51,5 +52,6 @@ func (s *Set[T]) Close() []T {
 	for x := range s.m {
 		all = append(all, x)
 	}
+	clear(s.m)
 	return all
 }
