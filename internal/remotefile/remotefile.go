@@ -20,6 +20,28 @@ var ErrWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file open
 // negative offset.
 var ErrNegativeOffset = errors.New("negative offset")
 
+// CheckReadAt returns the error os.File.ReadAt gives a negative offset
+// before it looks at the file, or nil.
+func CheckReadAt(name string, off int64) error {
+	if off < 0 {
+		return &fs.PathError{Op: "readat", Path: name, Err: ErrNegativeOffset}
+	}
+	return nil
+}
+
+// CheckWriteAt returns the errors os.File.WriteAt gives before it looks
+// at the file: ErrWriteAtInAppendMode, bare, for a file opened with
+// O_APPEND, then a negative offset's; or nil.
+func CheckWriteAt(name string, appendMode bool, off int64) error {
+	if appendMode {
+		return ErrWriteAtInAppendMode
+	}
+	if off < 0 {
+		return &fs.PathError{Op: "writeat", Path: name, Err: ErrNegativeOffset}
+	}
+	return nil
+}
+
 // PathError returns err as the *fs.PathError os would return for op on
 // name, or nil for nil. err is the cause, already made os's.
 func PathError(op, name string, err error) error {
@@ -38,6 +60,15 @@ func Bare(err error) error {
 		return pe.Err
 	}
 	return err
+}
+
+// ReadError is PathError for the error of a read, but for io.EOF, which
+// os returns bare.
+func ReadError(name string, err error) error {
+	if err == io.EOF {
+		return io.EOF
+	}
+	return PathError("read", name, err)
 }
 
 // LinkError is PathError for the two-name operations, which os reports

@@ -3,7 +3,6 @@ package s3fs
 import (
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -65,17 +64,15 @@ func (f *File) Read(b []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := remotefile.ReadAtOffset(b, &f.offset, f.readAt)
-	if err == io.EOF {
-		return 0, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
-// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
-// error, io.EOF at the end of file.
+// ReadAt reads len(b) bytes at off with one ranged GET, or from the
+// file's spool, as os.File.ReadAt reads: fewer only with an error, io.EOF
+// at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: remotefile.ErrNegativeOffset}
+	if err := remotefile.CheckReadAt(f.name, off); err != nil {
+		return 0, err
 	}
 	if err := f.check(true); err != nil {
 		return 0, pathError("read", f.name, err)
@@ -87,10 +84,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	n, err := f.readAt(b, off)
-	if err == io.EOF {
-		return n, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
 // readAt reads from the file's spool, this handle's or another handle's
@@ -167,11 +161,8 @@ func (f *File) Write(b []byte) (int, error) {
 // file opened with O_APPEND.
 // os checks the mode and the offset before it finds the file closed.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	if f.append {
-		return 0, remotefile.ErrWriteAtInAppendMode // bare, as os returns it
-	}
-	if off < 0 {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: remotefile.ErrNegativeOffset}
+	if err := remotefile.CheckWriteAt(f.name, f.append, off); err != nil {
+		return 0, err
 	}
 	if err := f.check(false); err != nil {
 		return 0, pathError("write", f.name, err)

@@ -2,8 +2,6 @@ package sftpfs
 
 import (
 	"errors"
-	"io"
-	"io/fs"
 	"os"
 	"sync"
 	"syscall"
@@ -61,27 +59,22 @@ func (f *File) Read(b []byte) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, err := remotefile.ReadAtOffset(b, &f.offset, h.ReadAt)
-	if err == io.EOF {
-		return 0, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
-// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
-// error, io.EOF at the end of file.
+// ReadAt reads len(b) bytes at off, in as many SFTP read requests as the
+// client needs, as os.File.ReadAt reads: fewer only with an error, io.EOF
+// at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: remotefile.ErrNegativeOffset}
+	if err := remotefile.CheckReadAt(f.name, off); err != nil {
+		return 0, err
 	}
 	h, err := f.handle()
 	if err != nil {
 		return 0, pathError("read", f.name, err)
 	}
 	n, err := h.ReadAt(b, off)
-	if err == io.EOF {
-		return n, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
 // Write writes at the file offset, or at the end of file for O_APPEND.
@@ -107,11 +100,8 @@ func (f *File) Write(b []byte) (int, error) {
 // WriteAt writes len(b) bytes at off; like os.File.WriteAt it refuses a
 // file opened with O_APPEND.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	if f.append {
-		return 0, remotefile.ErrWriteAtInAppendMode // bare, as os returns it
-	}
-	if off < 0 {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: remotefile.ErrNegativeOffset}
+	if err := remotefile.CheckWriteAt(f.name, f.append, off); err != nil {
+		return 0, err
 	}
 	h, err := f.handle()
 	if err != nil {
