@@ -2,6 +2,7 @@ package remotefile
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -141,5 +142,47 @@ func TestReadAtOffsetAsOs(t *testing.T) {
 	}
 	if off != 10 {
 		t.Errorf("offset after the reads = %d; want 10", off)
+	}
+}
+
+// TestChecksAsOs: the errors of ReadAt and WriteAt at a negative offset
+// and of WriteAt on an O_APPEND file are os's, to the message.
+func TestChecksAsOs(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	plain, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	appending, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer appending.Close()
+	b := make([]byte, 1)
+	for _, c := range []struct {
+		what string
+		os   func() error
+		ours error
+	}{
+		{"ReadAt at -1", func() error { _, err := plain.ReadAt(b, -1); return err }, CheckReadAt(name, -1)},
+		{"ReadAt at 0", func() error { return nil }, CheckReadAt(name, 0)},
+		{"WriteAt at -1", func() error { _, err := plain.WriteAt(b, -1); return err }, CheckWriteAt(name, false, -1)},
+		{"WriteAt at 0", func() error { return nil }, CheckWriteAt(name, false, 0)},
+		{"WriteAt with O_APPEND at -1", func() error { _, err := appending.WriteAt(b, -1); return err }, CheckWriteAt(name, true, -1)},
+	} {
+		want := c.os()
+		if fmt.Sprint(c.ours) != fmt.Sprint(want) || fmt.Sprintf("%T", c.ours) != fmt.Sprintf("%T", want) {
+			t.Errorf("%s: %T %v; os: %T %v", c.what, c.ours, c.ours, want, want)
+		}
+	}
+	if err := ReadError(name, io.EOF); err != io.EOF {
+		t.Errorf("ReadError(io.EOF) = %v; want io.EOF bare", err)
+	}
+	if err := ReadError(name, syscall.EIO); !errors.Is(err, syscall.EIO) || err.(*fs.PathError).Op != "read" {
+		t.Errorf("ReadError(EIO) = %#v; want a read's *fs.PathError", err)
+	}
+	if ReadError(name, nil) != nil || PathError("stat", name, nil) != nil || LinkError("rename", name, name, nil) != nil {
+		t.Error("nil became an error")
 	}
 }
