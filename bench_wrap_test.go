@@ -108,7 +108,9 @@ var benchWrapBackends = []benchWrapBackend{
 
 // benchWrapSFTP runs fn as sub-benchmark backend=<name> of each backend,
 // each run over a connection of its own to srv through the delayed link.
-// fn gets the base Fs and makes its Fs with over, off the timer.
+// fn gets the base Fs and makes its Fs with over, off the timer. Each run
+// reports the process's peak RSS during it as peakRSS-MiB
+// (bench_rss_test.go).
 func benchWrapSFTP(b *testing.B, srv *sftptest.Server, delay time.Duration,
 	fn func(b *testing.B, be benchWrapBackend, base afero.Fs)) {
 	for _, be := range benchWrapBackends {
@@ -118,8 +120,13 @@ func benchWrapSFTP(b *testing.B, srv *sftptest.Server, delay time.Duration,
 				b.Fatal(err)
 			}
 			defer conn.Close()
+			rss := benchResetPeakRSS()
 			b.ResetTimer()
 			fn(b, be, conn.Fs())
+			b.StopTimer()
+			if rss {
+				benchReportPeakRSS(b)
+			}
 		})
 	}
 }

@@ -96,8 +96,8 @@ func run(goOut, wrkOut, benchstat, fioDir, machine, cmd, title, note, section, o
 			writeWrap(&w, h, results, order)
 		} else {
 			writeRatios(&w, h, results, order, fio)
-			writeRSS(&w, h, results, order)
 		}
+		writeRSS(&w, h, results, order, wrap)
 		if len(fio) > 0 {
 			writeFio(&w, h, fio)
 		}

@@ -179,28 +179,24 @@ func randRead(w *env, goroutines int) outcome {
 	if per == 0 {
 		per = 1
 	}
-	files := make([]afero.File, goroutines)
 	timers := make([]*timer, goroutines)
-	bufs := make([][]byte, goroutines)
-	for g := range files {
-		f, err := w.fs.Open(dataPath(w.in))
-		if err != nil {
-			closeAll(files)
-			return outcome{err: err}
-		}
-		files[g] = f
-		timers[g] = newTimer(per)
-		bufs[g] = make([]byte, randChunk)
-	}
-	defer closeAll(files)
-
 	errs := make([]error, goroutines)
 	var wg sync.WaitGroup
 	for g := 0; g < goroutines; g++ {
+		timers[g] = newTimer(per)
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
-			f, t, buf := files[g], timers[g], bufs[g]
+			// Each goroutine opens its own handle, as a server's request
+			// handlers do: on a remote store an Open costs round trips,
+			// which one loop before the goroutines would add up.
+			f, err := w.fs.Open(dataPath(w.in))
+			if err != nil {
+				errs[g] = err
+				return
+			}
+			defer f.Close()
+			t, buf := timers[g], make([]byte, randChunk)
 			r := rand.New(rand.NewPCG(uint64(g), 42))
 			for i := 0; i < per; i++ {
 				if i%64 == 0 && w.stopped.Load() {
@@ -224,14 +220,6 @@ func randRead(w *env, goroutines int) outcome {
 		o.lat = append(o.lat, t.lat...)
 	}
 	return o
-}
-
-func closeAll(files []afero.File) {
-	for _, f := range files {
-		if f != nil {
-			f.Close()
-		}
-	}
 }
 
 func seqWrite(w *env, chunk int) outcome {

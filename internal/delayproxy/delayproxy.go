@@ -12,6 +12,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/aiofs/aiofs/internal/connset"
 )
 
 // A Proxy forwards each connection accepted on its listener to a target
@@ -20,17 +22,44 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 	delay  time.Duration
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	conns  connset.Set[net.Conn]
 	wg     sync.WaitGroup
+	served chan struct{} // closed when Serve returns, if Start started it
 }
 
 // New returns a Proxy that forwards connections accepted on ln to target,
 // delaying each direction by delay. Call Serve to start it.
 func New(ln net.Listener, target string, delay time.Duration) *Proxy {
-	return &Proxy{ln: ln, target: target, delay: delay, conns: map[net.Conn]struct{}{}}
+	return &Proxy{ln: ln, target: target, delay: delay}
+}
+
+// Start returns a Proxy to target on a port of 127.0.0.1 of its own,
+// serving until Close.
+func Start(target string, delay time.Duration) (*Proxy, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p := New(ln, target, delay)
+	p.served = make(chan struct{})
+	go func() {
+		defer close(p.served)
+		p.Serve()
+	}()
+	return p, nil
+}
+
+// Via returns the address to dial for target: with delay > 0 that of a
+// new Proxy to it (see Start), else target itself and a nil Proxy.
+func Via(target string, delay time.Duration) (*Proxy, string, error) {
+	if delay <= 0 {
+		return nil, target, nil
+	}
+	p, err := Start(target, delay)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, p.Addr().String(), nil
 }
 
 // Addr returns the address the proxy listens on.
@@ -41,10 +70,7 @@ func (p *Proxy) Serve() error {
 	for {
 		c, err := p.ln.Accept()
 		if err != nil {
-			p.mu.Lock()
-			closed := p.closed
-			p.mu.Unlock()
-			if closed {
+			if p.conns.Closed() {
 				return nil
 			}
 			var ne net.Error
@@ -53,7 +79,7 @@ func (p *Proxy) Serve() error {
 			}
 			return err
 		}
-		if !p.track(c) {
+		if !p.conns.Add(c) {
 			c.Close()
 			return nil
 		}
@@ -66,35 +92,21 @@ func (p *Proxy) Serve() error {
 }
 
 // Close stops accepting, closes every connection and waits for their
-// goroutines to end.
+// goroutines to end, and for Serve's if Start started it.
 func (p *Proxy) Close() error {
-	p.mu.Lock()
-	p.closed = true
-	for c := range p.conns {
+	for _, c := range p.conns.Close() {
 		c.Close()
 	}
-	p.mu.Unlock()
 	err := p.ln.Close()
 	p.wg.Wait()
+	if p.served != nil {
+		<-p.served
+	}
 	return err
 }
 
-// track records c so that Close can close it; it reports false once the
-// proxy is closed.
-func (p *Proxy) track(c net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.closed {
-		return false
-	}
-	p.conns[c] = struct{}{}
-	return true
-}
-
 func (p *Proxy) untrack(c net.Conn) {
-	p.mu.Lock()
-	delete(p.conns, c)
-	p.mu.Unlock()
+	p.conns.Remove(c)
 	c.Close()
 }
 
@@ -105,7 +117,7 @@ func (p *Proxy) forward(client net.Conn) {
 	if err != nil {
 		return
 	}
-	if !p.track(server) {
+	if !p.conns.Add(server) {
 		server.Close()
 		return
 	}
@@ -121,14 +133,26 @@ func (p *Proxy) forward(client net.Conn) {
 
 // A chunk is bytes read from one side, due on the other at a given time.
 type chunk struct {
-	data []byte
-	due  time.Time
+	buf *[chunkSize]byte
+	n   int
+	due time.Time
 }
+
+// chunkSize is the most one read takes from a side. The buffers are
+// pooled and go back once written, so a connection holds one per
+// direction while idle and otherwise what is in flight: the proxy runs in
+// the process of the benchmarks whose memory is measured, beside as many
+// connections as they open (64 under Wrap's readahead), and a buffer and
+// a copy per read were that process's largest garbage.
+const chunkSize = 32 << 10
+
+var chunks = sync.Pool{New: func() any { return new([chunkSize]byte) }}
 
 // inFlight bounds the chunks queued in one direction; when it is reached
 // the reader stops reading and TCP's flow control pushes back on the
-// sender, as a full link would.
-const inFlight = 4096
+// sender, as a full link would. 256 chunks a millisecond is more than a
+// read a side on this machine makes.
+const inFlight = 256
 
 // line copies src to dst, each chunk delay after it was read. When src
 // ends, dst's write side is shut down so that the peer sees the end of
@@ -137,12 +161,13 @@ func (p *Proxy) line(dst, src net.Conn) {
 	queue := make(chan chunk, inFlight)
 	go func() {
 		defer close(queue)
-		buf := make([]byte, 64<<10)
 		for {
-			n, err := src.Read(buf)
+			buf := chunks.Get().(*[chunkSize]byte)
+			n, err := src.Read(buf[:])
 			if n > 0 {
-				// A copy of just the bytes read: a chunk may wait a while.
-				queue <- chunk{append([]byte(nil), buf[:n]...), time.Now().Add(p.delay)}
+				queue <- chunk{buf, n, time.Now().Add(p.delay)}
+			} else {
+				chunks.Put(buf)
 			}
 			if err != nil {
 				return
@@ -151,15 +176,15 @@ func (p *Proxy) line(dst, src net.Conn) {
 	}()
 	failed := false
 	for c := range queue {
-		if failed {
-			continue // drain until the reader sees src closed
+		if !failed {
+			time.Sleep(time.Until(c.due))
+			if _, err := dst.Write(c.buf[:c.n]); err != nil {
+				failed = true
+				dst.Close()
+				src.Close()
+			}
 		}
-		time.Sleep(time.Until(c.due))
-		if _, err := dst.Write(c.data); err != nil {
-			failed = true
-			dst.Close()
-			src.Close()
-		}
+		chunks.Put(c.buf) // and drain until the reader sees src closed
 	}
 	if failed {
 		return

@@ -2,12 +2,12 @@ package s3fs
 
 import (
 	"errors"
-	"io/fs"
 	"net/http"
-	"os"
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // ErrUnsupported is the cause of the errors of Chmod, Chown, Chtimes and
@@ -15,27 +15,11 @@ import (
 // errors.ErrUnsupported.
 var ErrUnsupported = errors.ErrUnsupported
 
-// errWriteAtInAppendMode is the error os.File.WriteAt returns for a file
-// opened with O_APPEND; its text is os's.
-var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
-
-var errNegativeOffset = errors.New("negative offset")
-
 // pathError returns err as the *fs.PathError os would return for op on
-// name, or nil for nil.
+// name, its cause made os's errno where S3's answer says which; nil for
+// nil.
 func pathError(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &fs.PathError{Op: op, Path: name, Err: cause(err)}
-}
-
-// linkError is pathError for Rename, which os reports as *os.LinkError.
-func linkError(op, oldname, newname string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &os.LinkError{Op: op, Old: oldname, New: newname, Err: cause(err)}
+	return remotefile.PathError(op, name, cause(err))
 }
 
 // cause returns the errno os would give for what the server said, so
@@ -44,10 +28,7 @@ func linkError(op, oldname, newname string, err error) error {
 // minio.ErrorResponse, and transport errors (a refused or cut
 // connection, a timeout) stay as the HTTP client gave them.
 func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
+	err = remotefile.Bare(err)
 	var er minio.ErrorResponse
 	if !errors.As(err, &er) {
 		return err

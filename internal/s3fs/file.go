@@ -3,7 +3,6 @@ package s3fs
 import (
 	"errors"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/minio/minio-go/v7"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // A File is an open object or directory.
@@ -33,9 +34,7 @@ type File struct {
 
 	mu      sync.Mutex // guards the fields below
 	offset  int64
-	listed  bool          // list holds the directory, read at the first Readdir
-	list    []os.FileInfo // what Readdir has not returned yet
-	listErr error
+	listing remotefile.Listing
 }
 
 // Name returns the name as given to OpenFile.
@@ -64,25 +63,16 @@ func (f *File) Read(b []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, err := f.readAt(b, f.offset)
-	f.offset += int64(n)
-	if err == io.EOF {
-		if n > 0 {
-			return n, nil
-		}
-		return 0, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	n, err := remotefile.ReadAtOffset(b, &f.offset, f.readAt)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
-// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
-// error, io.EOF at the end of file.
+// ReadAt reads len(b) bytes at off with one ranged GET, or from the
+// file's spool, as os.File.ReadAt reads: fewer only with an error, io.EOF
+// at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+	if err := remotefile.CheckReadAt(f.name, off); err != nil {
+		return 0, err
 	}
 	if err := f.check(true); err != nil {
 		return 0, pathError("read", f.name, err)
@@ -94,10 +84,7 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 		return 0, nil
 	}
 	n, err := f.readAt(b, off)
-	if err == io.EOF {
-		return n, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
 // readAt reads from the file's spool, this handle's or another handle's
@@ -174,11 +161,8 @@ func (f *File) Write(b []byte) (int, error) {
 // file opened with O_APPEND.
 // os checks the mode and the offset before it finds the file closed.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	if f.append {
-		return 0, errWriteAtInAppendMode // bare, as os returns it
-	}
-	if off < 0 {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+	if err := remotefile.CheckWriteAt(f.name, f.append, off); err != nil {
+		return 0, err
 	}
 	if err := f.check(false); err != nil {
 		return 0, pathError("write", f.name, err)
@@ -201,25 +185,13 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += f.offset
-	case io.SeekEnd:
-		fi, err := f.stat()
-		if err != nil {
-			return 0, pathError("seek", f.name, err)
-		}
-		offset += fi.Size()
-	default:
-		return 0, pathError("seek", f.name, syscall.EINVAL)
-	}
-	if offset < 0 {
-		return 0, pathError("seek", f.name, syscall.EINVAL)
+	offset, err := remotefile.Seek(offset, whence, f.offset, f.stat)
+	if err != nil {
+		return 0, pathError("seek", f.name, err)
 	}
 	f.offset = offset
 	if f.dir && offset == 0 {
-		f.listed, f.list, f.listErr = false, nil, nil // rewinddir
+		f.listing.Reset() // rewinddir
 	}
 	return offset, nil
 }
@@ -287,7 +259,7 @@ func (f *File) Close() error {
 		return pathError("close", f.name, os.ErrClosed)
 	}
 	f.mu.Lock()
-	f.list = nil
+	f.listing.Reset()
 	f.mu.Unlock()
 	if f.sp == nil {
 		return nil
@@ -308,37 +280,11 @@ func (f *File) Readdir(count int) ([]os.FileInfo, error) {
 	if !f.dir {
 		return nil, pathError("readdirent", f.name, syscall.ENOTDIR)
 	}
-	if !f.listed {
-		f.listed = true
-		f.list, f.listErr = f.fsys.readdir(f.key)
-		f.listErr = pathError("readdirent", f.name, f.listErr)
-	}
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	if count <= 0 {
-		list := f.list
-		f.list = nil
-		if list == nil {
-			list = []os.FileInfo{}
-		}
-		return list, nil
-	}
-	if len(f.list) == 0 {
-		return nil, io.EOF
-	}
-	n := min(count, len(f.list))
-	list := f.list[:n:n]
-	f.list = f.list[n:]
-	return list, nil
+	return f.listing.Readdir(count, func() ([]os.FileInfo, error) {
+		list, err := f.fsys.readdir(f.key)
+		return list, pathError("readdirent", f.name, err)
+	})
 }
 
 // Readdirnames is Readdir's names.
-func (f *File) Readdirnames(n int) ([]string, error) {
-	list, err := f.Readdir(n)
-	names := make([]string, len(list))
-	for i, fi := range list {
-		names[i] = fi.Name()
-	}
-	return names, err
-}
+func (f *File) Readdirnames(n int) ([]string, error) { return remotefile.Names(f.Readdir(n)) }

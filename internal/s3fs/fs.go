@@ -51,6 +51,8 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/spf13/afero"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // DefaultPartSize is the size of an upload's parts: an object larger than
@@ -374,7 +376,7 @@ func (fsys *Fs) list(prefix string, recursive bool) ([]string, error) {
 // Rename renames oldname to newname by copying and deleting (see the
 // package comment). A file open for writing in this Fs moves with it.
 func (fsys *Fs) Rename(oldname, newname string) error {
-	return linkError("rename", oldname, newname, fsys.rename(oldname, newname))
+	return remotefile.LinkError("rename", oldname, newname, cause(fsys.rename(oldname, newname)))
 }
 
 func (fsys *Fs) rename(oldname, newname string) error {

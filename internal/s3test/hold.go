@@ -42,10 +42,11 @@ func (h *Hold) Err() error {
 	return h.err
 }
 
-// take removes and returns the hold for req, if any.
+// take counts req and removes and returns the hold for it, if any.
 func (c *Conn) take(req *http.Request) *Hold {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.reqs[req.Method]++
 	for i, h := range c.holds {
 		if h.method == req.Method && strings.Contains(req.URL.Path, h.key) {
 			c.holds = append(c.holds[:i], c.holds[i+1:]...)

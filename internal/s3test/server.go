@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aiofs/aiofs/internal/connset"
 	"github.com/aiofs/aiofs/internal/delayproxy"
 	"github.com/aiofs/aiofs/internal/s3fs"
 	"github.com/minio/minio-go/v7"
@@ -30,9 +32,7 @@ type Server struct {
 	log   string        // weed's output
 	done  chan struct{} // closed when the process has exited
 
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	closed bool
+	conns connset.Set[*Conn]
 }
 
 // supervisor runs weed ($3...) and, when its standard input ends (Close,
@@ -68,7 +68,7 @@ func Start(bin string) (*Server, error) {
 		return nil, err
 	}
 	p := func(i int) string { return strconv.Itoa(ports[i]) }
-	s := &Server{addr: "127.0.0.1:" + p(6), log: filepath.Join(dir, "weed.log"), done: make(chan struct{}), conns: map[*Conn]struct{}{}}
+	s := &Server{addr: "127.0.0.1:" + p(6), log: filepath.Join(dir, "weed.log"), done: make(chan struct{})}
 	// A file, not a pipe to this process: once this process is gone,
 	// writes to a pipe would kill the supervisor before it cleans up.
 	log, err := os.Create(s.log)
@@ -152,14 +152,7 @@ func (s *Server) Addr() string { return s.addr }
 // Close closes the connections made with Dial, stops the server and
 // removes its data.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.conns.Close() {
 		c.Close()
 	}
 	return s.stop()
@@ -186,11 +179,11 @@ type Conn struct {
 	srv       *Server
 	transport *http.Transport
 	proxy     *delayproxy.Proxy
-	served    chan struct{} // closed when the proxy's Serve has returned
 
 	mu    sync.Mutex
 	tcp   map[net.Conn]struct{} // open connections
 	dials int
+	reqs  map[string]int // requests made, by method
 	holds []*Hold
 	once  sync.Once
 }
@@ -199,27 +192,15 @@ type Conn struct {
 // through a delayproxy.Proxy that delays each direction by delay (1 ms
 // each way is a 2 ms round trip).
 func (s *Server) Dial(delay time.Duration) (*Conn, error) {
-	c := &Conn{srv: s, tcp: map[net.Conn]struct{}{}}
-	addr := s.addr
-	if delay > 0 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		c.proxy = delayproxy.New(ln, s.addr, delay)
-		c.served = make(chan struct{})
-		go func() {
-			defer close(c.served)
-			c.proxy.Serve()
-		}()
-		addr = ln.Addr().String()
-	}
-	if !s.track(c) {
-		c.closeProxy()
+	c := &Conn{srv: s, tcp: map[net.Conn]struct{}{}, reqs: map[string]int{}}
+	if !s.conns.Add(c) {
 		return nil, errors.New("s3test: the server is closed")
 	}
+	var addr string
 	var err error
-	c.Client, err = newClient(addr, c)
+	if c.proxy, addr, err = delayproxy.Via(s.addr, delay); err == nil {
+		c.Client, err = newClient(addr, c)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -291,6 +272,13 @@ func (c *Conn) Open() (open, dials int) {
 	return len(c.tcp), c.dials
 }
 
+// Requests returns how many requests the client has made, by method.
+func (c *Conn) Requests() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return maps.Clone(c.reqs)
+}
+
 // Close closes the client's idle connections and the proxy. Requests in
 // flight keep their connections until they end.
 func (c *Conn) Close() error {
@@ -298,17 +286,12 @@ func (c *Conn) Close() error {
 		if c.transport != nil {
 			c.transport.CloseIdleConnections()
 		}
-		c.closeProxy()
-		c.srv.untrack(c)
+		if c.proxy != nil {
+			c.proxy.Close()
+		}
+		c.srv.conns.Remove(c)
 	})
 	return nil
-}
-
-func (c *Conn) closeProxy() {
-	if c.proxy != nil {
-		c.proxy.Close()
-		<-c.served
-	}
 }
 
 func (c *Conn) trackTCP(conn net.Conn) net.Conn {
@@ -334,22 +317,6 @@ func (t *trackedConn) Close() error {
 		t.c.mu.Unlock()
 	})
 	return t.Conn.Close()
-}
-
-func (s *Server) track(c *Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c *Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
 }
 
 // freePorts returns n distinct free TCP ports of 127.0.0.1.

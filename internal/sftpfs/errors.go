@@ -5,10 +5,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"syscall"
 
 	"github.com/pkg/sftp"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // SFTP version 3, which OpenSSH and pkg/sftp speak, has few status codes:
@@ -31,28 +32,10 @@ import (
 // file, not that it is on stable storage.
 var ErrNoFsync = fmt.Errorf("sftpfs: the server has no fsync@openssh.com extension: %w", errors.ErrUnsupported)
 
-// errWriteAtInAppendMode is the error os.File.WriteAt returns for a file
-// opened with O_APPEND; its text is os's.
-var errWriteAtInAppendMode = errors.New("os: invalid use of WriteAt on file opened with O_APPEND")
-
-var errNegativeOffset = errors.New("negative offset")
-
 // pathError returns err as the *fs.PathError os would return for op on
-// name, or nil for nil.
+// name, with the errno of the SFTP status under it; nil for nil.
 func pathError(op, name string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &fs.PathError{Op: op, Path: name, Err: cause(err)}
-}
-
-// linkError is pathError for the two-name operations, which os reports
-// as *os.LinkError.
-func linkError(op, oldname, newname string, err error) error {
-	if err == nil {
-		return nil
-	}
-	return &os.LinkError{Op: op, Old: oldname, New: newname, Err: cause(err)}
+	return remotefile.PathError(op, name, cause(err))
 }
 
 // cause returns the reason under err. pkg/sftp wraps some errors in an
@@ -60,10 +43,7 @@ func linkError(op, oldname, newname string, err error) error {
 // dropped so the caller's names and Op replace it. Status codes become the
 // errno os would give, so that errors.Is and the messages match OsFs.
 func cause(err error) error {
-	var pe *fs.PathError
-	if errors.As(err, &pe) {
-		err = pe.Err
-	}
+	err = remotefile.Bare(err)
 	var se *sftp.StatusError
 	if errors.As(err, &se) {
 		switch se.FxCode() {

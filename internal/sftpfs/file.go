@@ -2,13 +2,13 @@ package sftpfs
 
 import (
 	"errors"
-	"io"
-	"io/fs"
 	"os"
 	"sync"
 	"syscall"
 
 	"github.com/pkg/sftp"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // A File is an open file or directory on the server.
@@ -28,9 +28,7 @@ type File struct {
 	mu      sync.Mutex // guards the fields below
 	offset  int64
 	closed  bool
-	listed  bool          // list holds the directory, read at the first Readdir
-	list    []os.FileInfo // what Readdir has not returned yet
-	listErr error
+	listing remotefile.Listing
 }
 
 // Name returns the name as given to OpenFile.
@@ -60,35 +58,23 @@ func (f *File) Read(b []byte) (int, error) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(b) == 0 {
-		return 0, nil
-	}
-	n, err := h.ReadAt(b, f.offset)
-	f.offset += int64(n)
-	if err == io.EOF {
-		if n > 0 {
-			return n, nil
-		}
-		return 0, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	n, err := remotefile.ReadAtOffset(b, &f.offset, h.ReadAt)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
-// ReadAt reads len(b) bytes at off, as os.File.ReadAt: fewer only with an
-// error, io.EOF at the end of file.
+// ReadAt reads len(b) bytes at off, in as many SFTP read requests as the
+// client needs, as os.File.ReadAt reads: fewer only with an error, io.EOF
+// at the end of file.
 func (f *File) ReadAt(b []byte, off int64) (int, error) {
-	if off < 0 {
-		return 0, &fs.PathError{Op: "readat", Path: f.name, Err: errNegativeOffset}
+	if err := remotefile.CheckReadAt(f.name, off); err != nil {
+		return 0, err
 	}
 	h, err := f.handle()
 	if err != nil {
 		return 0, pathError("read", f.name, err)
 	}
 	n, err := h.ReadAt(b, off)
-	if err == io.EOF {
-		return n, io.EOF
-	}
-	return n, pathError("read", f.name, err)
+	return n, remotefile.ReadError(f.name, cause(err))
 }
 
 // Write writes at the file offset, or at the end of file for O_APPEND.
@@ -114,11 +100,8 @@ func (f *File) Write(b []byte) (int, error) {
 // WriteAt writes len(b) bytes at off; like os.File.WriteAt it refuses a
 // file opened with O_APPEND.
 func (f *File) WriteAt(b []byte, off int64) (int, error) {
-	if f.append {
-		return 0, errWriteAtInAppendMode // bare, as os returns it
-	}
-	if off < 0 {
-		return 0, &fs.PathError{Op: "writeat", Path: f.name, Err: errNegativeOffset}
+	if err := remotefile.CheckWriteAt(f.name, f.append, off); err != nil {
+		return 0, err
 	}
 	h, err := f.handle()
 	if err != nil {
@@ -138,25 +121,13 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	if f.closed {
 		return 0, pathError("seek", f.name, os.ErrClosed)
 	}
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
-		offset += f.offset
-	case io.SeekEnd:
-		fi, err := f.stat()
-		if err != nil {
-			return 0, pathError("seek", f.name, err)
-		}
-		offset += fi.Size()
-	default:
-		return 0, pathError("seek", f.name, syscall.EINVAL)
-	}
-	if offset < 0 {
-		return 0, pathError("seek", f.name, syscall.EINVAL)
+	offset, err := remotefile.Seek(offset, whence, f.offset, f.stat)
+	if err != nil {
+		return 0, pathError("seek", f.name, err)
 	}
 	f.offset = offset
 	if f.f == nil && offset == 0 {
-		f.listed, f.list, f.listErr = false, nil, nil // rewinddir
+		f.listing.Reset() // rewinddir
 	}
 	return offset, nil
 }
@@ -210,7 +181,7 @@ func (f *File) Close() error {
 	f.mu.Lock()
 	closed := f.closed
 	f.closed = true
-	f.list = nil
+	f.listing.Reset()
 	f.mu.Unlock()
 	if closed {
 		return pathError("close", f.name, os.ErrClosed)
@@ -231,43 +202,18 @@ func (f *File) Readdir(count int) ([]os.FileInfo, error) {
 	if f.closed {
 		return nil, pathError("readdirent", f.name, os.ErrClosed)
 	}
-	if !f.listed {
-		f.listed = true
-		f.list, f.listErr = f.fsys.c.ReadDir(f.path)
-		if f.listErr != nil {
-			if fi, err := f.stat(); err == nil && !fi.IsDir() {
-				f.listErr = syscall.ENOTDIR
+	return f.listing.Readdir(count, func() ([]os.FileInfo, error) {
+		list, err := f.fsys.c.ReadDir(f.path)
+		if err != nil {
+			if fi, serr := f.stat(); serr == nil && !fi.IsDir() {
+				err = syscall.ENOTDIR
 			}
-			f.listErr = pathError("readdirent", f.name, f.listErr)
+			return nil, pathError("readdirent", f.name, err)
 		}
-		sortByName(f.list)
-	}
-	if f.listErr != nil {
-		return nil, f.listErr
-	}
-	if count <= 0 {
-		list := f.list
-		f.list = nil
-		if list == nil {
-			list = []os.FileInfo{}
-		}
+		sortByName(list)
 		return list, nil
-	}
-	if len(f.list) == 0 {
-		return nil, io.EOF
-	}
-	n := min(count, len(f.list))
-	list := f.list[:n:n]
-	f.list = f.list[n:]
-	return list, nil
+	})
 }
 
 // Readdirnames is Readdir's names.
-func (f *File) Readdirnames(n int) ([]string, error) {
-	list, err := f.Readdir(n)
-	names := make([]string, len(list))
-	for i, fi := range list {
-		names[i] = fi.Name()
-	}
-	return names, err
-}
+func (f *File) Readdirnames(n int) ([]string, error) { return remotefile.Names(f.Readdir(n)) }

@@ -37,6 +37,8 @@ import (
 
 	"github.com/pkg/sftp"
 	"github.com/spf13/afero"
+
+	"github.com/aiofs/aiofs/internal/remotefile"
 )
 
 // Fs is an afero.Fs whose names are paths on an SFTP server. It is safe
@@ -239,7 +241,7 @@ func (fsys *Fs) Rename(oldname, newname string) error {
 	} else {
 		err = fsys.c.Rename(o, n)
 	}
-	return linkError("rename", oldname, newname, err)
+	return remotefile.LinkError("rename", oldname, newname, cause(err))
 }
 
 // Stat returns the FileInfo of name, following symbolic links.
@@ -269,7 +271,7 @@ func (fsys *Fs) SymlinkIfPossible(oldname, newname string) error {
 	if err != nil && fsys.exists(err, n) {
 		err = syscall.EEXIST
 	}
-	return linkError("symlink", oldname, newname, err)
+	return remotefile.LinkError("symlink", oldname, newname, cause(err))
 }
 
 // ReadlinkIfPossible returns the target of the symbolic link name.

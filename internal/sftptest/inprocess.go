@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/aiofs/aiofs/internal/connset"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
@@ -44,13 +45,13 @@ func StartInProcess(root string) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ip := &inProcess{ln: ln, cfg: cfg, root: root, conns: map[net.Conn]struct{}{}}
+	ip := &inProcess{ln: ln, cfg: cfg, root: root}
 	ip.wg.Add(1)
 	go ip.accept()
 	return &Server{
 		addr: ln.Addr().String(), root: root, user: name,
 		hostKey: k.host, client: k.client, clientKey: k.clientKey,
-		stop: ip.close, conns: map[*Conn]struct{}{},
+		stop: ip.close,
 	}, nil
 }
 
@@ -62,14 +63,11 @@ func (e errorString) Error() string { return string(e) }
 
 // inProcess is the SSH side of StartInProcess's server.
 type inProcess struct {
-	ln   net.Listener
-	cfg  *ssh.ServerConfig
-	root string
-	wg   sync.WaitGroup // every goroutine of the server
-
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	closed bool
+	ln    net.Listener
+	cfg   *ssh.ServerConfig
+	root  string
+	wg    sync.WaitGroup // every goroutine of the server
+	conns connset.Set[net.Conn]
 }
 
 func (ip *inProcess) accept() {
@@ -79,15 +77,11 @@ func (ip *inProcess) accept() {
 		if err != nil {
 			return // closed; a loopback listener has no other failure worth retrying
 		}
-		ip.mu.Lock()
-		if ip.closed {
-			ip.mu.Unlock()
+		if !ip.conns.Add(c) {
 			c.Close()
 			return
 		}
-		ip.conns[c] = struct{}{}
-		ip.wg.Add(1)
-		ip.mu.Unlock()
+		ip.wg.Add(1) // while accept's own count holds close's Wait off
 		go ip.serveConn(c)
 	}
 }
@@ -97,9 +91,7 @@ func (ip *inProcess) accept() {
 func (ip *inProcess) serveConn(c net.Conn) {
 	defer ip.wg.Done()
 	defer func() {
-		ip.mu.Lock()
-		delete(ip.conns, c)
-		ip.mu.Unlock()
+		ip.conns.Remove(c)
 		c.Close()
 	}()
 	sc, chans, reqs, err := ssh.NewServerConn(c, ip.cfg)
@@ -161,12 +153,9 @@ func (ip *inProcess) serveSession(ch ssh.Channel, reqs <-chan *ssh.Request, wg *
 // close stops accepting, closes every connection and waits for all the
 // server's goroutines.
 func (ip *inProcess) close() error {
-	ip.mu.Lock()
-	ip.closed = true
-	for c := range ip.conns {
+	for _, c := range ip.conns.Close() {
 		c.Close()
 	}
-	ip.mu.Unlock()
 	err := ip.ln.Close()
 	ip.wg.Wait()
 	return err

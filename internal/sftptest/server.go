@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/aiofs/aiofs/internal/connset"
 	"github.com/aiofs/aiofs/internal/delayproxy"
 	"github.com/aiofs/aiofs/internal/sftpfs"
 	"github.com/pkg/sftp"
@@ -30,9 +31,7 @@ type Server struct {
 	clientKey ed25519.PrivateKey
 	stop      func() error // stops the server itself
 
-	mu     sync.Mutex
-	conns  map[*Conn]struct{}
-	closed bool
+	conns connset.Set[*Conn]
 }
 
 // keys holds a new host key and client key.
@@ -97,11 +96,10 @@ type Conn struct {
 	// Client is the SFTP client, made with sftpfs.NewClient.
 	Client *sftp.Client
 
-	srv    *Server
-	tcp    net.Conn
-	ssh    *ssh.Client
-	proxy  *delayproxy.Proxy
-	served chan struct{} // closed when the proxy's Serve has returned
+	srv   *Server
+	tcp   net.Conn
+	ssh   *ssh.Client
+	proxy *delayproxy.Proxy
 
 	closeOnce sync.Once
 	closeErr  error
@@ -112,25 +110,14 @@ type Conn struct {
 // a 2 ms round trip). opts go to the SFTP client.
 func (s *Server) Dial(delay time.Duration, opts ...sftp.ClientOption) (*Conn, error) {
 	c := &Conn{srv: s}
-	addr := s.addr
-	if delay > 0 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		c.proxy = delayproxy.New(ln, s.addr, delay)
-		c.served = make(chan struct{})
-		go func() {
-			defer close(c.served)
-			c.proxy.Serve()
-		}()
-		addr = ln.Addr().String()
-	}
-	if !s.track(c) {
-		c.closeProxy()
+	if !s.conns.Add(c) {
 		return nil, errors.New("sftptest: the server is closed")
 	}
-	err := c.dial(addr, opts)
+	var addr string
+	var err error
+	if c.proxy, addr, err = delayproxy.Via(s.addr, delay); err == nil {
+		err = c.dial(addr, opts)
+	}
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -178,8 +165,10 @@ func (c *Conn) Close() error {
 		} else if c.tcp != nil {
 			c.closeErr = c.tcp.Close()
 		}
-		c.closeProxy()
-		c.srv.untrack(c)
+		if c.proxy != nil {
+			c.proxy.Close()
+		}
+		c.srv.conns.Remove(c)
 	})
 	if errors.Is(c.closeErr, net.ErrClosed) {
 		return nil // cut before
@@ -187,40 +176,10 @@ func (c *Conn) Close() error {
 	return c.closeErr
 }
 
-func (c *Conn) closeProxy() {
-	if c.proxy != nil {
-		c.proxy.Close()
-		<-c.served
-	}
-}
-
-func (s *Server) track(c *Conn) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return false
-	}
-	s.conns[c] = struct{}{}
-	return true
-}
-
-func (s *Server) untrack(c *Conn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-}
-
 // Close closes the connections made with Dial and stops the server. It
 // returns once the server's goroutines or processes have ended.
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	conns := make([]*Conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.conns.Close() {
 		c.Close()
 	}
 	return s.stop()

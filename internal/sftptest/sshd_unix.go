@@ -76,7 +76,7 @@ func StartSSHD(root string) (*Server, error) {
 	return &Server{
 		addr: d.addr, root: root, user: u.Username,
 		hostKey: k.host, client: k.client, clientKey: k.clientKey,
-		stop: d.close, conns: map[*Conn]struct{}{},
+		stop: d.close,
 	}, nil
 }
 
