@@ -19,3 +19,7 @@ func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 		}
 	}, log
 }
+
+// StreamWindowBytes is how much dirty data a file written in sequence may
+// hold while its flush runs.
+const StreamWindowBytes = streamWindow * blockSize

@@ -103,11 +103,17 @@ func (n *node) startFlush(all bool, via *File) {
 }
 
 // flushHeldBack starts the flush of everything that was asked for while a
-// flush or direct change ran. Called with fs.mu held.
+// flush or direct change ran, or else of the full blocks a writer filled
+// meanwhile: that writer may be waiting for room rather than writing the
+// next block that would start their flush. Called with fs.mu held.
 func (n *node) flushHeldBack() {
-	if n.again && n.dirtyBlocks > 0 {
+	switch {
+	case n.dirtyBlocks == 0:
+	case n.again:
 		n.again = false
 		n.startFlush(true, nil)
+	case n.dirtyBlocks >= flushBatch:
+		n.startFlush(false, nil)
 	}
 }
 
