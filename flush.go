@@ -132,7 +132,9 @@ func (n *node) flushLater() {
 func (n *node) write(w *File, fl *flush) error {
 	fs := n.fs
 	for _, r := range fl.runs {
-		if _, err := fs.eng.pwritev(w.data, r.bufs, r.off); err != nil {
+		m, err := fs.eng.pwritev(w.data, r.bufs, r.off)
+		n.wrote(w, m)
+		if err != nil {
 			return err
 		}
 		fs.st.flushes.Add(1)

@@ -101,6 +101,7 @@ type node struct {
 	flushedAt uint64 // Fs.flushSeq when the last flush ended
 
 	limit fileLimit // the largest offset the file system takes
+	wb    writeback // starts the kernel's writeback of a long write (writeback.go)
 
 	// quiet is set while a read that readahead does not follow is a read
 	// of the file (see calm), so that readers may see it without fs.mu.

@@ -210,6 +210,7 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 	n.beginDirect()
 	fs.mu.Unlock()
 	m, err := fs.eng.pwritev(f.data, [][]byte{p}, off)
+	n.wrote(f, m)
 	fs.mu.Lock()
 	if m > 0 {
 		n.overwritten(p[:m], off)

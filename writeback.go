@@ -1,0 +1,34 @@
+package aiofs
+
+import "sync/atomic"
+
+// writebackAfter is how many bytes written to a file's page cache make the
+// Fs ask the kernel to start writing them to the disk.
+const writebackAfter = 8 << 20
+
+// A writeback starts the kernel's writeback of a file written at length,
+// so that the disk works while the program goes on writing, and a Sync
+// waits only for what is left. Left alone, the kernel starts it only once
+// dirty pages pass a share of the machine's memory, or after 30 seconds:
+// a Sync after writing 256 MiB then waited for all of it.
+type writeback struct {
+	pending atomic.Int64 // bytes written since writeback was last started
+	running atomic.Bool  // a start is being made
+}
+
+// wrote counts m bytes written to the file through f, and starts writeback
+// once writebackAfter bytes have been written since it last did. Not for
+// handles that write through (O_SYNC, or write-behind off, which writes
+// as OsFs does), nor for a wrapped Fs, whose base has no page cache of
+// ours to start.
+func (n *node) wrote(f *File, m int) {
+	if f.osf == nil || f.writeThrough || m <= 0 {
+		return
+	}
+	wb := &n.wb
+	if wb.pending.Add(int64(m)) < writebackAfter || !wb.running.CompareAndSwap(false, true) {
+		return
+	}
+	wb.pending.Store(0)
+	startWriteback(f.osf, func() { wb.running.Store(false) })
+}
