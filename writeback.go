@@ -13,7 +13,7 @@ const writebackAfter = 8 << 20
 // a Sync after writing 256 MiB then waited for all of it.
 type writeback struct {
 	pending atomic.Int64 // bytes written since writeback was last started
-	running atomic.Bool  // a start is being made
+	running atomic.Bool  // a goroutine is starting it
 }
 
 // wrote counts m bytes written to the file through f, and starts writeback
@@ -30,5 +30,20 @@ func (n *node) wrote(f *File, m int) {
 		return
 	}
 	wb.pending.Store(0)
-	startWriteback(f.osf, func() { wb.running.Store(false) })
+	startWriteback(f.osf, wb)
+}
+
+// again reports, as a start returns, whether writeback is due again
+// (writers passed writebackAfter meanwhile, and found one running); if not,
+// the run ends.
+func (wb *writeback) again() bool {
+	if wb.pending.Load() < writebackAfter {
+		wb.running.Store(false)
+		// A writer may have passed the mark between the load and the store.
+		if wb.pending.Load() < writebackAfter || !wb.running.CompareAndSwap(false, true) {
+			return false
+		}
+	}
+	wb.pending.Store(0)
+	return true
 }

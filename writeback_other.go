@@ -4,6 +4,6 @@ package aiofs
 
 import "os"
 
-// startWriteback calls done: this system has no sync_file_range, and its
-// kernel starts writeback on its own terms.
-func startWriteback(_ *os.File, done func()) { done() }
+// startWriteback ends wb's run: this system has no sync_file_range, and
+// its kernel starts writeback on its own terms.
+func startWriteback(_ *os.File, wb *writeback) { wb.running.Store(false) }
