@@ -7,6 +7,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// writebackRuns bounds the goroutines starting writeback in the process,
+// each of which may hold a thread in sync_file_range while the disk's
+// queue is full: files written at once beyond that wait for their Sync,
+// or the kernel, as without aiofs.
+var writebackRuns = make(chan struct{}, 4)
+
 // startWriteback has the kernel start writing f's dirty pages to the disk,
 // in the background, as often as wb says it is due, then ends wb's run.
 // sync_file_range with SYNC_FILE_RANGE_WRITE alone neither waits for the
@@ -14,10 +20,17 @@ import (
 // before. It works on a duplicate of the descriptor, so that f may close
 // meanwhile.
 func startWriteback(f *os.File, wb *writeback) {
+	select {
+	case writebackRuns <- struct{}{}:
+	default:
+		wb.running.Store(false) // only a hint: the next fsync writes the pages anyway
+		return
+	}
 	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 0)
 	runtime.KeepAlive(f)
 	if err != nil {
-		wb.running.Store(false) // only a hint: the next fsync writes the pages anyway
+		<-writebackRuns
+		wb.running.Store(false)
 		return
 	}
 	go func() {
@@ -28,5 +41,6 @@ func startWriteback(f *os.File, wb *writeback) {
 			}
 		}
 		unix.Close(fd)
+		<-writebackRuns
 	}()
 }
