@@ -102,7 +102,8 @@
 //     loads.
 //   - writebehind.go: writes into dirty blocks, the dirty bound, writes
 //     straight to the file; flush.go, flushing and File.Sync; truncate.go;
-//     limits.go, how far writes may reach; commit.go, Fs.Sync and the
+//     limits.go, how far writes may reach; writeback.go, starting the
+//     kernel's writeback of a long write; commit.go, Fs.Sync and the
 //     closed files it still has to commit.
 //   - engine.go: the engine interface and the closing gate every engine
 //     uses; errors.go, the bare errno the File wraps; engine_pool.go, the

@@ -19,3 +19,11 @@ func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 		}
 	}, log
 }
+
+// StreamWindowBytes is how much dirty data a file written in sequence may
+// hold while its flush runs.
+const StreamWindowBytes = streamWindow * blockSize
+
+// WritebackAfter is how many bytes written to a file make the Fs start
+// the kernel's writeback of it.
+const WritebackAfter = writebackAfter

@@ -103,11 +103,17 @@ func (n *node) startFlush(all bool, via *File) {
 }
 
 // flushHeldBack starts the flush of everything that was asked for while a
-// flush or direct change ran. Called with fs.mu held.
+// flush or direct change ran, or else of the full blocks a writer filled
+// meanwhile: that writer may be waiting for room rather than writing the
+// next block that would start their flush. Called with fs.mu held.
 func (n *node) flushHeldBack() {
-	if n.again && n.dirtyBlocks > 0 {
+	switch {
+	case n.dirtyBlocks == 0:
+	case n.again:
 		n.again = false
 		n.startFlush(true, nil)
+	case n.dirtyBlocks >= flushBatch:
+		n.startFlush(false, nil)
 	}
 }
 
@@ -126,7 +132,9 @@ func (n *node) flushLater() {
 func (n *node) write(w *File, fl *flush) error {
 	fs := n.fs
 	for _, r := range fl.runs {
-		if _, err := fs.eng.pwritev(w.data, r.bufs, r.off); err != nil {
+		m, err := fs.eng.pwritev(w.data, r.bufs, r.off)
+		n.countForWriteback(w, m)
+		if err != nil {
 			return err
 		}
 		fs.st.flushes.Add(1)

@@ -57,6 +57,7 @@ type node struct {
 	errSeq    uint64    // failed flushes so far
 	flushedAt uint64    // Fs.flushSeq when the last flush ended
 	limit     fileLimit // the largest offset the file system takes (limits.go)
+	wb        writeback // starts the kernel's writeback of a long write (writeback.go)
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.

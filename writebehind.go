@@ -15,6 +15,12 @@ const (
 	// flushBatch is how many dirty blocks a file gathers before its full
 	// ones are flushed, so that flushes are large writes.
 	flushBatch = 16
+	// streamWindow is how many dirty blocks a file written in sequence
+	// may hold while its flush runs, in the Fs over the OS. A writer faster
+	// than its flushes waits for them here rather than at the write-behind
+	// bound, so that its blocks are reused while they are in the CPU's
+	// cache instead of cycling through the whole bound.
+	streamWindow = 2 * flushBatch
 )
 
 // writeAt writes p at off, or at the end of the file when off < 0, and
@@ -109,6 +115,10 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 			continue
 		}
 		if b == nil || !b.dirty() {
+			if n.streamAhead(idx) {
+				fs.room.Wait()
+				continue
+			}
 			if fs.overBound() {
 				if err := fs.waitForRoom(f); err != nil {
 					return done, err
@@ -130,6 +140,18 @@ func (n *node) buffer(f *File, p []byte, off int64) (int, error) {
 		n.timer = time.AfterFunc(flushDelay, n.flushLater)
 	}
 	return done, nil
+}
+
+// streamAhead reports whether a writer about to dirty block idx right
+// after a full dirty one is streamWindow blocks ahead of the node's flush.
+// A wrapped Fs's flushes write blocks to the base in parallel, and gain
+// from holding more.
+func (n *node) streamAhead(idx int64) bool {
+	if !n.flushing || n.dirtyBlocks < streamWindow || n.fs.store.remote() {
+		return false
+	}
+	prev := n.blocks[idx-1]
+	return prev != nil && prev.dirty() && prev.covers(0, blockSize)
 }
 
 // overBound reports whether one more dirty block would pass the
@@ -178,6 +200,7 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 	n.beginDirect()
 	fs.mu.Unlock()
 	m, err := fs.eng.pwritev(f.data, [][]byte{p}, off)
+	n.countForWriteback(f, m)
 	fs.mu.Lock()
 	if m > 0 {
 		n.overwritten(p[:m], off)

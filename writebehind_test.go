@@ -1186,3 +1186,40 @@ func testWBCreateTruncWhileFlushing(t *testing.T, engine string) {
 		}
 	}
 }
+
+// TestWBStreamWindow: a sequential writer under a large write-behind bound
+// holds no more than the stream window dirty (plus the block it is
+// writing), waiting for its flushes instead of filling the bound, and its
+// data arrives whole.
+func TestWBStreamWindow(t *testing.T) { forEngines(t, testWBStreamWindow) }
+
+func testWBStreamWindow(t *testing.T, engine string) {
+	const size = 64 << 20
+	aio := newAio(t, engine, aiofs.WithWriteBehind(size))
+	name := filepath.Join(t.TempDir(), "stream")
+	f, err := aio.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := cxBytes(cxRand(cxSeed(t), 0), size)
+	var maxDirty int64
+	for off := 0; off < size; off += 4 << 10 {
+		if _, err := f.Write(data[off : off+4<<10]); err != nil {
+			t.Fatal(err)
+		}
+		maxDirty = max(maxDirty, aio.Stats().DirtyBytes)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if limit := int64(aiofs.StreamWindowBytes + 64<<10); maxDirty > limit {
+		t.Errorf("a sequential writer held %d dirty bytes; want at most %d", maxDirty, limit)
+	}
+	got, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Errorf("file differs from what was written (%d bytes, want %d)", len(got), len(data))
+	}
+}
