@@ -26,8 +26,8 @@ import (
 //     Linux's inode lock makes it, even when it waits for dirty room, and an
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
-//     and hot (atomics, see node),
+//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet,
+//     hot and changeSeq (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
 //     marked for it (sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O
@@ -47,7 +47,11 @@ import (
 // kept; a flush never overlaps a load, because writers wait for blocks
 // being loaded and loads only fill blocks nobody has written. So whatever
 // order these complete in, the blocks hold what the file will hold once
-// the Fs's pending writes land.
+// the Fs's pending writes land. A read served from the file is read again
+// if a flush or direct change began or ended meanwhile (node.changeSeq):
+// it may have seen the change half done, and not only as old and new
+// bytes mixed: FreeBSD's tmpfs grows a file before it copies a write in,
+// and reads, which it serves without the vnode lock, see zeros there.
 
 // A node is the state every handle of one file in an Fs shares: its
 // cached and dirty blocks, and the size the Fs knows.
@@ -73,6 +77,11 @@ type node struct {
 	directGen   uint64
 	again       bool // flush when the running flush or direct change ends
 	timer       *time.Timer
+
+	// changeSeq counts the flushes and direct changes of the file as they
+	// begin and as they end, so it is odd while one runs. Stored under
+	// Fs.mu, loaded without it by reads of the file (see Locking).
+	changeSeq atomic.Uint64
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
@@ -164,6 +173,7 @@ func (n *node) beginDirect() {
 	}
 	n.direct = true
 	n.directGen++
+	n.changeSeq.Add(1)
 	n.quiet.Store(false)
 }
 
@@ -171,6 +181,7 @@ func (n *node) beginDirect() {
 func (n *node) endDirect() {
 	n.direct = false
 	n.directGen++
+	n.changeSeq.Add(1)
 	n.change()
 	n.fs.room.Broadcast()
 	n.flushHeldBack()

@@ -1,7 +1,9 @@
 package aiofs
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -100,5 +102,127 @@ func readsDuringDirectWrite(t *testing.T, engineName string, partial bool) {
 	}
 	if during > 1 {
 		t.Errorf("%d reads of the file while a write-through was in flight; want at most 1", during)
+	}
+}
+
+// growsFirst is an engine whose writes past the end of the file grow it
+// first, then let a read held meanwhile run, and only then write, as
+// FreeBSD's tmpfs does: it grows a file before it copies a write in, and
+// serves reads without the vnode lock, which see zeros there.
+type growsFirst struct {
+	engine
+	hold   atomic.Bool   // hold the next read until a write grows the file
+	holds  atomic.Bool   // a read is held
+	held   chan struct{} // a read is held
+	grown  chan struct{} // the file has grown; the held read goes on
+	readIt chan struct{} // the held read has read
+}
+
+func (e *growsFirst) pread(f afero.File, p []byte, off int64) (int, error) {
+	if !e.hold.CompareAndSwap(true, false) {
+		return e.engine.pread(f, p, off)
+	}
+	e.holds.Store(true)
+	e.held <- struct{}{}
+	<-e.grown
+	defer close(e.readIt)
+	return e.engine.pread(f, p, off)
+}
+
+func (e *growsFirst) pwritev(f afero.File, bufs [][]byte, off int64) (int, error) {
+	end := off
+	for _, b := range bufs {
+		end += int64(len(b))
+	}
+	if fi, err := f.Stat(); err == nil && fi.Size() < end {
+		if err := f.Truncate(end); err != nil {
+			return 0, err
+		}
+		if e.holds.CompareAndSwap(true, false) {
+			e.grown <- struct{}{}
+			<-e.readIt
+		}
+	}
+	return e.engine.pwritev(f, bufs, off)
+}
+
+// TestReadRacingGrowth: a read of the file that a write of the Fs growing
+// it overlaps never returns the zeros the file shows while it grows (see
+// growsFirst): it returns what the file held before the write or after.
+// The read is held in the file once past the Fs, quiet or under its lock,
+// and the write is a write-through or a flush. (A wrapped Fs knows the
+// file's size, and does not read past it.)
+func TestReadRacingGrowth(t *testing.T) {
+	const size = 8 * blockSize
+	content := make([]byte, size)
+	for i := range content {
+		content[i] = byte(i%251) + 1 // no zeros
+	}
+	const at = 5 * blockSize // where the read is, past the file's end
+	for _, name := range availableEngines() {
+		for _, quiet := range []bool{false, true} {
+			for _, through := range []bool{true, false} {
+				t.Run(fmt.Sprintf("%s/quiet=%v/through=%v", name, quiet, through), func(t *testing.T) {
+					e := &growsFirst{held: make(chan struct{}), grown: make(chan struct{}), readIt: make(chan struct{})}
+					fs := New(WithEngine(name), func(c *config) {
+						c.wrap = func(in engine) engine { e.engine = in; return e }
+					})
+					defer fs.Close()
+					path := filepath.Join(t.TempDir(), "f")
+					const short = 3*blockSize + 100
+					if err := os.WriteFile(path, content[:short], 0o644); err != nil {
+						t.Fatal(err)
+					}
+					r, err := fs.Open(path)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					w, err := fs.OpenFile(path, os.O_RDWR, 0)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer w.Close()
+					buf := make([]byte, 4096)
+					if quiet { // a first read finds the node calm, so the next is quiet
+						if _, err := r.ReadAt(buf, 0); err != nil {
+							t.Fatal(err)
+						}
+					}
+					e.hold.Store(true)
+					type read struct {
+						n   int
+						err error
+					}
+					done := make(chan read, 1)
+					go func() {
+						n, err := r.ReadAt(buf, at)
+						done <- read{n, err}
+					}()
+					select {
+					case <-e.held:
+					case <-time.After(10 * time.Second):
+						t.Fatal("the read never reached the file")
+					}
+					if through { // large enough to go straight to the file
+						_, err = w.WriteAt(content[short:], short)
+					} else {
+						if _, err = w.WriteAt(content[at:at+blockSize], at); err == nil {
+							err = w.Sync()
+						}
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					got := <-done
+					switch {
+					case got.n == len(buf) && bytes.Equal(buf, content[at:at+len(buf)]):
+					case got.n == 0 && got.err == io.EOF:
+					default:
+						t.Errorf("ReadAt(4096 at %d) across a write growing the file = %d, %v, bytes %x...; want the written bytes or 0, EOF", at, got.n, got.err, buf[:8])
+					}
+				})
+			}
+		}
 	}
 }
