@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -128,11 +127,6 @@ type hotIndex map[int64]*hotCopy
 // once.
 const hotShare = 3
 
-// hotBlocks turns hot blocks on. They are off on FreeBSD until the zeros
-// that readers saw there in TestHotBlocksChurn (kqueue, tmpfs, in the VM)
-// are explained: a data-integrity doubt outranks the speed-up.
-const hotBlocks = runtime.GOOS != "freebsd"
-
 // hotLimit is how many bytes of hot blocks eviction passes over.
 func (c *cache) hotLimit() int64 { return c.limit / 4 * hotShare }
 
@@ -174,7 +168,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 // counted. Called with or without fs.mu.
 func (n *node) count(f *File, off int64) uint32 {
 	fs := n.fs
-	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.wrapped && rand.Uint32N(sampleEvery) != 0 {
+	if !fs.cache.enabled() || f.directIO || !fs.wrapped && rand.Uint32N(sampleEvery) != 0 {
 		return 0
 	}
 	return fs.cache.freq.add(fs.cache.limit, n.seed, off/blockSize)
@@ -228,7 +222,7 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 // promote makes a clean, cached block hot, moving its bytes into a slot
 // of the arena, if one is free. Called with fs.mu held.
 func (fs *Fs) promote(b *block) {
-	if b.hot != nil || !hotBlocks {
+	if b.hot != nil {
 		return
 	}
 	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())
