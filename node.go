@@ -47,11 +47,15 @@ import (
 // kept; a flush never overlaps a load, because writers wait for blocks
 // being loaded and loads only fill blocks nobody has written. So whatever
 // order these complete in, the blocks hold what the file will hold once
-// the Fs's pending writes land. A read served from the file is read again
-// if a flush or direct change began or ended meanwhile (node.changeSeq):
-// it may have seen the change half done, and not only as old and new
-// bytes mixed: FreeBSD's tmpfs grows a file before it copies a write in,
-// and reads, which it serves without the vnode lock, see zeros there.
+// the Fs's pending writes land. A read that a change of the file overlaps
+// may see it half done, and not only as old and new bytes mixed:
+// FreeBSD's tmpfs, whose reads take no vnode lock, grows a file before it
+// copies a write in, and zeroes and frees what a truncate cuts before it
+// shrinks the file, so such reads see zeros within the file's size. So a
+// read served from the file starts when no direct change runs, and is
+// read again if a flush or direct change began or ended meanwhile
+// (node.changeSeq); a flush that runs throughout writes only blocks the
+// Fs holds, which it does not read from the file.
 
 // A node is the state every handle of one file in an Fs shares: its
 // cached and dirty blocks, and the size the Fs knows.

@@ -108,7 +108,14 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			}
 			continue
 		}
-		// Not cached: read the whole run of uncached blocks directly into p.
+		// Not cached: read the whole run of uncached blocks directly into
+		// p, once no direct change of the file runs (see Locking).
+		if n.direct {
+			for n.direct {
+				fs.room.Wait()
+			}
+			continue
+		}
 		missed = true
 		end := len(p)
 		for i := idx + 1; i <= (off+int64(end)-1)/blockSize; i++ {
@@ -126,7 +133,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				readEnd = end
 			}
 		}
-		gen, seq := n.directGen, n.changeSeq.Load()
+		seq := n.changeSeq.Load()
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
@@ -143,15 +150,6 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		}
 		if moved || n.sized() != auth {
 			continue // a change or a write raced with the read; read again
-		}
-		if done+m < end && !n.settled(gen) {
-			// A truncate or a write past the blocks changed the file under
-			// the read: n.size may not be its size yet, and a short read
-			// is no hole. Read again once the change is over.
-			for n.direct {
-				fs.room.Wait()
-			}
-			continue
 		}
 		if done+m < end {
 			if !n.sized() {

@@ -226,3 +226,86 @@ func TestReadRacingGrowth(t *testing.T) {
 		}
 	}
 }
+
+// cutsFirst is a base whose files' Truncate, when it shrinks a file,
+// zeroes what it cuts first and waits for the test there, before it
+// shrinks the file: FreeBSD's tmpfs zeroes and frees the cut pages before
+// it lowers the size, and serves reads meanwhile.
+type cutsFirst struct {
+	afero.Fs
+	cutting *holder
+}
+
+type cutsFirstFile struct {
+	afero.File
+	fs *cutsFirst
+}
+
+func (c *cutsFirst) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	f, err := c.Fs.OpenFile(name, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &cutsFirstFile{f, c}, nil
+}
+
+func (c *cutsFirst) Open(name string) (afero.File, error) { return c.OpenFile(name, os.O_RDONLY, 0) }
+
+func (f *cutsFirstFile) Truncate(size int64) error {
+	if fi, err := f.Stat(); err == nil && size < fi.Size() {
+		if _, err := f.WriteAt(make([]byte, fi.Size()-size), size); err != nil {
+			return err
+		}
+		f.fs.cutting.hook()
+	}
+	return f.File.Truncate(size)
+}
+
+// TestReadRacingCut: a read that starts while a truncate through the Fs
+// runs never returns the zeros the file shows while it is cut (see
+// cutsFirst): it returns what the file held before the truncate or after.
+func TestReadRacingCut(t *testing.T) {
+	const size = 8 * blockSize
+	content := make([]byte, size)
+	for i := range content {
+		content[i] = byte(i%251) + 1 // no zeros
+	}
+	base := &cutsFirst{Fs: afero.NewOsFs(), cutting: holdFirst(1, nil)}
+	fs := Wrap(base)
+	defer fs.Close()
+	defer base.cutting.release()
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w, err := fs.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	const cut, at = 2*blockSize + 100, 5 * blockSize
+	cutDone := background(func() error { return w.Truncate(cut) })
+	base.cutting.wait(t)
+	buf := make([]byte, 4096)
+	var n int
+	read := background(func() error {
+		var err error
+		n, err = r.ReadAt(buf, at)
+		return err
+	})
+	got := outcome(t, read, base.cutting)
+	switch {
+	case n == len(buf) && got.err == nil && bytes.Equal(buf, content[at:at+len(buf)]):
+	case n == 0 && got.err == io.EOF:
+	default:
+		t.Errorf("ReadAt(4096 at %d) during a truncate to %d = %d, %v, bytes %x...; want the old bytes or 0, EOF", at, cut, n, got.err, buf[:8])
+	}
+	if r := outcome(t, cutDone, base.cutting); r.err != nil {
+		t.Fatal(r.err)
+	}
+}
