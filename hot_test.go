@@ -348,9 +348,9 @@ func TestHotSlotFreedOnce(t *testing.T) {
 // unpublishing and promoting its blocks, so arena slots keep changing
 // hands.
 func TestHotBlocksChurn(t *testing.T) {
-	// In the FreeBSD VM readers saw zeros here: tmpfs grows a file before
-	// it copies a write in, and reads that a change overlapped returned
-	// them (see TestReadRacingGrowth).
+	// In the FreeBSD VM readers saw zeros here, which tmpfs shows to reads
+	// that a growing write or a truncate overlaps (see TestReadRacingGrowth
+	// and TestReadRacingCut).
 	fs := New(WithCacheSize(1 << 20))
 	defer fs.Close()
 	const size = 8 * blockSize
