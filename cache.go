@@ -14,8 +14,8 @@ package aiofs
 //     Linux's inode lock makes it, even when it waits for dirty room, and an
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
-//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet
-//     and hot (atomics, see node),
+//   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet,
+//     hot and changeSeq (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
 //     marked for it (sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O
@@ -35,7 +35,15 @@ package aiofs
 // kept; a flush never overlaps a load, because writers wait for blocks
 // being loaded and loads only fill blocks nobody has written. So whatever
 // order these complete in, the blocks hold what the file will hold once
-// the Fs's pending writes land.
+// the Fs's pending writes land. A read that a change of the file overlaps
+// may see it half done, and not only as old and new bytes mixed:
+// FreeBSD's tmpfs, whose reads take no vnode lock, grows a file before it
+// copies a write in, and zeroes and frees what a truncate cuts before it
+// shrinks the file, so such reads see zeros within the file's size. So a
+// read served from the file starts when no direct change runs, and is
+// read again if a flush or direct change began or ended meanwhile
+// (node.changeSeq); a flush that runs throughout writes only blocks the
+// Fs holds, which it does not read from the file.
 
 // # Block states
 //
@@ -431,7 +439,7 @@ func (fs *Fs) used(b *block, lo, hi int) {
 // promote makes a clean, cached block hot, moving its bytes into a slot
 // of the arena, if one is free. Called with fs.mu held.
 func (fs *Fs) promote(b *block) {
-	if b.hot != nil || !hotBlocks {
+	if b.hot != nil {
 		return
 	}
 	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())

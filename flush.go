@@ -91,6 +91,7 @@ func (n *node) startFlush(all bool, via *File) {
 		return
 	}
 	n.flushing = true
+	n.changeSeq.Add(1)
 	go func() {
 		err := n.write(w, fl)
 		fs := n.fs
@@ -151,6 +152,7 @@ func (n *node) write(w *File, fl *flush) error {
 func (n *node) finish(fl *flush, err error) {
 	fs := n.fs
 	n.flushing = false
+	n.changeSeq.Add(1)
 	n.change()
 	n.written++
 	n.flushedAt = fs.flushSeq.Add(1)
@@ -189,6 +191,7 @@ func (n *node) flushLocked(via *File) error {
 		}
 		fl := n.collect(true, true)
 		n.flushing = true
+		n.changeSeq.Add(1)
 		fs.mu.Unlock()
 		err := n.write(w, fl)
 		fs.mu.Lock()

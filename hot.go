@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"sync/atomic"
 )
@@ -128,11 +127,6 @@ type hotIndex map[int64]*hotCopy
 // once.
 const hotShare = 3
 
-// hotBlocks turns hot blocks on. They are off on FreeBSD until the zeros
-// that readers saw there in TestHotBlocksChurn (kqueue, tmpfs, in the VM)
-// are explained: a data-integrity doubt outranks the speed-up.
-const hotBlocks = runtime.GOOS != "freebsd"
-
 // hotLimit is how many bytes of hot blocks eviction passes over.
 func (c *cache) hotLimit() int64 { return c.limit / 4 * hotShare }
 
@@ -174,7 +168,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 // counted. Called with or without fs.mu.
 func (n *node) count(f *File, off int64) uint32 {
 	fs := n.fs
-	if !hotBlocks || !fs.cache.enabled() || f.directIO || !fs.store.remote() && rand.Uint32N(sampleEvery) != 0 {
+	if !fs.cache.enabled() || f.directIO || !fs.store.remote() && rand.Uint32N(sampleEvery) != 0 {
 		return 0
 	}
 	return fs.cache.freq.add(fs.cache.limit, n.seed, off/blockSize)

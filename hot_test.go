@@ -72,7 +72,6 @@ func hotFses(t *testing.T, opts ...Option) map[string]func() *Fs {
 // set smaller than the cache are soon all served by the cache, without
 // the engine reading anything, and with the file's bytes.
 func TestHotBlocksServedFromCache(t *testing.T) {
-	skipWithoutHot(t)
 	for name, mk := range hotFses(t, WithCacheSize(2<<20)) {
 		t.Run(name, func(t *testing.T) {
 			fs := mk()
@@ -101,7 +100,6 @@ func TestHotBlocksServedFromCache(t *testing.T) {
 // size, which readahead brings into the cache block by block, leaves a hot
 // set in the cache: reads of it are still all hits afterwards.
 func TestHotBlocksSurviveScan(t *testing.T) {
-	skipWithoutHot(t)
 	const cacheSize = 1 << 20
 	for name, mk := range hotFses(t, WithCacheSize(cacheSize), WithReadahead(256<<10)) {
 		t.Run(name, func(t *testing.T) {
@@ -155,7 +153,6 @@ func TestHotBlocksSurviveScan(t *testing.T) {
 // size, and a scan at once, never take the cache past its bound, and read
 // the file's bytes throughout.
 func TestHotBlocksBounded(t *testing.T) {
-	skipWithoutHot(t)
 	const cacheSize = 1 << 20
 	for name, mk := range hotFses(t, WithCacheSize(cacheSize), WithReadahead(256<<10)) {
 		t.Run(name, func(t *testing.T) {
@@ -227,7 +224,6 @@ func TestHotBlocksBounded(t *testing.T) {
 // handle; a change by another process is read at the next Open, as close-
 // to-open coherence has it.
 func TestHotBlocksCoherent(t *testing.T) {
-	skipWithoutHot(t)
 	for name, mk := range hotFses(t, WithCacheSize(2<<20)) {
 		t.Run(name, func(t *testing.T) {
 			fs := mk()
@@ -352,11 +348,9 @@ func TestHotSlotFreedOnce(t *testing.T) {
 // unpublishing and promoting its blocks, so arena slots keep changing
 // hands.
 func TestHotBlocksChurn(t *testing.T) {
-	// In the FreeBSD VM readers saw zeros here (kqueue, tmpfs), not yet
-	// explained (FreeBSD 13's tmpfs reads without the vnode lock and grows
-	// a file before it copies a write in); hot blocks are off there until
-	// it is.
-	skipWithoutHot(t)
+	// In the FreeBSD VM readers saw zeros here, which tmpfs shows to reads
+	// that a growing write or a truncate overlaps (see TestReadRacingGrowth
+	// and TestReadRacingCut).
 	fs := New(WithCacheSize(1 << 20))
 	defer fs.Close()
 	const size = 8 * blockSize
@@ -465,7 +459,6 @@ func TestHotBlocksChurn(t *testing.T) {
 // closed again and again, as a server serves it, becomes hot although
 // every Open makes its state anew, and is then read from memory.
 func TestHotSmallFileReopened(t *testing.T) {
-	skipWithoutHot(t)
 	for _, name := range availableEngines() {
 		t.Run(name, func(t *testing.T) {
 			fs := New(WithEngine(name))
@@ -493,13 +486,5 @@ func TestHotSmallFileReopened(t *testing.T) {
 				t.Errorf("100 opens and reads of a served file: %d cache hits, engine read %d bytes; want 100, 0", hits, read)
 			}
 		})
-	}
-}
-
-// skipWithoutHot skips a test of hot blocks where they are off.
-func skipWithoutHot(t *testing.T) {
-	t.Helper()
-	if !hotBlocks {
-		t.Skip("hot blocks are off on this system (see hotBlocks)")
 	}
 }

@@ -59,6 +59,11 @@ type node struct {
 	limit     fileLimit // the largest offset the file system takes (limits.go)
 	wb        writeback // starts the kernel's writeback of a long write (writeback.go)
 
+	// changeSeq counts the flushes and direct changes of the file as they
+	// begin and as they end, so it is odd while one runs. Stored under
+	// Fs.mu, loaded without it by reads of the file (see Locking).
+	changeSeq atomic.Uint64
+
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
 	diskSize     int64
@@ -137,6 +142,7 @@ func (n *node) beginDirect() {
 	}
 	n.direct = true
 	n.directGen++
+	n.changeSeq.Add(1)
 	n.quiet.Store(false)
 }
 
@@ -144,6 +150,7 @@ func (n *node) beginDirect() {
 func (n *node) endDirect() {
 	n.direct = false
 	n.directGen++
+	n.changeSeq.Add(1)
 	n.change()
 	n.fs.room.Broadcast()
 	n.flushHeldBack()

@@ -5,10 +5,11 @@ package aiofs
 // than len(p) bytes only at end of file or with an error.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
-	follows := false
-	if n.quiet.Load() {
+	follows, raced := false, false
+	if seq := n.changeSeq.Load(); seq%2 == 0 && n.quiet.Load() {
 		// Nothing buffered: hot blocks, else the file answers without the
-		// Fs's lock, unless readahead follows the read. An O_DIRECT read
+		// Fs's lock, unless readahead follows the read, or a change of the
+		// file by the Fs overlaps the read (see Locking). An O_DIRECT read
 		// goes to the file, which judges its alignment.
 		if !f.directIO && n.readHot(p, off) {
 			fs.st.cacheHits.Add(off, 1)
@@ -24,14 +25,19 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 					return len(p), nil
 				}
 			}
-			return fs.eng.pread(f.data, p, off)
+			m, err := fs.eng.pread(f.data, p, off)
+			if raced = n.changeSeq.Load() != seq; !raced {
+				return m, err
+			}
 		}
 	}
 	fs.mu.Lock()
 	var wins []window
-	if follows {
+	switch {
+	case raced: // read again, and seen by readahead already
+	case follows:
 		wins = f.ra.ahead(n, off, len(p)) // follows has seen the read
-	} else {
+	default:
 		wins, follows = f.ra.update(n, off, len(p))
 	}
 	if len(wins) > 0 {
@@ -102,7 +108,14 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			}
 			continue
 		}
-		// Not cached: read the whole run of uncached blocks directly into p.
+		// Not cached: read the whole run of uncached blocks directly into
+		// p, once no direct change of the file runs (see Locking).
+		if n.direct {
+			for n.direct {
+				fs.room.Wait()
+			}
+			continue
+		}
 		missed = true
 		end := len(p)
 		for i := idx + 1; i <= (off+int64(end)-1)/blockSize; i++ {
@@ -120,11 +133,12 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				readEnd = end
 			}
 		}
-		gen := n.directGen
+		seq := n.changeSeq.Load()
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
-		if !auth && err == nil && done+m == len(p) {
+		moved := n.changeSeq.Load() != seq
+		if !auth && err == nil && done+m == len(p) && !moved {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
 			fs.st.cacheMisses.Add(off, 1)
@@ -134,17 +148,8 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		if err != nil {
 			return done + m, err, true
 		}
-		if n.sized() != auth {
-			continue // a write raced with the read; read again
-		}
-		if done+m < end && !n.settled(gen) {
-			// A truncate or a write past the blocks changed the file under
-			// the read: n.size may not be its size yet, and a short read
-			// is no hole. Read again once the change is over.
-			for n.direct {
-				fs.room.Wait()
-			}
-			continue
+		if moved || n.sized() != auth {
+			continue // a change or a write raced with the read; read again
 		}
 		if done+m < end {
 			if !n.sized() {
