@@ -6,7 +6,7 @@ package aiofs_test
 // processes' changes are seen as the design promises.
 //
 // Helpers shared by cache_test.go, prefetch_test.go, writebehind_test.go
-// and faults_test.go are prefixed cx.
+// and writebehind_faults_linux_test.go are prefixed cx.
 
 import (
 	"bytes"
@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -30,58 +29,12 @@ import (
 // sizes and offsets around.
 const cxBlock = 64 << 10
 
-// cxSeed returns the seed of a randomized test: AIOFS_SEED when set, a new
-// one otherwise. It is logged so that a failure can be replayed.
-func cxSeed(t testing.TB) uint64 {
-	t.Helper()
-	if s := os.Getenv("AIOFS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 10, 64)
-		if err != nil {
-			t.Fatalf("AIOFS_SEED=%q: %v", s, err)
-		}
-		return v
-	}
-	v := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (replay with AIOFS_SEED=%d)", v, v)
-	return v
-}
-
-func cxRand(seed, stream uint64) *rand.Rand {
-	return rand.New(rand.NewPCG(seed, stream^0x9e3779b97f4a7c15))
-}
-
-// cxBytes returns n pseudo-random bytes.
-func cxBytes(r *rand.Rand, n int) []byte {
-	p := make([]byte, n)
-	for i := 0; i < n; i += 8 {
-		v := r.Uint64()
-		for j := 0; j < 8 && i+j < n; j++ {
-			p[i+j] = byte(v >> (8 * j))
-		}
-	}
-	return p
-}
-
 // cxDropPageCache evicts the file's pages from the OS page cache where
-// the platform allows it (faults_test.go sets it on Linux), so that reads
+// the platform allows it (writebehind_faults_linux_test.go sets it on Linux), so that reads
 // of it are cold. The Fs skips readahead of what the page cache holds
 // already, so without this a file just written would never be prefetched
 // into the Fs's cache, and the cache would go untested.
 var cxDropPageCache = func(t testing.TB, name string) {}
-
-// cxDiff describes where two byte slices first differ.
-func cxDiff(a, b []byte) string {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return fmt.Sprintf("first difference at byte %d (%#02x vs %#02x), lengths %d and %d", i, a[i], b[i], len(a), len(b))
-		}
-	}
-	if len(a) != len(b) {
-		return fmt.Sprintf("lengths %d and %d, equal up to %d", len(a), len(b), n)
-	}
-	return "equal"
-}
 
 // cxOptSet is a named set of options.
 type cxOptSet struct {
@@ -273,11 +226,11 @@ func (d *readDiff) burst() {
 func TestCacheReadsMatchOsFs(t *testing.T) { forEngines(t, testCacheReadsMatchOsFs) }
 
 func testCacheReadsMatchOsFs(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	dir := t.TempDir()
 	for si, size := range cxSizes {
 		name := filepath.Join(dir, fmt.Sprintf("f%d", size))
-		data := cxBytes(cxRand(seed, uint64(si)), size)
+		data := pattern(newRand(seed, uint64(si)).Uint64(), 0, size)
 		if err := os.WriteFile(name, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -285,7 +238,7 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 			t.Run(fmt.Sprintf("size%d/%s", size, set.name), func(t *testing.T) {
 				cxDropPageCache(t, name)
 				fsys := newAio(t, engine, set.opts...)
-				d := newReadDiff(t, cxRand(seed, uint64(si*100+oi+1)), fsys, name, int64(size))
+				d := newReadDiff(t, newRand(seed, uint64(si*100+oi+1)), fsys, name, int64(size))
 				d.must(func() {
 					d.Open("h0", filepath.Base(name))
 					d.Open("h1", filepath.Base(name))
@@ -304,7 +257,7 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 				}
 				got, err := io.ReadAll(a)
 				if err != nil || !bytes.Equal(got, data) {
-					t.Errorf("ReadAll: err %v, data %s", err, cxDiff(got, data))
+					t.Errorf("ReadAll: err %v, data %s", err, diff(got, data, "got", "want"))
 				}
 				if err := a.Close(); err != nil {
 					t.Errorf("aiofs Close: %v", err)
@@ -327,10 +280,10 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 func TestCacheConcurrentReaders(t *testing.T) { forEngines(t, testCacheConcurrentReaders) }
 
 func testCacheConcurrentReaders(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	dir := t.TempDir()
 	const size = 4<<20 + 333
-	data := cxBytes(cxRand(seed, 0), size)
+	data := pattern(newRand(seed, 0).Uint64(), 0, size)
 	name := filepath.Join(dir, "f")
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -344,7 +297,7 @@ func testCacheConcurrentReaders(t *testing.T, engine string) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r := cxRand(seed, uint64(g+1))
+					r := newRand(seed, uint64(g+1))
 					f, err := fsys.Open(name)
 					if err != nil {
 						t.Error(err)
@@ -363,7 +316,7 @@ func testCacheConcurrentReaders(t *testing.T, engine string) {
 						}
 						if n != want || err != wantErr || !bytes.Equal(p[:n], data[min(off, size):min(off, size)+int64(want)]) {
 							t.Errorf("g%d %s(len %d, off %d) = %d, %v; want %d, %v; data %s",
-								g, what, len(p), off, n, err, want, wantErr, cxDiff(p[:n], data[min(off, size):min(off, size)+int64(want)]))
+								g, what, len(p), off, n, err, want, wantErr, diff(p[:n], data[min(off, size):min(off, size)+int64(want)], "got", "want"))
 							return false
 						}
 						return true
@@ -393,7 +346,7 @@ func testCacheConcurrentReaders(t *testing.T, engine string) {
 								// Read may return fewer bytes than asked only at the end.
 								if err != nil || !bytes.Equal(p[:n], data[off:off+int64(n)]) || n < l && off+int64(n) != size {
 									t.Errorf("g%d Read(len %d) at %d = %d, %v; data %s", g, l, off, n, err,
-										cxDiff(p[:n], data[off:min(size, off+int64(n))]))
+										diff(p[:n], data[off:min(size, off+int64(n))], "got", "want"))
 									return
 								}
 								off += int64(n)
@@ -446,11 +399,11 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 		// 20 MiB the files hold, which an unbounded cache would reach.
 		heapSlack = 4 << 20
 	)
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	dir := t.TempDir()
 	datas := make([][]byte, files)
 	for i := range datas {
-		datas[i] = cxBytes(cxRand(seed, uint64(i)), fileSize)
+		datas[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, fileSize)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), datas[i], 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -599,11 +552,11 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 		{"smallcache", []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}, 0},
 	} {
 		t.Run(v.name, func(t *testing.T) {
-			seed := cxSeed(t)
-			r := cxRand(seed, 1)
+			seed := testSeed(t)
+			r := newRand(seed, 1)
 			dir := t.TempDir()
 			name := filepath.Join(dir, "f")
-			model := cxBytes(r, 300<<10+17)
+			model := pattern(r.Uint64(), 0, 300<<10+17)
 			if err := os.WriteFile(name, model, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -620,7 +573,7 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 			}
 			// Read everything through rd first, so the blocks are cached.
 			if got, err := io.ReadAll(rd); err != nil || !bytes.Equal(got, model) {
-				t.Fatalf("first read: %v, %s", err, cxDiff(got, model))
+				t.Fatalf("first read: %v, %s", err, diff(got, model, "got", "want"))
 			}
 			if st := fsys.Stats(); st.CachedBytes == 0 {
 				t.Logf("nothing cached after the first read (%s): the writes below meet no cached block", cxPrefetchLine(st))
@@ -630,7 +583,7 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 				got := make([]byte, len(model)+100)
 				n, err := rd.ReadAt(got, 0)
 				if n != len(model) || err != io.EOF || !bytes.Equal(got[:n], model) {
-					t.Fatalf("%s: ReadAt through the other handle: n %d (want %d), err %v; %s", step, n, len(model), err, cxDiff(got[:n], model))
+					t.Fatalf("%s: ReadAt through the other handle: n %d (want %d), err %v; %s", step, n, len(model), err, diff(got[:n], model, "got", "want"))
 				}
 				if fi, err := rd.Stat(); err != nil || fi.Size() != int64(len(model)) {
 					t.Fatalf("%s: Stat of the other handle: %v, size %d, want %d", step, err, fi.Size(), len(model))
@@ -647,11 +600,11 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 				copy(model[off:], p)
 				verify(step)
 			}
-			write("inside a cached block", cxBytes(r, 100), 1000)
-			write("across a block edge", cxBytes(r, 100), cxBlock-50)
-			write("the last partial block, extending the file", cxBytes(r, 1000), int64(len(model))-10)
-			write("a whole block", cxBytes(r, cxBlock), 2*cxBlock)
-			write("past the end, leaving a hole", cxBytes(r, 10), int64(len(model))+cxBlock+5)
+			write("inside a cached block", pattern(r.Uint64(), 0, 100), 1000)
+			write("across a block edge", pattern(r.Uint64(), 0, 100), cxBlock-50)
+			write("the last partial block, extending the file", pattern(r.Uint64(), 0, 1000), int64(len(model))-10)
+			write("a whole block", pattern(r.Uint64(), 0, cxBlock), 2*cxBlock)
+			write("past the end, leaving a hole", pattern(r.Uint64(), 0, 10), int64(len(model))+cxBlock+5)
 
 			// A block that readahead is loading: start a sequential reader,
 			// then write into its window at once.
@@ -664,24 +617,24 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 			if _, err := io.ReadFull(rd2, small); err != nil {
 				t.Fatal(err)
 			}
-			write("a block being prefetched", cxBytes(r, 5000), 100<<10)
+			write("a block being prefetched", pattern(r.Uint64(), 0, 5000), 100<<10)
 			rest, err := io.ReadAll(rd2)
 			if err != nil || !bytes.Equal(append(small, rest...), model) {
-				t.Fatalf("sequential reader after the write: %v, %s", err, cxDiff(append(small, rest...), model))
+				t.Fatalf("sequential reader after the write: %v, %s", err, diff(append(small, rest...), model, "got", "want"))
 			}
 			// Read through the same handle continues to see new writes.
 			if _, err := rd.Seek(0, io.SeekStart); err != nil {
 				t.Fatal(err)
 			}
-			write("after a Seek of the reader", cxBytes(r, 3000), 7)
+			write("after a Seek of the reader", pattern(r.Uint64(), 0, 3000), 7)
 			if all, err := io.ReadAll(rd); err != nil || !bytes.Equal(all, model) {
-				t.Fatalf("Read through the other handle: %v, %s", err, cxDiff(all, model))
+				t.Fatalf("Read through the other handle: %v, %s", err, diff(all, model, "got", "want"))
 			}
 			if err := wr.Close(); err != nil {
 				t.Fatalf("Close: %v", err)
 			}
 			if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, model) {
-				t.Fatalf("on disk after Close: %v, %s", err, cxDiff(disk, model))
+				t.Fatalf("on disk after Close: %v, %s", err, diff(disk, model, "got", "want"))
 			}
 		})
 	}
@@ -696,8 +649,8 @@ func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
 }
 
 func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
-	seed := cxSeed(t)
-	r := cxRand(seed, 2)
+	seed := testSeed(t)
+	r := newRand(seed, 2)
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f")
 	fsys := newAio(t, engine)
@@ -739,21 +692,21 @@ func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
 		readBoth(step)
 	}
 
-	change("initial", cxBytes(r, 1<<20+100))
+	change("initial", pattern(r.Uint64(), 0, 1<<20+100))
 	readBoth("again, from the cache")
 	if fsys.Stats().CachedBytes == 0 {
 		t.Errorf("nothing cached after two full reads")
 	}
-	change("same size rewritten", cxBytes(r, 1<<20+100))
-	change("shorter", cxBytes(r, 100<<10+3))
-	change("longer", cxBytes(r, 2<<20+1))
-	change("truncated to a partial block", cxBytes(r, 1234))
+	change("same size rewritten", pattern(r.Uint64(), 0, 1<<20+100))
+	change("shorter", pattern(r.Uint64(), 0, 100<<10+3))
+	change("longer", pattern(r.Uint64(), 0, 2<<20+1))
+	change("truncated to a partial block", pattern(r.Uint64(), 0, 1234))
 	change("emptied", nil)
-	change("refilled", cxBytes(r, 300<<10))
+	change("refilled", pattern(r.Uint64(), 0, 300<<10))
 
 	// Replaced by rename: a new file under the old name.
 	tmp := filepath.Join(dir, "tmp")
-	if err := os.WriteFile(tmp, cxBytes(r, 500<<10), 0o644); err != nil {
+	if err := os.WriteFile(tmp, pattern(r.Uint64(), 0, 500<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Rename(tmp, name); err != nil {
@@ -770,7 +723,7 @@ func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
 	if _, err := io.ReadAll(keep); err != nil {
 		t.Fatal(err)
 	}
-	change("changed while another handle is open", cxBytes(r, 400<<10+9))
+	change("changed while another handle is open", pattern(r.Uint64(), 0, 400<<10+9))
 	keep.Close()
 	readBoth("after the old handle closed")
 }
@@ -820,6 +773,6 @@ func testCacheSeesRewriteWithRestoredMtime(t *testing.T, engine string) {
 	}
 	defer f.Close()
 	if got, _ := io.ReadAll(f); !bytes.Equal(got, v2) {
-		t.Errorf("after a same-size rewrite with the mtime restored, re-Open reads the old content: %s", cxDiff(got, v2))
+		t.Errorf("after a same-size rewrite with the mtime restored, re-Open reads the old content: %s", diff(got, v2, "got", "want"))
 	}
 }

@@ -34,7 +34,7 @@ func TestDirectReadAtPastEnd(t *testing.T) {
 	}
 	const size = blockSize + 6000
 	data := fill('d', size)
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			name := tempName(t, "f")
 			if err := os.WriteFile(name, data, 0o644); err != nil {

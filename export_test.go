@@ -19,3 +19,7 @@ func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 		}
 	}, log
 }
+
+// EnginesUnderTest is enginesUnderTest, the one list of engines the
+// tests run on, for the external tests.
+var EnginesUnderTest = enginesUnderTest

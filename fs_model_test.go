@@ -6,7 +6,7 @@ package aiofs_test
 // one at a time against an Fs whose engine injects faults
 // (aiofs.WithFaults), and a model holds the bytes each file has accepted:
 // the file as every handle of the Fs must see it. The files live in a
-// namespace the run changes (model_namespace_test.go): renames of files
+// namespace the run changes (fs_model_namespace_test.go): renames of files
 // and directories onto existing names, removals, hard links, symbolic
 // links, files created again under old names, and opens by many
 // spellings of one name; the model follows what the OS does (a handle
@@ -97,7 +97,7 @@ package aiofs_test
 // tmpfs accepts a Truncate to 2^62, so the failed-Truncate rule is only
 // exercised with AIOFS_MODEL_DIR on a file system that refuses it (ext4).
 //
-// Reproduce a failure with the seed it prints (AIOFS_SEED or -seed); the
+// Reproduce a failure with the seed it prints (AIOFS_SEED); the
 // failing sequence is shrunk to a short one, printed with the faults of
 // its replay. AIOFS_MODEL_OPS sets the operations per engine (default
 // 50,000).
@@ -152,7 +152,7 @@ const (
 	mSync
 	mStat
 	mFsSync
-	// The namespace and the Fs as a whole (model_namespace_test.go).
+	// The namespace and the Fs as a whole (fs_model_namespace_test.go).
 	mRename
 	mRemove
 	mMkdir
@@ -240,14 +240,7 @@ func mPattern(fill byte, n int) []byte {
 	return mPatterns[int(fill)<<10:][:n:n]
 }
 
-var mPatterns = func() []byte {
-	p := make([]byte, 256<<10+2*mLarge)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range p {
-		p[i] = byte(r.Uint32())
-	}
-	return p
-}()
+var mPatterns = pattern(1, 0, 256<<10+2*mLarge)
 
 type mhandle struct {
 	f           afero.File
@@ -544,7 +537,7 @@ func sizeOf(fi os.FileInfo) int64 {
 // failedwrite (after a failed Write or WriteAt the file is cut back to the
 // model's size and the handle's offset put back), dropsync (a Sync may
 // succeed after the data that failed while its handle was open was
-// dropped); and in the namespace (model_namespace_test.go): namespace (no
+// dropped); and in the namespace (fs_model_namespace_test.go): namespace (no
 // namespace op), links (no hard or symbolic link), spellings (every name
 // spelled plainly), linkdotdot (no spelling through the link t), bgsync
 // (no background or paired Fs.Sync), fsclose (no final Fs.Close).
@@ -668,7 +661,7 @@ func (m *model) onDisk(mf *mfile, off int64, p []byte) (string, bool) {
 	if bytes.Equal(disk, p) {
 		return "", true
 	}
-	return mDiff(disk, p), false
+	return diff(disk, p, "got", "want"), false
 }
 
 // readDisk reads the file with package os, into m.dbuf, through the
@@ -690,23 +683,6 @@ func (m *model) readDisk(mf *mfile) ([]byte, error) {
 			return nil, fmt.Errorf("reading %v with package os: %d, %v", mf, n, err)
 		}
 	}
-}
-
-// mDiff describes how got differs from want.
-func mDiff(got, want []byte) string {
-	if len(got) != len(want) {
-		return fmt.Sprintf("%d bytes, want %d (first difference at %d)", len(got), len(want), mFirstDiff(got, want))
-	}
-	return fmt.Sprintf("bytes differ from offset %d", mFirstDiff(got, want))
-}
-
-func mFirstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }
 
 // put applies p at off to the model of the file.
@@ -863,7 +839,7 @@ func (m *model) apply(o mop) *violation {
 			return m.fail("read", "%v at %d returned %d, %v; the model has %d bytes there (size %d)", o, off, n, err, want, size)
 		}
 		if n > 0 && !bytes.Equal(p[:n], h.file.data[off:off+int64(n)]) {
-			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, mDiff(p[:n], h.file.data[off:off+int64(n)]))
+			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, diff(p[:n], h.file.data[off:off+int64(n)], "got", "want"))
 		}
 		switch {
 		case err == nil && o.kind == mRead && (n == 0 || want == 0):
@@ -1115,7 +1091,7 @@ func (m *model) invariants(step int) *violation {
 				return m.fail("invented", "ReadAt of all of %v through h%d returned %d, %v: no injected fault explains it", h.file, slot, n, err)
 			}
 			if bad {
-				return m.fail("read", "ReadAt of all of %v through h%d returned %d, %v: %s", h.file, slot, n, err, mDiff(p[:n], want))
+				return m.fail("read", "ReadAt of all of %v through h%d returned %d, %v: %s", h.file, slot, n, err, diff(p[:n], want, "got", "want"))
 			}
 			return nil
 		}
@@ -1211,7 +1187,7 @@ func TestModel(t *testing.T) { testModel(t, true, 50000) }
 func TestModelNoFaults(t *testing.T) { testModel(t, false, 10000) }
 
 func testModel(t *testing.T, faults bool, def int) {
-	seed := baseSeed(t)
+	seed := testSeed(t)
 	total := modelOps(t, def)
 	cfgs := modelConfigs(faults)
 	// Every engine, and Wrap over afero.OsFs as one more.

@@ -1,53 +1,169 @@
 package aiofs_test
 
+// The harness of the package's tests: the child processes, the engines,
+// the Fs under test, seeds, test data and byte comparisons.
+
 import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"math/rand/v2"
 	"os"
-	"runtime"
-	"sync"
+	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/aiofs/aiofs"
 )
 
-// forEngines runs test once per engine available on this machine, as a subtest named for it.
+// childEnv names the role of a child process, "role:arg". A test needs
+// one when what it does is process-wide (RLIMIT_FSIZE) or ends the
+// process (SIGKILL).
+const childEnv = "AIOFS_CHILD"
+
+// children are the roles a child process can take, registered by the
+// files that use them. A role gets the arg of childEnv and the engine of
+// AIOFS_ENGINE.
+var children = map[string]func(t *testing.T, arg, engine string){}
+
+// TestMain makes a child process (childCmd) run its role, in TestChild,
+// and nothing else, whatever -test.run says.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	if os.Getenv(childEnv) != "" {
+		flag.Set("test.run", "^TestChild$")
+	}
+	os.Exit(m.Run())
+}
+
+// TestChild runs the role of a child process; it skips in a normal run.
+func TestChild(t *testing.T) {
+	role, arg, _ := strings.Cut(os.Getenv(childEnv), ":")
+	if role == "" {
+		t.Skip("runs only in a child process (childCmd)")
+	}
+	run := children[role]
+	if run == nil {
+		t.Fatalf("unknown child role %q", role)
+	}
+	run(t, arg, os.Getenv("AIOFS_ENGINE"))
+}
+
+// childCmd returns the command that runs this test binary again as a
+// child process in role, with arg, and engine as its default engine
+// (unless "").
+func childCmd(ctx context.Context, role, arg, engine string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+role+":"+arg)
+	if engine != "" {
+		cmd.Env = append(cmd.Env, "AIOFS_ENGINE="+engine)
+	}
+	return cmd
+}
+
+// runChild runs role in a child process and fails t if the child fails.
+func runChild(t *testing.T, role, arg, engine string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := childCmd(ctx, role, arg, engine).CombinedOutput()
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestChild")) {
+		t.Fatalf("child %s: %v\n%s", role, err, out)
+	}
+	t.Logf("child:\n%s", out)
+}
+
+// forEngines runs test once per engine under test (aiofs.EnginesUnderTest),
+// as a subtest named for it.
 func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
 	t.Helper()
-	for _, e := range testEngines() {
+	for _, e := range aiofs.EnginesUnderTest(t) {
 		t.Run(e, func(t *testing.T) { test(t, e) })
 	}
 }
 
-// platformEngines are the engines this system may have besides the pool.
-func platformEngines() []string {
-	switch runtime.GOOS {
-	case "linux":
-		return []string{"uring"}
-	case "freebsd":
-		return []string{"kqueue"}
+// newAio makes an aiofs.Fs with an engine of its own of the named kind
+// (from forEngines), or, for "", the process-wide engine; it is closed
+// (and its Close checked) when the test ends. opts come after the
+// engine's, and may override it.
+func newAio(t testing.TB, engine string, opts ...aiofs.Option) *aiofs.Fs {
+	t.Helper()
+	if engine != "" {
+		opts = append([]aiofs.Option{aiofs.WithEngine(engine)}, opts...)
 	}
-	return nil
+	fsys := aiofs.New(opts...)
+	t.Cleanup(func() {
+		if err := fsys.Close(); err != nil {
+			t.Errorf("aiofs Fs.Close: %v", err)
+		}
+	})
+	return fsys
 }
 
-var testEngines = sync.OnceValue(func() []string {
-	// AIOFS_ENGINE narrows the run to one engine, available or not:
-	// TestEngineIsTheOneAsked fails if it fell back to the pool.
-	if e := os.Getenv("AIOFS_ENGINE"); e != "" {
-		return []string{e}
+// testSeed returns the seed of a randomized test: AIOFS_SEED when set, a
+// new one otherwise, logged so that a failure can be replayed.
+func testSeed(t testing.TB) uint64 {
+	t.Helper()
+	if s := os.Getenv("AIOFS_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 0, 64)
+		if err != nil {
+			t.Fatalf("AIOFS_SEED=%q: %v", s, err)
+		}
+		return v
 	}
-	out := []string{"pool"}
-	for _, e := range platformEngines() {
-		if engineStarts(e) {
-			out = append(out, e)
+	v := uint64(time.Now().UnixNano())
+	t.Logf("seed %d (replay with AIOFS_SEED=%d)", v, v)
+	return v
+}
+
+// newRand returns the random stream of a seed; tests that need several
+// independent ones tell them apart by stream.
+func newRand(seed, stream uint64) *rand.Rand {
+	return rand.New(rand.NewPCG(seed, stream^0x9e3779b97f4a7c15))
+}
+
+// pattern returns n bytes (none if n < 0) of the pattern of seed from
+// offset off: each byte depends on seed and its offset only, so a checker
+// can tell what any range of a file should hold, and bytes written to the
+// wrong place or by the wrong writer show.
+func pattern(seed uint64, off int64, n int) []byte {
+	p := make([]byte, max(n, 0))
+	fillPattern(p, seed, off)
+	return p
+}
+
+// fillPattern fills p with the pattern of seed from offset off.
+func fillPattern(p []byte, seed uint64, off int64) {
+	var word uint64
+	for i := range p {
+		at := uint64(off) + uint64(i)
+		if i == 0 || at%8 == 0 {
+			// splitmix64 of the seed and the 8-byte word's index.
+			word = seed*0x9e3779b97f4a7c15 + at/8*0xbf58476d1ce4e5b9 + 0x94d049bb133111eb
+			word ^= word >> 30
+			word *= 0xbf58476d1ce4e5b9
+			word ^= word >> 27
+			word *= 0x94d049bb133111eb
+			word ^= word >> 31
+		}
+		p[i] = byte(word >> (at % 8 * 8))
+	}
+}
+
+// diff describes how a and b differ, naming them la and lb: their
+// lengths and the first byte that differs.
+func diff(a, b []byte, la, lb string) string {
+	n := min(len(a), len(b))
+	for i := range n {
+		if a[i] != b[i] {
+			return fmt.Sprintf("lengths %d/%d, first difference at byte %d: %s %#02x, %s %#02x", len(a), len(b), i, la, a[i], lb, b[i])
 		}
 	}
-	return out
-})
-
-// engineStarts reports whether an Fs asking for engine gets it rather
-// than the pool (io_uring may be disabled, POSIX AIO not loaded).
-func engineStarts(engine string) bool {
-	fsys := aiofs.New(aiofs.WithEngine(engine))
-	defer fsys.Close()
-	st := fsys.Stats()
-	return st.Engine == engine && st.Fallback == ""
+	if len(a) == len(b) {
+		return "equal"
+	}
+	return fmt.Sprintf("lengths %d/%d, equal up to the shorter", len(a), len(b))
 }

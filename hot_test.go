@@ -61,7 +61,7 @@ func hotHits(t *testing.T, fs *Fs, f afero.File, want []byte, span int64, n int,
 // page cache.
 func hotFses(t *testing.T, opts ...Option) map[string]func() *Fs {
 	fses := map[string]func() *Fs{}
-	for _, name := range availableEngines() {
+	for _, name := range enginesUnderTest(t) {
 		fses[name] = func() *Fs { return New(append([]Option{WithEngine(name)}, opts...)...) }
 	}
 	fses["wrap"] = func() *Fs { return Wrap(afero.NewOsFs(), opts...) }
@@ -466,7 +466,7 @@ func TestHotBlocksChurn(t *testing.T) {
 // every Open makes its state anew, and is then read from memory.
 func TestHotSmallFileReopened(t *testing.T) {
 	skipWithoutHot(t)
-	for _, name := range availableEngines() {
+	for _, name := range enginesUnderTest(t) {
 		t.Run(name, func(t *testing.T) {
 			fs := New(WithEngine(name))
 			defer fs.Close()

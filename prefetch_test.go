@@ -25,7 +25,7 @@ import (
 // cxWriteRandomFile writes size pseudo-random bytes to a new file in dir.
 func cxWriteRandomFile(t *testing.T, dir, base string, seed uint64, size int) (string, []byte) {
 	t.Helper()
-	data := cxBytes(cxRand(seed, uint64(size)), size)
+	data := pattern(newRand(seed, uint64(size)).Uint64(), 0, size)
 	name := filepath.Join(dir, base)
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		t.Fatal(err)
@@ -52,7 +52,7 @@ func cxPrefetchLine(st aiofs.Stats) string {
 func TestPrefetchSequential(t *testing.T) { forEngines(t, testPrefetchSequential) }
 
 func testPrefetchSequential(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 8<<20 + 4321
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	type reader struct {
@@ -128,7 +128,7 @@ func testPrefetchSequential(t *testing.T, engine string) {
 				defer f.Close()
 				got, err := rd.read(f)
 				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("read: %v; %s", err, cxDiff(got, data))
+					t.Fatalf("read: %v; %s", err, diff(got, data, "got", "want"))
 				}
 				st := fsys.Stats()
 				t.Log(cxPrefetchLine(st))
@@ -154,7 +154,7 @@ func testPrefetchSequential(t *testing.T, engine string) {
 func TestPrefetchColdFileFirstWindow(t *testing.T) { forEngines(t, testPrefetchColdFileFirstWindow) }
 
 func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, 4<<20)
 	missed := 0
 	const rounds = 24
@@ -192,8 +192,8 @@ func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
 }
 
 func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
-	seed := cxSeed(t)
-	r := cxRand(seed, 3)
+	seed := testSeed(t)
+	r := newRand(seed, 3)
 	dir := t.TempDir()
 	const size = 64 << 20
 	name, data := cxWriteRandomFile(t, dir, "big", seed, size)
@@ -247,7 +247,7 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 func TestPrefetchServeContent(t *testing.T) { forEngines(t, testPrefetchServeContent) }
 
 func testPrefetchServeContent(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 4<<20 + 99
 	name, data := cxWriteRandomFile(t, t.TempDir(), "noext", seed, size)
 
@@ -285,7 +285,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 			}
 		}
 		if !bytes.Equal(out, data) {
-			t.Fatalf("data: %s", cxDiff(out, data))
+			t.Fatalf("data: %s", diff(out, data, "got", "want"))
 		}
 		st := fsys.Stats()
 		t.Log(cxPrefetchLine(st))
@@ -309,7 +309,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		req := httptest.NewRequest("GET", "/noext", nil)
 		http.ServeContent(rec, req, "noext", time.Time{}, f)
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), data) {
-			t.Fatalf("status %d, body: %s", rec.Code, cxDiff(rec.Body.Bytes(), data))
+			t.Fatalf("status %d, body: %s", rec.Code, diff(rec.Body.Bytes(), data, "got", "want"))
 		}
 		if ct := rec.Header().Get("Content-Type"); ct == "" {
 			t.Errorf("no Content-Type: the handler did not sniff, so the pattern was not exercised")
@@ -331,7 +331,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/noext", nil))
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), data) {
-			t.Fatalf("status %d, body: %s", rec.Code, cxDiff(rec.Body.Bytes(), data))
+			t.Fatalf("status %d, body: %s", rec.Code, diff(rec.Body.Bytes(), data, "got", "want"))
 		}
 		st := fsys.Stats()
 		t.Log(cxPrefetchLine(st))
@@ -347,7 +347,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 func TestPrefetchInterleavedStreams(t *testing.T) { forEngines(t, testPrefetchInterleavedStreams) }
 
 func testPrefetchInterleavedStreams(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 6 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	for _, k := range []int{2, 3} {
@@ -399,7 +399,7 @@ func TestPrefetchLargeReadsBypassCache(t *testing.T) {
 }
 
 func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 4 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	cxDropPageCache(t, name)
@@ -422,7 +422,7 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 		}
 	}
 	if !bytes.Equal(out, data) {
-		t.Fatalf("data: %s", cxDiff(out, data))
+		t.Fatalf("data: %s", diff(out, data, "got", "want"))
 	}
 	st := fsys.Stats()
 	t.Log(cxPrefetchLine(st))
@@ -438,7 +438,7 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 func TestPrefetchFileTruncatedByOther(t *testing.T) { forEngines(t, testPrefetchFileTruncatedByOther) }
 
 func testPrefetchFileTruncatedByOther(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	dir := t.TempDir()
 	for _, cut := range []int64{0, 1, 100<<10 + 7, 1 << 20, 3<<20 - 1} {
 		t.Run(fmt.Sprintf("cut%d", cut), func(t *testing.T) {

@@ -47,7 +47,7 @@ func TestPseudoFSFreeBSD(t *testing.T) {
 		}
 		f.Close()
 	}
-	for _, engine := range availableEngines() {
+	for _, engine := range enginesUnderTest(t) {
 		t.Run(engine, func(t *testing.T) {
 			fs := New(WithEngine(engine))
 			defer fs.Close()

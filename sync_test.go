@@ -36,7 +36,7 @@ func durable(t *testing.T, o *Oracle, what string, r result, before uint64, f af
 // the second does not return nil while the first still commits the closed
 // file both owe: each covers what was written before its own start.
 func TestFsSyncConcurrentBothWait(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
 			name := tempName(t, "f")
@@ -60,7 +60,7 @@ func TestFsSyncConcurrentBothWait(t *testing.T) {
 // handle is inside Close (waiting for a read of its own to end) commits
 // the file, or waits for the Close and commits it then.
 func TestFsSyncDuringLastClose(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
 			name := tempName(t, "f")
@@ -104,7 +104,7 @@ func TestFsSyncDuringLastClose(t *testing.T) {
 // Fs.Sync makes and that fails while the file's last handle begins to
 // close is reported, unless Fs.Sync then makes the data durable.
 func TestFsSyncFlushErrorDuringClose(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			// The flush to fail must be Fs.Sync's, not one the delay
 			// timer started first on a slow machine: try again then.
@@ -170,7 +170,7 @@ func fsSyncFlushErrorDuringClose(t *testing.T, eng string) (tried bool) {
 // closed, then removed through the Fs while another hard link keeps it,
 // is still committed by Fs.Sync.
 func TestFsSyncRemovedHardLink(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, _, o := newRecorded(t, eng)
 			name := tempName(t, "a")
@@ -196,7 +196,7 @@ func TestFsSyncRemovedHardLink(t *testing.T) {
 // has listed the open files and before it turns to the closed ones, is
 // still committed by that Fs.Sync.
 func TestFsSyncDuringReopen(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
 			dir := t.TempDir()
@@ -234,7 +234,7 @@ func TestFsSyncDuringReopen(t *testing.T) {
 // Fs.Sync makes (syncAll), and only once; the kept ones it commits through
 // their descriptors, which it then lets go.
 func TestFsSyncPastKeepBudget(t *testing.T) {
-	for _, eng := range availableEngines() {
+	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, _, o := newRecorded(t, eng)
 			fs.keepBudget = 2

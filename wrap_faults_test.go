@@ -36,7 +36,7 @@ func baseHolds(t *testing.T, ffs *faultFs, name string, want []byte) {
 		t.Fatalf("base ReadFile(%q): %v", name, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("base holds %q: %s", name, wantGot(want, got))
+		t.Fatalf("base holds %q: %s", name, diff(want, got, "want", "got"))
 	}
 }
 
@@ -54,7 +54,7 @@ func mustOpen(t *testing.T, fsys afero.Fs, name string, flag int) afero.File {
 // once the fault is gone the data reads right.
 func TestWrapFaultReadAt(t *testing.T) {
 	ffs, aio := newFaultWrap(t)
-	data := wrapData(300<<10, 1)
+	data := pattern(uint64(1), 0, 300<<10)
 	if err := afero.WriteFile(ffs.Fs, "/r", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestWrapFaultReadAt(t *testing.T) {
 	ffs.set("/r", func(ft *fault) { ft.readErr = nil })
 	got, err := io.ReadAll(f)
 	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("ReadAll after the fault: %v, %s", err, wantGot(data, got))
+		t.Fatalf("ReadAll after the fault: %v, %s", err, diff(data, got, "want", "got"))
 	}
 }
 
@@ -88,7 +88,7 @@ func TestWrapFaultWriteSticky(t *testing.T) {
 	f := mustOpen(t, aio, "/w", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/w", os.O_RDWR)
 	h := mustOpen(t, aio, "/w", os.O_RDWR)
-	d1, d2 := wrapData(10000, 1), wrapData(5000, 2)
+	d1, d2 := pattern(uint64(1), 0, 10000), pattern(uint64(2), 0, 5000)
 	if n, err := f.Write(d1); n != len(d1) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -144,7 +144,7 @@ func TestWrapFaultWriteSticky(t *testing.T) {
 // Sync once the fault is cleared writes it.
 func TestWrapFaultShortWrite(t *testing.T) {
 	errWrite := errors.New("base: disk full")
-	data := wrapData(100, 5)
+	data := pattern(uint64(5), 0, 100)
 	t.Run("writethrough", func(t *testing.T) {
 		ffs, aio := newFaultWrap(t, aiofs.WithWriteBehind(0))
 		f := mustOpen(t, aio, "/s", os.O_RDWR|os.O_CREATE)
@@ -193,7 +193,7 @@ func TestWrapFaultBlockedFlush(t *testing.T) {
 	ffs.set("/b", func(ft *fault) { ft.entered, ft.release = entered, release })
 	f := mustOpen(t, aio, "/b", os.O_RDWR|os.O_CREATE)
 	defer f.Close()
-	data := wrapData(200<<10, 7)
+	data := pattern(uint64(7), 0, 200<<10)
 	if n, err := f.Write(data); n != len(data) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -263,7 +263,7 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 			if f == hs[2] {
 				continue
 			}
-			p := wrapData(n, byte(i))
+			p := pattern(uint64(byte(i)), 0, n)
 			if m, err := f.WriteAt(p, off); m != n || err != nil {
 				t.Fatalf("step %d: WriteAt(%d, %d): %d, %v", i, n, off, m, err)
 			}
@@ -305,7 +305,7 @@ func TestWrapFaultBackgroundFlush(t *testing.T) {
 	ffs.set("/bg", func(ft *fault) { ft.entered, ft.release = entered, release })
 	f := mustOpen(t, aio, "/bg", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/bg", os.O_RDWR)
-	data := wrapData(32*64<<10, 3)
+	data := pattern(uint64(3), 0, 32*64<<10)
 	for off := 0; off < len(data); off += 64 << 10 {
 		if _, err := f.Write(data[off : off+64<<10]); err != nil {
 			t.Fatalf("Write at %d: %v", off, err)
@@ -341,7 +341,7 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 	fsys := newFaultFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
 	aio := aiofs.Wrap(fsys)
 	defer aio.Close()
-	if err := afero.WriteFile(aio, "/f", wrapData(1000, 1), 0o644); err != nil {
+	if err := afero.WriteFile(aio, "/f", pattern(uint64(1), 0, 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, err := aio.Open("/f")
@@ -354,7 +354,7 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys.set("/f", func(ft *fault) { ft.writeErr, ft.short = syscall.ENOSPC, 100 })
-	if _, err := w.WriteAt(wrapData(5000, 2), 1000); err != nil {
+	if _, err := w.WriteAt(pattern(uint64(2), 0, 5000), 1000); err != nil {
 		t.Fatal(err) // buffered
 	}
 	if err := w.Close(); err == nil {
@@ -379,7 +379,7 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 func TestFsSyncReportsDroppedData(t *testing.T) {
 	ffs, aio := newFaultWrap(t)
 	f := mustOpen(t, aio, "/d", os.O_RDWR|os.O_CREATE)
-	if _, err := f.Write(wrapData(10000, 1)); err != nil {
+	if _, err := f.Write(pattern(uint64(1), 0, 10000)); err != nil {
 		t.Fatal(err)
 	}
 	errWrite := errors.New("base: write failed")

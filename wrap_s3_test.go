@@ -84,7 +84,7 @@ func TestWrapS3CutUpload(t *testing.T) {
 	defer aio.Close()
 	f := mustOpen(t, aio, "cut", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "cut", os.O_RDWR)
-	d1, d2 := wrapData(100<<10, 1), wrapData(200<<10, 2)
+	d1, d2 := pattern(uint64(1), 0, 100<<10), pattern(uint64(2), 0, 200<<10)
 	if _, err := f.Write(d1); err != nil {
 		t.Fatal(err)
 	}
@@ -105,18 +105,18 @@ func TestWrapS3CutUpload(t *testing.T) {
 	}
 	want := append(append([]byte(nil), d1...), d2...)
 	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, d1) {
-		t.Errorf("object after the failed Sync: %v, %s; want what the first Sync put", err, wantGot(d1, got))
+		t.Errorf("object after the failed Sync: %v, %s; want what the first Sync put", err, diff(d1, got, "want", "got"))
 	}
 	// Nothing was lost: the handles read everything, and Sync retries.
 	got := make([]byte, len(want))
 	if n, err := g.ReadAt(got, 0); n != len(want) || !bytes.Equal(got, want) {
-		t.Errorf("ReadAt after the failed Sync: %d, %v, %s", n, err, wantGot(want, got))
+		t.Errorf("ReadAt after the failed Sync: %d, %v, %s", n, err, diff(want, got, "want", "got"))
 	}
 	if err := g.Sync(); err != nil {
 		t.Fatalf("Sync after the cut: %v", err)
 	}
 	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, want) {
-		t.Errorf("object after the second Sync: %v, %s", err, wantGot(want, got))
+		t.Errorf("object after the second Sync: %v, %s", err, diff(want, got, "want", "got"))
 	}
 	if err := f.Close(); err != nil {
 		t.Error(err)
@@ -137,7 +137,7 @@ func TestWrapS3CutClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := mustOpen(t, aio, "old", os.O_RDWR|os.O_TRUNC)
-	if _, err := f.Write(wrapData(300<<10, 5)); err != nil {
+	if _, err := f.Write(pattern(uint64(5), 0, 300<<10)); err != nil {
 		t.Fatal(err)
 	}
 	h := c.Hold("PUT", "old")
@@ -160,7 +160,7 @@ func TestWrapS3CutClose(t *testing.T) {
 func TestWrapS3CutReadahead(t *testing.T) {
 	c := s3ForTest(t)
 	base := s3Fs(t, c, "cut", "")
-	data := wrapData(8<<20, 6)
+	data := pattern(uint64(6), 0, 8<<20)
 	if err := afero.WriteFile(base, "ra", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestWrapS3CutReadahead(t *testing.T) {
 		t.Error("the held GET did not fail: the cut was not under it")
 	}
 	if !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("read through the cut: %s", wantGot(data, got.Bytes()))
+		t.Fatalf("read through the cut: %s", diff(data, got.Bytes(), "want", "got"))
 	}
 }
 
@@ -253,7 +253,7 @@ func TestWrapS3ChangedBehind(t *testing.T) {
 func TestWrapS3Concurrent(t *testing.T) {
 	const workers, region, own = 64, 24<<10 + 7, 40 << 10
 	c := s3ForTest(t)
-	shared := wrapData(workers*region, 11)
+	shared := pattern(uint64(11), 0, workers*region)
 	for _, cfg := range wrapConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			base := s3Fs(t, c, "conc-"+cfg.name, "")
@@ -269,7 +269,7 @@ func TestWrapS3Concurrent(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if err := wrapWorker(aio, w, region, shared, wrapData(own, byte(w))); err != nil {
+					if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
 						errs <- fmt.Errorf("worker %d: %w", w, err)
 					}
 				}()
@@ -285,12 +285,12 @@ func TestWrapS3Concurrent(t *testing.T) {
 			check := func(name string, want []byte) {
 				got, err := afero.ReadFile(view, name)
 				if err != nil || !bytes.Equal(got, want) {
-					t.Errorf("object %s: %v, %s", name, err, wantGot(want, got))
+					t.Errorf("object %s: %v, %s", name, err, diff(want, got, "want", "got"))
 				}
 			}
 			check("/shared", shared)
 			for w := range workers {
-				check(fmt.Sprintf("/own%d", w), wrapData(own, byte(w)))
+				check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
 			}
 		})
 	}
@@ -308,7 +308,7 @@ func TestWrapS3NoLeak(t *testing.T) {
 	}
 	base := s3Fs(t, c, "leak", "")
 	aio := aiofs.Wrap(base, aiofs.WithQueueDepth(8))
-	data := wrapData(3<<20, 7)
+	data := pattern(uint64(7), 0, 3<<20)
 	for i := range 4 {
 		if err := afero.WriteFile(aio, fmt.Sprintf("f%d", i), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -316,7 +316,7 @@ func TestWrapS3NoLeak(t *testing.T) {
 	}
 	for i := range 4 {
 		if got, err := afero.ReadFile(aio, fmt.Sprintf("f%d", i)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("ReadFile: %v, %s", err, wantGot(data, got))
+			t.Fatalf("ReadFile: %v, %s", err, diff(data, got, "want", "got"))
 		}
 	}
 	if err := aio.Close(); err != nil {

@@ -77,7 +77,7 @@ func TestWrapSFTPCut(t *testing.T) {
 		defer aio.Close()
 		f := mustOpen(t, aio, "cut", os.O_RDWR|os.O_CREATE)
 		g := mustOpen(t, aio, "cut", os.O_RDWR)
-		d1, d2 := wrapData(100<<10, 1), wrapData(200<<10, 2)
+		d1, d2 := pattern(uint64(1), 0, 100<<10), pattern(uint64(2), 0, 200<<10)
 		if _, err := f.Write(d1); err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +119,7 @@ func TestWrapSFTPCut(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(got) < len(d1) || len(got) > len(want) || !bytes.Equal(got, want[:len(got)]) {
-			t.Errorf("the server holds %d bytes; want what was written, at least the %d synced: %s", len(got), len(d1), wantGot(want, got))
+			t.Errorf("the server holds %d bytes; want what was written, at least the %d synced: %s", len(got), len(d1), diff(want, got, "want", "got"))
 		}
 	})
 }
@@ -143,7 +143,7 @@ func TestWrapSFTPReaddirBatches(t *testing.T) {
 		if _, err := d.Readdir(1); err != nil {
 			t.Fatal(err)
 		}
-		data := wrapData(1000, 1)
+		data := pattern(uint64(1), 0, 1000)
 		for _, name := range []string{"a", "b"} {
 			f := mustOpen(t, aio, name, os.O_RDWR)
 			if _, err := f.Write(data); err != nil {

@@ -253,14 +253,6 @@ func (r *wrapRun) same(desc string, fn func(s *wside) string) string {
 	return ra
 }
 
-func wrapData(n int, seed byte) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = seed + byte(i*7) + byte(i>>9)
-	}
-	return p
-}
-
 func (r *wrapRun) length() int {
 	switch k := rapid.IntRange(0, 99).Draw(r.t, "lenKind"); {
 	case k < 3 && !r.memFile:
@@ -400,7 +392,7 @@ func (r *wrapRun) do() {
 			if f == nil {
 				return "none"
 			}
-			got, err := f.Write(wrapData(n, seed))
+			got, err := f.Write(pattern(uint64(seed), 0, n))
 			return s.nerr(int64(got), err)
 		})
 	case op < 64:
@@ -414,7 +406,7 @@ func (r *wrapRun) do() {
 				at, _ := f.Seek(0, io.SeekCurrent)
 				defer f.Seek(at, io.SeekStart)
 			}
-			got, err := f.WriteAt(wrapData(n, seed), off)
+			got, err := f.WriteAt(pattern(uint64(seed), 0, n), off)
 			return s.nerr(int64(got), err)
 		})
 	case op < 70:
@@ -819,13 +811,13 @@ func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			data := wrapData(192<<10, 3)
+			data := pattern(uint64(3), 0, 192<<10)
 			if n, err := f.Write(data); n != len(data) || err != nil {
 				t.Fatalf("Write: %d, %v", n, err)
 			}
 			got := make([]byte, len(data))
 			if n, err := f.ReadAt(got, 1); n != len(got) || err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("ReadAt: %d, %v; %s", n, err, wantGot(data, got))
+				t.Fatalf("ReadAt: %d, %v; %s", n, err, diff(data, got, "want", "got"))
 			}
 		})
 	}
@@ -871,7 +863,7 @@ func TestWrapConcurrent(t *testing.T) {
 		{"MemMapFs", func(*testing.T) afero.Fs { return afero.NewMemMapFs() }},
 		{"BasePathFs", func(t *testing.T) afero.Fs { return afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()) }},
 	}
-	shared := wrapData(workers*region, 11)
+	shared := pattern(uint64(11), 0, workers*region)
 	for _, b := range bases {
 		for _, cfg := range wrapConfigs {
 			t.Run(b.name+"/"+cfg.name, func(t *testing.T) {
@@ -887,7 +879,7 @@ func TestWrapConcurrent(t *testing.T) {
 					wg.Add(1)
 					go func() {
 						defer wg.Done()
-						if err := wrapWorker(aio, w, region, shared, wrapData(own, byte(w))); err != nil {
+						if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
 							errs <- fmt.Errorf("worker %d: %w", w, err)
 						}
 					}()
@@ -903,12 +895,12 @@ func TestWrapConcurrent(t *testing.T) {
 				check := func(name string, want []byte) {
 					got, err := afero.ReadFile(base, name)
 					if err != nil || !bytes.Equal(got, want) {
-						t.Errorf("base %s: %v, %s", name, err, wantGot(want, got))
+						t.Errorf("base %s: %v, %s", name, err, diff(want, got, "want", "got"))
 					}
 				}
 				check("/shared", shared)
 				for w := range workers {
-					check(fmt.Sprintf("/own%d", w), wrapData(own, byte(w)))
+					check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
 				}
 			})
 		}
@@ -958,13 +950,13 @@ func wrapWorker(aio *aiofs.Fs, w, region int, shared, mine []byte) error {
 		return err
 	}
 	if !bytes.Equal(got, shared[start:start+region]) {
-		return fmt.Errorf("own region: %s", wantGot(shared[start:start+region], got))
+		return fmt.Errorf("own region: %s", diff(shared[start:start+region], got, "want", "got"))
 	}
 	if _, err := o.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	if got, err := io.ReadAll(o); err != nil || !bytes.Equal(got, mine) {
-		return fmt.Errorf("own file: %v, %s", err, wantGot(mine, got))
+		return fmt.Errorf("own file: %v, %s", err, diff(mine, got, "want", "got"))
 	}
 	if err := o.Close(); err != nil {
 		return err
@@ -979,7 +971,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 	baseline := settledGoroutines()
 	base := afero.NewMemMapFs()
 	aio := aiofs.Wrap(base, aiofs.WithQueueDepth(8), aiofs.WithWriteBehind(64<<10))
-	data := wrapData(300<<10, 4)
+	data := pattern(uint64(4), 0, 300<<10)
 	for i := range 4 {
 		if err := afero.WriteFile(aio, fmt.Sprintf("/f%d", i), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -987,7 +979,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 	}
 	for i := range 4 {
 		if got, err := afero.ReadFile(aio, fmt.Sprintf("/f%d", i)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("ReadFile: %v, %s", err, wantGot(data, got))
+			t.Fatalf("ReadFile: %v, %s", err, diff(data, got, "want", "got"))
 		}
 	}
 	open, err := aio.Create("/open")
@@ -1001,7 +993,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("Fs.Close: %v", err)
 	}
 	if got, err := afero.ReadFile(base, "/open"); err != nil || !bytes.Equal(got, data[:1000]) {
-		t.Errorf("base after Fs.Close: %v, %s", err, wantGot(data[:1000], got))
+		t.Errorf("base after Fs.Close: %v, %s", err, diff(data[:1000], got, "want", "got"))
 	}
 	checkGoroutinesReturn(t, baseline)
 }
@@ -1084,7 +1076,7 @@ func TestWrapSyncFlushesRemoved(t *testing.T) {
 	if err := aio.Remove(name); err != nil {
 		t.Fatal(err)
 	}
-	data := wrapData(100<<10, 7) // buffered, for a flush timer of 20 ms
+	data := pattern(uint64(7), 0, 100<<10) // buffered, for a flush timer of 20 ms
 	if n, err := f.Write(data); n != len(data) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -1093,7 +1085,7 @@ func TestWrapSyncFlushesRemoved(t *testing.T) {
 	}
 	got, err := os.ReadFile(link)
 	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, wantGot(data, got))
+		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, diff(data, got, "want", "got"))
 	}
 }
 
@@ -1143,7 +1135,7 @@ func TestWrapOpenOldStat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	data := wrapData(300, 5)
+	data := pattern(uint64(5), 0, 300)
 	if _, err := a.Write(data[:100]); err != nil {
 		t.Fatal(err)
 	}
@@ -1173,6 +1165,6 @@ func TestWrapOpenOldStat(t *testing.T) {
 	got := make([]byte, len(data))
 	n, err := a.ReadAt(got, 0)
 	if n != len(data) || !bytes.Equal(got, data) {
-		t.Fatalf("ReadAt after the Open: %d, %v; %s", n, err, wantGot(data, got))
+		t.Fatalf("ReadAt after the Open: %d, %v; %s", n, err, diff(data, got, "want", "got"))
 	}
 }

@@ -38,7 +38,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 		for _, bound := range bounds {
 			for _, sz := range sizes {
 				t.Run(fmt.Sprintf("wb%d/%d@%d", bound, sz.size, sz.off), func(t *testing.T) {
-					aio := relFs(t, engine, aiofs.WithWriteBehind(bound))
+					aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 					name := filepath.Join(t.TempDir(), "f")
 					hs := make([]afero.File, writers)
 					for i := range hs {
@@ -53,7 +53,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 					for round := range rounds {
 						ps := make([][]byte, writers)
 						for i := range ps {
-							ps[i] = relFill(byte(round*writers+i+1), sz.size)
+							ps[i] = bytes.Repeat([]byte{byte(round*writers + i + 1)}, sz.size)
 						}
 						var wg sync.WaitGroup
 						errs := make([]error, writers)
@@ -118,12 +118,12 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, set := range sets {
 			t.Run(set.name, func(t *testing.T) {
-				seed := cxSeed(t)
-				r := cxRand(seed, 30)
-				aio := relFs(t, engine, set.opts...)
+				seed := testSeed(t)
+				r := newRand(seed, 30)
+				aio := newAio(t, engine, set.opts...)
 				name := filepath.Join(t.TempDir(), "f")
 				const span = 1 << 20
-				if err := os.WriteFile(name, cxBytes(r, span), 0o644); err != nil {
+				if err := os.WriteFile(name, pattern(r.Uint64(), 0, span), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
@@ -143,7 +143,7 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 					wsOff, wsLen := at(), 1+r.IntN(2*cxBlock)
 					wbOff, wbLen := at(), 1+r.IntN(cxBlock)
 					cut := at()
-					ws1, wb1 := relFill(byte(2*round+1), wsLen), relFill(byte(2*round+2), wbLen)
+					ws1, wb1 := bytes.Repeat([]byte{byte(2*round + 1)}, wsLen), bytes.Repeat([]byte{byte(2*round + 2)}, wbLen)
 					var wg sync.WaitGroup
 					var werr, berr, terr, rerr error
 					wg.Add(4)

@@ -1,17 +1,15 @@
 package aiofs_test
 
 // The cases of issue 10 that need Linux, and root for the tmpfs mounts
-// that make a file system full on demand. See reliability_test.go.
+// that make a file system full on demand. See writebehind_reliability_test.go.
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -122,7 +120,7 @@ func relCompare(t *testing.T, got, want relCalls) {
 		t.Errorf("size: Stat %d, Seek(0, io.SeekEnd) %d; OsFs: %d, %d", got.size, got.seekEnd, want.size, want.seekEnd)
 	}
 	if !bytes.Equal(got.disk, want.disk) {
-		t.Errorf("on disk (%d bytes) vs OsFs's (%d bytes): %s", len(got.disk), len(want.disk), cxDiff(got.disk, want.disk))
+		t.Errorf("on disk (%d bytes) vs OsFs's (%d bytes): %s", len(got.disk), len(want.disk), diff(got.disk, want.disk, "got", "want"))
 		if i := bytes.Index(got.disk, []byte("LOG")); i >= 0 {
 			t.Logf("aiofs's file has LOG at %d; OsFs's at %d", i, bytes.Index(want.disk, []byte("LOG")))
 		}
@@ -160,7 +158,7 @@ func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	}
 	name := filepath.Join(dir, "f")
 	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
-	n, err := f.Write(cxBytes(cxRand(20, 20), 768<<10))
+	n, err := f.Write(pattern(newRand(20, 20).Uint64(), 0, 768<<10))
 	c.add("Write 768 KiB", n, err)
 	if err := os.Remove(other); err != nil {
 		t.Fatal(err)
@@ -177,7 +175,7 @@ func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 func TestReliabilityENOSPCPhantomSize(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		want := relENOSPCSteps(t, afero.NewOsFs(), relTmpfs(t, "1m"))
-		got := relENOSPCSteps(t, relFs(t, engine), relTmpfs(t, "1m"))
+		got := relENOSPCSteps(t, newAio(t, engine), relTmpfs(t, "1m"))
 		t.Logf("OsFs: %q, size %d", want.results, want.size)
 		t.Logf("aiofs: %q, size %d", got.results, got.size)
 		relCompare(t, got, want)
@@ -189,7 +187,7 @@ func TestReliabilityENOSPCPhantomSize(t *testing.T) {
 // SIGXFSZ ignored) claims no size: a 1-byte Write and an O_APPEND Write
 // afterwards land where OsFs puts them.
 func TestReliabilityEFBIGPhantomSize(t *testing.T) {
-	forEngines(t, func(t *testing.T, engine string) { relRunChild(t, "efbig-write", engine) })
+	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-write", t.TempDir(), engine) })
 }
 
 // TestReliabilityFailedTruncateKeepsSize (issue 10, item 1): a Truncate
@@ -197,7 +195,7 @@ func TestReliabilityEFBIGPhantomSize(t *testing.T) {
 // changes nothing: Stat, Seek(0, io.SeekEnd) and O_APPEND see the old
 // size, as with OsFs.
 func TestReliabilityFailedTruncateKeepsSize(t *testing.T) {
-	forEngines(t, func(t *testing.T, engine string) { relRunChild(t, "efbig-truncate", engine) })
+	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-truncate", t.TempDir(), engine) })
 }
 
 // relChildLimit is the RLIMIT_FSIZE of the EFBIG children.
@@ -227,37 +225,14 @@ func relEFBIGTruncateSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	return c
 }
 
-// relRunChild runs this test binary again as a child in the given role,
-// which compares aiofs with OsFs under a process-wide RLIMIT_FSIZE, and
-// fails if the child does.
-func relRunChild(t *testing.T, role, engine string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestReliabilityChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AIOFS_REL_CHILD="+role, "AIOFS_REL_ENGINE="+engine, "AIOFS_REL_DIR="+t.TempDir())
-	out, err := cmd.CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestReliabilityChild")) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	t.Logf("child:\n%s", out)
+func init() {
+	children["efbig-write"] = func(t *testing.T, dir, engine string) { relEFBIGChild(t, dir, engine, relEFBIGWriteSteps) }
+	children["efbig-truncate"] = func(t *testing.T, dir, engine string) { relEFBIGChild(t, dir, engine, relEFBIGTruncateSteps) }
 }
 
-// TestReliabilityChild is the entry point of relRunChild's children; it
-// does nothing in a normal run.
-func TestReliabilityChild(t *testing.T) {
-	role, engine, dir := os.Getenv("AIOFS_REL_CHILD"), os.Getenv("AIOFS_REL_ENGINE"), os.Getenv("AIOFS_REL_DIR")
-	var steps func(*testing.T, afero.Fs, string) relCalls
-	switch role {
-	case "":
-		return
-	case "efbig-write":
-		steps = relEFBIGWriteSteps
-	case "efbig-truncate":
-		steps = relEFBIGTruncateSteps
-	default:
-		t.Fatalf("unknown role %q", role)
-	}
+// relEFBIGChild is the child of the EFBIG tests: it compares aiofs with
+// OsFs under a process-wide RLIMIT_FSIZE.
+func relEFBIGChild(t *testing.T, dir, engine string, steps func(*testing.T, afero.Fs, string) relCalls) {
 	signal.Ignore(syscall.SIGXFSZ)
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &lim); err != nil {
@@ -268,7 +243,7 @@ func TestReliabilityChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := steps(t, afero.NewOsFs(), dir)
-	got := steps(t, relFs(t, engine), dir)
+	got := steps(t, newAio(t, engine), dir)
 	t.Logf("OsFs: %q, size %d", want.results, want.size)
 	t.Logf("aiofs: %q, size %d", got.results, got.size)
 	relCompare(t, got, want)
@@ -281,7 +256,7 @@ func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := relTmpfs(t, "1m")
 		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
-		got := relOverflowSteps(t, relFs(t, engine), filepath.Join(dir, "aio"))
+		got := relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
 		t.Logf("OsFs: %+v", want)
 		t.Logf("aiofs: %+v", got)
 		if got.curErr != nil || got.cur < 0 {
@@ -309,7 +284,7 @@ func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 // read through the OS is at least that one.
 func TestReliabilityPseudoFilesFresh(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
-		aio := relFs(t, engine)
+		aio := newAio(t, engine)
 		t.Run("sysfs", func(t *testing.T) {
 			const name = "/sys/class/net/lo/statistics/rx_bytes"
 			if _, err := os.Stat(name); err != nil {
@@ -446,13 +421,13 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		const bound = 1 << 20
 		mnt := relTmpfs(t, "4m")
-		aio := relFs(t, engine, aiofs.WithWriteBehind(bound))
+		aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 		name := filepath.Join(mnt, "f")
 		h1 := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 		defer h1.Close()
 		filler := relFull(t, mnt)
 		defer os.Remove(filler)
-		if _, err := cxWriteInPieces(h1, cxBytes(cxRand(21, 21), 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
+		if _, err := cxWriteInPieces(h1, pattern(newRand(21, 21).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
 			t.Fatal(err)
 		}
 		if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
@@ -468,7 +443,7 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 		var maxDirty int64
 		done := make(chan error)
 		go func() {
-			_, err := h2.WriteAt(cxBytes(cxRand(22, 22), 64<<20), 1<<20)
+			_, err := h2.WriteAt(pattern(newRand(22, 22).Uint64(), 0, 64<<20), 1<<20)
 			done <- err
 		}()
 		var werr error
@@ -509,13 +484,13 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		mnt := relTmpfs(t, "1m")
-		aio := relFs(t, engine)
+		aio := newAio(t, engine)
 		name := filepath.Join(mnt, "f")
 		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 		r := relOpen(t, aio, name, os.O_RDONLY)
 		defer r.Close()
 		filler := relFull(t, mnt)
-		if _, err := cxWriteInPieces(w, cxBytes(cxRand(23, 23), 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
+		if _, err := cxWriteInPieces(w, pattern(newRand(23, 23).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
 			t.Fatal(err)
 		}
 		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
@@ -543,7 +518,7 @@ func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		mnt := relTmpfs(t, "1m")
-		aio := relFs(t, engine)
+		aio := newAio(t, engine)
 		name := filepath.Join(mnt, "f")
 		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
 			t.Fatal(err)
@@ -551,7 +526,7 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 		w := relOpen(t, aio, name, os.O_RDWR)
 		defer w.Close()
 		relFull(t, mnt)
-		if _, err := w.WriteAt(cxBytes(cxRand(24, 24), 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
+		if _, err := w.WriteAt(pattern(newRand(24, 24).Uint64(), 0, 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
 			t.Fatal(err)
 		}
 		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
@@ -589,7 +564,7 @@ func TestReliabilityODirectHandleFlush(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, directFirst := range []bool{true, false} {
 			t.Run(fmt.Sprintf("directFirst=%v", directFirst), func(t *testing.T) {
-				aio := relFs(t, engine)
+				aio := newAio(t, engine)
 				name := filepath.Join(t.TempDir(), "f")
 				if err := os.WriteFile(name, make([]byte, 3*cxBlock), 0o644); err != nil {
 					t.Fatal(err)
@@ -637,7 +612,7 @@ func TestReliabilityODirectHandleFlush(t *testing.T) {
 					t.Errorf("O_DIRECT handle's Close: %v", err)
 				}
 				if disk, _ := os.ReadFile(name); !bytes.Equal(disk, want) {
-					t.Errorf("on disk: %s", cxDiff(disk, want))
+					t.Errorf("on disk: %s", diff(disk, want, "got", "want"))
 				}
 			})
 		}
@@ -649,7 +624,7 @@ func TestReliabilityODirectHandleFlush(t *testing.T) {
 // device has no offsets to write at.
 func TestReliabilityTerminalWrite(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
-		aio := relFs(t, engine)
+		aio := newAio(t, engine)
 		for _, fsys := range []afero.Fs{afero.NewOsFs(), aio} {
 			f, err := fsys.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
 			if err != nil {
