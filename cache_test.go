@@ -223,7 +223,11 @@ func (d *readDiff) burst() {
 // and random patterns on files of sizes around the block and window
 // edges, under several cache and readahead configurations. Two pairs of
 // handles share the file, and so the aiofs cache.
-func TestCacheReadsMatchOsFs(t *testing.T) { forEngines(t, testCacheReadsMatchOsFs) }
+func TestCacheReadsMatchOsFs(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testCacheReadsMatchOsFs)
+}
 
 func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -277,7 +281,11 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 // TestCacheConcurrentReaders has goroutines read one file through their
 // own handles of one Fs, with random patterns, while the small cache
 // evicts under them; every read must return the file's bytes.
-func TestCacheConcurrentReaders(t *testing.T) { forEngines(t, testCacheConcurrentReaders) }
+func TestCacheConcurrentReaders(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testCacheConcurrentReaders)
+}
 
 func testCacheConcurrentReaders(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -537,7 +545,11 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 // once by reads through another handle of the same Fs, also where the
 // reader has the block cached or being prefetched, and by a Stat of it;
 // after Close, by the OS.
-func TestCacheWriteSeenByOtherHandle(t *testing.T) { forEngines(t, testCacheWriteSeenByOtherHandle) }
+func TestCacheWriteSeenByOtherHandle(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testCacheWriteSeenByOtherHandle)
+}
 
 func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 	type variant struct {
@@ -645,6 +657,7 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 // bytes OsFs returns: a rewrite of the same size, shorter, longer, and a
 // replacement by rename.
 func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
+	t.Parallel()
 	forEngines(t, testCacheSeesOtherProcessChangeAfterReopen)
 }
 
@@ -734,6 +747,7 @@ func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
 // alone cannot tell; the change time (ctime), which no one can set back,
 // can.
 func TestCacheSeesRewriteWithRestoredMtime(t *testing.T) {
+	t.Parallel()
 	forEngines(t, testCacheSeesRewriteWithRestoredMtime)
 }
 

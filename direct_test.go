@@ -29,6 +29,7 @@ func aligned(t *testing.T, n int) []byte {
 // buffered data, reaches the kernel aligned and returns the bytes up to
 // the end and io.EOF, as with OsFs.
 func TestDirectReadAtPastEnd(t *testing.T) {
+	t.Parallel()
 	if directFlag == 0 {
 		t.Skip("no O_DIRECT here")
 	}

@@ -181,6 +181,7 @@ func normResponse(resp *http.Response, body []byte) string {
 }
 
 func TestHTTPFileServer(t *testing.T) {
+	t.Parallel()
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	tree := writeTree(t, osDir)
 	writeTree(t, aioDir)
@@ -300,6 +301,7 @@ func TestHTTPFileServer(t *testing.T) {
 // TestBasePathFsDifferential runs every differential scenario with both
 // sides behind afero.NewBasePathFs, which strips the base from Name().
 func TestBasePathFsDifferential(t *testing.T) {
+	t.Parallel()
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			osDisk, aioDisk := t.TempDir(), t.TempDir()
@@ -317,6 +319,7 @@ func TestBasePathFsDifferential(t *testing.T) {
 }
 
 func TestBasePathFsName(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bp := afero.NewBasePathFs(newAio(t, ""), dir)
 	if err := bp.MkdirAll("/sub", 0o755); err != nil {
@@ -354,6 +357,7 @@ func TestBasePathFsName(t *testing.T) {
 
 // TestReadOnlyFsDifferential: writes are refused with the same errors.
 func TestReadOnlyFsDifferential(t *testing.T) {
+	t.Parallel()
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
 	aio := newAio(t, "")
 	h := newH(t, "readonly", newSide("OsFs", afero.NewReadOnlyFs(afero.NewOsFs()), nil, osRoot), newSide("aiofs", afero.NewReadOnlyFs(aio), aio, aioRoot))
@@ -392,6 +396,7 @@ func TestReadOnlyFsDifferential(t *testing.T) {
 
 // TestCacheOnReadFsDifferential: base aiofs, layer MemMapFs.
 func TestCacheOnReadFsDifferential(t *testing.T) {
+	t.Parallel()
 	for _, cacheTime := range []time.Duration{0, time.Hour} {
 		t.Run(cacheTime.String(), func(t *testing.T) {
 			osRoot, aioRoot := t.TempDir(), t.TempDir()
@@ -446,6 +451,7 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 // BasePathFs so that the two trees are separate directories); and base
 // aiofs read-only, layer MemMapFs.
 func TestCopyOnWriteFs(t *testing.T) {
+	t.Parallel()
 	t.Run("layer-aiofs", func(t *testing.T) {
 		mk := func(layerFs afero.Fs) (afero.Fs, string, string) {
 			base, layer := t.TempDir(), t.TempDir()
@@ -554,6 +560,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 
 // TestWalk: afero.Walk visits the same paths with the same infos.
 func TestWalk(t *testing.T) {
+	t.Parallel()
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	writeTree(t, osDir)
 	writeTree(t, aioDir)

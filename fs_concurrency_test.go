@@ -59,6 +59,7 @@ var concConfigs = []concConfig{
 // region and checks every read against it; at the end the disk must hold
 // every shadow.
 func TestConcurrentReadWriteAt(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {
@@ -222,6 +223,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 // (Read may also say io.EOF); once one has seen ErrClosed every later
 // operation does; nothing hangs.
 func TestCloseFileWhileInUse(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {
@@ -364,7 +366,7 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 // completes or fails with fs.ErrClosed, nothing hangs, Close returns, and
 // the goroutines the Fs started are gone afterwards.
 func TestCloseFsWhileInFlight(t *testing.T) {
-	forEngines(t, func(t *testing.T, engine string) {
+	forEnginesSerial(t, func(t *testing.T, engine string) {
 		for _, wb := range []int64{0, 4 << 20} {
 			t.Run(fmt.Sprintf("writebehind%d", wb), func(t *testing.T) {
 				testCloseFsWhileInFlight(t, engine, wb)
@@ -503,7 +505,7 @@ func testCloseFsWhileInFlight(t *testing.T, engine string, writeBehind int64) {
 // TestGoroutinesReturnAfterClose: an Fs with an engine of its own, used
 // for reads and writes (with write-behind), leaves no goroutine behind.
 func TestGoroutinesReturnAfterClose(t *testing.T) {
-	forEngines(t, func(t *testing.T, e string) {
+	forEnginesSerial(t, func(t *testing.T, e string) {
 		warmSharedEngine(t)
 		baseline := settledGoroutines()
 		for i := 0; i < 2; i++ {
@@ -592,6 +594,7 @@ func checkGoroutinesReturn(t *testing.T, baseline int) {
 // goroutine's records in its order (the documented guarantee across
 // handles of one Fs; also what Linux does for OsFs).
 func TestConcurrentAppend(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {

@@ -1180,11 +1180,19 @@ func modelOps(t *testing.T, def int) int {
 	return def
 }
 
-func TestModel(t *testing.T) { testModel(t, true, 50000) }
+func TestModel(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	testModel(t, true, 50000)
+}
 
 // TestModelNoFaults runs the model with no fault injected (delays and
 // reordering stay): any violation is a bug of the library or the model.
-func TestModelNoFaults(t *testing.T) { testModel(t, false, 10000) }
+func TestModelNoFaults(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	testModel(t, false, 10000)
+}
 
 func testModel(t *testing.T, faults bool, def int) {
 	seed := testSeed(t)

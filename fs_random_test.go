@@ -398,6 +398,7 @@ func runRandomConfigsOn(t *testing.T, engine string, seed uint64, cfgs []randomC
 
 // TestRandomDifferential: >= 20,000 random operations in total.
 func TestRandomDifferential(t *testing.T) {
+	t.Parallel()
 	runRandomConfigs(t, []randomConfig{
 		{name: "default", ops: 8000},
 		{name: "writethrough", ops: 4000, strict: true, opts: []aiofs.Option{aiofs.WithWriteBehind(0)}},
@@ -411,6 +412,7 @@ func TestRandomDifferential(t *testing.T) {
 // through the Fs must be identical at once (read-your-writes), and the
 // trees on disk after Sync/Close.
 func TestRandomDifferentialWriteBehind(t *testing.T) {
+	t.Parallel()
 	runRandomConfigs(t, []randomConfig{
 		{name: "wb8M", ops: 6000, opts: []aiofs.Option{aiofs.WithWriteBehind(8 << 20)}},
 		{name: "wb64K-backpressure", ops: 3000, opts: []aiofs.Option{aiofs.WithWriteBehind(64 << 10), aiofs.WithCacheSize(1 << 20)}},
@@ -425,7 +427,7 @@ func TestRapidDifferential(t *testing.T) {
 	// A smaller budget than rapid's default 100 checks, unless asked.
 	if os.Getenv("RAPID_CHECKS") == "" && !flagSet("rapid.checks") {
 		flag.Set("rapid.checks", "40")
-		defer flag.Set("rapid.checks", "100")
+		t.Cleanup(func() { flag.Set("rapid.checks", "100") })
 	}
 	forEngines(t, testRapidDifferential)
 }

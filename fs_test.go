@@ -2072,6 +2072,20 @@ var scenarios = []scenario{
 }
 
 func TestDifferential(t *testing.T) {
+	t.Parallel()
+	runDifferential(t, forEngines, func(v variant) bool { return !v.relative })
+}
+
+// TestDifferentialRelative is TestDifferential's variant with relative
+// paths: each scenario changes the working directory, which a test running
+// in parallel with others cannot.
+func TestDifferentialRelative(t *testing.T) {
+	runDifferential(t, forEnginesSerial, func(v variant) bool { return v.relative })
+}
+
+// runDifferential runs every scenario on every engine (run is forEngines
+// or forEnginesSerial) in the variants for which pick holds.
+func runDifferential(t *testing.T, run func(*testing.T, func(*testing.T, string)), pick func(variant) bool) {
 	if len(scenarios) < 40 {
 		t.Fatalf("only %d scenarios", len(scenarios))
 	}
@@ -2082,8 +2096,11 @@ func TestDifferential(t *testing.T) {
 		}
 		seen[sc.name] = true
 	}
-	forEngines(t, func(t *testing.T, engine string) {
+	run(t, func(t *testing.T, engine string) {
 		for _, v := range variants {
+			if !pick(v) {
+				continue
+			}
 			t.Run(v.name, func(t *testing.T) {
 				for _, sc := range scenarios {
 					t.Run(sc.name, func(t *testing.T) { runScenario(t, engine, v, sc) })
@@ -2096,6 +2113,7 @@ func TestDifferential(t *testing.T) {
 // TestHarnessDetectsDifferences makes sure the harness is not blind: a
 // side that differs must be reported.
 func TestHarnessDetectsDifferences(t *testing.T) {
+	t.Parallel()
 	rootA, rootB := t.TempDir(), t.TempDir()
 	ft := &fakeT{}
 	h := newH(ft, "self-check", newSide("OsFs", afero.NewOsFs(), nil, rootA), newSide("aiofs", afero.NewOsFs(), nil, rootB))
@@ -2167,6 +2185,7 @@ func (f *fakeT) Logf(string, ...any)               {}
 // Direct checks of the aiofs side alone.
 
 func TestName(t *testing.T) {
+	t.Parallel()
 	fsys := newAio(t, "")
 	if got := fsys.Name(); got != "aiofs" {
 		t.Fatalf("Name() = %q, want %q", got, "aiofs")
@@ -2221,7 +2240,11 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 	}
 }
 
-func TestErrorsAreBareErrno(t *testing.T) { forEngines(t, testErrorsAreBareErrno) }
+func TestErrorsAreBareErrno(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testErrorsAreBareErrno)
+}
 
 func testErrorsAreBareErrno(t *testing.T, engine string) {
 	dir := t.TempDir()
@@ -2359,6 +2382,7 @@ func testErrorsAreBareErrno(t *testing.T, engine string) {
 }
 
 func TestFsIsComparable(t *testing.T) {
+	t.Parallel()
 	a, b := newAio(t, ""), newAio(t, "")
 	m := map[afero.Fs]string{}
 	m[a] = "a"

@@ -77,8 +77,20 @@ func runChild(t *testing.T, role, arg, engine string) {
 }
 
 // forEngines runs test once per engine under test (aiofs.EnginesUnderTest),
-// as a subtest named for it.
+// as parallel subtests named for them.
 func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range aiofs.EnginesUnderTest(t) {
+		t.Run(e, func(t *testing.T) {
+			t.Parallel()
+			test(t, e)
+		})
+	}
+}
+
+// forEnginesSerial is forEngines one engine at a time, for tests that
+// count goroutines, bound times, or change the working directory.
+func forEnginesSerial(t *testing.T, test func(t *testing.T, engine string)) {
 	t.Helper()
 	for _, e := range aiofs.EnginesUnderTest(t) {
 		t.Run(e, func(t *testing.T) { test(t, e) })

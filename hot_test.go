@@ -155,6 +155,7 @@ func TestHotBlocksSurviveScan(t *testing.T) {
 // size, and a scan at once, never take the cache past its bound, and read
 // the file's bytes throughout.
 func TestHotBlocksBounded(t *testing.T) {
+	t.Parallel()
 	skipWithoutHot(t)
 	const cacheSize = 1 << 20
 	for name, mk := range hotFses(t, WithCacheSize(cacheSize), WithReadahead(256<<10)) {
@@ -311,6 +312,7 @@ func TestHotBlocksCoherent(t *testing.T) {
 // is retired and its last reader is done, however many readers are
 // turned away after; a slot freed twice would be handed to two blocks.
 func TestHotSlotFreedOnce(t *testing.T) {
+	t.Parallel()
 	c := &cache{limit: 1 << 20}
 	slot, data := c.arena.alloc(c.hotLimit())
 	free := len(c.arena.freed)
@@ -352,6 +354,7 @@ func TestHotSlotFreedOnce(t *testing.T) {
 // unpublishing and promoting its blocks, so arena slots keep changing
 // hands.
 func TestHotBlocksChurn(t *testing.T) {
+	t.Parallel()
 	// In the FreeBSD VM readers saw zeros here (kqueue, tmpfs), not yet
 	// explained (FreeBSD 13's tmpfs reads without the vnode lock and grows
 	// a file before it copies a write in); hot blocks are off there until

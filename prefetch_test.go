@@ -49,7 +49,11 @@ func cxPrefetchLine(st aiofs.Stats) string {
 // TestPrefetchSequential: a pure sequential read of a multi-MiB file
 // issues readahead windows, and at least 90% of the prefetched bytes are
 // used; nearly the whole file comes from prefetched blocks.
-func TestPrefetchSequential(t *testing.T) { forEngines(t, testPrefetchSequential) }
+func TestPrefetchSequential(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchSequential)
+}
 
 func testPrefetchSequential(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -151,7 +155,11 @@ func testPrefetchSequential(t *testing.T, engine string) {
 // that is not in the page cache issues a readahead window, every time.
 // (The Fs may skip windows that the page cache holds already; a cold file
 // holds none.)
-func TestPrefetchColdFileFirstWindow(t *testing.T) { forEngines(t, testPrefetchColdFileFirstWindow) }
+func TestPrefetchColdFileFirstWindow(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchColdFileFirstWindow)
+}
 
 func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -188,6 +196,7 @@ func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
 // the start of a stream, where a read happens to land just after an
 // earlier one. Then sequential reading switches readahead back on.
 func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
+	t.Parallel()
 	forEngines(t, testPrefetchRandomReadsDoNotPrefetch)
 }
 
@@ -244,7 +253,11 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 // TestPrefetchServeContent: net/http's pattern (read 512 bytes at 0 to
 // sniff the type, seek back to 0, then read sequentially) keeps readahead
 // on, and the response carries the file.
-func TestPrefetchServeContent(t *testing.T) { forEngines(t, testPrefetchServeContent) }
+func TestPrefetchServeContent(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchServeContent)
+}
 
 func testPrefetchServeContent(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -344,7 +357,11 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 // TestPrefetchInterleavedStreams: three sequential streams of ReadAt on
 // one handle, interleaved (as zip readers make), are each prefetched for,
 // and the prefetched bytes are used.
-func TestPrefetchInterleavedStreams(t *testing.T) { forEngines(t, testPrefetchInterleavedStreams) }
+func TestPrefetchInterleavedStreams(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchInterleavedStreams)
+}
 
 func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -395,6 +412,7 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 // largest window go straight to the caller's buffer: no windows, nothing
 // cached.
 func TestPrefetchLargeReadsBypassCache(t *testing.T) {
+	t.Parallel()
 	forEngines(t, testPrefetchLargeReadsBypassCache)
 }
 
@@ -435,7 +453,11 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 // while a handle reads it sequentially (readahead in flight): the reader
 // gets no error beyond what the OS gives, and after a reopen every read
 // returns what OsFs returns.
-func TestPrefetchFileTruncatedByOther(t *testing.T) { forEngines(t, testPrefetchFileTruncatedByOther) }
+func TestPrefetchFileTruncatedByOther(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchFileTruncatedByOther)
+}
 
 func testPrefetchFileTruncatedByOther(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -529,7 +551,11 @@ func cxFailingFile(t *testing.T) (string, syscall.Errno) {
 // TestPrefetchFailureReachesReader: when the readahead of a sequential
 // reader fails, the failure is dropped, and the reader's own read returns
 // the real error, as OsFs does, never short or zeroed data.
-func TestPrefetchFailureReachesReader(t *testing.T) { forEngines(t, testPrefetchFailureReachesReader) }
+func TestPrefetchFailureReachesReader(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testPrefetchFailureReachesReader)
+}
 
 func testPrefetchFailureReachesReader(t *testing.T, engine string) {
 	name, errno := cxFailingFile(t)

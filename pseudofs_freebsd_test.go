@@ -19,6 +19,7 @@ import (
 // times never change still reads fresh through the Fs. A tmpfs file is
 // not one.
 func TestPseudoFSFreeBSD(t *testing.T) {
+	t.Parallel()
 	proc := t.TempDir()
 	if err := nmount("fstype", "procfs", "fspath", proc, "from", "procfs"); err != nil {
 		t.Skipf("mounting procfs: %v", err)

@@ -19,6 +19,7 @@ import (
 // and ranges hold every byte written, even those still buffered, and the
 // File is read only for what net/http sniffs.
 func TestSendfileServesBufferedData(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		aio := newAio(t, engine)
@@ -73,6 +74,7 @@ func TestSendfileServesBufferedData(t *testing.T) {
 // regular file would bypass the cache, so it is refused; a directory's
 // is the os.File's own.
 func TestSyscallConnWriteRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	aio := newAio(t, "")
 	f, err := aio.Create(filepath.Join(dir, "f"))

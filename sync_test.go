@@ -36,6 +36,7 @@ func durable(t *testing.T, o *Oracle, what string, r result, before uint64, f af
 // the second does not return nil while the first still commits the closed
 // file both owe: each covers what was written before its own start.
 func TestFsSyncConcurrentBothWait(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
@@ -60,6 +61,7 @@ func TestFsSyncConcurrentBothWait(t *testing.T) {
 // handle is inside Close (waiting for a read of its own to end) commits
 // the file, or waits for the Close and commits it then.
 func TestFsSyncDuringLastClose(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
@@ -104,6 +106,7 @@ func TestFsSyncDuringLastClose(t *testing.T) {
 // Fs.Sync makes and that fails while the file's last handle begins to
 // close is reported, unless Fs.Sync then makes the data durable.
 func TestFsSyncFlushErrorDuringClose(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			// The flush to fail must be Fs.Sync's, not one the delay
@@ -170,6 +173,7 @@ func fsSyncFlushErrorDuringClose(t *testing.T, eng string) (tried bool) {
 // closed, then removed through the Fs while another hard link keeps it,
 // is still committed by Fs.Sync.
 func TestFsSyncRemovedHardLink(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, _, o := newRecorded(t, eng)
@@ -196,6 +200,7 @@ func TestFsSyncRemovedHardLink(t *testing.T) {
 // has listed the open files and before it turns to the closed ones, is
 // still committed by that Fs.Sync.
 func TestFsSyncDuringReopen(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, o := newRecorded(t, eng)
@@ -274,6 +279,7 @@ func TestFsSyncPastKeepBudget(t *testing.T) {
 // through the Fs by its last name is let go at once (its descriptor would
 // hold its blocks on disk); one that another hard link keeps stays owed.
 func TestRemoveReleasesKept(t *testing.T) {
+	t.Parallel()
 	fs := New()
 	defer fs.Close()
 	a, b, c := tempName(t, "a"), tempName(t, "b"), tempName(t, "c")

@@ -15,6 +15,7 @@ import (
 // do not come back when a flush of them in flight at the open lands
 // after open(2) truncated. OsFs: size 0.
 func TestOpenTruncReadOnlyDuringFlush(t *testing.T) {
+	t.Parallel()
 	for _, eng := range enginesUnderTest(t) {
 		t.Run(eng, func(t *testing.T) {
 			fs, rec, _ := newRecorded(t, eng)

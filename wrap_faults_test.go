@@ -53,6 +53,7 @@ func mustOpen(t *testing.T, fsys afero.Fs, name string, flag int) afero.File {
 // ReadAt as the very error value the base returned, claiming no bytes;
 // once the fault is gone the data reads right.
 func TestWrapFaultReadAt(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	data := pattern(uint64(1), 0, 300<<10)
 	if err := afero.WriteFile(ffs.Fs, "/r", data, 0o644); err != nil {
@@ -84,6 +85,7 @@ func TestWrapFaultReadAt(t *testing.T) {
 // succeeds; the data stays buffered, readable and counted in Stat, and
 // the next Sync after the fault is cleared writes it.
 func TestWrapFaultWriteSticky(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	f := mustOpen(t, aio, "/w", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/w", os.O_RDWR)
@@ -143,6 +145,7 @@ func TestWrapFaultWriteSticky(t *testing.T) {
 // offset follow it; under write-behind the rest stays buffered and a
 // Sync once the fault is cleared writes it.
 func TestWrapFaultShortWrite(t *testing.T) {
+	t.Parallel()
 	errWrite := errors.New("base: disk full")
 	data := pattern(uint64(5), 0, 100)
 	t.Run("writethrough", func(t *testing.T) {
@@ -188,6 +191,7 @@ func TestWrapFaultShortWrite(t *testing.T) {
 // handles read the data being flushed and Stat counts it; the Sync
 // waiting for the flush returns once the base has it.
 func TestWrapFaultBlockedFlush(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	entered, release := make(chan struct{}, 64), make(chan struct{})
 	ffs.set("/b", func(ft *fault) { ft.entered, ft.release = entered, release })
@@ -218,6 +222,7 @@ func TestWrapFaultBlockedFlush(t *testing.T) {
 
 // TestWrapFaultSyncError: the base's Sync error is Sync's.
 func TestWrapFaultSyncError(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	errSync := errors.New("base: sync failed")
 	f := mustOpen(t, aio, "/y", os.O_RDWR|os.O_CREATE)
@@ -241,6 +246,7 @@ func TestWrapFaultSyncError(t *testing.T) {
 // Write; random writes and reads through several handles see what a
 // model of the file holds, and so does the base at the end.
 func TestWrapUnsupportedReadWriteAt(t *testing.T) {
+	t.Parallel()
 	seed := uint64(rand.Int64())
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 0))
@@ -300,6 +306,7 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 // reports the base's error, so does Close, and the data is kept for a
 // Sync once the fault is cleared.
 func TestWrapFaultBackgroundFlush(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	entered, release := make(chan struct{}, 256), make(chan struct{})
 	ffs.set("/bg", func(ft *fault) { ft.entered, ft.release = entered, release })
@@ -338,6 +345,7 @@ func TestWrapFaultBackgroundFlush(t *testing.T) {
 // that a reader still open sees the size the base holds, not one that
 // counts the dropped bytes.
 func TestWrapDroppedDataLeavesSize(t *testing.T) {
+	t.Parallel()
 	fsys := newFaultFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
 	aio := aiofs.Wrap(fsys)
 	defer aio.Close()
@@ -377,6 +385,7 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 // begun after the loss report it (once each); an Fs.Sync begun after one
 // has reported it commits the rest and returns nil.
 func TestFsSyncReportsDroppedData(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	f := mustOpen(t, aio, "/d", os.O_RDWR|os.O_CREATE)
 	if _, err := f.Write(pattern(uint64(1), 0, 10000)); err != nil {

@@ -634,6 +634,7 @@ func wrapChecks(t *testing.T, n int) {
 }
 
 func TestWrapDifferential(t *testing.T) {
+	t.Parallel()
 	wrapChecks(t, 30)
 	for _, kind := range localKinds {
 		for _, cfg := range wrapConfigs {
@@ -646,6 +647,7 @@ func TestWrapDifferential(t *testing.T) {
 // OsFs and BasePathFs(OsFs). io/fs names are relative: the OsFs tree is
 // in a directory made in the working directory.
 func TestWrapFSTest(t *testing.T) {
+	t.Parallel()
 	tree := map[string]string{
 		"a.txt":         "hello\n",
 		"empty":         "",
@@ -718,6 +720,7 @@ func TestWrapFSTest(t *testing.T) {
 // TestWrapName checks that File.Name is the base file's, for bases that
 // normalize names.
 func TestWrapName(t *testing.T) {
+	t.Parallel()
 	bases := map[string]afero.Fs{
 		"BasePathFs": afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()),
 		"MemMapFs":   afero.NewMemMapFs(),
@@ -753,6 +756,7 @@ func TestWrapName(t *testing.T) {
 // name, which changes nothing in the base: the Fs must still find the
 // data, for a new handle and for Fs.Sync.
 func TestWrapRenameOntoItself(t *testing.T) {
+	t.Parallel()
 	base := afero.NewMemMapFs()
 	aio := aiofs.Wrap(base)
 	defer aio.Close()
@@ -783,6 +787,7 @@ func TestWrapRenameOntoItself(t *testing.T) {
 // without flushing: the writer's wait for room must flush its own file,
 // which the Fs no longer finds by name (it waited forever).
 func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"Remove", "Rename"} {
 		t.Run(how, func(t *testing.T) {
 			base := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
@@ -828,6 +833,7 @@ func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
 // ReadAt past its end fails with io.ErrUnexpectedEOF, which failed the
 // read.)
 func TestWrapMemHole(t *testing.T) {
+	t.Parallel()
 	aio := aiofs.Wrap(afero.NewMemMapFs())
 	defer aio.Close()
 	w, err := aio.OpenFile("/a", os.O_RDWR|os.O_CREATE, 0o644)
@@ -855,6 +861,7 @@ func TestWrapMemHole(t *testing.T) {
 // back as it goes, while reading the regions of others (each byte there
 // is 0 or its final value). The final contents are exact.
 func TestWrapConcurrent(t *testing.T) {
+	t.Parallel()
 	const workers, region, own = 64, 24<<10 + 7, 40 << 10
 	bases := []struct {
 		name string
@@ -1002,6 +1009,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 // closed handle answer as the base's handle does: nil for OsFs (and New),
 // ErrClosed for MemMapFs, whose answer Wrap did not ask for.
 func TestEmptyReadWriteAtAfterClose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i, c := range []struct {
 		label string
@@ -1033,6 +1041,7 @@ func TestEmptyReadWriteAtAfterClose(t *testing.T) {
 // answers as the base's handle does: MemMapFs refuses it (os.File does
 // not; Wrap answered nil).
 func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
+	t.Parallel()
 	mfs := afero.NewMemMapFs()
 	if err := afero.WriteFile(mfs, "/a", []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -1061,6 +1070,7 @@ func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
 // was no longer found by name, and Fs.Sync and Fs.Close went over named
 // files only.)
 func TestWrapSyncFlushesRemoved(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	aio := aiofs.Wrap(afero.NewOsFs())
 	defer aio.Close()
@@ -1127,6 +1137,7 @@ func (f slowStatFile) Stat() (os.FileInfo, error) {
 // flush of another handle has since made old. The Fs must not take it for
 // the file's size: reads of the data written meanwhile came back short.
 func TestWrapOpenOldStat(t *testing.T) {
+	t.Parallel()
 	base := &slowStatFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), asked: make(chan struct{}), release: make(chan struct{})}
 	aio := aiofs.Wrap(base)
 	defer aio.Close()

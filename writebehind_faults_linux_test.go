@@ -86,6 +86,7 @@ func cxResidentPages(t testing.TB, f *os.File) int {
 // TestCacheDropPageCacheWorks checks the helper the cache and prefetch
 // tests rely on: after it, no page of the file is in the page cache.
 func TestCacheDropPageCacheWorks(t *testing.T) {
+	t.Parallel()
 	name := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(name, pattern(newRand(1, 1).Uint64(), 0, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
@@ -105,7 +106,11 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 }
 
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
-func TestWBWriteThroughODSYNC(t *testing.T) { forEngines(t, testWBWriteThroughODSYNC) }
+func TestWBWriteThroughODSYNC(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testWBWriteThroughODSYNC)
+}
 
 func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 	cxWriteThroughCase(t, engine, nil, aiofs.DsyncFlag)
@@ -113,7 +118,11 @@ func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
 // the latest at Sync or Close, as with OsFs; never silently.
-func TestFaultDevFull(t *testing.T) { forEngines(t, testFaultDevFull) }
+func TestFaultDevFull(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testFaultDevFull)
+}
 
 func testFaultDevFull(t *testing.T, engine string) {
 	if _, err := os.Stat("/dev/full"); err != nil {
@@ -192,7 +201,11 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 // until one of its own Syncs succeeds; Write then accepts no bytes. Once
 // space is freed, Sync retries the data and succeeds, and the file is
 // complete. A Close that cannot write its data reports why.
-func TestFaultENOSPCSticky(t *testing.T) { forEngines(t, testFaultENOSPCSticky) }
+func TestFaultENOSPCSticky(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testFaultENOSPCSticky)
+}
 
 func testFaultENOSPCSticky(t *testing.T, engine string) {
 	mnt := relTmpfs(t, "1m")
@@ -327,7 +340,11 @@ func init() { children["fsize"] = func(t *testing.T, dir, _ string) { cxChildFsi
 // on every handle until its Sync succeeds, which it does once the limit
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
-func TestFaultEFBIGSticky(t *testing.T) { forEngines(t, testFaultEFBIGSticky) }
+func TestFaultEFBIGSticky(t *testing.T) {
+	t.Parallel()
+	t.Parallel()
+	forEngines(t, testFaultEFBIGSticky)
+}
 
 func testFaultEFBIGSticky(t *testing.T, engine string) {
 	runChild(t, "fsize", t.TempDir(), engine)
@@ -433,7 +450,7 @@ func cxChildFsize(t *testing.T, dir string) {
 // return within seconds, and the failing flushes are not retried in a
 // busy loop meanwhile.
 func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
-	forEngines(t, testFaultStuckFileDoesNotStallOthers)
+	forEnginesSerial(t, testFaultStuckFileDoesNotStallOthers)
 }
 
 func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {

@@ -24,6 +24,7 @@ import (
 // the others, so the range then holds one writer's bytes entirely, as
 // Linux's inode lock makes it with OsFs.
 func TestRaceOverlappingWriters(t *testing.T) {
+	t.Parallel()
 	const writers, rounds = 4, 80
 	sizes := []struct {
 		off  int64
@@ -111,6 +112,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 // have returned and every writer has synced, every handle reads exactly
 // what the file holds and reports its size.
 func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
+	t.Parallel()
 	sets := []cxOptSet{
 		{"default", nil},
 		{"cache256K-ra128K", []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},

@@ -173,6 +173,7 @@ func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 // with ENOSPC claims no size beyond the bytes it wrote: later writes, the
 // size and O_APPEND are as with OsFs.
 func TestReliabilityENOSPCPhantomSize(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		want := relENOSPCSteps(t, afero.NewOsFs(), relTmpfs(t, "1m"))
 		got := relENOSPCSteps(t, newAio(t, engine), relTmpfs(t, "1m"))
@@ -187,6 +188,7 @@ func TestReliabilityENOSPCPhantomSize(t *testing.T) {
 // SIGXFSZ ignored) claims no size: a 1-byte Write and an O_APPEND Write
 // afterwards land where OsFs puts them.
 func TestReliabilityEFBIGPhantomSize(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-write", t.TempDir(), engine) })
 }
 
@@ -195,6 +197,7 @@ func TestReliabilityEFBIGPhantomSize(t *testing.T) {
 // changes nothing: Stat, Seek(0, io.SeekEnd) and O_APPEND see the old
 // size, as with OsFs.
 func TestReliabilityFailedTruncateKeepsSize(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-truncate", t.TempDir(), engine) })
 }
 
@@ -253,6 +256,7 @@ func relEFBIGChild(t *testing.T, dir, engine string, steps func(*testing.T, afer
 // largest offset is MaxInt64: the Seek succeeds there, and the writes,
 // whose end would pass MaxInt64, fail as the OS fails them (EINVAL).
 func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := relTmpfs(t, "1m")
 		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
@@ -283,6 +287,7 @@ func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 // only grow make it deterministic: a value read through the Fs after one
 // read through the OS is at least that one.
 func TestReliabilityPseudoFilesFresh(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		t.Run("sysfs", func(t *testing.T) {
@@ -418,6 +423,7 @@ func relLoopbackTraffic(t *testing.T) {
 // file system stays full, so the WriteAt may fail (with ENOSPC, its own
 // data's error); it must neither pass the bound nor hang.
 func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		const bound = 1 << 20
 		mnt := relTmpfs(t, "4m")
@@ -482,6 +488,7 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 // writer closed and its unwritable data was dropped: that data never
 // reached the file, space or not.
 func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		mnt := relTmpfs(t, "1m")
 		aio := newAio(t, engine)
@@ -516,6 +523,7 @@ func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 // error, and its writes, which need no new space (they overwrite the
 // file's existing pages), succeed as with OsFs.
 func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		mnt := relTmpfs(t, "1m")
 		aio := newAio(t, engine)
@@ -561,6 +569,7 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 // are flushed through a descriptor that accepts any buffer: every Write,
 // Sync and Close succeeds, as with OsFs, and no error sticks.
 func TestReliabilityODirectHandleFlush(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, directFirst := range []bool{true, false} {
 			t.Run(fmt.Sprintf("directFirst=%v", directFirst), func(t *testing.T) {
@@ -623,6 +632,7 @@ func TestReliabilityODirectHandleFlush(t *testing.T) {
 // (the master of a new pseudo-terminal) works as with OsFs: a character
 // device has no offsets to write at.
 func TestReliabilityTerminalWrite(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		for _, fsys := range []afero.Fs{afero.NewOsFs(), aio} {

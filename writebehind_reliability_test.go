@@ -94,6 +94,7 @@ func relAgree(t testing.TB, name string, round int, hs map[string]afero.File) bo
 // the file holds, and each write is whole. The larger range makes the
 // write-through take longer to land, which widens the window.
 func TestReliabilityWriteThroughVsFlush(t *testing.T) {
+	t.Parallel()
 	for _, span := range []int{cxBlock, 4 * cxBlock} {
 		t.Run(fmt.Sprintf("%dKiB", span>>10), func(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
@@ -164,6 +165,7 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 // cut inside a block races an O_SYNC write of that block; every handle
 // then reads what the file holds and reports its size.
 func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
@@ -221,6 +223,7 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 // Write is atomic against the Fs's other handles, even when it waits for
 // room.
 func TestReliabilityOverlappingWritesTear(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine, aiofs.WithWriteBehind(64<<10))
 		name := filepath.Join(t.TempDir(), "f")
@@ -314,6 +317,7 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 // (EINVAL on Linux, EOVERFLOW on FreeBSD). The FreeBSD half runs in the
 // VM (issue 17).
 func TestReliabilityOffsetOverflow(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
@@ -361,6 +365,7 @@ var relDirtyPages = func(t testing.TB, name string) (int, bool) { return 0, fals
 // through the engine, DESIGN says), and where cachestat can tell, no page
 // of the file is dirty afterwards.
 func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
+	t.Parallel()
 	for _, reader := range []bool{true, false} {
 		what := "closed"
 		if reader {
@@ -405,6 +410,7 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 // ends either empty or as long as the writer wrote, with zeros where the
 // pieces before the truncation were; every handle agrees with the file.
 func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
+	t.Parallel()
 	for _, otrunc := range []bool{false, true} {
 		what := "Truncate"
 		if otrunc {
@@ -498,6 +504,7 @@ func relWriteInPieces(f afero.File, data []byte, piece int) (int, error) {
 // is in the file: a writer mid-Close is still a writer, and its data is
 // not reported as unflushable.
 func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		const writers, size = 3, 10 << 10
