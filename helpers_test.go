@@ -2,6 +2,142 @@ package aiofs_test
 
 // The harness of the package's tests: the child processes, the engines,
 // the Fs under test, seeds, test data and byte comparisons.
+//
+// Test files are named for the part they test (cache_, prefetch_, hot_,
+// writebehind_, sync_, engine_, wrap_, rawconn_, fs_ for the Fs as a
+// whole), whatever the technique. Tests run in parallel (t.Parallel, and
+// forEngines' per-engine subtests), except a serial group: tests that
+// count goroutines, threads or heap, change process-wide state (working
+// directory, umask, flags, package globals), read the counters of a
+// shared engine, bound times, or start servers. Serial tests never
+// overlap a parallel one: go test starts the parallel ones after them.
+//
+// Knobs: AIOFS_ENGINE (the one engine to test, and the default Fs's),
+// AIOFS_SEED (replay a randomized test), CI=true (what cannot run fails
+// instead of skipping), and those of fs_test.go, fs_model_test.go and
+// bench_test.go. AIOFS_CHILD is the harness's own.
+//
+// Where each rule of the product design (DESIGN.md) is checked:
+//
+// The user's view
+//   - afero interfaces, io/fs, net/http and afero's wrappers work unchanged:
+//     compile-time checks in fs_test.go; TestFSTest, TestHTTPFileServer,
+//     TestBasePathFsDifferential, TestBasePathFsName, TestReadOnlyFsDifferential,
+//     TestCacheOnReadFsDifferential, TestCopyOnWriteFs, TestWalk, TestIoutilHelpers.
+//   - paths, results and errors as afero.OsFs: TestDifferential (with the
+//     scenarios of fs_test.go), TestDifferentialRelative, TestRandomDifferential,
+//     TestRandomDifferentialWriteBehind, TestRapidDifferential,
+//     TestFileNameIsExactlyTheNameGiven, TestErrorsAreBareErrno,
+//     TestOpenErrorReturnsUntypedNil, TestOpenErrorsAsOsFs, TestName.
+//   - io.Copy without a slow path: scenario copy-writeto-readfrom.
+//   - syscall.Conn only with dirty data flushed and the offset matching:
+//     TestSendfileServesBufferedData, TestSyscallConnOffsets.
+//   - Stats and the engine asked for (WithEngine, AIOFS_ENGINE, one
+//     process-wide engine): TestStatsCount, TestEngineIsTheOneAsked,
+//     TestUnavailableEngineFallsBackVisibly, TestFsIsComparable.
+//
+// Engines
+//   - the contract (short transfers continued, errors, closed engine, Close
+//     drains, buffers kept until completion, bounded queue):
+//     TestEngineContract, TestUringContractModes, TestKqueueOpenEngine,
+//     and the tests of internal/uring and internal/kqaio.
+//   - falling back visibly: TestUnavailableEngineFallsBackVisibly, TestUringSetup.
+//   - synchronous fast paths: TestUringFastPathEOF, TestUringPartialFastPath,
+//     TestEngineContract's -queued variant (kqueue).
+//   - descriptors closed after their operations: TestCloseFileWhileInUse,
+//     TestCloseFsWhileInFlight, TestGoroutinesReturnAfterClose, TestUringThreads,
+//     TestUringFsyncPipe.
+//
+// Read path
+//   - one bounded cache shared by a file's handles: TestCacheReadsMatchOsFs,
+//     TestCacheConcurrentReaders, TestCacheBoundUnderLoad,
+//     TestCacheWriteSeenByOtherHandle, TestCheckInvariants.
+//   - readahead windows, interleaved streams, random reads, large reads:
+//     TestPrefetchSequential, TestPrefetchColdFileFirstWindow,
+//     TestPrefetchInterleavedStreams, TestPrefetchRandomReadsDoNotPrefetch,
+//     TestPrefetchLargeReadsBypassCache, TestPrefetchServeContent,
+//     TestPrefetchFailureReachesReader, TestPrefetchFileTruncatedByOther.
+//   - close-to-open consistency: TestCacheSeesOtherProcessChangeAfterReopen,
+//     TestCacheSeesRewriteWithRestoredMtime, scenario reopen-after-external-change.
+//   - readahead skips what the page cache holds; hot blocks: TestHotBlocksServedFromCache,
+//     TestHotBlocksSurviveScan, TestHotBlocksBounded, TestHotBlocksCoherent,
+//     TestHotBlocksChurn, TestHotSlotFreedOnce, TestHotSmallFileReopened.
+//   - pseudo-files and non-regular files go to the OS: TestReliabilityPseudoFilesFresh,
+//     TestPseudoFSFreeBSD, TestOpenFIFOAsOsFs, TestOpenErrorsAsOsFs.
+//
+// Write path
+//   - the dirty bound and backpressure: TestWBDirtyBytesBound,
+//     TestWBTinyBoundDoesNotHang, TestRandomDifferentialWriteBehind, TestModel.
+//   - read-your-writes, Stat and Readdir sizes: TestWBReadYourWrites,
+//     TestWBRandomDifferential, TestWBStatDuringFlush, TestWBChtimesSticks,
+//     TestWBConcurrentReadersWriters, TestCacheWriteSeenByOtherHandle,
+//     TestReaddirSizeBuffered.
+//   - Sync makes durable, Close reports: TestDurabilityAfterSIGKILL, TestModel,
+//     TestModelNoFaults.
+//   - sticky background errors: TestFaultDevFull, TestFaultENOSPCSticky,
+//     TestFaultEFBIGSticky, TestReliabilityStickyReadOnlyAfterDrop,
+//     TestReliabilityStickyNotInheritedByOSync, TestWrapFaultWriteSticky,
+//     TestFsSyncReportsDroppedData, TestModel.
+//   - sizes follow accepted bytes; offsets past the largest fail as the OS
+//     fails them: TestReliabilityENOSPCPhantomSize, TestReliabilityEFBIGPhantomSize,
+//     TestReliabilityFailedTruncateKeepsSize, TestReliabilityOffsetOverflow,
+//     TestReliabilityOffsetOverflowTmpfs, TestReliabilityTerminalWrite,
+//     TestWrapDroppedDataLeavesSize, TestFileLimitRlimit.
+//   - each write atomic among the Fs's handles: TestRaceOverlappingWriters,
+//     TestReliabilityOverlappingWritesTear, TestConcurrentReadWriteAt.
+//   - O_APPEND atomic, Truncate ordered: TestWBAppendConcurrent, TestConcurrentAppend,
+//     TestWBTruncateOrdering, TestReliabilityTruncateWhileWriterWaits.
+//   - O_SYNC/O_DSYNC and WithWriteBehind(0) write through: TestWBWriteThrough,
+//     TestWBWriteThroughODSYNC, scenario o-sync-writes-through.
+//   - never flushed through O_DIRECT: TestReliabilityODirectHandleFlush,
+//     TestDirectReadAtPastEnd.
+//   - the cache never disagrees with the file: TestRaceWriteThroughFlushTruncateReadahead,
+//     TestReliabilityWriteThroughVsFlush, TestReliabilityTruncateVsWriteThrough,
+//     TestCompleteWaitsForDirectWrite, TestWBCreateTruncWhileFlushing.
+//   - Fs.Sync nil only when all is durable: TestFsSyncConcurrentBothWait,
+//     TestFsSyncDuringLastClose, TestFsSyncFlushErrorDuringClose,
+//     TestFsSyncRemovedHardLink, TestFsSyncDuringReopen, TestFsSyncPastKeepBudget,
+//     TestRemoveReleasesKept, TestReliabilityFsSyncUnwrittenFiles,
+//     TestReliabilityFsCloseDuringFileClose, TestWrapSyncRenamedThenRecreated,
+//     TestWrapSyncRenamedWhileOpen, TestWrapSyncBaseOpenError, TestModel (its
+//     durability oracle, tested by TestOracle).
+//   - O_TRUNC truncates whatever the access mode: TestOpenTruncReadOnlyDuringFlush.
+//   - failed data counted apart from the bound: TestReliabilityDirtyBoundAfterFailedFlush,
+//     TestFaultStuckFileDoesNotStallOthers.
+//   - when full blocks are flushed (16 dirty blocks): a policy, measured in
+//     benchmarks, not asserted.
+//   - SyscallConn lends for reading only, offsets never moved behind the File:
+//     TestSyscallConnWriteRefused, TestSyscallConnOffsetKeptDuringWriteAt,
+//     TestSyscallConnOffsets.
+//
+// File identity
+//   - New: by (device, inode): TestFsSyncRemovedHardLink, TestWBRenameRemoveOpenFile,
+//     TestModel (its namespace: links, renames, spellings).
+//   - Wrap: by the base's identity or the cleaned path: TestWrapSymlinkDotDotIdentity,
+//     TestWrapDotSpelling.
+//   - namespace changes atomic with opens: TestWrapRenameOpenRace, TestModel.
+//
+// Beyond the OS filesystem (Wrap)
+//   - a bounded pool over the base's ReadAt, WriteAt and Sync, or one handle
+//     under a lock: TestWrapConcurrent, TestWrapUnsupportedReadWriteAt,
+//     TestWrapNoGoroutineLeak, TestWrapS3NoLeak.
+//   - close-to-open through the base's Stat: TestWrapOpenOldStat, TestWrapS3ChangedBehind.
+//   - what a wrapped handle cannot serve goes to the base: TestEmptyReadWriteAtAfterClose,
+//     TestWrapEmptyWriteAtReadOnly, TestWrapSeekFarPastEnd, TestWrapBasePathCreateOp.
+//   - the base's own paths, names and errors: TestWrapDifferential, TestWrapFSTest,
+//     TestWrapName, TestWrapRenameOntoItself, TestWrapMemHole,
+//     TestWrapSFTPDifferential, TestWrapS3Differential, TestWrapSFTPReaddirBatches.
+//   - the base's errors follow the write-behind rules: TestWrapFaultReadAt,
+//     TestWrapFaultShortWrite, TestWrapFaultBlockedFlush, TestWrapFaultSyncError,
+//     TestWrapFaultBackgroundFlush, TestWrapWriteToRemovedNeedsRoom,
+//     TestWrapSyncFlushesRemoved, TestWrapSFTPCut, TestWrapSFTPFullDisk,
+//     TestWrapS3CutClose, TestWrapS3CutReadahead, TestWrapS3CutUpload,
+//     TestWrapS3Concurrent, TestWrapCallTimeoutRead, TestWrapCallTimeoutWrite,
+//     TestWrapCallTimeoutClose.
+//
+// The harness's own tests, so that it cannot pass blind:
+// TestHarnessDetectsDifferences, TestCacheDropPageCacheWorks, TestFaultEngine,
+// TestOracle.
 
 import (
 	"bytes"
