@@ -391,7 +391,7 @@ func testCacheConcurrentReaders(t *testing.T, engine string) {
 // ten times the cache bound; sampled all along, the cached bytes never
 // exceed the bound, and the heap never exceeds what it was before the
 // reads by more than the bound plus a constant.
-func TestCacheBoundUnderLoad(t *testing.T) { forEngines(t, testCacheBoundUnderLoad) }
+func TestCacheBoundUnderLoad(t *testing.T) { forEnginesSerial(t, testCacheBoundUnderLoad) }
 
 func testCacheBoundUnderLoad(t *testing.T, engine string) {
 	const (

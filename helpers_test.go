@@ -225,7 +225,8 @@ func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
 }
 
 // forEnginesSerial is forEngines one engine at a time, for tests that
-// count goroutines, bound times, or change the working directory.
+// count goroutines or measure the heap, bound times, or change the
+// working directory.
 func forEnginesSerial(t *testing.T, test func(t *testing.T, engine string)) {
 	t.Helper()
 	for _, e := range aiofs.EnginesUnderTest(t) {

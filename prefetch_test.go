@@ -33,6 +33,38 @@ func cxWriteRandomFile(t *testing.T, dir, base string, seed uint64, size int) (s
 	return name, data
 }
 
+// readInPieces reads f to its end with Reads of n bytes.
+func readInPieces(f afero.File, n int) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, n)
+	for {
+		m, err := f.Read(buf)
+		out = append(out, buf[:m]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// checkPrefetched fails t unless what was read through fsys issued a
+// readahead window and used at least 90% of the prefetched bytes; it
+// returns the Stats it checked.
+func checkPrefetched(t *testing.T, fsys *aiofs.Fs, what string) aiofs.Stats {
+	t.Helper()
+	st := fsys.Stats()
+	t.Log(cxPrefetchLine(st))
+	if st.PrefetchWindows == 0 {
+		t.Errorf("%s issued no readahead window", what)
+	}
+	if r := cxUsedRatio(st); r < 0.9 {
+		t.Errorf("%s: only %.1f%% of the prefetched bytes were used (want >= 90%%)", what, 100*r)
+	}
+	return st
+}
+
 // cxUsedRatio is PrefetchUsed / (PrefetchUsed + PrefetchWasted).
 func cxUsedRatio(st aiofs.Stats) float64 {
 	if st.PrefetchUsed+st.PrefetchWasted == 0 {
@@ -64,34 +96,8 @@ func testPrefetchSequential(t *testing.T, engine string) {
 		read func(f afero.File) ([]byte, error)
 	}
 	readers := []reader{
-		{"Read32K", func(f afero.File) ([]byte, error) {
-			var out []byte
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := f.Read(buf)
-				out = append(out, buf[:n]...)
-				if err == io.EOF {
-					return out, nil
-				}
-				if err != nil {
-					return out, err
-				}
-			}
-		}},
-		{"Read4K", func(f afero.File) ([]byte, error) {
-			var out []byte
-			buf := make([]byte, 4096)
-			for {
-				n, err := f.Read(buf)
-				out = append(out, buf[:n]...)
-				if err == io.EOF {
-					return out, nil
-				}
-				if err != nil {
-					return out, err
-				}
-			}
-		}},
+		{"Read32K", func(f afero.File) ([]byte, error) { return readInPieces(f, 32<<10) }},
+		{"Read4K", func(f afero.File) ([]byte, error) { return readInPieces(f, 4096) }},
 		{"ReadAt100K", func(f afero.File) ([]byte, error) {
 			var out []byte
 			buf := make([]byte, 100<<10)
@@ -134,14 +140,7 @@ func testPrefetchSequential(t *testing.T, engine string) {
 				if err != nil || !bytes.Equal(got, data) {
 					t.Fatalf("read: %v; %s", err, diff(got, data, "got", "want"))
 				}
-				st := fsys.Stats()
-				t.Log(cxPrefetchLine(st))
-				if st.PrefetchWindows == 0 {
-					t.Fatalf("a sequential read of %d bytes issued no readahead window", size)
-				}
-				if r := cxUsedRatio(st); r < 0.9 {
-					t.Errorf("only %.1f%% of the prefetched bytes were used (want >= 90%%): %s", 100*r, cxPrefetchLine(st))
-				}
+				st := checkPrefetched(t, fsys, fmt.Sprintf("a sequential read of %d bytes", size))
 				// How much of the file came from the Fs's own windows is
 				// not checked: the Fs leaves to the kernel what its
 				// readahead has put in the page cache already.
@@ -285,29 +284,14 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			t.Fatal(err)
 		}
-		var out []byte
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := f.Read(buf)
-			out = append(out, buf[:n]...)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		out, err := readInPieces(f, 32<<10)
+		if err != nil {
+			t.Fatal(err)
 		}
 		if !bytes.Equal(out, data) {
 			t.Fatalf("data: %s", diff(out, data, "got", "want"))
 		}
-		st := fsys.Stats()
-		t.Log(cxPrefetchLine(st))
-		if st.PrefetchWindows == 0 {
-			t.Errorf("sniff, rewind, sequential read issued no readahead window")
-		}
-		if r := cxUsedRatio(st); r < 0.9 {
-			t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-		}
+		checkPrefetched(t, fsys, "sniff, rewind, sequential read")
 	})
 
 	t.Run("http.ServeContent", func(t *testing.T) {
@@ -327,14 +311,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		if ct := rec.Header().Get("Content-Type"); ct == "" {
 			t.Errorf("no Content-Type: the handler did not sniff, so the pattern was not exercised")
 		}
-		st := fsys.Stats()
-		t.Log(cxPrefetchLine(st))
-		if st.PrefetchWindows == 0 {
-			t.Errorf("ServeContent issued no readahead window")
-		}
-		if r := cxUsedRatio(st); r < 0.9 {
-			t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-		}
+		checkPrefetched(t, fsys, "ServeContent")
 	})
 
 	t.Run("http.FileServer over NewHttpFs", func(t *testing.T) {
@@ -396,14 +373,7 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 					offs[i] += int64(n)
 				}
 			}
-			st := fsys.Stats()
-			t.Log(cxPrefetchLine(st))
-			if st.PrefetchWindows == 0 {
-				t.Errorf("%d interleaved streams issued no readahead window", k)
-			}
-			if r := cxUsedRatio(st); r < 0.9 {
-				t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-			}
+			checkPrefetched(t, fsys, fmt.Sprintf("%d interleaved streams", k))
 		})
 	}
 }
@@ -427,17 +397,9 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 512<<10)
-	var out []byte
-	for {
-		n, err := f.Read(buf)
-		out = append(out, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	out, err := readInPieces(f, 512<<10)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !bytes.Equal(out, data) {
 		t.Fatalf("data: %s", diff(out, data, "got", "want"))

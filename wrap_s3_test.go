@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -251,47 +250,12 @@ func TestWrapS3ChangedBehind(t *testing.T) {
 // regions of one shared object and objects of their own through Wrap,
 // reading back as they go; after Fs.Sync the store holds every byte.
 func TestWrapS3Concurrent(t *testing.T) {
-	const workers, region, own = 64, 24<<10 + 7, 40 << 10
 	c := s3ForTest(t)
-	shared := pattern(uint64(11), 0, workers*region)
 	for _, cfg := range wrapConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			base := s3Fs(t, c, "conc-"+cfg.name, "")
 			view := s3Fs(t, c, "conc-"+cfg.name, "")
-			aio := aiofs.Wrap(base, cfg.opts...)
-			defer aio.Close()
-			if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
-						errs <- fmt.Errorf("worker %d: %w", w, err)
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if err := aio.Sync(); err != nil {
-				t.Fatalf("Fs.Sync: %v", err)
-			}
-			check := func(name string, want []byte) {
-				got, err := afero.ReadFile(view, name)
-				if err != nil || !bytes.Equal(got, want) {
-					t.Errorf("object %s: %v, %s", name, err, diff(want, got, "want", "got"))
-				}
-			}
-			check("/shared", shared)
-			for w := range workers {
-				check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
-			}
+			wrapConcurrent(t, aiofs.Wrap(base, cfg.opts...), view)
 		})
 	}
 }

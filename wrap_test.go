@@ -862,7 +862,6 @@ func TestWrapMemHole(t *testing.T) {
 // is 0 or its final value). The final contents are exact.
 func TestWrapConcurrent(t *testing.T) {
 	t.Parallel()
-	const workers, region, own = 64, 24<<10 + 7, 40 << 10
 	bases := []struct {
 		name string
 		fs   func(t *testing.T) afero.Fs
@@ -870,47 +869,54 @@ func TestWrapConcurrent(t *testing.T) {
 		{"MemMapFs", func(*testing.T) afero.Fs { return afero.NewMemMapFs() }},
 		{"BasePathFs", func(t *testing.T) afero.Fs { return afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()) }},
 	}
-	shared := pattern(uint64(11), 0, workers*region)
 	for _, b := range bases {
 		for _, cfg := range wrapConfigs {
 			t.Run(b.name+"/"+cfg.name, func(t *testing.T) {
 				base := b.fs(t)
-				aio := aiofs.Wrap(base, cfg.opts...)
-				defer aio.Close()
-				if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				var wg sync.WaitGroup
-				errs := make(chan error, workers)
-				for w := range workers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
-							errs <- fmt.Errorf("worker %d: %w", w, err)
-						}
-					}()
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Error(err)
-				}
-				if err := aio.Sync(); err != nil {
-					t.Fatalf("Fs.Sync: %v", err)
-				}
-				check := func(name string, want []byte) {
-					got, err := afero.ReadFile(base, name)
-					if err != nil || !bytes.Equal(got, want) {
-						t.Errorf("base %s: %v, %s", name, err, diff(want, got, "want", "got"))
-					}
-				}
-				check("/shared", shared)
-				for w := range workers {
-					check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
-				}
+				wrapConcurrent(t, aiofs.Wrap(base, cfg.opts...), base)
 			})
 		}
+	}
+}
+
+// wrapConcurrent runs TestWrapConcurrent's workers on aio, then checks
+// through view (the base, or another view of it) that the base holds
+// every byte after Fs.Sync; it closes aio.
+func wrapConcurrent(t *testing.T, aio *aiofs.Fs, view afero.Fs) {
+	const workers, region, own = 64, 24<<10 + 7, 40 << 10
+	defer aio.Close()
+	shared := pattern(uint64(11), 0, workers*region)
+	if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
+				errs <- fmt.Errorf("worker %d: %w", w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := aio.Sync(); err != nil {
+		t.Fatalf("Fs.Sync: %v", err)
+	}
+	check := func(name string, want []byte) {
+		got, err := afero.ReadFile(view, name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("base %s: %v, %s", name, err, diff(want, got, "want", "got"))
+		}
+	}
+	check("/shared", shared)
+	for w := range workers {
+		check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
 	}
 }
 
