@@ -225,7 +225,6 @@ func (d *readDiff) burst() {
 // handles share the file, and so the aiofs cache.
 func TestCacheReadsMatchOsFs(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testCacheReadsMatchOsFs)
 }
 
@@ -282,7 +281,6 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 // own handles of one Fs, with random patterns, while the small cache
 // evicts under them; every read must return the file's bytes.
 func TestCacheConcurrentReaders(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testCacheConcurrentReaders)
 }
@@ -546,7 +544,6 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 // reader has the block cached or being prefetched, and by a Stat of it;
 // after Close, by the OS.
 func TestCacheWriteSeenByOtherHandle(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testCacheWriteSeenByOtherHandle)
 }

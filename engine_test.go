@@ -38,6 +38,28 @@ func enginesUnderTest(t testing.TB) []string {
 	return []string{want}
 }
 
+// forEngines runs test once per engine under test, as parallel subtests
+// named for them.
+func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range enginesUnderTest(t) {
+		t.Run(e, func(t *testing.T) {
+			t.Parallel()
+			test(t, e)
+		})
+	}
+}
+
+// forEnginesSerial is forEngines one engine at a time, for tests that
+// count goroutines or measure the heap, bound times, change the working
+// directory or package globals.
+func forEnginesSerial(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range enginesUnderTest(t) {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
 // startableEngines returns the engines that start here, and why the
 // platform's own engine does not if it does not.
 var startableEngines = sync.OnceValues(func() ([]string, error) {

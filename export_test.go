@@ -20,6 +20,10 @@ func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 	}, log
 }
 
-// EnginesUnderTest is enginesUnderTest, the one list of engines the
-// tests run on, for the external tests.
-var EnginesUnderTest = enginesUnderTest
+// The one list of engines the tests run on, and its runners, for the
+// external tests.
+var (
+	EnginesUnderTest = enginesUnderTest
+	ForEngines       = forEngines
+	ForEnginesSerial = forEnginesSerial
+)

@@ -1182,14 +1182,12 @@ func modelOps(t *testing.T, def int) int {
 
 func TestModel(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	testModel(t, true, 50000)
 }
 
 // TestModelNoFaults runs the model with no fault injected (delays and
 // reordering stay): any violation is a bug of the library or the model.
 func TestModelNoFaults(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	testModel(t, false, 10000)
 }

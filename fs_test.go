@@ -2242,7 +2242,6 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 
 func TestErrorsAreBareErrno(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testErrorsAreBareErrno)
 }
 

@@ -212,27 +212,9 @@ func runChild(t *testing.T, role, arg, engine string) {
 	t.Logf("child:\n%s", out)
 }
 
-// forEngines runs test once per engine under test (aiofs.EnginesUnderTest),
-// as parallel subtests named for them.
-func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
-	t.Helper()
-	for _, e := range aiofs.EnginesUnderTest(t) {
-		t.Run(e, func(t *testing.T) {
-			t.Parallel()
-			test(t, e)
-		})
-	}
-}
-
-// forEnginesSerial is forEngines one engine at a time, for tests that
-// count goroutines or measure the heap, bound times, or change the
-// working directory.
-func forEnginesSerial(t *testing.T, test func(t *testing.T, engine string)) {
-	t.Helper()
-	for _, e := range aiofs.EnginesUnderTest(t) {
-		t.Run(e, func(t *testing.T) { test(t, e) })
-	}
-}
+// forEngines and forEnginesSerial run a test once per engine under test
+// (engine_test.go).
+var forEngines, forEnginesSerial = aiofs.ForEngines, aiofs.ForEnginesSerial
 
 // newAio makes an aiofs.Fs with an engine of its own of the named kind
 // (from forEngines), or, for "", the process-wide engine; it is closed

@@ -83,7 +83,6 @@ func cxPrefetchLine(st aiofs.Stats) string {
 // used; nearly the whole file comes from prefetched blocks.
 func TestPrefetchSequential(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testPrefetchSequential)
 }
 
@@ -155,7 +154,6 @@ func testPrefetchSequential(t *testing.T, engine string) {
 // (The Fs may skip windows that the page cache holds already; a cold file
 // holds none.)
 func TestPrefetchColdFileFirstWindow(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testPrefetchColdFileFirstWindow)
 }
@@ -254,7 +252,6 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 // on, and the response carries the file.
 func TestPrefetchServeContent(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testPrefetchServeContent)
 }
 
@@ -336,7 +333,6 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 // and the prefetched bytes are used.
 func TestPrefetchInterleavedStreams(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testPrefetchInterleavedStreams)
 }
 
@@ -416,7 +412,6 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 // gets no error beyond what the OS gives, and after a reopen every read
 // returns what OsFs returns.
 func TestPrefetchFileTruncatedByOther(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testPrefetchFileTruncatedByOther)
 }
@@ -514,7 +509,6 @@ func cxFailingFile(t *testing.T) (string, syscall.Errno) {
 // reader fails, the failure is dropped, and the reader's own read returns
 // the real error, as OsFs does, never short or zeroed data.
 func TestPrefetchFailureReachesReader(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testPrefetchFailureReachesReader)
 }

@@ -108,7 +108,6 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
 func TestWBWriteThroughODSYNC(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBWriteThroughODSYNC)
 }
 
@@ -119,7 +118,6 @@ func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
 // the latest at Sync or Close, as with OsFs; never silently.
 func TestFaultDevFull(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testFaultDevFull)
 }
@@ -202,7 +200,6 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 // space is freed, Sync retries the data and succeeds, and the file is
 // complete. A Close that cannot write its data reports why.
 func TestFaultENOSPCSticky(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testFaultENOSPCSticky)
 }
@@ -341,7 +338,6 @@ func init() { children["fsize"] = func(t *testing.T, dir, _ string) { cxChildFsi
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
 func TestFaultEFBIGSticky(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testFaultEFBIGSticky)
 }

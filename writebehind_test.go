@@ -225,7 +225,6 @@ var cxWriteOptSets = []cxOptSet{
 // after every Sync and at the end.
 func TestWBRandomDifferential(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBRandomDifferential)
 }
 
@@ -267,7 +266,6 @@ func testWBRandomDifferential(t *testing.T, engine string) {
 // are seen by Read, ReadAt, Stat, Seek(0, io.SeekEnd), Fs.Stat, Readdir
 // and ReadDir through other handles at once, as OsFs sees them.
 func TestWBReadYourWrites(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBReadYourWrites)
 }
@@ -327,7 +325,6 @@ func testWBReadYourWrites(t *testing.T, engine string) {
 // their own O_APPEND handles of one file; no record is lost, torn or
 // overlapped, and each goroutine's records are in its order.
 func TestWBAppendConcurrent(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBAppendConcurrent)
 }
@@ -436,7 +433,6 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 // seen at once through another handle, on disk after Sync and Close.
 func TestWBTruncateOrdering(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBTruncateOrdering)
 }
 
@@ -529,7 +525,6 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 // the write-behind bound; sampled all along, DirtyBytes never exceeds the
 // bound, writers waited, and the files are complete afterwards.
 func TestWBDirtyBytesBound(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBDirtyBytesBound)
 }
@@ -629,7 +624,6 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 // and the data arrives.
 func TestWBTinyBoundDoesNotHang(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBTinyBoundDoesNotHang)
 }
 
@@ -682,7 +676,6 @@ func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 // wrote there (or the initial zero), and the end state is what was last
 // written.
 func TestWBConcurrentReadersWriters(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBConcurrentReadersWriters)
 }
@@ -798,7 +791,6 @@ func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 // writing and closing through afero.NewCopyOnWriteFs, stay: a later flush
 // does not undo them.
 func TestWBChtimesSticks(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBChtimesSticks)
 }
@@ -940,7 +932,6 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 // holds buffered data loses nothing and does not bring the old name back.
 func TestWBRenameRemoveOpenFile(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBRenameRemoveOpenFile)
 }
 
@@ -1033,7 +1024,6 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 // it. (O_DSYNC, which package os does not name, is in writebehind_faults_linux_test.go.)
 func TestWBWriteThrough(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBWriteThrough)
 }
 
@@ -1114,7 +1104,6 @@ func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag i
 // there, even when a flush completes during the Stat.
 func TestWBStatDuringFlush(t *testing.T) {
 	t.Parallel()
-	t.Parallel()
 	forEngines(t, testWBStatDuringFlush)
 }
 
@@ -1189,7 +1178,6 @@ func testWBStatDuringFlush(t *testing.T, engine string) {
 // buffered data is being flushed leaves it empty, as with OsFs: the
 // flush in flight does not bring the old data back after the truncate.
 func TestWBCreateTruncWhileFlushing(t *testing.T) {
-	t.Parallel()
 	t.Parallel()
 	forEngines(t, testWBCreateTruncWhileFlushing)
 }
