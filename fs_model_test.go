@@ -103,8 +103,8 @@ package aiofs_test
 // 50,000).
 //
 // TestModelNoFaults runs the same model with no fault injected: there,
-// every violation is a library bug or a model bug. AIOFS_MODEL_SKIP lets a
-// developer look past known violations (see mSkip).
+// every violation is a library bug or a model bug. AIOFS_EXCLUDE lets a
+// developer look past known violations (see excluded).
 
 import (
 	"bytes"
@@ -354,7 +354,7 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	os.Remove(probe)
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f64656c))
 	// A quarter of the runs end with Fs.Close beside other calls.
-	closing := rng.IntN(4) == 0 && !mSkip("fsclose")
+	closing := rng.IntN(4) == 0 && !excluded("fsclose")
 	var ops []mop
 	for i := 0; replay == nil && i < n || replay != nil && i < len(replay); i++ {
 		var o mop
@@ -412,7 +412,7 @@ func (m *model) generate(r *rand.Rand) mop {
 			closed = append(closed, s)
 		}
 	}
-	if w := r.IntN(100); w < 12 && !mSkip("namespace") {
+	if w := r.IntN(100); w < 12 && !excluded("namespace") {
 		return m.generateNamespace(r, w)
 	}
 	if len(open) == 0 || len(closed) > 0 && r.IntN(100) < 8 {
@@ -477,7 +477,7 @@ func (m *model) generate(r *rand.Rand) mop {
 		if size > mMaxSize {
 			o.off = int64(r.IntN(int(size/2) + 1))
 		}
-		if r.IntN(25) == 0 && m.hugeFails && !mSkip("hugetrunc") {
+		if r.IntN(25) == 0 && m.hugeFails && !excluded("hugetrunc") {
 			o.off = mHuge
 		}
 	}
@@ -529,25 +529,6 @@ func sizeOf(fi os.FileInfo) int64 {
 		return -1
 	}
 	return fi.Size()
-}
-
-// mSkip reports whether AIOFS_MODEL_SKIP (a comma-separated list) names
-// class, so that a developer can look past a known violation while it is
-// being fixed. Classes: hugetrunc (Truncate past the largest size),
-// failedwrite (after a failed Write or WriteAt the file is cut back to the
-// model's size and the handle's offset put back), dropsync (a Sync may
-// succeed after the data that failed while its handle was open was
-// dropped); and in the namespace (fs_model_namespace_test.go): namespace (no
-// namespace op), links (no hard or symbolic link), spellings (every name
-// spelled plainly), linkdotdot (no spelling through the link t), bgsync
-// (no background or paired Fs.Sync), fsclose (no final Fs.Close).
-func mSkip(class string) bool {
-	for _, x := range strings.Split(os.Getenv("AIOFS_MODEL_SKIP"), ",") {
-		if strings.TrimSpace(x) == class {
-			return true
-		}
-	}
-	return false
 }
 
 func errnoOf(err error) (syscall.Errno, bool) {
@@ -813,7 +794,7 @@ func (m *model) apply(o mop) *violation {
 		if err == nil && owed {
 			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 		}
-		if err != nil && mSkip("failedwrite") {
+		if err != nil && excluded("failedwrite") {
 			return m.repair(h)
 		}
 		if err == nil && (h.mode == modeSync || m.cfg.wb0) {
@@ -898,7 +879,7 @@ func (m *model) apply(o mop) *violation {
 			}
 			return nil
 		}
-		if h.lost && !mSkip("dropsync") {
+		if h.lost && !excluded("dropsync") {
 			return m.fail("sync-after-drop", "%v returned nil, but data that failed while it was open was dropped (%+v)", o, h.owedBy)
 		}
 		if d, ok := m.onDisk(h.file, 0, nil); !ok {

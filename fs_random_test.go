@@ -25,21 +25,6 @@ import (
 	"pgregory.net/rapid"
 )
 
-// excluded reports whether AIOFS_RANDOM_EXCLUDE (a comma-separated list)
-// names class. It lets a developer look for further differences while a
-// known one is being fixed; by default nothing is excluded. Class:
-// emptywrite (Write,
-// WriteString and ReadFrom of nothing, which leave an O_APPEND handle's
-// offset alone in package os).
-func excluded(class string) bool {
-	for _, x := range strings.Split(os.Getenv("AIOFS_RANDOM_EXCLUDE"), ",") {
-		if strings.TrimSpace(x) == class {
-			return true
-		}
-	}
-	return false
-}
-
 // chooser is the source of random choices: a seeded PRNG, or rapid.
 type chooser interface {
 	intn(n int) int // in [0, n)
@@ -342,8 +327,8 @@ func randomRun(t *testing.T, engine string, seed uint64, n int, strict bool, opt
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
 	aio := newAio(t, engine, opts...)
 	env := ""
-	if x := os.Getenv("AIOFS_RANDOM_EXCLUDE"); x != "" {
-		env = "AIOFS_RANDOM_EXCLUDE=" + x + " "
+	if x := os.Getenv("AIOFS_EXCLUDE"); x != "" {
+		env = "AIOFS_EXCLUDE=" + x + " "
 	}
 	env += "AIOFS_ENGINE=" + engine + " "
 	label := fmt.Sprintf("seed %d (replay: %sAIOFS_SEED=%d go test -run '^%s$')", seed, env, seed, t.Name())

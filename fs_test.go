@@ -13,8 +13,8 @@ package aiofs_test
 //	CI=true                         on Linux, TestEngineIsTheOneAsked fails without io_uring
 //	AIOFS_TEST_TRACE=1              log every differential step with both results
 //	AIOFS_SEED=N                    replay a randomized run
-//	AIOFS_RANDOM_EXCLUDE=...        leave known differences out of random runs
-//	                                (seekdata, emptywrite), to look for others
+//	AIOFS_EXCLUDE=...               leave known differences out of random and
+//	                                model runs, to look for others (excluded)
 //	-rapid.checks=N                 budget of TestRapidDifferential (default 40 here)
 
 import (
