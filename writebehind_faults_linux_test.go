@@ -4,7 +4,7 @@ package aiofs_test
 
 // Fault injection on the write path: ENOSPC from /dev/full and from a full
 // tmpfs, EFBIG from RLIMIT_FSIZE (in a child process), and the sticky
-// error rule. Durability of synced data across SIGKILL is in
+// error rule (for Wrap: wrap_faults_test.go; in random runs: TestModel). Durability of synced data across SIGKILL is in
 // sync_sigkill_test.go.
 //
 // The child processes are this test binary run again (childCmd).
@@ -438,6 +438,87 @@ func cxChildFsize(t *testing.T, dir string) {
 	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
 		t.Errorf("on disk at the end: %v, %s", err, diff(disk, data, "got", "want"))
 	}
+}
+
+// TestReliabilityStickyReadOnlyAfterDrop (issue 10, item 6): a read-only
+// handle open when a flush failed keeps failing its Sync after the last
+// writer closed and its unwritable data was dropped: that data never
+// reached the file, space or not.
+func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
+	t.Parallel()
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := newAio(t, engine)
+		name := filepath.Join(mnt, "f")
+		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		r := relOpen(t, aio, name, os.O_RDONLY)
+		defer r.Close()
+		filler := relFull(t, mnt)
+		if _, err := cxWriteInPieces(w, pattern(newRand(23, 23).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("writer's Sync on a full file system: %v, want ENOSPC", err)
+		}
+		if err := w.Close(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("writer's Close of unwritable data: %v, want ENOSPC", err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's Sync after the data was dropped: %v, want ENOSPC", err)
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's second Sync, with space again: %v, want ENOSPC (the dropped data is still not in the file)", err)
+		}
+	})
+}
+
+// TestReliabilityStickyNotInheritedByOSync (issue 10, item 6): an O_SYNC
+// handle opened after another handle's flush failed does not inherit the
+// error, and its writes, which need no new space (they overwrite the
+// file's existing pages), succeed as with OsFs.
+func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
+	t.Parallel()
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := newAio(t, engine)
+		name := filepath.Join(mnt, "f")
+		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := relOpen(t, aio, name, os.O_RDWR)
+		defer w.Close()
+		relFull(t, mnt)
+		if _, err := w.WriteAt(pattern(newRand(24, 24).Uint64(), 0, 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("Sync of new pages on a full file system: %v, want ENOSPC", err)
+		}
+		// OsFs overwrites the existing pages on the full file system.
+		o := relOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
+		if _, err := o.WriteAt([]byte("osfs"), 100); err != nil {
+			t.Fatalf("OsFs O_SYNC overwrite on the full file system: %v", err)
+		}
+		o.Close()
+		s := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
+		defer s.Close()
+		for i := range 3 {
+			p := []byte(fmt.Sprintf("sync%d", i))
+			if n, err := s.WriteAt(p, int64(i*10)); n != len(p) || err != nil {
+				t.Errorf("O_SYNC handle opened after the failure, WriteAt %d: %d, %v; OsFs writes it", i, n, err)
+			}
+		}
+		// Whether its Sync may succeed while the other handle's data is
+		// still unwritten DESIGN.md leaves open; it is not checked.
+		t.Logf("O_SYNC handle's Sync: %v", s.Sync())
+		disk, _ := os.ReadFile(name)
+		if !bytes.HasPrefix(disk, []byte("sync0\x00\x00\x00\x00\x00sync1\x00\x00\x00\x00\x00sync2")) {
+			t.Errorf("the O_SYNC handle's writes are not in the file: %q", disk[:min(len(disk), 32)])
+		}
+	})
 }
 
 // TestFaultStuckFileDoesNotStallOthers: when one file's buffered data
