@@ -1179,7 +1179,10 @@ func testModel(t *testing.T, faults bool, def int) {
 	cfgs := modelConfigs(faults)
 	// Every engine, and Wrap over afero.OsFs as one more.
 	forEngines(t, func(t *testing.T, engine string) { modelEngine(t, engine, faults, seed, total, cfgs) })
-	t.Run("wrap", func(t *testing.T) { modelEngine(t, "wrap", faults, seed, total, cfgs) })
+	t.Run("wrap", func(t *testing.T) {
+		t.Parallel()
+		modelEngine(t, "wrap", faults, seed, total, cfgs)
+	})
 }
 
 // modelEngine runs testModel's share of ops for each configuration on
@@ -1187,6 +1190,7 @@ func testModel(t *testing.T, faults bool, def int) {
 func modelEngine(t *testing.T, engine string, faults bool, seed uint64, total int, cfgs []modelConfig) {
 	for ci, cfg := range cfgs {
 		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
 			dir := filepath.Join(modelDir(t), "m")
 			ops := total / len(cfgs)
 			for run := 0; ops > 0; run++ {
