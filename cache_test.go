@@ -439,26 +439,9 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 	baseHeap := ms.HeapInuse
 
 	stop := make(chan struct{})
-	var maxCached atomic.Int64
-	var cachedSamples atomic.Int64
+	stopCached := sampleMax(func() int64 { return fsys.Stats().CachedBytes })
 	var samplers sync.WaitGroup
-	samplers.Add(2)
-	go func() { // cached bytes, sampled as often as possible
-		defer samplers.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			c := fsys.Stats().CachedBytes
-			cachedSamples.Add(1)
-			if c > maxCached.Load() {
-				maxCached.Store(c)
-			}
-			runtime.Gosched()
-		}
-	}()
+	samplers.Add(1)
 	var maxHeap atomic.Uint64
 	var heapSamples atomic.Int64
 	go func() { // heap after GC, sampled every few milliseconds
@@ -519,19 +502,20 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 	wg.Wait()
 	close(stop)
 	samplers.Wait()
+	maxCached, cachedSamples := stopCached()
 
 	st := fsys.Stats()
 	t.Logf("CachedBytes max %d over %d samples (bound %d); heap in use max %d over %d samples, %d above the %d before; windows %d, used %d, wasted %d",
-		maxCached.Load(), cachedSamples.Load(), bound, maxHeap.Load(), heapSamples.Load(),
+		maxCached, cachedSamples, bound, maxHeap.Load(), heapSamples.Load(),
 		int64(maxHeap.Load())-int64(baseHeap), baseHeap, st.PrefetchWindows, st.PrefetchUsed, st.PrefetchWasted)
-	if maxCached.Load() > bound {
-		t.Errorf("Stats().CachedBytes reached %d, above the bound %d", maxCached.Load(), bound)
+	if maxCached > bound {
+		t.Errorf("Stats().CachedBytes reached %d, above the bound %d", maxCached, bound)
 	}
 	if st.CachedBytes > bound {
 		t.Errorf("Stats().CachedBytes is %d at the end, above the bound %d", st.CachedBytes, bound)
 	}
-	if maxCached.Load() == 0 || st.PrefetchWindows == 0 {
-		t.Errorf("the cache was never used (max CachedBytes %d, PrefetchWindows %d): the test tests nothing", maxCached.Load(), st.PrefetchWindows)
+	if maxCached == 0 || st.PrefetchWindows == 0 {
+		t.Errorf("the cache was never used (max CachedBytes %d, PrefetchWindows %d): the test tests nothing", maxCached, st.PrefetchWindows)
 	}
 	if heapSamples.Load() > 0 && maxHeap.Load() > baseHeap+bound+heapSlack {
 		t.Errorf("heap in use after GC reached %d, %d above the %d before the reads; allowed: bound %d + %d",

@@ -148,6 +148,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -304,6 +305,32 @@ func fillPattern(p []byte, seed uint64, off int64) {
 			word ^= word >> 31
 		}
 		p[i] = byte(word >> (at % 8 * 8))
+	}
+}
+
+// sampleMax calls sample as often as it can, yielding between calls,
+// until the stop it returns is called; stop returns the largest value
+// seen and how many samples were taken.
+func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	var largest, samples int64
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			largest = max(largest, sample())
+			samples++
+			runtime.Gosched()
+		}
+	}()
+	return func() (int64, int64) {
+		close(done)
+		<-finished
+		return largest, samples
 	}
 }
 

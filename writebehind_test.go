@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -542,25 +541,7 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 	for i := range datas {
 		datas[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, perFile)
 	}
-	stop := make(chan struct{})
-	var maxDirty, samples atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			d := aio.Stats().DirtyBytes
-			samples.Add(1)
-			if d > maxDirty.Load() {
-				maxDirty.Store(d)
-			}
-			runtime.Gosched()
-		}
-	}()
+	stopDirty := sampleMax(func() int64 { return aio.Stats().DirtyBytes })
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Add(1)
@@ -592,13 +573,12 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-done
+	maxDirty, samples := stopDirty()
 	st := aio.Stats()
 	t.Logf("DirtyBytes max %d over %d samples (bound %d); writer waits %d, flushes %d, coalesced %d",
-		maxDirty.Load(), samples.Load(), bound, st.WriterWaits, st.Flushes, st.CoalescedWrites)
-	if maxDirty.Load() > bound {
-		t.Errorf("DirtyBytes reached %d, above the bound %d", maxDirty.Load(), bound)
+		maxDirty, samples, bound, st.WriterWaits, st.Flushes, st.CoalescedWrites)
+	if maxDirty > bound {
+		t.Errorf("DirtyBytes reached %d, above the bound %d", maxDirty, bound)
 	}
 	// The sampler may be starved on a loaded machine, so whether data was
 	// written behind is told by the flushes, not by the samples.
