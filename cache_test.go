@@ -223,10 +223,7 @@ func (d *readDiff) burst() {
 // and random patterns on files of sizes around the block and window
 // edges, under several cache and readahead configurations. Two pairs of
 // handles share the file, and so the aiofs cache.
-func TestCacheReadsMatchOsFs(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testCacheReadsMatchOsFs)
-}
+func TestCacheReadsMatchOsFs(t *testing.T) { parallelForEngines(t, testCacheReadsMatchOsFs) }
 
 func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -280,10 +277,7 @@ func testCacheReadsMatchOsFs(t *testing.T, engine string) {
 // TestCacheConcurrentReaders has goroutines read one file through their
 // own handles of one Fs, with random patterns, while the small cache
 // evicts under them; every read must return the file's bytes.
-func TestCacheConcurrentReaders(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testCacheConcurrentReaders)
-}
+func TestCacheConcurrentReaders(t *testing.T) { parallelForEngines(t, testCacheConcurrentReaders) }
 
 func testCacheConcurrentReaders(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -528,8 +522,7 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 // reader has the block cached or being prefetched, and by a Stat of it;
 // after Close, by the OS.
 func TestCacheWriteSeenByOtherHandle(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testCacheWriteSeenByOtherHandle)
+	parallelForEngines(t, testCacheWriteSeenByOtherHandle)
 }
 
 func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
@@ -638,8 +631,7 @@ func testCacheWriteSeenByOtherHandle(t *testing.T, engine string) {
 // bytes OsFs returns: a rewrite of the same size, shorter, longer, and a
 // replacement by rename.
 func TestCacheSeesOtherProcessChangeAfterReopen(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testCacheSeesOtherProcessChangeAfterReopen)
+	parallelForEngines(t, testCacheSeesOtherProcessChangeAfterReopen)
 }
 
 func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
@@ -728,8 +720,7 @@ func testCacheSeesOtherProcessChangeAfterReopen(t *testing.T, engine string) {
 // alone cannot tell; the change time (ctime), which no one can set back,
 // can.
 func TestCacheSeesRewriteWithRestoredMtime(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testCacheSeesRewriteWithRestoredMtime)
+	parallelForEngines(t, testCacheSeesRewriteWithRestoredMtime)
 }
 
 func testCacheSeesRewriteWithRestoredMtime(t *testing.T, engine string) {

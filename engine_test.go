@@ -50,6 +50,14 @@ func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
 	}
 }
 
+// parallelForEngines runs test in parallel with the other parallel tests,
+// and once per engine, as forEngines does.
+func parallelForEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	t.Parallel()
+	forEngines(t, test)
+}
+
 // forEnginesSerial is forEngines one engine at a time, for tests that
 // count goroutines or measure the heap, bound times, change the working
 // directory or package globals.

@@ -23,7 +23,8 @@ func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 // The one list of engines the tests run on, and its runners, for the
 // external tests.
 var (
-	EnginesUnderTest = enginesUnderTest
-	ForEngines       = forEngines
-	ForEnginesSerial = forEnginesSerial
+	EnginesUnderTest   = enginesUnderTest
+	ForEngines         = forEngines
+	ParallelForEngines = parallelForEngines
+	ForEnginesSerial   = forEnginesSerial
 )

@@ -2240,10 +2240,7 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 	}
 }
 
-func TestErrorsAreBareErrno(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testErrorsAreBareErrno)
-}
+func TestErrorsAreBareErrno(t *testing.T) { parallelForEngines(t, testErrorsAreBareErrno) }
 
 func testErrorsAreBareErrno(t *testing.T, engine string) {
 	dir := t.TempDir()

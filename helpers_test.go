@@ -214,9 +214,9 @@ func runChild(t *testing.T, role, arg, engine string) {
 	t.Logf("child:\n%s", out)
 }
 
-// forEngines and forEnginesSerial run a test once per engine under test
-// (engine_test.go).
-var forEngines, forEnginesSerial = aiofs.ForEngines, aiofs.ForEnginesSerial
+// forEngines, parallelForEngines and forEnginesSerial run a test once per
+// engine under test (engine_test.go).
+var forEngines, parallelForEngines, forEnginesSerial = aiofs.ForEngines, aiofs.ParallelForEngines, aiofs.ForEnginesSerial
 
 // newAio makes an aiofs.Fs with an engine of its own of the named kind
 // (from forEngines), or, for "", the process-wide engine; it is closed

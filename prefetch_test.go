@@ -81,10 +81,7 @@ func cxPrefetchLine(st aiofs.Stats) string {
 // TestPrefetchSequential: a pure sequential read of a multi-MiB file
 // issues readahead windows, and at least 90% of the prefetched bytes are
 // used; nearly the whole file comes from prefetched blocks.
-func TestPrefetchSequential(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchSequential)
-}
+func TestPrefetchSequential(t *testing.T) { parallelForEngines(t, testPrefetchSequential) }
 
 func testPrefetchSequential(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -154,8 +151,7 @@ func testPrefetchSequential(t *testing.T, engine string) {
 // (The Fs may skip windows that the page cache holds already; a cold file
 // holds none.)
 func TestPrefetchColdFileFirstWindow(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchColdFileFirstWindow)
+	parallelForEngines(t, testPrefetchColdFileFirstWindow)
 }
 
 func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
@@ -193,8 +189,7 @@ func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
 // the start of a stream, where a read happens to land just after an
 // earlier one. Then sequential reading switches readahead back on.
 func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchRandomReadsDoNotPrefetch)
+	parallelForEngines(t, testPrefetchRandomReadsDoNotPrefetch)
 }
 
 func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
@@ -250,10 +245,7 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 // TestPrefetchServeContent: net/http's pattern (read 512 bytes at 0 to
 // sniff the type, seek back to 0, then read sequentially) keeps readahead
 // on, and the response carries the file.
-func TestPrefetchServeContent(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchServeContent)
-}
+func TestPrefetchServeContent(t *testing.T) { parallelForEngines(t, testPrefetchServeContent) }
 
 func testPrefetchServeContent(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -332,8 +324,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 // one handle, interleaved (as zip readers make), are each prefetched for,
 // and the prefetched bytes are used.
 func TestPrefetchInterleavedStreams(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchInterleavedStreams)
+	parallelForEngines(t, testPrefetchInterleavedStreams)
 }
 
 func testPrefetchInterleavedStreams(t *testing.T, engine string) {
@@ -378,8 +369,7 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 // largest window go straight to the caller's buffer: no windows, nothing
 // cached.
 func TestPrefetchLargeReadsBypassCache(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchLargeReadsBypassCache)
+	parallelForEngines(t, testPrefetchLargeReadsBypassCache)
 }
 
 func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
@@ -412,8 +402,7 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 // gets no error beyond what the OS gives, and after a reopen every read
 // returns what OsFs returns.
 func TestPrefetchFileTruncatedByOther(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchFileTruncatedByOther)
+	parallelForEngines(t, testPrefetchFileTruncatedByOther)
 }
 
 func testPrefetchFileTruncatedByOther(t *testing.T, engine string) {
@@ -509,8 +498,7 @@ func cxFailingFile(t *testing.T) (string, syscall.Errno) {
 // reader fails, the failure is dropped, and the reader's own read returns
 // the real error, as OsFs does, never short or zeroed data.
 func TestPrefetchFailureReachesReader(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testPrefetchFailureReachesReader)
+	parallelForEngines(t, testPrefetchFailureReachesReader)
 }
 
 func testPrefetchFailureReachesReader(t *testing.T, engine string) {

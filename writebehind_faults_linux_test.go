@@ -106,10 +106,7 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 }
 
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
-func TestWBWriteThroughODSYNC(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBWriteThroughODSYNC)
-}
+func TestWBWriteThroughODSYNC(t *testing.T) { parallelForEngines(t, testWBWriteThroughODSYNC) }
 
 func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 	cxWriteThroughCase(t, engine, nil, aiofs.DsyncFlag)
@@ -117,10 +114,7 @@ func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
 // the latest at Sync or Close, as with OsFs; never silently.
-func TestFaultDevFull(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testFaultDevFull)
-}
+func TestFaultDevFull(t *testing.T) { parallelForEngines(t, testFaultDevFull) }
 
 func testFaultDevFull(t *testing.T, engine string) {
 	if _, err := os.Stat("/dev/full"); err != nil {
@@ -199,10 +193,7 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 // until one of its own Syncs succeeds; Write then accepts no bytes. Once
 // space is freed, Sync retries the data and succeeds, and the file is
 // complete. A Close that cannot write its data reports why.
-func TestFaultENOSPCSticky(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testFaultENOSPCSticky)
-}
+func TestFaultENOSPCSticky(t *testing.T) { parallelForEngines(t, testFaultENOSPCSticky) }
 
 func testFaultENOSPCSticky(t *testing.T, engine string) {
 	mnt := relTmpfs(t, "1m")
@@ -337,10 +328,7 @@ func init() { children["fsize"] = func(t *testing.T, dir, _ string) { cxChildFsi
 // on every handle until its Sync succeeds, which it does once the limit
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
-func TestFaultEFBIGSticky(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testFaultEFBIGSticky)
-}
+func TestFaultEFBIGSticky(t *testing.T) { parallelForEngines(t, testFaultEFBIGSticky) }
 
 func testFaultEFBIGSticky(t *testing.T, engine string) {
 	runChild(t, "fsize", t.TempDir(), engine)

@@ -222,10 +222,7 @@ var cxWriteOptSets = []cxOptSet{
 // two files, with reads, stats and directory listings through other
 // handles checked against OsFs at once, and the bytes on disk checked
 // after every Sync and at the end.
-func TestWBRandomDifferential(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBRandomDifferential)
-}
+func TestWBRandomDifferential(t *testing.T) { parallelForEngines(t, testWBRandomDifferential) }
 
 func testWBRandomDifferential(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -264,10 +261,7 @@ func testWBRandomDifferential(t *testing.T, engine string) {
 // TestWBReadYourWrites: bytes written through one handle, still buffered,
 // are seen by Read, ReadAt, Stat, Seek(0, io.SeekEnd), Fs.Stat, Readdir
 // and ReadDir through other handles at once, as OsFs sees them.
-func TestWBReadYourWrites(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBReadYourWrites)
-}
+func TestWBReadYourWrites(t *testing.T) { parallelForEngines(t, testWBReadYourWrites) }
 
 func testWBReadYourWrites(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -323,10 +317,7 @@ func testWBReadYourWrites(t *testing.T, engine string) {
 // TestWBAppendConcurrent: goroutines append distinctive records through
 // their own O_APPEND handles of one file; no record is lost, torn or
 // overlapped, and each goroutine's records are in its order.
-func TestWBAppendConcurrent(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBAppendConcurrent)
-}
+func TestWBAppendConcurrent(t *testing.T) { parallelForEngines(t, testWBAppendConcurrent) }
 
 func testWBAppendConcurrent(t *testing.T, engine string) {
 	sets := []cxOptSet{
@@ -430,10 +421,7 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 // TestWBTruncateOrdering: Truncate orders with buffered writes: write,
 // truncate shorter, write further (and variants) leave what OsFs leaves,
 // seen at once through another handle, on disk after Sync and Close.
-func TestWBTruncateOrdering(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBTruncateOrdering)
-}
+func TestWBTruncateOrdering(t *testing.T) { parallelForEngines(t, testWBTruncateOrdering) }
 
 func testWBTruncateOrdering(t *testing.T, engine string) {
 	seed := testSeed(t)
@@ -523,10 +511,7 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 // TestWBDirtyBytesBound: 16 goroutines write 16 files that total 20 times
 // the write-behind bound; sampled all along, DirtyBytes never exceeds the
 // bound, writers waited, and the files are complete afterwards.
-func TestWBDirtyBytesBound(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBDirtyBytesBound)
-}
+func TestWBDirtyBytesBound(t *testing.T) { parallelForEngines(t, testWBDirtyBytesBound) }
 
 func testWBDirtyBytesBound(t *testing.T, engine string) {
 	const (
@@ -602,10 +587,7 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 // TestWBTinyBoundDoesNotHang: a write-behind bound smaller than one block
 // is still a bound, not a deadlock: writes complete (one block at a time)
 // and the data arrives.
-func TestWBTinyBoundDoesNotHang(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBTinyBoundDoesNotHang)
-}
+func TestWBTinyBoundDoesNotHang(t *testing.T) { parallelForEngines(t, testWBTinyBoundDoesNotHang) }
 
 func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 	for _, bound := range []int64{1, 4096, cxBlock - 1, cxBlock} {
@@ -656,8 +638,7 @@ func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 // wrote there (or the initial zero), and the end state is what was last
 // written.
 func TestWBConcurrentReadersWriters(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBConcurrentReadersWriters)
+	parallelForEngines(t, testWBConcurrentReadersWriters)
 }
 
 func testWBConcurrentReadersWriters(t *testing.T, engine string) {
@@ -770,10 +751,7 @@ func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 // TestWBChtimesSticks: times set on a file with buffered data, or after
 // writing and closing through afero.NewCopyOnWriteFs, stay: a later flush
 // does not undo them.
-func TestWBChtimesSticks(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBChtimesSticks)
-}
+func TestWBChtimesSticks(t *testing.T) { parallelForEngines(t, testWBChtimesSticks) }
 
 func testWBChtimesSticks(t *testing.T, engine string) {
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
@@ -910,10 +888,7 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 
 // TestWBRenameRemoveOpenFile: renaming or removing a file whose handle
 // holds buffered data loses nothing and does not bring the old name back.
-func TestWBRenameRemoveOpenFile(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBRenameRemoveOpenFile)
-}
+func TestWBRenameRemoveOpenFile(t *testing.T) { parallelForEngines(t, testWBRenameRemoveOpenFile) }
 
 func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 	for _, set := range []cxOptSet{cxWriteOptSets[0], cxWriteOptSets[2]} {
@@ -1002,10 +977,7 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 // TestWBWriteThrough: with WithWriteBehind(0), and on O_SYNC handles, a
 // write is in the file when Write returns: a reader bypassing the Fs sees
 // it. (O_DSYNC, which package os does not name, is in writebehind_faults_linux_test.go.)
-func TestWBWriteThrough(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBWriteThrough)
-}
+func TestWBWriteThrough(t *testing.T) { parallelForEngines(t, testWBWriteThrough) }
 
 func testWBWriteThrough(t *testing.T, engine string) {
 	t.Run("WithWriteBehind(0)", func(t *testing.T) { cxWriteThroughCase(t, engine, []aiofs.Option{aiofs.WithWriteBehind(0)}, 0) })
@@ -1082,10 +1054,7 @@ func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag i
 // TestWBStatDuringFlush: File.Stat and Fs.Stat of a file being written
 // never report less than what Writes that returned before the Stat put
 // there, even when a flush completes during the Stat.
-func TestWBStatDuringFlush(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBStatDuringFlush)
-}
+func TestWBStatDuringFlush(t *testing.T) { parallelForEngines(t, testWBStatDuringFlush) }
 
 func testWBStatDuringFlush(t *testing.T, engine string) {
 	aio := newAio(t, engine)
@@ -1158,8 +1127,7 @@ func testWBStatDuringFlush(t *testing.T, engine string) {
 // buffered data is being flushed leaves it empty, as with OsFs: the
 // flush in flight does not bring the old data back after the truncate.
 func TestWBCreateTruncWhileFlushing(t *testing.T) {
-	t.Parallel()
-	forEngines(t, testWBCreateTruncWhileFlushing)
+	parallelForEngines(t, testWBCreateTruncWhileFlushing)
 }
 
 func testWBCreateTruncWhileFlushing(t *testing.T, engine string) {
