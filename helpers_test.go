@@ -9,7 +9,9 @@ package aiofs_test
 // forEngines' per-engine subtests), except a serial group: tests that
 // count goroutines, threads or heap, change process-wide state (working
 // directory, umask, flags, package globals), read the counters of a
-// shared engine, bound times, or start servers. Serial tests never
+// shared engine, bound times, or start servers or child processes (a
+// child holds copies of the test process's descriptors until it execs,
+// which keeps the space of a file another test removed in use). Serial tests never
 // overlap a parallel one: go test starts the parallel ones after them.
 //
 // Knobs: AIOFS_ENGINE (the one engine to test, and the default Fs's),

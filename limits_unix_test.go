@@ -23,7 +23,6 @@ import (
 // write across it writes what fits and fails, a write within it is
 // buffered, and the file ends as OsFs's does. It runs on FreeBSD in the VM.
 func TestFileLimitRlimit(t *testing.T) {
-	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "file-limit", t.TempDir(), engine) })
 }
 

@@ -47,7 +47,6 @@ const durRounds = 4
 // TestDurabilityAfterSIGKILL: every byte the child acknowledged as synced
 // is in its file after the child is killed.
 func TestDurabilityAfterSIGKILL(t *testing.T) {
-	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

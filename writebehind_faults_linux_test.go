@@ -236,19 +236,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	}
 
 	// Sticky on every writable handle, on every call, while space lacks.
-	for round := range 2 {
-		for i, h := range []afero.File{h1, h2} {
-			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.ENOSPC) {
-				t.Errorf("round %d, h%d.Write: %d, %v; want 0, ENOSPC", round, i+1, n, err)
-			}
-			if n, err := h.WriteAt([]byte("y"), 3); n != 0 || !cxIs(err, syscall.ENOSPC) {
-				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, ENOSPC", round, i+1, n, err)
-			}
-		}
-		if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
-			t.Errorf("round %d, h1.Sync while full: %v, want ENOSPC", round, err)
-		}
-	}
+	cxCheckSticky(t, syscall.ENOSPC, 3, []afero.File{h1, h2}, 1)
 	// Reads through the Fs still see the data written (it is buffered).
 	got := make([]byte, len(data))
 	if n, err := h3.ReadAt(got, 0); n != len(data) || !bytes.Equal(got, data) {
@@ -328,7 +316,7 @@ func init() { children["fsize"] = func(t *testing.T, dir, _ string) { cxChildFsi
 // on every handle until its Sync succeeds, which it does once the limit
 // is raised, with the data then complete. Runs in a child process, as the
 // limit is process-wide.
-func TestFaultEFBIGSticky(t *testing.T) { parallelForEngines(t, testFaultEFBIGSticky) }
+func TestFaultEFBIGSticky(t *testing.T) { forEngines(t, testFaultEFBIGSticky) }
 
 func testFaultEFBIGSticky(t *testing.T, engine string) {
 	runChild(t, "fsize", t.TempDir(), engine)
@@ -383,19 +371,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	if err := h1.Sync(); !cxIs(err, syscall.EFBIG) {
 		t.Fatalf("h1.Sync past RLIMIT_FSIZE: %v, want EFBIG", err)
 	}
-	for round := range 2 {
-		for i, h := range []afero.File{h1, h2} {
-			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.Write: %d, %v; want 0, EFBIG", round, i+1, n, err)
-			}
-			if n, err := h.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, EFBIG", round, i+1, n, err)
-			}
-			if err := h.Sync(); !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.Sync while the limit holds: %v, want EFBIG", round, i+1, err)
-			}
-		}
-	}
+	cxCheckSticky(t, syscall.EFBIG, 5, []afero.File{h1, h2}, 2)
 	if st := aio.Stats(); st.BackgroundErrors == 0 {
 		t.Errorf("Stats().BackgroundErrors is 0 after failed flushes")
 	}
@@ -582,6 +558,29 @@ func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 		}
 	}
 	aio.Close()
+}
+
+// cxCheckSticky checks the sticky error rule on handles open when a flush
+// failed with errno, twice over: a Write and a WriteAt at off of each
+// fail with it and write nothing, and so does the Sync of each of the
+// first synced handles.
+func cxCheckSticky(t *testing.T, errno syscall.Errno, off int64, hs []afero.File, synced int) {
+	t.Helper()
+	for round := range 2 {
+		for i, h := range hs {
+			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.Write: %d, %v; want 0, %v", round, i+1, n, err, errno)
+			}
+			if n, err := h.WriteAt([]byte("y"), off); n != 0 || !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, %v", round, i+1, n, err, errno)
+			}
+		}
+		for i, h := range hs[:synced] {
+			if err := h.Sync(); !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.Sync while the error holds: %v, want %v", round, i+1, err, errno)
+			}
+		}
+	}
 }
 
 // cxWriteInPieces writes data in 64 KiB pieces, with Write or with WriteAt

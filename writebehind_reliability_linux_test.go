@@ -188,7 +188,6 @@ func TestReliabilityENOSPCPhantomSize(t *testing.T) {
 // SIGXFSZ ignored) claims no size: a 1-byte Write and an O_APPEND Write
 // afterwards land where OsFs puts them.
 func TestReliabilityEFBIGPhantomSize(t *testing.T) {
-	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-write", t.TempDir(), engine) })
 }
 
@@ -197,7 +196,6 @@ func TestReliabilityEFBIGPhantomSize(t *testing.T) {
 // changes nothing: Stat, Seek(0, io.SeekEnd) and O_APPEND see the old
 // size, as with OsFs.
 func TestReliabilityFailedTruncateKeepsSize(t *testing.T) {
-	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-truncate", t.TempDir(), engine) })
 }
 
