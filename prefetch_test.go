@@ -33,6 +33,20 @@ func cxWriteRandomFile(t *testing.T, dir, base string, seed uint64, size int) (s
 	return name, data
 }
 
+// coldOpen drops name from the page cache and opens it in a new Fs on
+// engine; the file is closed when the test ends.
+func coldOpen(t *testing.T, engine, name string) (*aiofs.Fs, afero.File) {
+	t.Helper()
+	cxDropPageCache(t, name)
+	fsys := newAio(t, engine)
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return fsys, f
+}
+
 // readInPieces reads f to its end with Reads of n bytes.
 func readInPieces(f afero.File, n int) ([]byte, error) {
 	var out []byte
@@ -200,13 +214,7 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 	name, data := cxWriteRandomFile(t, dir, "big", seed, size)
 	for _, aligned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("aligned=%v", aligned), func(t *testing.T) {
-			cxDropPageCache(t, name)
-			fsys := newAio(t, engine)
-			f, err := fsys.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			fsys, f := coldOpen(t, engine, name)
 			const reads = 500
 			buf := make([]byte, 4096)
 			for range reads {
@@ -253,13 +261,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 	name, data := cxWriteRandomFile(t, t.TempDir(), "noext", seed, size)
 
 	t.Run("by hand", func(t *testing.T) {
-		cxDropPageCache(t, name)
-		fsys := newAio(t, engine)
-		f, err := fsys.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		fsys, f := coldOpen(t, engine, name)
 		if end, err := f.Seek(0, io.SeekEnd); err != nil || end != size {
 			t.Fatalf("Seek end: %d, %v", end, err)
 		}
@@ -284,13 +286,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 	})
 
 	t.Run("http.ServeContent", func(t *testing.T) {
-		cxDropPageCache(t, name)
-		fsys := newAio(t, engine)
-		f, err := fsys.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		fsys, f := coldOpen(t, engine, name)
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/noext", nil)
 		http.ServeContent(rec, req, "noext", time.Time{}, f)
@@ -333,13 +329,7 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	for _, k := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d streams", k), func(t *testing.T) {
-			cxDropPageCache(t, name)
-			fsys := newAio(t, engine)
-			f, err := fsys.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			fsys, f := coldOpen(t, engine, name)
 			part := int64(size / k)
 			offs := make([]int64, k)
 			for i := range offs {

@@ -200,18 +200,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	aio := newAio(t, engine)
 	name := filepath.Join(mnt, "f")
 	data := pattern(newRand(2, 2).Uint64(), 0, 300<<10+5)
-	h1, err := aio.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := aio.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h1, h2, h3 := cxHandles(t, aio, name)
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 
@@ -337,18 +326,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	aio := newAio(t, "")
 	name := filepath.Join(dir, "f")
 	data := pattern(newRand(4, 4).Uint64(), 0, 2*limit+12345)
-	h1, err := aio.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := aio.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h1, h2, h3 := cxHandles(t, aio, name)
 	// A write the limit refuses goes to the OS and fails at once, as with
 	// OsFs. To make the flushes fail in the background, the Fs must learn
 	// that the file takes writes that far (a write there, undone) before
@@ -558,6 +536,23 @@ func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 		}
 	}
 	aio.Close()
+}
+
+// cxHandles creates name through aio and returns three handles of it:
+// the creating one, one more read-write and one read-only.
+func cxHandles(t *testing.T, aio *aiofs.Fs, name string) (h1, h2, h3 afero.File) {
+	t.Helper()
+	var err error
+	if h1, err = aio.Create(name); err != nil {
+		t.Fatal(err)
+	}
+	if h2, err = aio.OpenFile(name, os.O_RDWR, 0); err != nil {
+		t.Fatal(err)
+	}
+	if h3, err = aio.Open(name); err != nil {
+		t.Fatal(err)
+	}
+	return h1, h2, h3
 }
 
 // cxCheckSticky checks the sticky error rule on handles open when a flush
