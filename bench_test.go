@@ -34,6 +34,7 @@ package aiofs_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"hash/crc32"
@@ -42,7 +43,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
@@ -816,7 +816,6 @@ func BenchmarkLogAppend(b *testing.B) {
 // that threads left over by earlier benchmarks (the Go runtime keeps idle
 // threads) don't count.
 const (
-	benchThreadsEnv        = "AIOFS_BENCH_THREADS_CHILD" // backend the child measures
 	benchThreadsGoroutines = 256
 	benchThreadsReads      = 32 // per goroutine
 )
@@ -833,10 +832,6 @@ func BenchmarkThreads(b *testing.B) {
 	}
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
-	exe, err := os.Executable()
-	if err != nil {
-		b.Skip("cannot find the test binary to run the measurement in:", err)
-	}
 	for _, be := range benchReadBackends {
 		b.Run("backend="+be.name, func(b *testing.B) {
 			var threads, created, rss, cold float64
@@ -849,9 +844,7 @@ func BenchmarkThreads(b *testing.B) {
 						b.Logf("cannot drop the page cache (%v): the reads are warm and block little", err)
 					}
 				}
-				cmd := exec.Command(exe, "-test.run=^TestBenchThreadsChild$", "-test.count=1", "-test.v=false")
-				cmd.Env = append(os.Environ(), benchThreadsEnv+"="+be.name, "AIOFS_BENCH_THREADS_FILE="+path)
-				out, err := cmd.CombinedOutput()
+				out, err := childCmd(context.Background(), "threads", be.name+":"+path, "").CombinedOutput()
 				if err != nil {
 					b.Fatalf("child: %v\n%s", err, out)
 				}
@@ -895,13 +888,12 @@ func benchThreadsNow() int {
 	return -1
 }
 
-// TestBenchThreadsChild is BenchmarkThreads's measurement, run in a child
-// process; it skips otherwise.
-func TestBenchThreadsChild(t *testing.T) {
-	backend, path := os.Getenv(benchThreadsEnv), os.Getenv("AIOFS_BENCH_THREADS_FILE")
-	if backend == "" {
-		t.Skip("run by BenchmarkThreads")
-	}
+func init() { children["threads"] = benchThreadsChild }
+
+// benchThreadsChild is BenchmarkThreads's measurement, run in a child
+// process; arg is "backend:path".
+func benchThreadsChild(t *testing.T, arg, _ string) {
+	backend, path, _ := strings.Cut(arg, ":")
 	var fs afero.Fs
 	switch backend {
 	case "os":

@@ -40,9 +40,9 @@ func newTestUring(t testing.TB, cfg uring.Config) *uringEngine {
 // the fast paths off: as is, with the vectored opcodes that kernels before
 // 5.6 are limited to, and with SQEs so small that most transfers take
 // several. TestEngineContract covers the engine as it starts. Like it,
-// this test runs only where availableEngines lists uring.
+// this test runs only where enginesUnderTest lists uring.
 func TestUringContractModes(t *testing.T) {
-	if !slices.Contains(availableEngines(), "uring") {
+	if !slices.Contains(enginesUnderTest(t), "uring") {
 		t.Skip("uring is not among the engines to test here")
 	}
 	for _, m := range []struct {

@@ -11,30 +11,77 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// availableEngines returns the engines that can start here: the pool, and
-// the platform's own engine where the kernel allows it. AIOFS_ENGINE, when
-// set, narrows the list to that engine (none, if it cannot start).
-func availableEngines() []string {
-	names := []string{"pool"}
-	if platformEngine != "" {
-		if e, err := newPlatformEngine(1); err == nil {
-			e.close()
-			names = append(names, platformEngine)
-		}
+// enginesUnderTest is the one list of engines the tests run on: the pool,
+// and the platform's own engine where the kernel lets it start.
+// AIOFS_ENGINE narrows it to that engine. An engine asked for that cannot
+// start here fails t under CI=true and skips it otherwise, so that a run
+// never passes having tested a different engine, or none.
+func enginesUnderTest(t testing.TB) []string {
+	t.Helper()
+	names, why := startableEngines()
+	want := os.Getenv("AIOFS_ENGINE")
+	if want == "" {
+		return names
 	}
-	if want := os.Getenv("AIOFS_ENGINE"); want != "" {
-		if !slices.Contains(names, want) {
-			return nil
+	if !slices.Contains(names, want) {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("AIOFS_ENGINE=%s cannot start here (%v); the engines that can: %v", want, why, names)
 		}
-		return []string{want}
+		t.Skipf("AIOFS_ENGINE=%s cannot start here (%v); the engines that can: %v", want, why, names)
 	}
-	return names
+	return []string{want}
 }
+
+// forEngines runs test once per engine under test, as parallel subtests
+// named for them.
+func forEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range enginesUnderTest(t) {
+		t.Run(e, func(t *testing.T) {
+			t.Parallel()
+			test(t, e)
+		})
+	}
+}
+
+// parallelForEngines runs test in parallel with the other parallel tests,
+// and once per engine, as forEngines does.
+func parallelForEngines(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	t.Parallel()
+	forEngines(t, test)
+}
+
+// forEnginesSerial is forEngines one engine at a time, for tests that
+// count goroutines or measure the heap, bound times, change the working
+// directory or package globals.
+func forEnginesSerial(t *testing.T, test func(t *testing.T, engine string)) {
+	t.Helper()
+	for _, e := range enginesUnderTest(t) {
+		t.Run(e, func(t *testing.T) { test(t, e) })
+	}
+}
+
+// startableEngines returns the engines that start here, and why the
+// platform's own engine does not if it does not.
+var startableEngines = sync.OnceValues(func() ([]string, error) {
+	names := []string{"pool"}
+	if platformEngine == "" {
+		return names, fmt.Errorf("%s has no engine of its own", runtime.GOOS)
+	}
+	e, err := newPlatformEngine(1)
+	if err != nil {
+		return names, err
+	}
+	e.close()
+	return append(names, platformEngine), nil
+})
 
 // engineUnderTest is what a contract test needs to know of an engine.
 type engineUnderTest struct {
@@ -106,11 +153,7 @@ var contract = []struct {
 }
 
 func TestEngineContract(t *testing.T) {
-	names := availableEngines()
-	if len(names) == 0 {
-		t.Skipf("AIOFS_ENGINE=%s cannot start here", os.Getenv("AIOFS_ENGINE"))
-	}
-	for _, name := range names {
+	for _, name := range enginesUnderTest(t) {
 		t.Run(name, func(t *testing.T) { runContract(t, engineByName(name)) })
 		if q, ok := queuedReads(engineByName(name)); ok && name == platformEngine {
 			t.Run(name+"-queued", func(t *testing.T) { runContract(t, q) })

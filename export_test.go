@@ -27,3 +27,12 @@ const StreamWindowBytes = streamWindow * blockSize
 // WritebackAfter is how many bytes written to a file make the Fs start
 // the kernel's writeback of it.
 const WritebackAfter = writebackAfter
+
+// The one list of engines the tests run on, and its runners, for the
+// external tests.
+var (
+	EnginesUnderTest   = enginesUnderTest
+	ForEngines         = forEngines
+	ParallelForEngines = parallelForEngines
+	ForEnginesSerial   = forEnginesSerial
+)

@@ -12,9 +12,9 @@ package aiofs_test
 //	                                of the default Fs; unset, every engine present
 //	CI=true                         on Linux, TestEngineIsTheOneAsked fails without io_uring
 //	AIOFS_TEST_TRACE=1              log every differential step with both results
-//	-seed=N or AIOFS_SEED=N         replay a randomized run (random_test.go)
-//	AIOFS_RANDOM_EXCLUDE=...        leave known differences out of random runs
-//	                                (seekdata, emptywrite), to look for others
+//	AIOFS_SEED=N                    replay a randomized run
+//	AIOFS_EXCLUDE=...               leave known differences out of random and
+//	                                model runs, to look for others (excluded)
 //	-rapid.checks=N                 budget of TestRapidDifferential (default 40 here)
 
 import (
@@ -57,24 +57,6 @@ type tester interface {
 	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
 	Logf(format string, args ...any)
-}
-
-// newAio makes an aiofs.Fs with an engine of its own of the named kind
-// (from forEngines), or, for "", the process-wide engine; it is closed
-// (and its Close checked) when the test ends. opts come after the
-// engine's, and may override it.
-func newAio(t testing.TB, engine string, opts ...aiofs.Option) *aiofs.Fs {
-	t.Helper()
-	if engine != "" {
-		opts = append([]aiofs.Option{aiofs.WithEngine(engine)}, opts...)
-	}
-	fsys := aiofs.New(opts...)
-	t.Cleanup(func() {
-		if err := fsys.Close(); err != nil {
-			t.Errorf("aiofs Fs.Close: %v", err)
-		}
-	})
-	return fsys
 }
 
 // ---------------------------------------------------------------------------
@@ -308,7 +290,7 @@ func (h *H) do(desc string, fn func(s *side) res) res {
 		h.failures++
 		msg := fmt.Sprintf("%s: step %d: %s\n\tOsFs:  %s\n\taiofs: %s", h.label, h.step, desc, ro.s, ra.s)
 		if ro.data != nil || ra.data != nil {
-			msg += "\n\t" + firstDiff(ro.data, ra.data)
+			msg += "\n\t" + diff(ro.data, ra.data, "OsFs", "aiofs")
 		}
 		if h.stopOnFail {
 			msg += h.context(desc)
@@ -355,21 +337,6 @@ func (h *H) context(descs ...string) string {
 		msg += "\n\trecent steps (OsFs results):\n\t\t" + strings.Join(h.history, "\n\t\t")
 	}
 	return msg
-}
-
-func firstDiff(a, b []byte) string { return diffLabeled(a, b, "OsFs", "aiofs") }
-
-// wantGot is firstDiff for an expected and an actual content.
-func wantGot(want, got []byte) string { return diffLabeled(want, got, "want", "got") }
-
-func diffLabeled(a, b []byte, la, lb string) string {
-	n := min(len(a), len(b))
-	for i := 0; i < n; i++ {
-		if a[i] != b[i] {
-			return fmt.Sprintf("data: lengths %d/%d, first difference at byte %d: %s %#02x, %s %#02x", len(a), len(b), i, la, a[i], lb, b[i])
-		}
-	}
-	return fmt.Sprintf("data: lengths %d/%d, equal up to the shorter", len(a), len(b))
 }
 
 func (s *side) file(id string) (afero.File, res, bool) {
@@ -511,22 +478,6 @@ func rwRes(s *side, p []byte, m int, err error, isRead bool) res {
 		return res{s: r + " data=" + dataString(p[:m]), data: p[:m], n: int64(m), err: err}
 	}
 	return res{s: r, n: int64(m), err: err}
-}
-
-// payload is deterministic content for writes.
-func payload(n int, seed byte) []byte {
-	if n < 0 {
-		return nil
-	}
-	p := make([]byte, n)
-	x := uint32(seed)*2654435761 + 1
-	for i := range p {
-		x ^= x << 13
-		x ^= x >> 17
-		x ^= x << 5
-		p[i] = byte(x)
-	}
-	return p
 }
 
 func (h *H) Write(id string, p []byte) {
@@ -1048,7 +999,7 @@ func compareTreesNames(osRoot, aioRoot string) (string, []string) {
 		case ea.desc != eb.desc:
 			d := fmt.Sprintf("%s:\n\t\tOsFs:  %s\n\t\taiofs: %s", k, ea.desc, eb.desc)
 			if ea.data != nil && eb.data != nil {
-				d += "\n\t\t" + firstDiff(ea.data, eb.data)
+				d += "\n\t\t" + diff(ea.data, eb.data, "OsFs", "aiofs")
 			}
 			diffs = append(diffs, d)
 		}
@@ -1303,14 +1254,14 @@ var scenarios = []scenario{
 		h.OpenFile("r", "a", ro|creat, 0o640)
 		h.OpenFile("f", "a", wo|appnd, 0)
 		h.OpenFile("g", "a", rw|trunc, 0)
-		h.Write("f", payload(2421, 1))
-		h.WriteAt("g", payload(1615, 3), 0)
+		h.Write("f", pattern(uint64(1), 0, 2421))
+		h.WriteAt("g", pattern(uint64(3), 0, 1615), 0)
 		h.ReadAt("g", 6235, 8282)
 		h.Read("g", 131074)
-		h.WriteAt("g", payload(817, 2), 8849)
+		h.WriteAt("g", pattern(uint64(2), 0, 817), 8849)
 		h.Close("g")
 		h.OpenFile("g", "a", ro|creat, 0o666)
-		h.WriteString("f", string(payload(1576, 4)))
+		h.WriteString("f", string(pattern(uint64(4), 0, 1576)))
 		h.Close("r")
 		h.Stat("f")
 		h.OpenFile("t", "a", rw|trunc, 0)
@@ -1318,7 +1269,7 @@ var scenarios = []scenario{
 		h.Seek("f", -384, io.SeekEnd)
 		h.Seek("f", 0, io.SeekEnd)
 		// Again, once the background flush (after a short delay) has run.
-		h.Write("f", payload(3000, 5))
+		h.Write("f", pattern(uint64(5), 0, 3000))
 		h.Sleep(60 * time.Millisecond)
 		h.Stat("f")
 		h.OpenFile("t", "a", rw|trunc, 0)
@@ -1348,8 +1299,8 @@ var scenarios = []scenario{
 		h.OpenFile("g", "a", rw|appnd, 0)
 		h.OpenFile("k", "a", rw, 0)
 		for i := 0; i < 5; i++ {
-			h.Write("f", payload(7+i, byte(i)))
-			h.Write("g", payload(3*i+1, byte(i+50)))
+			h.Write("f", pattern(uint64(byte(i)), 0, 7+i))
+			h.Write("g", pattern(uint64(byte(i+50)), 0, 3*i+1))
 		}
 		h.WriteAt("k", []byte("MIDDLE"), 10)
 		h.Write("f", []byte("end"))
@@ -1470,7 +1421,7 @@ var scenarios = []scenario{
 		h.Stat("f")
 		h.ReadAt("f", 101, 0)
 		h.Read("f", 200)
-		h.WriteAt("f", payload(5000, 1), 70000)
+		h.WriteAt("f", pattern(uint64(1), 0, 5000), 70000)
 		h.ReadAt("f", 8000, 66000)
 		h.Close("f")
 		h.Tree()
@@ -1510,10 +1461,10 @@ var scenarios = []scenario{
 	}},
 	{"seek-end-counts-written", func(h *H) {
 		h.Create("f", "a")
-		h.Write("f", payload(3000, 2))
+		h.Write("f", pattern(uint64(2), 0, 3000))
 		h.Seek("f", 0, io.SeekEnd)
 		h.Seek("f", -10, io.SeekEnd)
-		h.Write("f", payload(100, 3))
+		h.Write("f", pattern(uint64(3), 0, 100))
 		h.Seek("f", 0, io.SeekEnd)
 		h.OpenFile("g", "a", ro, 0)
 		h.Seek("g", 0, io.SeekEnd)
@@ -1542,11 +1493,11 @@ var scenarios = []scenario{
 	}},
 	{"truncate-pending-writes", func(h *H) {
 		h.Create("f", "a")
-		h.Write("f", payload(100000, 4))
+		h.Write("f", pattern(uint64(4), 0, 100000))
 		h.Truncate("f", 10)
 		h.Stat("f")
 		h.ReadAt("f", 100, 0)
-		h.WriteAt("f", payload(10, 5), 50)
+		h.WriteAt("f", pattern(uint64(5), 0, 10), 50)
 		h.ReadAt("f", 100, 0)
 		h.Truncate("f", 30)
 		h.ReadAt("f", 100, 0)
@@ -1576,7 +1527,7 @@ var scenarios = []scenario{
 	{"readdir-batching", func(h *H) {
 		h.DiskMkdir("d")
 		for i := 0; i < 7; i++ {
-			h.DiskWrite(fmt.Sprintf("d/f%d", i), payload(i, byte(i)), 0o644)
+			h.DiskWrite(fmt.Sprintf("d/f%d", i), pattern(uint64(byte(i)), 0, i), 0o644)
 		}
 		h.DiskMkdir("d/sub")
 		h.DiskSymlink("f1", "d/link")
@@ -1592,7 +1543,7 @@ var scenarios = []scenario{
 	{"readdir-all", func(h *H) {
 		h.DiskMkdir("d/x")
 		for i := 0; i < 40; i++ {
-			h.DiskWrite(fmt.Sprintf("d/file-%02d", i), payload(i*37, byte(i)), 0o600)
+			h.DiskWrite(fmt.Sprintf("d/file-%02d", i), pattern(uint64(byte(i)), 0, i*37), 0o600)
 		}
 		h.Open("f", "d")
 		h.Readdir("f", -1)
@@ -1961,7 +1912,7 @@ var scenarios = []scenario{
 		h.DiskWrite("a", []byte(digits), 0o644)
 		h.DiskMkdir("d")
 		h.OpenFile("f", "a", rw, 0)
-		h.Write("f", payload(70000, 9))
+		h.Write("f", pattern(uint64(9), 0, 70000))
 		h.Sync("f")
 		h.TreeNow()
 		h.Open("g", "a")
@@ -1975,15 +1926,15 @@ var scenarios = []scenario{
 	{"fs-sync", func(h *H) {
 		h.Create("f", "a")
 		h.Create("g", "b")
-		h.Write("f", payload(5000, 1))
-		h.Write("g", payload(300000, 2))
+		h.Write("f", pattern(uint64(1), 0, 5000))
+		h.Write("g", pattern(uint64(2), 0, 300000))
 		h.WriteAt("f", []byte("tail"), 9000)
 		h.FsSync()
 		h.TreeNow()
 	}},
 	{"o-sync-writes-through", func(h *H) {
 		h.OpenFile("f", "a", rw|creat|osync, 0o644)
-		h.Write("f", payload(10000, 7))
+		h.Write("f", pattern(uint64(7), 0, 10000))
 		h.TreeNow()
 		h.WriteAt("f", []byte("patched"), 100)
 		h.TreeNow()
@@ -2010,13 +1961,13 @@ var scenarios = []scenario{
 		h.Open("x", "a/.")
 	}},
 	{"two-handles-read-your-writes", func(h *H) {
-		h.DiskWrite("a", payload(200000, 1), 0o644)
+		h.DiskWrite("a", pattern(uint64(1), 0, 200000), 0o644)
 		h.OpenFile("w", "a", rw, 0)
 		h.Open("r", "a")
 		h.Read("r", 1000)
 		h.WriteAt("w", []byte("NEWDATA"), 1000)
 		h.Read("r", 10)
-		h.WriteAt("w", payload(5000, 2), 150000)
+		h.WriteAt("w", pattern(uint64(2), 0, 5000), 150000)
 		h.ReadAt("r", 6000, 149000)
 		h.Seek("w", 0, io.SeekEnd)
 		h.Write("w", []byte("appended by w"))
@@ -2032,7 +1983,7 @@ var scenarios = []scenario{
 		h.Tree()
 	}},
 	{"large-io", func(h *H) {
-		big := payload(3<<20+12345, 11)
+		big := pattern(uint64(11), 0, 3<<20+12345)
 		h.Create("f", "big")
 		for off := 0; off < len(big); {
 			n := min(len(big)-off, 1+off%300000+(off*7)%70001)
@@ -2054,13 +2005,13 @@ var scenarios = []scenario{
 		h.CopyTo("r")
 	}},
 	{"sequential-read-then-modify", func(h *H) {
-		h.DiskWrite("a", payload(4<<20, 5), 0o644)
+		h.DiskWrite("a", pattern(uint64(5), 0, 4<<20), 0o644)
 		h.Open("r", "a")
 		for i := 0; i < 20; i++ {
 			h.Read("r", 32<<10)
 		}
 		h.OpenFile("w", "a", wo, 0)
-		h.WriteAt("w", payload(300000, 6), 700000)
+		h.WriteAt("w", pattern(uint64(6), 0, 300000), 700000)
 		h.WriteAt("w", []byte("JUST AHEAD"), 20*32<<10+5)
 		for i := 0; i < 30; i++ {
 			h.Read("r", 32<<10)
@@ -2071,31 +2022,31 @@ var scenarios = []scenario{
 		h.ReadAt("r", 64<<10, 1<<20-100)
 	}},
 	{"reopen-after-external-change", func(h *H) {
-		h.DiskWrite("a", payload(100000, 1), 0o644)
+		h.DiskWrite("a", pattern(uint64(1), 0, 100000), 0o644)
 		h.DiskChtimes("a", fixedTime)
 		h.Open("r", "a")
 		h.Read("r", 100000)
 		h.Close("r")
 		// Another process rewrites the file: same size, new content,
 		// different mtime; then a different size.
-		h.DiskWrite("a", payload(100000, 2), 0o644)
+		h.DiskWrite("a", pattern(uint64(2), 0, 100000), 0o644)
 		h.DiskChtimes("a", fixedTime2)
 		h.Open("r", "a")
 		h.Read("r", 100000)
 		h.Close("r")
-		h.DiskWrite("a", payload(50000, 3), 0o644)
+		h.DiskWrite("a", pattern(uint64(3), 0, 50000), 0o644)
 		h.Open("r", "a")
 		h.ReadAt("r", 100000, 0)
 		h.Close("r")
 	}},
 	{"copy-writeto-readfrom", func(h *H) {
-		h.DiskWrite("src", payload(150000, 8), 0o644)
+		h.DiskWrite("src", pattern(uint64(8), 0, 150000), 0o644)
 		h.Open("s", "src")
 		h.Read("s", 1000)
 		h.CopyTo("s")
 		h.CopyTo("s")
 		h.Create("d", "dst")
-		h.ReadFrom("d", payload(70000, 9))
+		h.ReadFrom("d", pattern(uint64(9), 0, 70000))
 		h.Seek("s", 500, io.SeekStart)
 		h.CopyFile("d", "s")
 		h.Seek("d", 0, io.SeekCurrent)
@@ -2109,7 +2060,7 @@ var scenarios = []scenario{
 	{"many-small-writes-reads", func(h *H) {
 		h.Create("f", "a")
 		for i := 0; i < 200; i++ {
-			h.Write("f", payload(i%37, byte(i)))
+			h.Write("f", pattern(uint64(byte(i)), 0, i%37))
 		}
 		h.Seek("f", 0, io.SeekStart)
 		for i := 0; i < 100; i++ {
@@ -2121,6 +2072,20 @@ var scenarios = []scenario{
 }
 
 func TestDifferential(t *testing.T) {
+	t.Parallel()
+	runDifferential(t, forEngines, func(v variant) bool { return !v.relative })
+}
+
+// TestDifferentialRelative is TestDifferential's variant with relative
+// paths: each scenario changes the working directory, which a test running
+// in parallel with others cannot.
+func TestDifferentialRelative(t *testing.T) {
+	runDifferential(t, forEnginesSerial, func(v variant) bool { return v.relative })
+}
+
+// runDifferential runs every scenario on every engine (run is forEngines
+// or forEnginesSerial) in the variants for which pick holds.
+func runDifferential(t *testing.T, run func(*testing.T, func(*testing.T, string)), pick func(variant) bool) {
 	if len(scenarios) < 40 {
 		t.Fatalf("only %d scenarios", len(scenarios))
 	}
@@ -2131,8 +2096,11 @@ func TestDifferential(t *testing.T) {
 		}
 		seen[sc.name] = true
 	}
-	forEngines(t, func(t *testing.T, engine string) {
+	run(t, func(t *testing.T, engine string) {
 		for _, v := range variants {
+			if !pick(v) {
+				continue
+			}
 			t.Run(v.name, func(t *testing.T) {
 				for _, sc := range scenarios {
 					t.Run(sc.name, func(t *testing.T) { runScenario(t, engine, v, sc) })
@@ -2145,6 +2113,7 @@ func TestDifferential(t *testing.T) {
 // TestHarnessDetectsDifferences makes sure the harness is not blind: a
 // side that differs must be reported.
 func TestHarnessDetectsDifferences(t *testing.T) {
+	t.Parallel()
 	rootA, rootB := t.TempDir(), t.TempDir()
 	ft := &fakeT{}
 	h := newH(ft, "self-check", newSide("OsFs", afero.NewOsFs(), nil, rootA), newSide("aiofs", afero.NewOsFs(), nil, rootB))
@@ -2216,6 +2185,7 @@ func (f *fakeT) Logf(string, ...any)               {}
 // Direct checks of the aiofs side alone.
 
 func TestName(t *testing.T) {
+	t.Parallel()
 	fsys := newAio(t, "")
 	if got := fsys.Name(); got != "aiofs" {
 		t.Fatalf("Name() = %q, want %q", got, "aiofs")
@@ -2270,7 +2240,7 @@ func TestFileNameIsExactlyTheNameGiven(t *testing.T) {
 	}
 }
 
-func TestErrorsAreBareErrno(t *testing.T) { forEngines(t, testErrorsAreBareErrno) }
+func TestErrorsAreBareErrno(t *testing.T) { parallelForEngines(t, testErrorsAreBareErrno) }
 
 func testErrorsAreBareErrno(t *testing.T, engine string) {
 	dir := t.TempDir()
@@ -2408,6 +2378,7 @@ func testErrorsAreBareErrno(t *testing.T, engine string) {
 }
 
 func TestFsIsComparable(t *testing.T) {
+	t.Parallel()
 	a, b := newAio(t, ""), newAio(t, "")
 	m := map[afero.Fs]string{}
 	m[a] = "a"
@@ -2437,14 +2408,16 @@ func TestFsIsComparable(t *testing.T) {
 func TestEngineIsTheOneAsked(t *testing.T) {
 	want := os.Getenv("AIOFS_ENGINE")
 	st := newAio(t, "").Stats()
-	t.Logf("AIOFS_ENGINE=%q: default engine %q, fallback %q; engines under test %v", want, st.Engine, st.Fallback, testEngines())
+	t.Logf("AIOFS_ENGINE=%q: default engine %q, fallback %q", want, st.Engine, st.Fallback)
 	if st.Engine == "" {
 		t.Fatalf("Stats().Engine is empty")
 	}
 	if want != "" && st.Engine != want {
 		t.Fatalf("AIOFS_ENGINE=%s but the default Fs uses engine %q; fallback: %s", want, st.Engine, st.Fallback)
 	}
-	for _, e := range append([]string{"pool"}, testEngines()...) {
+	engines := aiofs.EnginesUnderTest(t)
+	t.Logf("engines under test: %v", engines)
+	for _, e := range append([]string{"pool"}, engines...) {
 		own := newAio(t, e).Stats()
 		if own.Engine != e || own.Fallback != "" {
 			t.Errorf("WithEngine(%q): engine %q, fallback %q", e, own.Engine, own.Fallback)
@@ -2469,7 +2442,7 @@ func testStatsCount(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := payload(100000, 3)
+	data := pattern(uint64(3), 0, 100000)
 	if _, err := f.Write(data); err != nil {
 		t.Fatal(err)
 	}

@@ -61,7 +61,7 @@ func hotHits(t *testing.T, fs *Fs, f afero.File, want []byte, span int64, n int,
 // page cache.
 func hotFses(t *testing.T, opts ...Option) map[string]func() *Fs {
 	fses := map[string]func() *Fs{}
-	for _, name := range availableEngines() {
+	for _, name := range enginesUnderTest(t) {
 		fses[name] = func() *Fs { return New(append([]Option{WithEngine(name)}, opts...)...) }
 	}
 	fses["wrap"] = func() *Fs { return Wrap(afero.NewOsFs(), opts...) }
@@ -153,6 +153,7 @@ func TestHotBlocksSurviveScan(t *testing.T) {
 // size, and a scan at once, never take the cache past its bound, and read
 // the file's bytes throughout.
 func TestHotBlocksBounded(t *testing.T) {
+	t.Parallel()
 	const cacheSize = 1 << 20
 	for name, mk := range hotFses(t, WithCacheSize(cacheSize), WithReadahead(256<<10)) {
 		t.Run(name, func(t *testing.T) {
@@ -307,6 +308,7 @@ func TestHotBlocksCoherent(t *testing.T) {
 // is retired and its last reader is done, however many readers are
 // turned away after; a slot freed twice would be handed to two blocks.
 func TestHotSlotFreedOnce(t *testing.T) {
+	t.Parallel()
 	c := &cache{limit: 1 << 20}
 	slot, data := c.arena.alloc(c.hotLimit())
 	free := len(c.arena.freed)
@@ -348,6 +350,7 @@ func TestHotSlotFreedOnce(t *testing.T) {
 // unpublishing and promoting its blocks, so arena slots keep changing
 // hands.
 func TestHotBlocksChurn(t *testing.T) {
+	t.Parallel()
 	// In the FreeBSD VM readers saw zeros here, which tmpfs shows to reads
 	// that a growing write or a truncate overlaps (see TestReadRacingGrowth
 	// and TestReadRacingCut).
@@ -459,7 +462,7 @@ func TestHotBlocksChurn(t *testing.T) {
 // closed again and again, as a server serves it, becomes hot although
 // every Open makes its state anew, and is then read from memory.
 func TestHotSmallFileReopened(t *testing.T) {
-	for _, name := range availableEngines() {
+	for _, name := range enginesUnderTest(t) {
 		t.Run(name, func(t *testing.T) {
 			fs := New(WithEngine(name))
 			defer fs.Close()

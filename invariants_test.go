@@ -316,6 +316,7 @@ func checkBlock(n *node, idx int64, b *block) error {
 // TestCheckInvariants checks the checker: it passes an Fs in use, and
 // fails one whose accounting or state was tampered with.
 func TestCheckInvariants(t *testing.T) {
+	t.Parallel()
 	fs := New(WithEngine("pool"))
 	defer fs.Close()
 	f, err := fs.Create(t.TempDir() + "/f")

@@ -4,17 +4,14 @@ package aiofs_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/spf13/afero"
 )
@@ -26,29 +23,16 @@ import (
 // write across it writes what fits and fails, a write within it is
 // buffered, and the file ends as OsFs's does. It runs on FreeBSD in the VM.
 func TestFileLimitRlimit(t *testing.T) {
-	forEngines(t, func(t *testing.T, engine string) {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFileLimitChild$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "AIOFS_LIMIT_CHILD="+engine, "AIOFS_LIMIT_DIR="+t.TempDir())
-		out, err := cmd.CombinedOutput()
-		if err != nil || !bytes.Contains(out, []byte("--- PASS: TestFileLimitChild")) {
-			t.Fatalf("child: %v\n%s", err, out)
-		}
-		t.Logf("child:\n%s", out)
-	})
+	forEngines(t, func(t *testing.T, engine string) { runChild(t, "file-limit", t.TempDir(), engine) })
 }
 
 // limitChildFSize is the child's RLIMIT_FSIZE.
 const limitChildFSize = 1 << 20
 
-// TestFileLimitChild is TestFileLimitRlimit's child; it does nothing in a
-// normal run.
-func TestFileLimitChild(t *testing.T) {
-	engine, dir := os.Getenv("AIOFS_LIMIT_CHILD"), os.Getenv("AIOFS_LIMIT_DIR")
-	if engine == "" {
-		return
-	}
+func init() { children["file-limit"] = fileLimitChild }
+
+// fileLimitChild is TestFileLimitRlimit's child.
+func fileLimitChild(t *testing.T, dir, engine string) {
 	signal.Ignore(syscall.SIGXFSZ)
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
@@ -75,7 +59,7 @@ func TestFileLimitChild(t *testing.T) {
 	}
 }
 
-// limitSteps runs the calls of TestFileLimitChild on name and describes
+// limitSteps runs the calls of fileLimitChild on name and describes
 // their results, errors by errno.
 func limitSteps(t *testing.T, fsys afero.Fs, name string) []string {
 	var r []string

@@ -54,6 +54,7 @@ func TestOpenFIFOAsOsFs(t *testing.T) {
 
 // TestOpenErrorsAsOsFs: opens that fail give the *os.PathError OsFs gives.
 func TestOpenErrorsAsOsFs(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	fsys := New()
 	defer fsys.Close()

@@ -25,12 +25,58 @@ import (
 // cxWriteRandomFile writes size pseudo-random bytes to a new file in dir.
 func cxWriteRandomFile(t *testing.T, dir, base string, seed uint64, size int) (string, []byte) {
 	t.Helper()
-	data := cxBytes(cxRand(seed, uint64(size)), size)
+	data := pattern(newRand(seed, uint64(size)).Uint64(), 0, size)
 	name := filepath.Join(dir, base)
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return name, data
+}
+
+// coldOpen drops name from the page cache and opens it in a new Fs on
+// engine; the file is closed when the test ends.
+func coldOpen(t *testing.T, engine, name string) (*aiofs.Fs, afero.File) {
+	t.Helper()
+	cxDropPageCache(t, name)
+	fsys := newAio(t, engine)
+	f, err := fsys.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return fsys, f
+}
+
+// readInPieces reads f to its end with Reads of n bytes.
+func readInPieces(f afero.File, n int) ([]byte, error) {
+	var out []byte
+	buf := make([]byte, n)
+	for {
+		m, err := f.Read(buf)
+		out = append(out, buf[:m]...)
+		if err == io.EOF {
+			return out, nil
+		}
+		if err != nil {
+			return out, err
+		}
+	}
+}
+
+// checkPrefetched fails t unless what was read through fsys issued a
+// readahead window and used at least 90% of the prefetched bytes; it
+// returns the Stats it checked.
+func checkPrefetched(t *testing.T, fsys *aiofs.Fs, what string) aiofs.Stats {
+	t.Helper()
+	st := fsys.Stats()
+	t.Log(cxPrefetchLine(st))
+	if st.PrefetchWindows == 0 {
+		t.Errorf("%s issued no readahead window", what)
+	}
+	if r := cxUsedRatio(st); r < 0.9 {
+		t.Errorf("%s: only %.1f%% of the prefetched bytes were used (want >= 90%%)", what, 100*r)
+	}
+	return st
 }
 
 // cxUsedRatio is PrefetchUsed / (PrefetchUsed + PrefetchWasted).
@@ -49,10 +95,10 @@ func cxPrefetchLine(st aiofs.Stats) string {
 // TestPrefetchSequential: a pure sequential read of a multi-MiB file
 // issues readahead windows, and at least 90% of the prefetched bytes are
 // used; nearly the whole file comes from prefetched blocks.
-func TestPrefetchSequential(t *testing.T) { forEngines(t, testPrefetchSequential) }
+func TestPrefetchSequential(t *testing.T) { parallelForEngines(t, testPrefetchSequential) }
 
 func testPrefetchSequential(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 8<<20 + 4321
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	type reader struct {
@@ -60,34 +106,8 @@ func testPrefetchSequential(t *testing.T, engine string) {
 		read func(f afero.File) ([]byte, error)
 	}
 	readers := []reader{
-		{"Read32K", func(f afero.File) ([]byte, error) {
-			var out []byte
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := f.Read(buf)
-				out = append(out, buf[:n]...)
-				if err == io.EOF {
-					return out, nil
-				}
-				if err != nil {
-					return out, err
-				}
-			}
-		}},
-		{"Read4K", func(f afero.File) ([]byte, error) {
-			var out []byte
-			buf := make([]byte, 4096)
-			for {
-				n, err := f.Read(buf)
-				out = append(out, buf[:n]...)
-				if err == io.EOF {
-					return out, nil
-				}
-				if err != nil {
-					return out, err
-				}
-			}
-		}},
+		{"Read32K", func(f afero.File) ([]byte, error) { return readInPieces(f, 32<<10) }},
+		{"Read4K", func(f afero.File) ([]byte, error) { return readInPieces(f, 4096) }},
 		{"ReadAt100K", func(f afero.File) ([]byte, error) {
 			var out []byte
 			buf := make([]byte, 100<<10)
@@ -128,16 +148,9 @@ func testPrefetchSequential(t *testing.T, engine string) {
 				defer f.Close()
 				got, err := rd.read(f)
 				if err != nil || !bytes.Equal(got, data) {
-					t.Fatalf("read: %v; %s", err, cxDiff(got, data))
+					t.Fatalf("read: %v; %s", err, diff(got, data, "got", "want"))
 				}
-				st := fsys.Stats()
-				t.Log(cxPrefetchLine(st))
-				if st.PrefetchWindows == 0 {
-					t.Fatalf("a sequential read of %d bytes issued no readahead window", size)
-				}
-				if r := cxUsedRatio(st); r < 0.9 {
-					t.Errorf("only %.1f%% of the prefetched bytes were used (want >= 90%%): %s", 100*r, cxPrefetchLine(st))
-				}
+				st := checkPrefetched(t, fsys, fmt.Sprintf("a sequential read of %d bytes", size))
 				// How much of the file came from the Fs's own windows is
 				// not checked: the Fs leaves to the kernel what its
 				// readahead has put in the page cache already.
@@ -151,10 +164,12 @@ func testPrefetchSequential(t *testing.T, engine string) {
 // that is not in the page cache issues a readahead window, every time.
 // (The Fs may skip windows that the page cache holds already; a cold file
 // holds none.)
-func TestPrefetchColdFileFirstWindow(t *testing.T) { forEngines(t, testPrefetchColdFileFirstWindow) }
+func TestPrefetchColdFileFirstWindow(t *testing.T) {
+	parallelForEngines(t, testPrefetchColdFileFirstWindow)
+}
 
 func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, 4<<20)
 	missed := 0
 	const rounds = 24
@@ -188,24 +203,18 @@ func testPrefetchColdFileFirstWindow(t *testing.T, engine string) {
 // the start of a stream, where a read happens to land just after an
 // earlier one. Then sequential reading switches readahead back on.
 func TestPrefetchRandomReadsDoNotPrefetch(t *testing.T) {
-	forEngines(t, testPrefetchRandomReadsDoNotPrefetch)
+	parallelForEngines(t, testPrefetchRandomReadsDoNotPrefetch)
 }
 
 func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
-	seed := cxSeed(t)
-	r := cxRand(seed, 3)
+	seed := testSeed(t)
+	r := newRand(seed, 3)
 	dir := t.TempDir()
 	const size = 64 << 20
 	name, data := cxWriteRandomFile(t, dir, "big", seed, size)
 	for _, aligned := range []bool{true, false} {
 		t.Run(fmt.Sprintf("aligned=%v", aligned), func(t *testing.T) {
-			cxDropPageCache(t, name)
-			fsys := newAio(t, engine)
-			f, err := fsys.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			fsys, f := coldOpen(t, engine, name)
 			const reads = 500
 			buf := make([]byte, 4096)
 			for range reads {
@@ -244,21 +253,15 @@ func testPrefetchRandomReadsDoNotPrefetch(t *testing.T, engine string) {
 // TestPrefetchServeContent: net/http's pattern (read 512 bytes at 0 to
 // sniff the type, seek back to 0, then read sequentially) keeps readahead
 // on, and the response carries the file.
-func TestPrefetchServeContent(t *testing.T) { forEngines(t, testPrefetchServeContent) }
+func TestPrefetchServeContent(t *testing.T) { parallelForEngines(t, testPrefetchServeContent) }
 
 func testPrefetchServeContent(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 4<<20 + 99
 	name, data := cxWriteRandomFile(t, t.TempDir(), "noext", seed, size)
 
 	t.Run("by hand", func(t *testing.T) {
-		cxDropPageCache(t, name)
-		fsys := newAio(t, engine)
-		f, err := fsys.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		fsys, f := coldOpen(t, engine, name)
 		if end, err := f.Seek(0, io.SeekEnd); err != nil || end != size {
 			t.Fatalf("Seek end: %d, %v", end, err)
 		}
@@ -272,56 +275,28 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			t.Fatal(err)
 		}
-		var out []byte
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := f.Read(buf)
-			out = append(out, buf[:n]...)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if !bytes.Equal(out, data) {
-			t.Fatalf("data: %s", cxDiff(out, data))
-		}
-		st := fsys.Stats()
-		t.Log(cxPrefetchLine(st))
-		if st.PrefetchWindows == 0 {
-			t.Errorf("sniff, rewind, sequential read issued no readahead window")
-		}
-		if r := cxUsedRatio(st); r < 0.9 {
-			t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-		}
-	})
-
-	t.Run("http.ServeContent", func(t *testing.T) {
-		cxDropPageCache(t, name)
-		fsys := newAio(t, engine)
-		f, err := fsys.Open(name)
+		out, err := readInPieces(f, 32<<10)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer f.Close()
+		if !bytes.Equal(out, data) {
+			t.Fatalf("data: %s", diff(out, data, "got", "want"))
+		}
+		checkPrefetched(t, fsys, "sniff, rewind, sequential read")
+	})
+
+	t.Run("http.ServeContent", func(t *testing.T) {
+		fsys, f := coldOpen(t, engine, name)
 		rec := httptest.NewRecorder()
 		req := httptest.NewRequest("GET", "/noext", nil)
 		http.ServeContent(rec, req, "noext", time.Time{}, f)
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), data) {
-			t.Fatalf("status %d, body: %s", rec.Code, cxDiff(rec.Body.Bytes(), data))
+			t.Fatalf("status %d, body: %s", rec.Code, diff(rec.Body.Bytes(), data, "got", "want"))
 		}
 		if ct := rec.Header().Get("Content-Type"); ct == "" {
 			t.Errorf("no Content-Type: the handler did not sniff, so the pattern was not exercised")
 		}
-		st := fsys.Stats()
-		t.Log(cxPrefetchLine(st))
-		if st.PrefetchWindows == 0 {
-			t.Errorf("ServeContent issued no readahead window")
-		}
-		if r := cxUsedRatio(st); r < 0.9 {
-			t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-		}
+		checkPrefetched(t, fsys, "ServeContent")
 	})
 
 	t.Run("http.FileServer over NewHttpFs", func(t *testing.T) {
@@ -331,7 +306,7 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 		rec := httptest.NewRecorder()
 		srv.ServeHTTP(rec, httptest.NewRequest("GET", "/noext", nil))
 		if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), data) {
-			t.Fatalf("status %d, body: %s", rec.Code, cxDiff(rec.Body.Bytes(), data))
+			t.Fatalf("status %d, body: %s", rec.Code, diff(rec.Body.Bytes(), data, "got", "want"))
 		}
 		st := fsys.Stats()
 		t.Log(cxPrefetchLine(st))
@@ -344,21 +319,17 @@ func testPrefetchServeContent(t *testing.T, engine string) {
 // TestPrefetchInterleavedStreams: three sequential streams of ReadAt on
 // one handle, interleaved (as zip readers make), are each prefetched for,
 // and the prefetched bytes are used.
-func TestPrefetchInterleavedStreams(t *testing.T) { forEngines(t, testPrefetchInterleavedStreams) }
+func TestPrefetchInterleavedStreams(t *testing.T) {
+	parallelForEngines(t, testPrefetchInterleavedStreams)
+}
 
 func testPrefetchInterleavedStreams(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 6 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	for _, k := range []int{2, 3} {
 		t.Run(fmt.Sprintf("%d streams", k), func(t *testing.T) {
-			cxDropPageCache(t, name)
-			fsys := newAio(t, engine)
-			f, err := fsys.Open(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer f.Close()
+			fsys, f := coldOpen(t, engine, name)
 			part := int64(size / k)
 			offs := make([]int64, k)
 			for i := range offs {
@@ -379,14 +350,7 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 					offs[i] += int64(n)
 				}
 			}
-			st := fsys.Stats()
-			t.Log(cxPrefetchLine(st))
-			if st.PrefetchWindows == 0 {
-				t.Errorf("%d interleaved streams issued no readahead window", k)
-			}
-			if r := cxUsedRatio(st); r < 0.9 {
-				t.Errorf("prefetch used %.1f%%: want >= 90%%", 100*r)
-			}
+			checkPrefetched(t, fsys, fmt.Sprintf("%d interleaved streams", k))
 		})
 	}
 }
@@ -395,11 +359,11 @@ func testPrefetchInterleavedStreams(t *testing.T, engine string) {
 // largest window go straight to the caller's buffer: no windows, nothing
 // cached.
 func TestPrefetchLargeReadsBypassCache(t *testing.T) {
-	forEngines(t, testPrefetchLargeReadsBypassCache)
+	parallelForEngines(t, testPrefetchLargeReadsBypassCache)
 }
 
 func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	const size = 4 << 20
 	name, data := cxWriteRandomFile(t, t.TempDir(), "f", seed, size)
 	cxDropPageCache(t, name)
@@ -409,20 +373,12 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	buf := make([]byte, 512<<10)
-	var out []byte
-	for {
-		n, err := f.Read(buf)
-		out = append(out, buf[:n]...)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	out, err := readInPieces(f, 512<<10)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if !bytes.Equal(out, data) {
-		t.Fatalf("data: %s", cxDiff(out, data))
+		t.Fatalf("data: %s", diff(out, data, "got", "want"))
 	}
 	st := fsys.Stats()
 	t.Log(cxPrefetchLine(st))
@@ -435,10 +391,12 @@ func testPrefetchLargeReadsBypassCache(t *testing.T, engine string) {
 // while a handle reads it sequentially (readahead in flight): the reader
 // gets no error beyond what the OS gives, and after a reopen every read
 // returns what OsFs returns.
-func TestPrefetchFileTruncatedByOther(t *testing.T) { forEngines(t, testPrefetchFileTruncatedByOther) }
+func TestPrefetchFileTruncatedByOther(t *testing.T) {
+	parallelForEngines(t, testPrefetchFileTruncatedByOther)
+}
 
 func testPrefetchFileTruncatedByOther(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	dir := t.TempDir()
 	for _, cut := range []int64{0, 1, 100<<10 + 7, 1 << 20, 3<<20 - 1} {
 		t.Run(fmt.Sprintf("cut%d", cut), func(t *testing.T) {
@@ -529,7 +487,9 @@ func cxFailingFile(t *testing.T) (string, syscall.Errno) {
 // TestPrefetchFailureReachesReader: when the readahead of a sequential
 // reader fails, the failure is dropped, and the reader's own read returns
 // the real error, as OsFs does, never short or zeroed data.
-func TestPrefetchFailureReachesReader(t *testing.T) { forEngines(t, testPrefetchFailureReachesReader) }
+func TestPrefetchFailureReachesReader(t *testing.T) {
+	parallelForEngines(t, testPrefetchFailureReachesReader)
+}
 
 func testPrefetchFailureReachesReader(t *testing.T, engine string) {
 	name, errno := cxFailingFile(t)

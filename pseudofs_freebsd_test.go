@@ -19,6 +19,7 @@ import (
 // times never change still reads fresh through the Fs. A tmpfs file is
 // not one.
 func TestPseudoFSFreeBSD(t *testing.T) {
+	t.Parallel()
 	proc := t.TempDir()
 	if err := nmount("fstype", "procfs", "fspath", proc, "from", "procfs"); err != nil {
 		t.Skipf("mounting procfs: %v", err)
@@ -47,7 +48,7 @@ func TestPseudoFSFreeBSD(t *testing.T) {
 		}
 		f.Close()
 	}
-	for _, engine := range availableEngines() {
+	for _, engine := range enginesUnderTest(t) {
 		t.Run(engine, func(t *testing.T) {
 			fs := New(WithEngine(engine))
 			defer fs.Close()

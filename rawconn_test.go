@@ -19,10 +19,11 @@ import (
 // and ranges hold every byte written, even those still buffered, and the
 // File is read only for what net/http sniffs.
 func TestSendfileServesBufferedData(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		aio := newAio(t, engine)
-		want := payload(1<<20+123, 7)
+		want := pattern(uint64(7), 0, 1<<20+123)
 		w, err := aio.Create(filepath.Join(dir, "f"))
 		if err != nil {
 			t.Fatal(err)
@@ -54,11 +55,11 @@ func TestSendfileServesBufferedData(t *testing.T) {
 			return body
 		}
 		if got := get(""); !bytes.Equal(got, want) {
-			t.Errorf("whole file: %s", firstDiff(want, got))
+			t.Errorf("whole file: %s", diff(want, got, "OsFs", "aiofs"))
 		}
 		for _, r := range [][2]int{{0, 99}, {70000, 200000}, {len(want) - 10, len(want) - 1}} {
 			if got := get(fmt.Sprintf("bytes=%d-%d", r[0], r[1])); !bytes.Equal(got, want[r[0]:r[1]+1]) {
-				t.Errorf("range %v: %s", r, firstDiff(want[r[0]:r[1]+1], got))
+				t.Errorf("range %v: %s", r, diff(want[r[0]:r[1]+1], got, "OsFs", "aiofs"))
 			}
 		}
 		// Copying would take a Read per 32 KiB; sendfile leaves net/http's
@@ -73,6 +74,7 @@ func TestSendfileServesBufferedData(t *testing.T) {
 // regular file would bypass the cache, so it is refused; a directory's
 // is the os.File's own.
 func TestSyscallConnWriteRefused(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	aio := newAio(t, "")
 	f, err := aio.Create(filepath.Join(dir, "f"))

@@ -15,6 +15,7 @@ import (
 // the descriptor's offset alone: the raw read gets the bytes from the
 // File's offset, and the File's offset is where the raw read ended.
 func TestSyscallConnOffsetKeptDuringWriteAt(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		f, err := aio.Create(filepath.Join(t.TempDir(), "f"))

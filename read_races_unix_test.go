@@ -63,13 +63,14 @@ func (e *growsFirst) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 // and the write is a write-through or a flush. (A wrapped Fs knows the
 // file's size, and does not read past it.)
 func TestReadRacingGrowth(t *testing.T) {
+	t.Parallel()
 	const size = 8 * blockSize
 	content := make([]byte, size)
 	for i := range content {
 		content[i] = byte(i%251) + 1 // no zeros
 	}
 	const at = 5 * blockSize // where the read is, past the file's end
-	for _, name := range availableEngines() {
+	for _, name := range enginesUnderTest(t) {
 		for _, quiet := range []bool{false, true} {
 			for _, through := range []bool{true, false} {
 				t.Run(fmt.Sprintf("%s/quiet=%v/through=%v", name, quiet, through), func(t *testing.T) {
@@ -175,6 +176,7 @@ func (f *cutsFirstFile) Truncate(size int64) error {
 // runs never returns the zeros the file shows while it is cut (see
 // cutsFirst): it returns what the file held before the truncate or after.
 func TestReadRacingCut(t *testing.T) {
+	t.Parallel()
 	const size = 8 * blockSize
 	content := make([]byte, size)
 	for i := range content {

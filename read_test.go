@@ -44,7 +44,7 @@ func (e *heldWrites) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 func TestCompleteWaitsForDirectWrite(t *testing.T) {
 	withoutPageCacheProbe(t)
 	for _, partial := range []bool{true, false} {
-		for _, name := range availableEngines() {
+		for _, name := range enginesUnderTest(t) {
 			t.Run(fmt.Sprintf("%s/partial=%v", name, partial), func(t *testing.T) {
 				readsDuringDirectWrite(t, name, partial)
 			})

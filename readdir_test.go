@@ -19,6 +19,7 @@ import (
 // hold the listing at that point; an Fs made by New has the same window
 // inside os.File's listing.
 func TestReaddirSizeBuffered(t *testing.T) {
+	t.Parallel()
 	for _, other := range []bool{false, true} {
 		t.Run(map[bool]string{false: "alone", true: "other-buffered"}[other], func(t *testing.T) {
 			readdirSizeBuffered(t, other)

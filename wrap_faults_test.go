@@ -36,7 +36,7 @@ func baseHolds(t *testing.T, ffs *faultFs, name string, want []byte) {
 		t.Fatalf("base ReadFile(%q): %v", name, err)
 	}
 	if !bytes.Equal(got, want) {
-		t.Fatalf("base holds %q: %s", name, wantGot(want, got))
+		t.Fatalf("base holds %q: %s", name, diff(want, got, "want", "got"))
 	}
 }
 
@@ -53,8 +53,9 @@ func mustOpen(t *testing.T, fsys afero.Fs, name string, flag int) afero.File {
 // ReadAt as the very error value the base returned, claiming no bytes;
 // once the fault is gone the data reads right.
 func TestWrapFaultReadAt(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
-	data := wrapData(300<<10, 1)
+	data := pattern(uint64(1), 0, 300<<10)
 	if err := afero.WriteFile(ffs.Fs, "/r", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +76,7 @@ func TestWrapFaultReadAt(t *testing.T) {
 	ffs.set("/r", func(ft *fault) { ft.readErr = nil })
 	got, err := io.ReadAll(f)
 	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("ReadAll after the fault: %v, %s", err, wantGot(data, got))
+		t.Fatalf("ReadAll after the fault: %v, %s", err, diff(data, got, "want", "got"))
 	}
 }
 
@@ -84,11 +85,12 @@ func TestWrapFaultReadAt(t *testing.T) {
 // succeeds; the data stays buffered, readable and counted in Stat, and
 // the next Sync after the fault is cleared writes it.
 func TestWrapFaultWriteSticky(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	f := mustOpen(t, aio, "/w", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/w", os.O_RDWR)
 	h := mustOpen(t, aio, "/w", os.O_RDWR)
-	d1, d2 := wrapData(10000, 1), wrapData(5000, 2)
+	d1, d2 := pattern(uint64(1), 0, 10000), pattern(uint64(2), 0, 5000)
 	if n, err := f.Write(d1); n != len(d1) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -143,8 +145,9 @@ func TestWrapFaultWriteSticky(t *testing.T) {
 // offset follow it; under write-behind the rest stays buffered and a
 // Sync once the fault is cleared writes it.
 func TestWrapFaultShortWrite(t *testing.T) {
+	t.Parallel()
 	errWrite := errors.New("base: disk full")
-	data := wrapData(100, 5)
+	data := pattern(uint64(5), 0, 100)
 	t.Run("writethrough", func(t *testing.T) {
 		ffs, aio := newFaultWrap(t, aiofs.WithWriteBehind(0))
 		f := mustOpen(t, aio, "/s", os.O_RDWR|os.O_CREATE)
@@ -188,12 +191,13 @@ func TestWrapFaultShortWrite(t *testing.T) {
 // handles read the data being flushed and Stat counts it; the Sync
 // waiting for the flush returns once the base has it.
 func TestWrapFaultBlockedFlush(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	entered, release := make(chan struct{}, 64), make(chan struct{})
 	ffs.set("/b", func(ft *fault) { ft.entered, ft.release = entered, release })
 	f := mustOpen(t, aio, "/b", os.O_RDWR|os.O_CREATE)
 	defer f.Close()
-	data := wrapData(200<<10, 7)
+	data := pattern(uint64(7), 0, 200<<10)
 	if n, err := f.Write(data); n != len(data) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -218,6 +222,7 @@ func TestWrapFaultBlockedFlush(t *testing.T) {
 
 // TestWrapFaultSyncError: the base's Sync error is Sync's.
 func TestWrapFaultSyncError(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	errSync := errors.New("base: sync failed")
 	f := mustOpen(t, aio, "/y", os.O_RDWR|os.O_CREATE)
@@ -241,6 +246,7 @@ func TestWrapFaultSyncError(t *testing.T) {
 // Write; random writes and reads through several handles see what a
 // model of the file holds, and so does the base at the end.
 func TestWrapUnsupportedReadWriteAt(t *testing.T) {
+	t.Parallel()
 	seed := uint64(rand.Int64())
 	t.Logf("seed %d", seed)
 	r := rand.New(rand.NewPCG(seed, 0))
@@ -263,7 +269,7 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 			if f == hs[2] {
 				continue
 			}
-			p := wrapData(n, byte(i))
+			p := pattern(uint64(byte(i)), 0, n)
 			if m, err := f.WriteAt(p, off); m != n || err != nil {
 				t.Fatalf("step %d: WriteAt(%d, %d): %d, %v", i, n, off, m, err)
 			}
@@ -300,12 +306,13 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 // reports the base's error, so does Close, and the data is kept for a
 // Sync once the fault is cleared.
 func TestWrapFaultBackgroundFlush(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	entered, release := make(chan struct{}, 256), make(chan struct{})
 	ffs.set("/bg", func(ft *fault) { ft.entered, ft.release = entered, release })
 	f := mustOpen(t, aio, "/bg", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/bg", os.O_RDWR)
-	data := wrapData(32*64<<10, 3)
+	data := pattern(uint64(3), 0, 32*64<<10)
 	for off := 0; off < len(data); off += 64 << 10 {
 		if _, err := f.Write(data[off : off+64<<10]); err != nil {
 			t.Fatalf("Write at %d: %v", off, err)
@@ -338,10 +345,11 @@ func TestWrapFaultBackgroundFlush(t *testing.T) {
 // that a reader still open sees the size the base holds, not one that
 // counts the dropped bytes.
 func TestWrapDroppedDataLeavesSize(t *testing.T) {
+	t.Parallel()
 	fsys := newFaultFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
 	aio := aiofs.Wrap(fsys)
 	defer aio.Close()
-	if err := afero.WriteFile(aio, "/f", wrapData(1000, 1), 0o644); err != nil {
+	if err := afero.WriteFile(aio, "/f", pattern(uint64(1), 0, 1000), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r, err := aio.Open("/f")
@@ -354,7 +362,7 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 		t.Fatal(err)
 	}
 	fsys.set("/f", func(ft *fault) { ft.writeErr, ft.short = syscall.ENOSPC, 100 })
-	if _, err := w.WriteAt(wrapData(5000, 2), 1000); err != nil {
+	if _, err := w.WriteAt(pattern(uint64(2), 0, 5000), 1000); err != nil {
 		t.Fatal(err) // buffered
 	}
 	if err := w.Close(); err == nil {
@@ -377,9 +385,10 @@ func TestWrapDroppedDataLeavesSize(t *testing.T) {
 // begun after the loss report it (once each); an Fs.Sync begun after one
 // has reported it commits the rest and returns nil.
 func TestFsSyncReportsDroppedData(t *testing.T) {
+	t.Parallel()
 	ffs, aio := newFaultWrap(t)
 	f := mustOpen(t, aio, "/d", os.O_RDWR|os.O_CREATE)
-	if _, err := f.Write(wrapData(10000, 1)); err != nil {
+	if _, err := f.Write(pattern(uint64(1), 0, 10000)); err != nil {
 		t.Fatal(err)
 	}
 	errWrite := errors.New("base: write failed")

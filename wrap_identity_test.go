@@ -34,6 +34,7 @@ func readAt(t *testing.T, f afero.File, n int, off int64) []byte {
 // a/../b is d/b to the OS, not b: the two keep apart, reads of b return
 // b's bytes, and what is written through a/../b lands in d/b only.
 func TestWrapSymlinkDotDotIdentity(t *testing.T) {
+	t.Parallel()
 	for _, hide := range []bool{false, true} {
 		t.Run(map[bool]string{false: "identity", true: "path"}[hide], func(t *testing.T) {
 			fs, base, _ := newRecordedWrap(t)
@@ -98,6 +99,7 @@ func TestWrapSymlinkDotDotIdentity(t *testing.T) {
 // other's buffered writes. Both with the base's identity of files and
 // with paths only.
 func TestWrapRenameOpenRace(t *testing.T) {
+	t.Parallel()
 	for _, hide := range []bool{false, true} {
 		t.Run(map[bool]string{false: "identity", true: "path"}[hide], func(t *testing.T) {
 			t.Run("rename", func(t *testing.T) { wrapRenameOpenRace(t, hide) })

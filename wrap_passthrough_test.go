@@ -18,6 +18,7 @@ import (
 // base's file system takes, fails or succeeds as the base's Seek does,
 // and a Read there returns what the base's returns.
 func TestWrapSeekFarPastEnd(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	name := filepath.Join(dir, "f")
 	if err := os.WriteFile(name, []byte("0123456789"), 0o644); err != nil {
@@ -48,6 +49,7 @@ func TestWrapSeekFarPastEnd(t *testing.T) {
 // BasePathFs fail as the base's own Create and Open do (their Op is
 // "create" and "open", not the "openfile" of its OpenFile).
 func TestWrapBasePathCreateOp(t *testing.T) {
+	t.Parallel()
 	base := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
 	w := aiofs.Wrap(base)
 	defer w.Close()

@@ -11,7 +11,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,8 +68,13 @@ func TestWrapS3Differential(t *testing.T) {
 		}
 		return side(false), side(true)
 	}}
+	// Serial (wrapChecks sets a flag), but its configurations run in
+	// parallel: most of their time is the link's latency.
 	for _, cfg := range wrapConfigs {
-		t.Run(cfg.name, func(t *testing.T) { wrapDifferential(t, kind, 60, cfg.opts) })
+		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
+			wrapDifferential(t, kind, 60, cfg.opts)
+		})
 	}
 }
 
@@ -84,7 +88,7 @@ func TestWrapS3CutUpload(t *testing.T) {
 	defer aio.Close()
 	f := mustOpen(t, aio, "cut", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "cut", os.O_RDWR)
-	d1, d2 := wrapData(100<<10, 1), wrapData(200<<10, 2)
+	d1, d2 := pattern(uint64(1), 0, 100<<10), pattern(uint64(2), 0, 200<<10)
 	if _, err := f.Write(d1); err != nil {
 		t.Fatal(err)
 	}
@@ -105,18 +109,18 @@ func TestWrapS3CutUpload(t *testing.T) {
 	}
 	want := append(append([]byte(nil), d1...), d2...)
 	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, d1) {
-		t.Errorf("object after the failed Sync: %v, %s; want what the first Sync put", err, wantGot(d1, got))
+		t.Errorf("object after the failed Sync: %v, %s; want what the first Sync put", err, diff(d1, got, "want", "got"))
 	}
 	// Nothing was lost: the handles read everything, and Sync retries.
 	got := make([]byte, len(want))
 	if n, err := g.ReadAt(got, 0); n != len(want) || !bytes.Equal(got, want) {
-		t.Errorf("ReadAt after the failed Sync: %d, %v, %s", n, err, wantGot(want, got))
+		t.Errorf("ReadAt after the failed Sync: %d, %v, %s", n, err, diff(want, got, "want", "got"))
 	}
 	if err := g.Sync(); err != nil {
 		t.Fatalf("Sync after the cut: %v", err)
 	}
 	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, want) {
-		t.Errorf("object after the second Sync: %v, %s", err, wantGot(want, got))
+		t.Errorf("object after the second Sync: %v, %s", err, diff(want, got, "want", "got"))
 	}
 	if err := f.Close(); err != nil {
 		t.Error(err)
@@ -137,7 +141,7 @@ func TestWrapS3CutClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := mustOpen(t, aio, "old", os.O_RDWR|os.O_TRUNC)
-	if _, err := f.Write(wrapData(300<<10, 5)); err != nil {
+	if _, err := f.Write(pattern(uint64(5), 0, 300<<10)); err != nil {
 		t.Fatal(err)
 	}
 	h := c.Hold("PUT", "old")
@@ -160,7 +164,7 @@ func TestWrapS3CutClose(t *testing.T) {
 func TestWrapS3CutReadahead(t *testing.T) {
 	c := s3ForTest(t)
 	base := s3Fs(t, c, "cut", "")
-	data := wrapData(8<<20, 6)
+	data := pattern(uint64(6), 0, 8<<20)
 	if err := afero.WriteFile(base, "ra", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +207,7 @@ func TestWrapS3CutReadahead(t *testing.T) {
 		t.Error("the held GET did not fail: the cut was not under it")
 	}
 	if !bytes.Equal(got.Bytes(), data) {
-		t.Fatalf("read through the cut: %s", wantGot(data, got.Bytes()))
+		t.Fatalf("read through the cut: %s", diff(data, got.Bytes(), "want", "got"))
 	}
 }
 
@@ -251,47 +255,12 @@ func TestWrapS3ChangedBehind(t *testing.T) {
 // regions of one shared object and objects of their own through Wrap,
 // reading back as they go; after Fs.Sync the store holds every byte.
 func TestWrapS3Concurrent(t *testing.T) {
-	const workers, region, own = 64, 24<<10 + 7, 40 << 10
 	c := s3ForTest(t)
-	shared := wrapData(workers*region, 11)
 	for _, cfg := range wrapConfigs {
 		t.Run(cfg.name, func(t *testing.T) {
 			base := s3Fs(t, c, "conc-"+cfg.name, "")
 			view := s3Fs(t, c, "conc-"+cfg.name, "")
-			aio := aiofs.Wrap(base, cfg.opts...)
-			defer aio.Close()
-			if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			var wg sync.WaitGroup
-			errs := make(chan error, workers)
-			for w := range workers {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if err := wrapWorker(aio, w, region, shared, wrapData(own, byte(w))); err != nil {
-						errs <- fmt.Errorf("worker %d: %w", w, err)
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
-			if err := aio.Sync(); err != nil {
-				t.Fatalf("Fs.Sync: %v", err)
-			}
-			check := func(name string, want []byte) {
-				got, err := afero.ReadFile(view, name)
-				if err != nil || !bytes.Equal(got, want) {
-					t.Errorf("object %s: %v, %s", name, err, wantGot(want, got))
-				}
-			}
-			check("/shared", shared)
-			for w := range workers {
-				check(fmt.Sprintf("/own%d", w), wrapData(own, byte(w)))
-			}
+			wrapConcurrent(t, aiofs.Wrap(base, cfg.opts...), view)
 		})
 	}
 }
@@ -308,7 +277,7 @@ func TestWrapS3NoLeak(t *testing.T) {
 	}
 	base := s3Fs(t, c, "leak", "")
 	aio := aiofs.Wrap(base, aiofs.WithQueueDepth(8))
-	data := wrapData(3<<20, 7)
+	data := pattern(uint64(7), 0, 3<<20)
 	for i := range 4 {
 		if err := afero.WriteFile(aio, fmt.Sprintf("f%d", i), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -316,7 +285,7 @@ func TestWrapS3NoLeak(t *testing.T) {
 	}
 	for i := range 4 {
 		if got, err := afero.ReadFile(aio, fmt.Sprintf("f%d", i)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("ReadFile: %v, %s", err, wantGot(data, got))
+			t.Fatalf("ReadFile: %v, %s", err, diff(data, got, "want", "got"))
 		}
 	}
 	if err := aio.Close(); err != nil {

@@ -22,7 +22,7 @@ func TestWrapSFTPFullDisk(t *testing.T) {
 	mnt := relTmpfs(t, "1m")
 	forSFTP(t, mnt, func(t *testing.T, srv *sftptest.Server, c *sftptest.Conn, noSync bool) {
 		fsys := c.Fs()
-		data := wrapData(4<<20, 9)
+		data := pattern(uint64(9), 0, 4<<20)
 		// onDisk fails t unless the server's file holds a prefix of data,
 		// at least the first min bytes.
 		onDisk := func(what string, min int) {
@@ -32,7 +32,7 @@ func TestWrapSFTPFullDisk(t *testing.T) {
 				t.Fatal(err)
 			}
 			if len(got) < min || !bytes.Equal(got, data[:len(got)]) {
-				t.Errorf("%s: the server holds %d bytes, not a prefix of the %d written: %s", what, len(got), min, wantGot(data[:max(len(got), min)], got))
+				t.Errorf("%s: the server holds %d bytes, not a prefix of the %d written: %s", what, len(got), min, diff(data[:max(len(got), min)], got, "want", "got"))
 			}
 		}
 		bareN, bareErr := fillThrough(fsys, data)

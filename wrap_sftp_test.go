@@ -60,8 +60,13 @@ func TestWrapSFTPDifferential(t *testing.T) {
 			}
 			return side(), side()
 		}}
+		// Serial (wrapChecks sets a flag), but its configurations run
+		// in parallel: most of their time is the round trips.
 		for _, cfg := range wrapConfigs {
-			t.Run(cfg.name, func(t *testing.T) { wrapDifferential(t, kind, 60, cfg.opts) })
+			t.Run(cfg.name, func(t *testing.T) {
+				t.Parallel()
+				wrapDifferential(t, kind, 60, cfg.opts)
+			})
 		}
 	})
 }
@@ -77,7 +82,7 @@ func TestWrapSFTPCut(t *testing.T) {
 		defer aio.Close()
 		f := mustOpen(t, aio, "cut", os.O_RDWR|os.O_CREATE)
 		g := mustOpen(t, aio, "cut", os.O_RDWR)
-		d1, d2 := wrapData(100<<10, 1), wrapData(200<<10, 2)
+		d1, d2 := pattern(uint64(1), 0, 100<<10), pattern(uint64(2), 0, 200<<10)
 		if _, err := f.Write(d1); err != nil {
 			t.Fatal(err)
 		}
@@ -119,7 +124,7 @@ func TestWrapSFTPCut(t *testing.T) {
 			t.Fatal(err)
 		}
 		if len(got) < len(d1) || len(got) > len(want) || !bytes.Equal(got, want[:len(got)]) {
-			t.Errorf("the server holds %d bytes; want what was written, at least the %d synced: %s", len(got), len(d1), wantGot(want, got))
+			t.Errorf("the server holds %d bytes; want what was written, at least the %d synced: %s", len(got), len(d1), diff(want, got, "want", "got"))
 		}
 	})
 }
@@ -143,7 +148,7 @@ func TestWrapSFTPReaddirBatches(t *testing.T) {
 		if _, err := d.Readdir(1); err != nil {
 			t.Fatal(err)
 		}
-		data := wrapData(1000, 1)
+		data := pattern(uint64(1), 0, 1000)
 		for _, name := range []string{"a", "b"} {
 			f := mustOpen(t, aio, name, os.O_RDWR)
 			if _, err := f.Write(data); err != nil {

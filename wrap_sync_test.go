@@ -18,6 +18,7 @@ import (
 // renamed through the Fs, then a new file created under its old name:
 // Fs.Sync commits both.
 func TestWrapSyncRenamedThenRecreated(t *testing.T) {
+	t.Parallel()
 	fs, _, o := newRecordedWrap(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
@@ -33,6 +34,7 @@ func TestWrapSyncRenamedThenRecreated(t *testing.T) {
 // TestWrapDotSpelling (case 5): a file created as d/./a and renamed as
 // d/a through the Fs is still committed by Fs.Sync.
 func TestWrapDotSpelling(t *testing.T) {
+	t.Parallel()
 	fs, _, o := newRecordedWrap(t)
 	dir := t.TempDir()
 	writeClosed(t, fs, dir+"/./a", fill('a', 5000))
@@ -48,6 +50,7 @@ func TestWrapDotSpelling(t *testing.T) {
 // gone": that Fs.Sync reports it (or commits the file another way), and a
 // later one, with the base well again, commits the file.
 func TestWrapSyncBaseOpenError(t *testing.T) {
+	t.Parallel()
 	fs, base, o := newRecordedWrap(t)
 	name := filepath.Join(t.TempDir(), "a")
 	writeClosed(t, fs, name, fill('a', 5000))
@@ -67,6 +70,7 @@ func TestWrapSyncBaseOpenError(t *testing.T) {
 // file renamed through the Fs while a handle has it open, then closed by
 // that handle, is committed by Fs.Sync under its new name.
 func TestWrapSyncRenamedWhileOpen(t *testing.T) {
+	t.Parallel()
 	fs, _, o := newRecordedWrap(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")

@@ -253,14 +253,6 @@ func (r *wrapRun) same(desc string, fn func(s *wside) string) string {
 	return ra
 }
 
-func wrapData(n int, seed byte) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = seed + byte(i*7) + byte(i>>9)
-	}
-	return p
-}
-
 func (r *wrapRun) length() int {
 	switch k := rapid.IntRange(0, 99).Draw(r.t, "lenKind"); {
 	case k < 3 && !r.memFile:
@@ -400,7 +392,7 @@ func (r *wrapRun) do() {
 			if f == nil {
 				return "none"
 			}
-			got, err := f.Write(wrapData(n, seed))
+			got, err := f.Write(pattern(uint64(seed), 0, n))
 			return s.nerr(int64(got), err)
 		})
 	case op < 64:
@@ -414,7 +406,7 @@ func (r *wrapRun) do() {
 				at, _ := f.Seek(0, io.SeekCurrent)
 				defer f.Seek(at, io.SeekStart)
 			}
-			got, err := f.WriteAt(wrapData(n, seed), off)
+			got, err := f.WriteAt(pattern(uint64(seed), 0, n), off)
 			return s.nerr(int64(got), err)
 		})
 	case op < 70:
@@ -642,6 +634,7 @@ func wrapChecks(t *testing.T, n int) {
 }
 
 func TestWrapDifferential(t *testing.T) {
+	t.Parallel()
 	wrapChecks(t, 30)
 	for _, kind := range localKinds {
 		for _, cfg := range wrapConfigs {
@@ -654,6 +647,7 @@ func TestWrapDifferential(t *testing.T) {
 // OsFs and BasePathFs(OsFs). io/fs names are relative: the OsFs tree is
 // in a directory made in the working directory.
 func TestWrapFSTest(t *testing.T) {
+	t.Parallel()
 	tree := map[string]string{
 		"a.txt":         "hello\n",
 		"empty":         "",
@@ -726,6 +720,7 @@ func TestWrapFSTest(t *testing.T) {
 // TestWrapName checks that File.Name is the base file's, for bases that
 // normalize names.
 func TestWrapName(t *testing.T) {
+	t.Parallel()
 	bases := map[string]afero.Fs{
 		"BasePathFs": afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()),
 		"MemMapFs":   afero.NewMemMapFs(),
@@ -761,6 +756,7 @@ func TestWrapName(t *testing.T) {
 // name, which changes nothing in the base: the Fs must still find the
 // data, for a new handle and for Fs.Sync.
 func TestWrapRenameOntoItself(t *testing.T) {
+	t.Parallel()
 	base := afero.NewMemMapFs()
 	aio := aiofs.Wrap(base)
 	defer aio.Close()
@@ -791,6 +787,7 @@ func TestWrapRenameOntoItself(t *testing.T) {
 // without flushing: the writer's wait for room must flush its own file,
 // which the Fs no longer finds by name (it waited forever).
 func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
+	t.Parallel()
 	for _, how := range []string{"Remove", "Rename"} {
 		t.Run(how, func(t *testing.T) {
 			base := afero.NewBasePathFs(afero.NewOsFs(), t.TempDir())
@@ -819,13 +816,13 @@ func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			data := wrapData(192<<10, 3)
+			data := pattern(uint64(3), 0, 192<<10)
 			if n, err := f.Write(data); n != len(data) || err != nil {
 				t.Fatalf("Write: %d, %v", n, err)
 			}
 			got := make([]byte, len(data))
 			if n, err := f.ReadAt(got, 1); n != len(got) || err != nil || !bytes.Equal(got, data) {
-				t.Fatalf("ReadAt: %d, %v; %s", n, err, wantGot(data, got))
+				t.Fatalf("ReadAt: %d, %v; %s", n, err, diff(data, got, "want", "got"))
 			}
 		})
 	}
@@ -836,6 +833,7 @@ func TestWrapWriteToRemovedNeedsRoom(t *testing.T) {
 // ReadAt past its end fails with io.ErrUnexpectedEOF, which failed the
 // read.)
 func TestWrapMemHole(t *testing.T) {
+	t.Parallel()
 	aio := aiofs.Wrap(afero.NewMemMapFs())
 	defer aio.Close()
 	w, err := aio.OpenFile("/a", os.O_RDWR|os.O_CREATE, 0o644)
@@ -863,7 +861,7 @@ func TestWrapMemHole(t *testing.T) {
 // back as it goes, while reading the regions of others (each byte there
 // is 0 or its final value). The final contents are exact.
 func TestWrapConcurrent(t *testing.T) {
-	const workers, region, own = 64, 24<<10 + 7, 40 << 10
+	t.Parallel()
 	bases := []struct {
 		name string
 		fs   func(t *testing.T) afero.Fs
@@ -871,47 +869,54 @@ func TestWrapConcurrent(t *testing.T) {
 		{"MemMapFs", func(*testing.T) afero.Fs { return afero.NewMemMapFs() }},
 		{"BasePathFs", func(t *testing.T) afero.Fs { return afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()) }},
 	}
-	shared := wrapData(workers*region, 11)
 	for _, b := range bases {
 		for _, cfg := range wrapConfigs {
 			t.Run(b.name+"/"+cfg.name, func(t *testing.T) {
 				base := b.fs(t)
-				aio := aiofs.Wrap(base, cfg.opts...)
-				defer aio.Close()
-				if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				var wg sync.WaitGroup
-				errs := make(chan error, workers)
-				for w := range workers {
-					wg.Add(1)
-					go func() {
-						defer wg.Done()
-						if err := wrapWorker(aio, w, region, shared, wrapData(own, byte(w))); err != nil {
-							errs <- fmt.Errorf("worker %d: %w", w, err)
-						}
-					}()
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Error(err)
-				}
-				if err := aio.Sync(); err != nil {
-					t.Fatalf("Fs.Sync: %v", err)
-				}
-				check := func(name string, want []byte) {
-					got, err := afero.ReadFile(base, name)
-					if err != nil || !bytes.Equal(got, want) {
-						t.Errorf("base %s: %v, %s", name, err, wantGot(want, got))
-					}
-				}
-				check("/shared", shared)
-				for w := range workers {
-					check(fmt.Sprintf("/own%d", w), wrapData(own, byte(w)))
-				}
+				wrapConcurrent(t, aiofs.Wrap(base, cfg.opts...), base)
 			})
 		}
+	}
+}
+
+// wrapConcurrent runs TestWrapConcurrent's workers on aio, then checks
+// through view (the base, or another view of it) that the base holds
+// every byte after Fs.Sync; it closes aio.
+func wrapConcurrent(t *testing.T, aio *aiofs.Fs, view afero.Fs) {
+	const workers, region, own = 64, 24<<10 + 7, 40 << 10
+	defer aio.Close()
+	shared := pattern(uint64(11), 0, workers*region)
+	if err := afero.WriteFile(aio, "/shared", nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := wrapWorker(aio, w, region, shared, pattern(uint64(byte(w)), 0, own)); err != nil {
+				errs <- fmt.Errorf("worker %d: %w", w, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := aio.Sync(); err != nil {
+		t.Fatalf("Fs.Sync: %v", err)
+	}
+	check := func(name string, want []byte) {
+		got, err := afero.ReadFile(view, name)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("base %s: %v, %s", name, err, diff(want, got, "want", "got"))
+		}
+	}
+	check("/shared", shared)
+	for w := range workers {
+		check(fmt.Sprintf("/own%d", w), pattern(uint64(byte(w)), 0, own))
 	}
 }
 
@@ -958,13 +963,13 @@ func wrapWorker(aio *aiofs.Fs, w, region int, shared, mine []byte) error {
 		return err
 	}
 	if !bytes.Equal(got, shared[start:start+region]) {
-		return fmt.Errorf("own region: %s", wantGot(shared[start:start+region], got))
+		return fmt.Errorf("own region: %s", diff(shared[start:start+region], got, "want", "got"))
 	}
 	if _, err := o.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
 	if got, err := io.ReadAll(o); err != nil || !bytes.Equal(got, mine) {
-		return fmt.Errorf("own file: %v, %s", err, wantGot(mine, got))
+		return fmt.Errorf("own file: %v, %s", err, diff(mine, got, "want", "got"))
 	}
 	if err := o.Close(); err != nil {
 		return err
@@ -979,7 +984,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 	baseline := settledGoroutines()
 	base := afero.NewMemMapFs()
 	aio := aiofs.Wrap(base, aiofs.WithQueueDepth(8), aiofs.WithWriteBehind(64<<10))
-	data := wrapData(300<<10, 4)
+	data := pattern(uint64(4), 0, 300<<10)
 	for i := range 4 {
 		if err := afero.WriteFile(aio, fmt.Sprintf("/f%d", i), data, 0o644); err != nil {
 			t.Fatal(err)
@@ -987,7 +992,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 	}
 	for i := range 4 {
 		if got, err := afero.ReadFile(aio, fmt.Sprintf("/f%d", i)); err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("ReadFile: %v, %s", err, wantGot(data, got))
+			t.Fatalf("ReadFile: %v, %s", err, diff(data, got, "want", "got"))
 		}
 	}
 	open, err := aio.Create("/open")
@@ -1001,7 +1006,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 		t.Fatalf("Fs.Close: %v", err)
 	}
 	if got, err := afero.ReadFile(base, "/open"); err != nil || !bytes.Equal(got, data[:1000]) {
-		t.Errorf("base after Fs.Close: %v, %s", err, wantGot(data[:1000], got))
+		t.Errorf("base after Fs.Close: %v, %s", err, diff(data[:1000], got, "want", "got"))
 	}
 	checkGoroutinesReturn(t, baseline)
 }
@@ -1010,6 +1015,7 @@ func TestWrapNoGoroutineLeak(t *testing.T) {
 // closed handle answer as the base's handle does: nil for OsFs (and New),
 // ErrClosed for MemMapFs, whose answer Wrap did not ask for.
 func TestEmptyReadWriteAtAfterClose(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	for i, c := range []struct {
 		label string
@@ -1041,6 +1047,7 @@ func TestEmptyReadWriteAtAfterClose(t *testing.T) {
 // answers as the base's handle does: MemMapFs refuses it (os.File does
 // not; Wrap answered nil).
 func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
+	t.Parallel()
 	mfs := afero.NewMemMapFs()
 	if err := afero.WriteFile(mfs, "/a", []byte("x"), 0o644); err != nil {
 		t.Fatal(err)
@@ -1069,6 +1076,7 @@ func TestWrapEmptyWriteAtReadOnly(t *testing.T) {
 // was no longer found by name, and Fs.Sync and Fs.Close went over named
 // files only.)
 func TestWrapSyncFlushesRemoved(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	aio := aiofs.Wrap(afero.NewOsFs())
 	defer aio.Close()
@@ -1084,7 +1092,7 @@ func TestWrapSyncFlushesRemoved(t *testing.T) {
 	if err := aio.Remove(name); err != nil {
 		t.Fatal(err)
 	}
-	data := wrapData(100<<10, 7) // buffered, for a flush timer of 20 ms
+	data := pattern(uint64(7), 0, 100<<10) // buffered, for a flush timer of 20 ms
 	if n, err := f.Write(data); n != len(data) || err != nil {
 		t.Fatalf("Write: %d, %v", n, err)
 	}
@@ -1093,7 +1101,7 @@ func TestWrapSyncFlushesRemoved(t *testing.T) {
 	}
 	got, err := os.ReadFile(link)
 	if err != nil || !bytes.Equal(got, data) {
-		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, wantGot(data, got))
+		t.Fatalf("after Fs.Sync, the file holds %d bytes (%v); %s", len(got), err, diff(data, got, "want", "got"))
 	}
 }
 
@@ -1135,6 +1143,7 @@ func (f slowStatFile) Stat() (os.FileInfo, error) {
 // flush of another handle has since made old. The Fs must not take it for
 // the file's size: reads of the data written meanwhile came back short.
 func TestWrapOpenOldStat(t *testing.T) {
+	t.Parallel()
 	base := &slowStatFs{Fs: afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()), asked: make(chan struct{}), release: make(chan struct{})}
 	aio := aiofs.Wrap(base)
 	defer aio.Close()
@@ -1143,7 +1152,7 @@ func TestWrapOpenOldStat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	data := wrapData(300, 5)
+	data := pattern(uint64(5), 0, 300)
 	if _, err := a.Write(data[:100]); err != nil {
 		t.Fatal(err)
 	}
@@ -1173,6 +1182,6 @@ func TestWrapOpenOldStat(t *testing.T) {
 	got := make([]byte, len(data))
 	n, err := a.ReadAt(got, 0)
 	if n != len(data) || !bytes.Equal(got, data) {
-		t.Fatalf("ReadAt after the Open: %d, %v; %s", n, err, wantGot(data, got))
+		t.Fatalf("ReadAt after the Open: %d, %v; %s", n, err, diff(data, got, "want", "got"))
 	}
 }

@@ -150,7 +150,7 @@ func TestWrapCallTimeoutWrite(t *testing.T) {
 	defer aio.Close()
 	f := mustOpen(t, aio, "/f", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/f", os.O_RDWR)
-	a, b := wrapData(100<<10, 1), wrapData(100<<10, 2)
+	a, b := pattern(uint64(1), 0, 100<<10), pattern(uint64(2), 0, 100<<10)
 	if _, err := f.Write(a); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestWrapCallTimeoutWrite(t *testing.T) {
 	}
 	got, err := afero.ReadFile(stall.Fs, "/f")
 	if err != nil || !bytes.Equal(got, b) {
-		t.Errorf("the file after the last Sync: %v, %s", err, wantGot(b, got))
+		t.Errorf("the file after the last Sync: %v, %s", err, diff(b, got, "want", "got"))
 	}
 	// The handles open at the failure have not synced since: their
 	// Close reports it.
@@ -209,7 +209,7 @@ func TestWrapCallTimeoutClose(t *testing.T) {
 	stall := newStallFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
 	aio := aiofs.Wrap(stall, aiofs.WithCallTimeout(callTimeout), aiofs.WithQueueDepth(4))
 	f := mustOpen(t, aio, "/f", os.O_RDWR|os.O_CREATE)
-	data := wrapData(300<<10, 3)
+	data := pattern(uint64(3), 0, 300<<10)
 	if _, err := f.Write(data); err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestWrapCallTimeoutClose(t *testing.T) {
 	release()
 	stall.done.Wait()
 	if got, err := afero.ReadFile(stall.Fs, "/f"); err != nil || !bytes.Equal(got, data) {
-		t.Errorf("the file: %v, %s", err, wantGot(data, got))
+		t.Errorf("the file: %v, %s", err, diff(data, got, "want", "got"))
 	}
 }
 
@@ -235,7 +235,7 @@ func TestWrapCallTimeoutClose(t *testing.T) {
 // file's bytes.
 func TestWrapCallTimeoutRead(t *testing.T) {
 	stall := newStallFs(afero.NewBasePathFs(afero.NewOsFs(), t.TempDir()))
-	data := wrapData(1<<20, 4)
+	data := pattern(uint64(4), 0, 1<<20)
 	if err := afero.WriteFile(stall.Fs, "/f", data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +254,6 @@ func TestWrapCallTimeoutRead(t *testing.T) {
 	stall.done.Wait()
 	got := make([]byte, len(data))
 	if n, err := f.ReadAt(got, 0); n != len(data) || !bytes.Equal(got, data) {
-		t.Errorf("ReadAt after the stall: %d, %v, %s", n, err, wantGot(data, got))
+		t.Errorf("ReadAt after the stall: %d, %v, %s", n, err, diff(data, got, "want", "got"))
 	}
 }

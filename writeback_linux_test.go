@@ -16,7 +16,7 @@ import (
 // no longer dirty, well before the kernel's own 30 seconds: at most the
 // last WritebackAfter bytes, or twice that if a start was slow, and a
 // flush.
-func TestWritebackStarted(t *testing.T) { forEngines(t, testWritebackStarted) }
+func TestWritebackStarted(t *testing.T) { forEnginesSerial(t, testWritebackStarted) }
 
 func testWritebackStarted(t *testing.T, engine string) {
 	const size = 6 * aiofs.WritebackAfter
@@ -31,7 +31,7 @@ func testWritebackStarted(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := cxBytes(cxRand(cxSeed(t), 0), 1<<20)
+	data := pattern(testSeed(t), 0, 1<<20)
 	for off := 0; off < size; off += 4 << 10 {
 		if _, err := f.Write(data[off%len(data) : off%len(data)+4<<10]); err != nil {
 			t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -182,9 +181,9 @@ func (d *wbDiff) step() {
 	size := d.size(h.file)
 	switch k := r.IntN(20); {
 	case k < 6 && writable && !appendMode:
-		d.WriteAt(h.id, cxBytes(r, cxLen(r)), r.Int64N(size+100<<10+1))
+		d.WriteAt(h.id, pattern(r.Uint64(), 0, cxLen(r)), r.Int64N(size+100<<10+1))
 	case k < 10 && writable:
-		d.Write(h.id, cxBytes(r, cxLen(r)))
+		d.Write(h.id, pattern(r.Uint64(), 0, cxLen(r)))
 	case k < 11 && writable && !appendMode:
 		d.Truncate(h.id, r.Int64N(size+100<<10+1))
 	case k < 12:
@@ -223,10 +222,10 @@ var cxWriteOptSets = []cxOptSet{
 // two files, with reads, stats and directory listings through other
 // handles checked against OsFs at once, and the bytes on disk checked
 // after every Sync and at the end.
-func TestWBRandomDifferential(t *testing.T) { forEngines(t, testWBRandomDifferential) }
+func TestWBRandomDifferential(t *testing.T) { parallelForEngines(t, testWBRandomDifferential) }
 
 func testWBRandomDifferential(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	for i, set := range cxWriteOptSets {
 		t.Run(set.name, func(t *testing.T) {
 			aio := newAio(t, engine, set.opts...)
@@ -239,9 +238,9 @@ func testWBRandomDifferential(t *testing.T, engine string) {
 				{"g.wo", "g", os.O_WRONLY | os.O_CREATE},
 				{"g.ro", "g", os.O_RDONLY},
 			}
-			r := cxRand(seed, uint64(i))
+			r := newRand(seed, uint64(i))
 			d := newWBDiff(t, r, aio, []string{"f", "g"}, handles)
-			d.diskFile("f", cxBytes(r, 200<<10+5))
+			d.diskFile("f", pattern(r.Uint64(), 0, 200<<10+5))
 			d.diskFile("g", nil)
 			for _, h := range handles {
 				d.open(h.id)
@@ -262,11 +261,11 @@ func testWBRandomDifferential(t *testing.T, engine string) {
 // TestWBReadYourWrites: bytes written through one handle, still buffered,
 // are seen by Read, ReadAt, Stat, Seek(0, io.SeekEnd), Fs.Stat, Readdir
 // and ReadDir through other handles at once, as OsFs sees them.
-func TestWBReadYourWrites(t *testing.T) { forEngines(t, testWBReadYourWrites) }
+func TestWBReadYourWrites(t *testing.T) { parallelForEngines(t, testWBReadYourWrites) }
 
 func testWBReadYourWrites(t *testing.T, engine string) {
-	seed := cxSeed(t)
-	r := cxRand(seed, 7)
+	seed := testSeed(t)
+	r := newRand(seed, 7)
 	aio := newAio(t, engine)
 	handles := []cxHandle{
 		{"w", "f", os.O_RDWR | os.O_CREATE},
@@ -275,7 +274,7 @@ func testWBReadYourWrites(t *testing.T, engine string) {
 		{"r2", "f", os.O_RDONLY},
 	}
 	d := newWBDiff(t, r, aio, []string{"f"}, handles)
-	d.diskFile("f", cxBytes(r, 10000))
+	d.diskFile("f", pattern(r.Uint64(), 0, 10000))
 	for _, h := range handles {
 		d.open(h.id)
 	}
@@ -294,19 +293,19 @@ func testWBReadYourWrites(t *testing.T, engine string) {
 		d.Seek("r2", 0, io.SeekStart)
 		d.Read("r2", 1<<20)
 	}
-	d.WriteAt("w", cxBytes(r, 100), 50)
+	d.WriteAt("w", pattern(r.Uint64(), 0, 100), 50)
 	check()
-	d.WriteAt("w", cxBytes(r, 5000), 8000) // extends the file
+	d.WriteAt("w", pattern(r.Uint64(), 0, 5000), 8000) // extends the file
 	check()
-	d.Write("a", cxBytes(r, 70000)) // appends across a block edge
+	d.Write("a", pattern(r.Uint64(), 0, 70000)) // appends across a block edge
 	check()
-	d.WriteAt("w", cxBytes(r, 10), 300000) // leaves a hole
+	d.WriteAt("w", pattern(r.Uint64(), 0, 10), 300000) // leaves a hole
 	check()
-	d.Write("a", cxBytes(r, 3)) // appends after the hole
+	d.Write("a", pattern(r.Uint64(), 0, 3)) // appends after the hole
 	check()
 	d.Truncate("w", 200000)
 	check()
-	d.Write("w", cxBytes(r, 1))
+	d.Write("w", pattern(r.Uint64(), 0, 1))
 	check()
 	if !buffered {
 		t.Logf("DirtyBytes was 0 at every check: the data was flushed before it was read back")
@@ -318,7 +317,7 @@ func testWBReadYourWrites(t *testing.T, engine string) {
 // TestWBAppendConcurrent: goroutines append distinctive records through
 // their own O_APPEND handles of one file; no record is lost, torn or
 // overlapped, and each goroutine's records are in its order.
-func TestWBAppendConcurrent(t *testing.T) { forEngines(t, testWBAppendConcurrent) }
+func TestWBAppendConcurrent(t *testing.T) { parallelForEngines(t, testWBAppendConcurrent) }
 
 func testWBAppendConcurrent(t *testing.T, engine string) {
 	sets := []cxOptSet{
@@ -326,7 +325,7 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 		{"wb256K-backpressure", []aiofs.Option{aiofs.WithWriteBehind(256 << 10)}},
 		{"wb0", []aiofs.Option{aiofs.WithWriteBehind(0)}},
 	}
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	for si, set := range sets {
 		t.Run(set.name, func(t *testing.T) {
 			const writers, records = 4, 80
@@ -347,7 +346,7 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r := cxRand(seed, uint64(si*100+g))
+					r := newRand(seed, uint64(si*100+g))
 					flag := os.O_WRONLY | os.O_APPEND
 					if g%2 == 1 {
 						flag = os.O_RDWR | os.O_APPEND
@@ -379,7 +378,7 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 			want := map[string]bool{}
 			total := len("<head>\n")
 			for g := range writers {
-				r := cxRand(seed, uint64(si*100+g))
+				r := newRand(seed, uint64(si*100+g))
 				for i := range records {
 					rec := fmt.Sprintf("<%d:%d:%s>", g, i, body(g, i, r))
 					want[rec] = true
@@ -422,52 +421,52 @@ func testWBAppendConcurrent(t *testing.T, engine string) {
 // TestWBTruncateOrdering: Truncate orders with buffered writes: write,
 // truncate shorter, write further (and variants) leave what OsFs leaves,
 // seen at once through another handle, on disk after Sync and Close.
-func TestWBTruncateOrdering(t *testing.T) { forEngines(t, testWBTruncateOrdering) }
+func TestWBTruncateOrdering(t *testing.T) { parallelForEngines(t, testWBTruncateOrdering) }
 
 func testWBTruncateOrdering(t *testing.T, engine string) {
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	scripts := []struct {
 		name string
 		run  func(d *wbDiff, r *rand.Rand)
 	}{
 		{"write, truncate shorter, write further", func(d *wbDiff, r *rand.Rand) {
-			d.WriteAt("w", cxBytes(r, 200<<10), 0)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 200<<10), 0)
 			d.Truncate("w", 50<<10)
-			d.WriteAt("w", cxBytes(r, 10<<10), 100<<10)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 10<<10), 100<<10)
 		}},
 		{"truncate to 0, then write far", func(d *wbDiff, r *rand.Rand) {
-			d.Write("w", cxBytes(r, 300<<10))
+			d.Write("w", pattern(r.Uint64(), 0, 300<<10))
 			d.Truncate("w", 0)
-			d.WriteAt("w", cxBytes(r, 5), 1<<20)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 5), 1<<20)
 		}},
 		{"partial block, cut inside it, then extend", func(d *wbDiff, r *rand.Rand) {
-			d.WriteAt("w", cxBytes(r, 1000), 1000)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 1000), 1000)
 			d.Truncate("w", 1500)
 			d.ReadAt("r", 4000, 0)
 			d.Truncate("w", 100<<10)
 			d.ReadAt("r", 200<<10, 0)
-			d.WriteAt("w", cxBytes(r, 10), 1495)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 10), 1495)
 		}},
 		{"truncate while full blocks flush", func(d *wbDiff, r *rand.Rand) {
-			d.Write("w", cxBytes(r, 1<<20)) // full blocks start flushing at once
+			d.Write("w", pattern(r.Uint64(), 0, 1<<20)) // full blocks start flushing at once
 			d.Truncate("w", 70<<10)
-			d.WriteAt("w", cxBytes(r, 10), 65<<10)
-			d.Write("w", cxBytes(r, 100)) // at the old offset, past the cut
+			d.WriteAt("w", pattern(r.Uint64(), 0, 10), 65<<10)
+			d.Write("w", pattern(r.Uint64(), 0, 100)) // at the old offset, past the cut
 		}},
 		{"extend by truncate past a dirty partial last block", func(d *wbDiff, r *rand.Rand) {
-			d.WriteAt("w", cxBytes(r, 100), 500<<10-50) // the file's last bytes, past its end
+			d.WriteAt("w", pattern(r.Uint64(), 0, 100), 500<<10-50) // the file's last bytes, past its end
 			d.Truncate("w", 700<<10)
-			d.WriteAt("w", cxBytes(r, 100), 600<<10)
+			d.WriteAt("w", pattern(r.Uint64(), 0, 100), 600<<10)
 			d.Truncate("w", 500<<10)
-			d.Write("w", cxBytes(r, 1))
+			d.Write("w", pattern(r.Uint64(), 0, 1))
 		}},
 		{"truncate through another handle between writes", func(d *wbDiff, r *rand.Rand) {
-			d.Write("w", cxBytes(r, 150<<10))
+			d.Write("w", pattern(r.Uint64(), 0, 150<<10))
 			d.Truncate("w2", 10)
-			d.Write("w", cxBytes(r, 10<<10))
-			d.Write("a", cxBytes(r, 777))
+			d.Write("w", pattern(r.Uint64(), 0, 10<<10))
+			d.Write("a", pattern(r.Uint64(), 0, 777))
 			d.Truncate("w2", 3*cxBlock)
-			d.Write("a", cxBytes(r, 5))
+			d.Write("a", pattern(r.Uint64(), 0, 5))
 		}},
 		{"many cuts and writes", func(d *wbDiff, r *rand.Rand) {
 			for range 40 {
@@ -475,9 +474,9 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 				case 0:
 					d.Truncate("w", r.Int64N(600<<10))
 				case 1:
-					d.WriteAt("w", cxBytes(r, cxLen(r)), r.Int64N(600<<10))
+					d.WriteAt("w", pattern(r.Uint64(), 0, cxLen(r)), r.Int64N(600<<10))
 				case 2:
-					d.Write("a", cxBytes(r, 1+r.IntN(5000)))
+					d.Write("a", pattern(r.Uint64(), 0, 1+r.IntN(5000)))
 				}
 				d.ReadAt("r", 1<<20, 0)
 			}
@@ -487,7 +486,7 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 		for si, sc := range scripts {
 			t.Run(set.name+"/"+sc.name, func(t *testing.T) {
 				aio := newAio(t, engine, set.opts...)
-				r := cxRand(seed, uint64(si))
+				r := newRand(seed, uint64(si))
 				handles := []cxHandle{
 					{"w", "f", os.O_RDWR},
 					{"w2", "f", os.O_RDWR},
@@ -495,7 +494,7 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 					{"r", "f", os.O_RDONLY},
 				}
 				d := newWBDiff(t, r, aio, []string{"f"}, handles)
-				d.diskFile("f", cxBytes(r, 500<<10))
+				d.diskFile("f", pattern(r.Uint64(), 0, 500<<10))
 				for _, h := range handles {
 					d.open(h.id)
 				}
@@ -512,7 +511,7 @@ func testWBTruncateOrdering(t *testing.T, engine string) {
 // TestWBDirtyBytesBound: 16 goroutines write 16 files that total 20 times
 // the write-behind bound; sampled all along, DirtyBytes never exceeds the
 // bound, writers waited, and the files are complete afterwards.
-func TestWBDirtyBytesBound(t *testing.T) { forEngines(t, testWBDirtyBytesBound) }
+func TestWBDirtyBytesBound(t *testing.T) { parallelForEngines(t, testWBDirtyBytesBound) }
 
 func testWBDirtyBytesBound(t *testing.T, engine string) {
 	const (
@@ -520,38 +519,20 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 		writers = 16
 		perFile = 20 * bound / writers
 	)
-	seed := cxSeed(t)
+	seed := testSeed(t)
 	aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 	dir := t.TempDir()
 	datas := make([][]byte, writers)
 	for i := range datas {
-		datas[i] = cxBytes(cxRand(seed, uint64(i)), perFile)
+		datas[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, perFile)
 	}
-	stop := make(chan struct{})
-	var maxDirty, samples atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			d := aio.Stats().DirtyBytes
-			samples.Add(1)
-			if d > maxDirty.Load() {
-				maxDirty.Store(d)
-			}
-			runtime.Gosched()
-		}
-	}()
+	stopDirty := sampleMax(func() int64 { return aio.Stats().DirtyBytes })
 	var wg sync.WaitGroup
 	for i := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := cxRand(seed, uint64(100+i))
+			r := newRand(seed, uint64(100+i))
 			f, err := aio.Create(filepath.Join(dir, fmt.Sprint(i)))
 			if err != nil {
 				t.Error(err)
@@ -577,13 +558,12 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 		}()
 	}
 	wg.Wait()
-	close(stop)
-	<-done
+	maxDirty, samples := stopDirty()
 	st := aio.Stats()
 	t.Logf("DirtyBytes max %d over %d samples (bound %d); writer waits %d, flushes %d, coalesced %d",
-		maxDirty.Load(), samples.Load(), bound, st.WriterWaits, st.Flushes, st.CoalescedWrites)
-	if maxDirty.Load() > bound {
-		t.Errorf("DirtyBytes reached %d, above the bound %d", maxDirty.Load(), bound)
+		maxDirty, samples, bound, st.WriterWaits, st.Flushes, st.CoalescedWrites)
+	if maxDirty > bound {
+		t.Errorf("DirtyBytes reached %d, above the bound %d", maxDirty, bound)
 	}
 	// The sampler may be starved on a loaded machine, so whether data was
 	// written behind is told by the flushes, not by the samples.
@@ -599,7 +579,7 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 	for i := range datas {
 		got, err := os.ReadFile(filepath.Join(dir, fmt.Sprint(i)))
 		if err != nil || !bytes.Equal(got, datas[i]) {
-			t.Errorf("file %d on disk: %v, %s", i, err, cxDiff(got, datas[i]))
+			t.Errorf("file %d on disk: %v, %s", i, err, diff(got, datas[i], "got", "want"))
 		}
 	}
 }
@@ -607,7 +587,7 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 // TestWBTinyBoundDoesNotHang: a write-behind bound smaller than one block
 // is still a bound, not a deadlock: writes complete (one block at a time)
 // and the data arrives.
-func TestWBTinyBoundDoesNotHang(t *testing.T) { forEngines(t, testWBTinyBoundDoesNotHang) }
+func TestWBTinyBoundDoesNotHang(t *testing.T) { parallelForEngines(t, testWBTinyBoundDoesNotHang) }
 
 func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 	for _, bound := range []int64{1, 4096, cxBlock - 1, cxBlock} {
@@ -615,7 +595,7 @@ func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 			t.Parallel()
 			aio := aiofs.New(aiofs.WithEngine(engine), aiofs.WithWriteBehind(bound))
 			name := filepath.Join(t.TempDir(), "f")
-			data := cxBytes(cxRand(1, 2), 3*cxBlock+10)
+			data := pattern(newRand(1, 2).Uint64(), 0, 3*cxBlock+10)
 			errc := make(chan error, 1)
 			go func() {
 				f, err := aio.Create(name)
@@ -643,7 +623,7 @@ func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 				t.Fatalf("WithWriteBehind(%d): Write or Close did not return within 5 s", bound)
 			}
 			if got, err := os.ReadFile(name); err != nil || !bytes.Equal(got, data) {
-				t.Errorf("on disk: %v, %s", err, cxDiff(got, data))
+				t.Errorf("on disk: %v, %s", err, diff(got, data, "got", "want"))
 			}
 			if err := aio.Close(); err != nil {
 				t.Error(err)
@@ -657,7 +637,9 @@ func testWBTinyBoundDoesNotHang(t *testing.T, engine string) {
 // their own regions, and Syncs. Every byte a reader sees is one a writer
 // wrote there (or the initial zero), and the end state is what was last
 // written.
-func TestWBConcurrentReadersWriters(t *testing.T) { forEngines(t, testWBConcurrentReadersWriters) }
+func TestWBConcurrentReadersWriters(t *testing.T) {
+	parallelForEngines(t, testWBConcurrentReadersWriters)
+}
 
 func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 	for _, set := range []cxOptSet{
@@ -687,7 +669,7 @@ func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					r := cxRand(uint64(g), 9)
+					r := newRand(uint64(g), 9)
 					f, err := aio.OpenFile(name, os.O_RDWR, 0)
 					if err != nil {
 						t.Error(err)
@@ -722,7 +704,7 @@ func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 				rg.Add(1)
 				go func() {
 					defer rg.Done()
-					r := cxRand(uint64(k), 10)
+					r := newRand(uint64(k), 10)
 					f, err := aio.Open(name)
 					if err != nil {
 						t.Error(err)
@@ -769,7 +751,7 @@ func testWBConcurrentReadersWriters(t *testing.T, engine string) {
 // TestWBChtimesSticks: times set on a file with buffered data, or after
 // writing and closing through afero.NewCopyOnWriteFs, stay: a later flush
 // does not undo them.
-func TestWBChtimesSticks(t *testing.T) { forEngines(t, testWBChtimesSticks) }
+func TestWBChtimesSticks(t *testing.T) { parallelForEngines(t, testWBChtimesSticks) }
 
 func testWBChtimesSticks(t *testing.T, engine string) {
 	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
@@ -792,7 +774,7 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		data := cxBytes(cxRand(3, 3), 3*cxBlock+100) // full blocks and a partial one
+		data := pattern(newRand(3, 3).Uint64(), 0, 3*cxBlock+100) // full blocks and a partial one
 		if _, err := f.Write(data); err != nil {
 			t.Fatal(err)
 		}
@@ -811,7 +793,7 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 		}
 		checkTimes(t, name, "after Fs.Sync")
 		if got, _ := os.ReadFile(name); !bytes.Equal(got, data) {
-			t.Errorf("data: %s", cxDiff(got, data))
+			t.Errorf("data: %s", diff(got, data, "got", "want"))
 		}
 		if fi, err := aio.Stat(name); err != nil || !fi.ModTime().Equal(mtime) {
 			t.Errorf("Fs.Stat: %v, mtime %v", err, fi.ModTime())
@@ -892,7 +874,7 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.Write(cxBytes(cxRand(4, 4), 2*cxBlock+3))
+		g.Write(pattern(newRand(4, 4).Uint64(), 0, 2*cxBlock+3))
 		if err := g.Close(); err != nil {
 			t.Fatal(err)
 		}
@@ -906,14 +888,14 @@ func testWBChtimesSticks(t *testing.T, engine string) {
 
 // TestWBRenameRemoveOpenFile: renaming or removing a file whose handle
 // holds buffered data loses nothing and does not bring the old name back.
-func TestWBRenameRemoveOpenFile(t *testing.T) { forEngines(t, testWBRenameRemoveOpenFile) }
+func TestWBRenameRemoveOpenFile(t *testing.T) { parallelForEngines(t, testWBRenameRemoveOpenFile) }
 
 func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 	for _, set := range []cxOptSet{cxWriteOptSets[0], cxWriteOptSets[2]} {
 		t.Run(set.name, func(t *testing.T) {
 			aio := newAio(t, engine, set.opts...)
 			dir := t.TempDir()
-			r := cxRand(5, 5)
+			r := newRand(5, 5)
 
 			// Rename: the data follows the file.
 			oldName, newName := filepath.Join(dir, "old"), filepath.Join(dir, "new")
@@ -921,7 +903,7 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, b := cxBytes(r, 100000), cxBytes(r, 5000)
+			a, b := pattern(r.Uint64(), 0, 100000), pattern(r.Uint64(), 0, 5000)
 			f.Write(a)
 			if err := aio.Rename(oldName, newName); err != nil {
 				t.Fatal(err)
@@ -932,7 +914,7 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 				t.Fatal(err)
 			}
 			if got, err := io.ReadAll(rd); err != nil || !bytes.Equal(got, append(a, b...)) {
-				t.Errorf("read through the new name before Close: %v, %s", err, cxDiff(got, append(a, b...)))
+				t.Errorf("read through the new name before Close: %v, %s", err, diff(got, append(a, b...), "got", "want"))
 			}
 			rd.Close()
 			if fi, err := aio.Stat(newName); err != nil || fi.Size() != int64(len(a)+len(b)) {
@@ -942,7 +924,7 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 				t.Fatal(err)
 			}
 			if got, err := os.ReadFile(newName); err != nil || !bytes.Equal(got, append(a, b...)) {
-				t.Errorf("new name after Close: %v, %s", err, cxDiff(got, append(a, b...)))
+				t.Errorf("new name after Close: %v, %s", err, diff(got, append(a, b...), "got", "want"))
 			}
 			if _, err := os.Stat(oldName); !errors.Is(err, os.ErrNotExist) {
 				t.Errorf("the old name exists after Close: %v", err)
@@ -954,17 +936,17 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			g.Write(cxBytes(r, 3*cxBlock))
+			g.Write(pattern(r.Uint64(), 0, 3*cxBlock))
 			if err := aio.Remove(gone); err != nil {
 				t.Fatal(err)
 			}
-			c := cxBytes(r, 700)
+			c := pattern(r.Uint64(), 0, 700)
 			if _, err := g.WriteAt(c, 10); err != nil {
 				t.Errorf("WriteAt after Remove: %v", err)
 			}
 			p := make([]byte, len(c))
 			if _, err := g.(io.ReaderAt).ReadAt(p, 10); err != nil || !bytes.Equal(p, c) {
-				t.Errorf("ReadAt after Remove: %v, %s", err, cxDiff(p, c))
+				t.Errorf("ReadAt after Remove: %v, %s", err, diff(p, c, "got", "want"))
 			}
 			time.Sleep(50 * time.Millisecond) // let a delayed flush run
 			if err := g.Sync(); err != nil {
@@ -994,8 +976,8 @@ func testWBRenameRemoveOpenFile(t *testing.T, engine string) {
 
 // TestWBWriteThrough: with WithWriteBehind(0), and on O_SYNC handles, a
 // write is in the file when Write returns: a reader bypassing the Fs sees
-// it. (O_DSYNC, which package os does not name, is in faults_test.go.)
-func TestWBWriteThrough(t *testing.T) { forEngines(t, testWBWriteThrough) }
+// it. (O_DSYNC, which package os does not name, is in writebehind_faults_linux_test.go.)
+func TestWBWriteThrough(t *testing.T) { parallelForEngines(t, testWBWriteThrough) }
 
 func testWBWriteThrough(t *testing.T, engine string) {
 	t.Run("WithWriteBehind(0)", func(t *testing.T) { cxWriteThroughCase(t, engine, []aiofs.Option{aiofs.WithWriteBehind(0)}, 0) })
@@ -1011,7 +993,7 @@ func testWBWriteThrough(t *testing.T, engine string) {
 func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag int) {
 	aio := newAio(t, engine, opts...)
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, cxBytes(cxRand(6, 6), 200<<10), 0o644); err != nil {
+	if err := os.WriteFile(name, pattern(newRand(6, 6).Uint64(), 0, 200<<10), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	model, _ := os.ReadFile(name)
@@ -1026,9 +1008,9 @@ func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag i
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := cxRand(7, 7)
+	r := newRand(7, 7)
 	for i := range 20 {
-		p := cxBytes(r, cxLen(r)%(150<<10)+1)
+		p := pattern(r.Uint64(), 0, cxLen(r)%(150<<10)+1)
 		var off int64
 		if flag&os.O_APPEND != 0 {
 			off = int64(len(model))
@@ -1054,11 +1036,11 @@ func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag i
 		copy(model[off:], p)
 		disk, err := os.ReadFile(name)
 		if err != nil || !bytes.Equal(disk, model) {
-			t.Fatalf("write %d (len %d at %d): the OS does not have it when Write returns: %s", i, len(p), off, cxDiff(disk, model))
+			t.Fatalf("write %d (len %d at %d): the OS does not have it when Write returns: %s", i, len(p), off, diff(disk, model, "got", "want"))
 		}
 		got := make([]byte, len(model))
 		if n, err := rd.ReadAt(got, 0); n != len(model) || err != nil && err != io.EOF || !bytes.Equal(got, model) {
-			t.Fatalf("write %d: a reader of the Fs: %d, %v, %s", i, n, err, cxDiff(got[:n], model))
+			t.Fatalf("write %d: a reader of the Fs: %d, %v, %s", i, n, err, diff(got[:n], model, "got", "want"))
 		}
 	}
 	if st := aio.Stats(); st.DirtyBytes != 0 {
@@ -1072,7 +1054,7 @@ func cxWriteThroughCase(t *testing.T, engine string, opts []aiofs.Option, flag i
 // TestWBStatDuringFlush: File.Stat and Fs.Stat of a file being written
 // never report less than what Writes that returned before the Stat put
 // there, even when a flush completes during the Stat.
-func TestWBStatDuringFlush(t *testing.T) { forEngines(t, testWBStatDuringFlush) }
+func TestWBStatDuringFlush(t *testing.T) { parallelForEngines(t, testWBStatDuringFlush) }
 
 func testWBStatDuringFlush(t *testing.T, engine string) {
 	aio := newAio(t, engine)
@@ -1144,12 +1126,14 @@ func testWBStatDuringFlush(t *testing.T, engine string) {
 // TestWBCreateTruncWhileFlushing: Create (O_TRUNC) of a file whose
 // buffered data is being flushed leaves it empty, as with OsFs: the
 // flush in flight does not bring the old data back after the truncate.
-func TestWBCreateTruncWhileFlushing(t *testing.T) { forEngines(t, testWBCreateTruncWhileFlushing) }
+func TestWBCreateTruncWhileFlushing(t *testing.T) {
+	parallelForEngines(t, testWBCreateTruncWhileFlushing)
+}
 
 func testWBCreateTruncWhileFlushing(t *testing.T, engine string) {
 	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
-	data := cxBytes(cxRand(11, 11), 2<<20) // full blocks: flushed at once
+	data := pattern(newRand(11, 11).Uint64(), 0, 2<<20) // full blocks: flushed at once
 	deadline := time.Now().Add(2 * time.Second)
 	for round := 0; round < 200 && time.Now().Before(deadline); round++ {
 		h1, err := aio.Create(name)
@@ -1191,7 +1175,7 @@ func testWBCreateTruncWhileFlushing(t *testing.T, engine string) {
 // holds no more than the stream window dirty (plus the block it is
 // writing), waiting for its flushes instead of filling the bound, and its
 // data arrives whole.
-func TestWBStreamWindow(t *testing.T) { forEngines(t, testWBStreamWindow) }
+func TestWBStreamWindow(t *testing.T) { parallelForEngines(t, testWBStreamWindow) }
 
 func testWBStreamWindow(t *testing.T, engine string) {
 	const size = 64 << 20
@@ -1201,7 +1185,7 @@ func testWBStreamWindow(t *testing.T, engine string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data := cxBytes(cxRand(cxSeed(t), 0), size)
+	data := pattern(testSeed(t), 0, size)
 	var maxDirty int64
 	for off := 0; off < size; off += 4 << 10 {
 		if _, err := f.Write(data[off : off+4<<10]); err != nil {

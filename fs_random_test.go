@@ -7,8 +7,7 @@ package aiofs_test
 //
 // Replay a failure with the seed it prints:
 //
-//	go test -run 'TestRandomDifferential/default' -seed=12345
-//	AIOFS_SEED=12345 go test -run TestRandomDifferential
+//	AIOFS_SEED=12345 go test -run TestRandomDifferential/default
 
 import (
 	"flag"
@@ -25,38 +24,6 @@ import (
 	"github.com/spf13/afero"
 	"pgregory.net/rapid"
 )
-
-var seedFlag = flag.Uint64("seed", 0, "seed of the randomized differential tests (0: a new one; also env AIOFS_SEED)")
-
-// baseSeed is the seed given by -seed or AIOFS_SEED, or a new one.
-func baseSeed(t *testing.T) uint64 {
-	if *seedFlag != 0 {
-		return *seedFlag
-	}
-	if s := os.Getenv("AIOFS_SEED"); s != "" {
-		v, err := strconv.ParseUint(s, 0, 64)
-		if err != nil {
-			t.Fatalf("AIOFS_SEED=%q: %v", s, err)
-		}
-		return v
-	}
-	return uint64(time.Now().UnixNano())
-}
-
-// excluded reports whether AIOFS_RANDOM_EXCLUDE (a comma-separated list)
-// names class. It lets a developer look for further differences while a
-// known one is being fixed; by default nothing is excluded. Class:
-// emptywrite (Write,
-// WriteString and ReadFrom of nothing, which leave an O_APPEND handle's
-// offset alone in package os).
-func excluded(class string) bool {
-	for _, x := range strings.Split(os.Getenv("AIOFS_RANDOM_EXCLUDE"), ",") {
-		if strings.TrimSpace(x) == class {
-			return true
-		}
-	}
-	return false
-}
 
 // chooser is the source of random choices: a seeded PRNG, or rapid.
 type chooser interface {
@@ -198,11 +165,11 @@ func randomStep(h *H, st *rstate, c chooser) {
 	case r < 360:
 		h.ReadAt(id, st.length(c), st.offset(c, h.size(name)))
 	case r < 480:
-		h.Write(id, payload(st.writeLength(c), byte(c.intn(256))))
+		h.Write(id, pattern(uint64(byte(c.intn(256))), 0, st.writeLength(c)))
 	case r < 600:
-		h.WriteAt(id, payload(st.length(c), byte(c.intn(256))), st.offset(c, h.size(name)))
+		h.WriteAt(id, pattern(uint64(byte(c.intn(256))), 0, st.length(c)), st.offset(c, h.size(name)))
 	case r < 630:
-		h.WriteString(id, string(payload(st.writeLength(c), byte(c.intn(256)))))
+		h.WriteString(id, string(pattern(uint64(byte(c.intn(256))), 0, st.writeLength(c))))
 	case r < 720:
 		whence := io.SeekStart
 		off := st.offset(c, h.size(name))
@@ -239,7 +206,7 @@ func randomStep(h *H, st *rstate, c chooser) {
 	case r < 862:
 		h.CopyTo(id)
 	case r < 872:
-		h.ReadFrom(id, payload(st.writeLength(c), byte(c.intn(256))))
+		h.ReadFrom(id, pattern(uint64(byte(c.intn(256))), 0, st.writeLength(c)))
 	case r < 922:
 		// Close every handle of this file, then compare it on disk.
 		for s := 0; s < st.perFile; s++ {
@@ -333,7 +300,7 @@ func (h *H) compareFileOnDisk(name string) {
 	if (erra == nil) != (errb == nil) || (h.mustPass && erra != nil) || string(a) != string(b) {
 		h.failures++
 		msg := fmt.Sprintf("%s: after step %d (Sync) %s differs on disk: OsFs %d bytes (err %v), aiofs %d bytes (err %v); %s",
-			h.label, h.step, name, len(a), erra, len(b), errb, firstDiff(a, b))
+			h.label, h.step, name, len(a), erra, len(b), errb, diff(a, b, "OsFs", "aiofs"))
 		msg += h.context(fmt.Sprintf("%q", name))
 		if h.stopOnFail {
 			h.t.Fatalf("%s", msg)
@@ -360,11 +327,11 @@ func randomRun(t *testing.T, engine string, seed uint64, n int, strict bool, opt
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
 	aio := newAio(t, engine, opts...)
 	env := ""
-	if x := os.Getenv("AIOFS_RANDOM_EXCLUDE"); x != "" {
-		env = "AIOFS_RANDOM_EXCLUDE=" + x + " "
+	if x := os.Getenv("AIOFS_EXCLUDE"); x != "" {
+		env = "AIOFS_EXCLUDE=" + x + " "
 	}
 	env += "AIOFS_ENGINE=" + engine + " "
-	label := fmt.Sprintf("seed %d (replay: %sgo test -run '^%s$' -seed=%d)", seed, env, t.Name(), seed)
+	label := fmt.Sprintf("seed %d (replay: %sAIOFS_SEED=%d go test -run '^%s$')", seed, env, seed, t.Name())
 	h := newH(t, label, newSide("OsFs", afero.NewOsFs(), nil, osRoot), newSide("aiofs", aio, aio, aioRoot))
 	h.stopOnFail = true
 	h.strictTree = strict
@@ -393,7 +360,7 @@ type randomConfig struct {
 }
 
 func runRandomConfigs(t *testing.T, cfgs []randomConfig) {
-	seed := baseSeed(t)
+	seed := testSeed(t)
 	t.Logf("base seed %d", seed)
 	forEngines(t, func(t *testing.T, engine string) { runRandomConfigsOn(t, engine, seed, cfgs) })
 }
@@ -406,7 +373,7 @@ func runRandomConfigsOn(t *testing.T, engine string, seed uint64, cfgs []randomC
 				n /= 5
 			}
 			s := seed + uint64(i)
-			if *seedFlag != 0 || os.Getenv("AIOFS_SEED") != "" {
+			if os.Getenv("AIOFS_SEED") != "" {
 				s = seed
 			}
 			randomRun(t, engine, s, n, cfg.strict, cfg.opts...)
@@ -416,6 +383,7 @@ func runRandomConfigsOn(t *testing.T, engine string, seed uint64, cfgs []randomC
 
 // TestRandomDifferential: >= 20,000 random operations in total.
 func TestRandomDifferential(t *testing.T) {
+	t.Parallel()
 	runRandomConfigs(t, []randomConfig{
 		{name: "default", ops: 8000},
 		{name: "writethrough", ops: 4000, strict: true, opts: []aiofs.Option{aiofs.WithWriteBehind(0)}},
@@ -429,6 +397,7 @@ func TestRandomDifferential(t *testing.T) {
 // through the Fs must be identical at once (read-your-writes), and the
 // trees on disk after Sync/Close.
 func TestRandomDifferentialWriteBehind(t *testing.T) {
+	t.Parallel()
 	runRandomConfigs(t, []randomConfig{
 		{name: "wb8M", ops: 6000, opts: []aiofs.Option{aiofs.WithWriteBehind(8 << 20)}},
 		{name: "wb64K-backpressure", ops: 3000, opts: []aiofs.Option{aiofs.WithWriteBehind(64 << 10), aiofs.WithCacheSize(1 << 20)}},
@@ -443,7 +412,7 @@ func TestRapidDifferential(t *testing.T) {
 	// A smaller budget than rapid's default 100 checks, unless asked.
 	if os.Getenv("RAPID_CHECKS") == "" && !flagSet("rapid.checks") {
 		flag.Set("rapid.checks", "40")
-		defer flag.Set("rapid.checks", "100")
+		t.Cleanup(func() { flag.Set("rapid.checks", "100") })
 	}
 	forEngines(t, testRapidDifferential)
 }

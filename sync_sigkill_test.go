@@ -2,7 +2,9 @@ package aiofs_test
 
 // Durability of synced data (issue 10): a child process writes through
 // aiofs, syncs with File.Sync or Fs.Sync, says so, and is killed with
-// SIGKILL right after; every byte it acknowledged must be in the file.
+// SIGKILL right after, while it goes on writing; every byte it
+// acknowledged must be in the file, and every byte past them must be
+// one it wrote or a hole.
 //
 // A SIGKILL leaves the kernel's page cache intact, so the files' contents
 // show that acknowledged writes reached the kernel, not that they reached
@@ -18,7 +20,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -29,20 +30,6 @@ import (
 	"github.com/spf13/afero"
 )
 
-// durPattern is the byte the child writes at off of file id.
-func durPattern(id int, off int64) byte {
-	off += int64(id) << 32
-	return byte(off*131 + off>>12 + off>>20)
-}
-
-func durPatternBytes(id int, off int64, n int) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = durPattern(id, off+int64(i))
-	}
-	return p
-}
-
 // durFiles are the child's files, by how their data is made durable.
 var durFiles = []string{
 	"file-sync",     // File.Sync of its writer
@@ -50,7 +37,12 @@ var durFiles = []string{
 	"reader-held",   // written, closed by its writer, open for reading, then Fs.Sync
 	"open-writer",   // written, its writer still open, then Fs.Sync
 	"file-sync-big", // large writes that may go straight to the file, File.Sync
+	"sync-rounds",   // durRounds File.Syncs between writes, on the process-wide engine
 }
+
+// durRounds is how many times the child syncs sync-rounds, acknowledging
+// each.
+const durRounds = 4
 
 // TestDurabilityAfterSIGKILL: every byte the child acknowledged as synced
 // is in its file after the child is killed.
@@ -59,8 +51,7 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 		dir := t.TempDir()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
-		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDurabilityChild$", "-test.v", "-test.count=1")
-		cmd.Env = append(os.Environ(), "AIOFS_DUR_ENGINE="+engine, "AIOFS_DUR_DIR="+dir)
+		cmd := childCmd(ctx, "sigkill", dir, engine)
 		stdout, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -71,6 +62,7 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 			t.Fatal(err)
 		}
 		acked := map[string]int64{}
+		acks := map[string]int{}
 		var lines []string
 		ready := false
 		sc := bufio.NewScanner(stdout)
@@ -85,6 +77,7 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 					t.Fatalf("child said %q", line)
 				}
 				acked[f[1]] = n
+				acks[f[1]]++
 			case len(f) > 0 && f[0] == "error":
 				t.Errorf("child: %s", line)
 			case line == "ready":
@@ -105,6 +98,9 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 			t.Fatalf("the child did not finish its syncs (%v):\n%s\n%s", werr, strings.Join(lines, "\n"), stderr.String())
 		}
 		t.Logf("child:\n%s", strings.Join(lines, "\n"))
+		if acks["sync-rounds"] != durRounds {
+			t.Errorf("sync-rounds: %d acknowledgements, want %d", acks["sync-rounds"], durRounds)
+		}
 		for id, base := range durFiles {
 			n, ok := acked[base]
 			if !ok {
@@ -119,24 +115,34 @@ func TestDurabilityAfterSIGKILL(t *testing.T) {
 				t.Errorf("%s: %d bytes in the file, %d acknowledged", base, len(got), n)
 				continue
 			}
-			if want := durPatternBytes(id, 0, int(n)); !bytes.Equal(got[:n], want) {
-				t.Errorf("%s: the acknowledged bytes differ from what the child wrote: %s", base, cxDiff(got[:n], want))
+			if want := pattern(uint64(id), 0, int(n)); !bytes.Equal(got[:n], want) {
+				t.Errorf("%s: the acknowledged bytes differ from what the child wrote: %s", base, diff(got[:n], want, "got", "want"))
+			}
+			// Past them, what was flushed before the kill, or holes not
+			// yet flushed.
+			past := pattern(uint64(id), n, len(got)-int(n))
+			for i, b := range got[n:] {
+				if b != 0 && b != past[i] {
+					t.Errorf("%s: byte %d (past the acknowledged ones) is %#x: the child wrote %#x", base, n+int64(i), b, past[i])
+					break
+				}
 			}
 		}
 	})
 }
 
-// TestDurabilityChild is the child of TestDurabilityAfterSIGKILL; it does
-// nothing in a normal run. It reports on stdout: "ack FILE N" once the
-// first N bytes of FILE are synced, "error ..." for what went wrong, and
-// "ready" when the parent may kill it.
-func TestDurabilityChild(t *testing.T) {
-	engine, dir := os.Getenv("AIOFS_DUR_ENGINE"), os.Getenv("AIOFS_DUR_DIR")
-	if dir == "" {
-		return
-	}
+func init() { children["sigkill"] = durabilityChild }
+
+// durabilityChild is the child of TestDurabilityAfterSIGKILL. It reports
+// on stdout: "ack FILE N" once the first N bytes of FILE are synced,
+// "error ..." for what went wrong, and "ready" when the parent may kill
+// it.
+func durabilityChild(t *testing.T, dir, engine string) {
 	aio := aiofs.New(aiofs.WithEngine(engine), aiofs.WithWriteBehind(64<<20))
-	r := cxRand(40, 40)
+	// sync-rounds goes through the process-wide engine (AIOFS_ENGINE is
+	// the same one), which the other Fs does not use.
+	shared := aiofs.New(aiofs.WithWriteBehind(64 << 20))
+	r := newRand(40, 40)
 	fail := func(format string, args ...any) {
 		fmt.Printf("error "+format+"\n", args...)
 	}
@@ -145,7 +151,7 @@ func TestDurabilityChild(t *testing.T) {
 	write := func(id int, f afero.File, off int64, n int, piece int) int64 {
 		for end := off + int64(n); off < end; {
 			m := int(min(end-off, int64(1+r.IntN(piece))))
-			if _, err := f.Write(durPatternBytes(id, off, m)); err != nil {
+			if _, err := f.Write(pattern(uint64(id), off, m)); err != nil {
 				fail("%s: Write: %v", f.Name(), err)
 				return off
 			}
@@ -153,7 +159,7 @@ func TestDurabilityChild(t *testing.T) {
 			if r.IntN(4) == 0 {
 				at := r.Int64N(off)
 				k := int(min(off-at, 5000))
-				if _, err := f.WriteAt(durPatternBytes(id, at, k), at); err != nil {
+				if _, err := f.WriteAt(pattern(uint64(id), at, k), at); err != nil {
 					fail("%s: WriteAt: %v", f.Name(), err)
 				}
 			}
@@ -161,7 +167,11 @@ func TestDurabilityChild(t *testing.T) {
 		return off
 	}
 	create := func(id int) afero.File {
-		f, err := aio.Create(filepath.Join(dir, durFiles[id]))
+		fsys := aio
+		if durFiles[id] == "sync-rounds" {
+			fsys = shared
+		}
+		f, err := fsys.Create(filepath.Join(dir, durFiles[id]))
 		if err != nil {
 			fail("%v", err)
 			t.FailNow()
@@ -228,11 +238,23 @@ func TestDurabilityChild(t *testing.T) {
 		fmt.Printf("ack %s %d\n", durFiles[4], ne)
 	}
 
+	g := create(5)
+	var ng int64
+	for range durRounds {
+		ng = write(5, g, ng, 400000, 40000)
+		if err := g.Sync(); err != nil {
+			fail("File.Sync: %v", err)
+			break
+		}
+		fmt.Printf("ack %s %d\n", durFiles[5], ng)
+	}
+
 	fmt.Println("ready")
 	// Unsynced from here on, until the parent kills us.
 	for {
 		na = write(0, a, na, 1<<20, 40000)
 		nd = write(3, d, nd, 1<<20, 40000)
+		ng = write(5, g, ng, 1<<20, 40000)
 		rd.ReadAt(make([]byte, 4096), 0)
 		time.Sleep(time.Millisecond)
 	}

@@ -283,6 +283,7 @@ func (e *faultEngine) counters() *engineCounters { return e.inner.counters() }
 // logged; a shortened write writes exactly its prefix and a shortened read
 // reads one; nothing fails when the log is disabled.
 func TestFaultEngine(t *testing.T) {
+	t.Parallel()
 	name := filepath.Join(t.TempDir(), "f")
 	f, err := os.Create(name)
 	if err != nil {

@@ -40,14 +40,6 @@ func waitOrDump(t *testing.T, wg *sync.WaitGroup, d time.Duration, what string) 
 	}
 }
 
-// pattern fills p with bytes that depend on who wrote them and where.
-func pattern(p []byte, id, iter int, off int64) {
-	for i := range p {
-		x := uint64(off+int64(i))*0x9e3779b97f4a7c15 ^ uint64(id)<<40 ^ uint64(iter)<<20
-		p[i] = byte(x >> 56)
-	}
-}
-
 type concConfig struct {
 	name string
 	opts []aiofs.Option
@@ -67,6 +59,7 @@ var concConfigs = []concConfig{
 // region and checks every read against it; at the end the disk must hold
 // every shadow.
 func TestConcurrentReadWriteAt(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {
@@ -157,7 +150,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 				}
 				n = int(min(int64(n), regionSize-off))
 				p := buf[:n]
-				pattern(p, id, iter, off)
+				fillPattern(p, uint64(id)<<32|uint64(iter), off)
 				m, err := f.WriteAt(p, base+off)
 				if m != n || err != nil {
 					fail("worker %d iter %d: WriteAt(%d bytes, %d) = %d, %v", id, iter, n, base+off, m, err)
@@ -177,7 +170,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 					return
 				}
 				if !bytes.Equal(got, shadow[roff:roff+int64(rn)]) {
-					fail("worker %d iter %d: ReadAt(%d, %d) after own writes: %s", id, iter, rn, base+roff, wantGot(shadow[roff:roff+int64(rn)], got))
+					fail("worker %d iter %d: ReadAt(%d, %d) after own writes: %s", id, iter, rn, base+roff, diff(shadow[roff:roff+int64(rn)], got, "want", "got"))
 					return
 				}
 			}
@@ -194,7 +187,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 	}
 	for id := 0; id < onShared; id++ {
 		if got := all[id*regionSize : (id+1)*regionSize]; !bytes.Equal(got, shadows[id]) {
-			t.Errorf("shared file, region %d through the shared handle: %s", id, wantGot(shadows[id], got))
+			t.Errorf("shared file, region %d through the shared handle: %s", id, diff(shadows[id], got, "want", "got"))
 		}
 	}
 	if err := shared.Close(); err != nil {
@@ -216,7 +209,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, shadows[id]) {
-			t.Errorf("worker %d's region on disk (%s): %s", id, filepath.Base(paths[id]), wantGot(shadows[id], got))
+			t.Errorf("worker %d's region on disk (%s): %s", id, filepath.Base(paths[id]), diff(shadows[id], got, "want", "got"))
 		}
 	}
 	st := fsys.Stats()
@@ -230,6 +223,7 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 // (Read may also say io.EOF); once one has seen ErrClosed every later
 // operation does; nothing hangs.
 func TestCloseFileWhileInUse(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {
@@ -246,7 +240,7 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 	dir := t.TempDir()
 	fsys := newAio(t, engine, opts...)
 	p := filepath.Join(dir, "f")
-	if err := os.WriteFile(p, payload(size, 1), 0o644); err != nil {
+	if err := os.WriteFile(p, pattern(uint64(1), 0, size), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := fsys.OpenFile(p, os.O_RDWR, 0)
@@ -372,7 +366,7 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 // completes or fails with fs.ErrClosed, nothing hangs, Close returns, and
 // the goroutines the Fs started are gone afterwards.
 func TestCloseFsWhileInFlight(t *testing.T) {
-	forEngines(t, func(t *testing.T, engine string) {
+	forEnginesSerial(t, func(t *testing.T, engine string) {
 		for _, wb := range []int64{0, 4 << 20} {
 			t.Run(fmt.Sprintf("writebehind%d", wb), func(t *testing.T) {
 				testCloseFsWhileInFlight(t, engine, wb)
@@ -390,7 +384,7 @@ func testCloseFsWhileInFlight(t *testing.T, engine string, writeBehind int64) {
 	handles := make([]afero.File, files)
 	for i := range handles {
 		p := filepath.Join(dir, fmt.Sprintf("f%d", i))
-		if err := os.WriteFile(p, payload(size, byte(i)), 0o644); err != nil {
+		if err := os.WriteFile(p, pattern(uint64(byte(i)), 0, size), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		f, err := fsys.OpenFile(p, os.O_RDWR, 0)
@@ -511,7 +505,7 @@ func testCloseFsWhileInFlight(t *testing.T, engine string, writeBehind int64) {
 // TestGoroutinesReturnAfterClose: an Fs with an engine of its own, used
 // for reads and writes (with write-behind), leaves no goroutine behind.
 func TestGoroutinesReturnAfterClose(t *testing.T) {
-	forEngines(t, func(t *testing.T, e string) {
+	forEnginesSerial(t, func(t *testing.T, e string) {
 		warmSharedEngine(t)
 		baseline := settledGoroutines()
 		for i := 0; i < 2; i++ {
@@ -528,7 +522,7 @@ func TestGoroutinesReturnAfterClose(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					f.Write(payload(1<<20, byte(j)))
+					f.Write(pattern(uint64(byte(j)), 0, 1<<20))
 					f.Seek(0, io.SeekStart)
 					io.Copy(io.Discard, f)
 					f.Close()
@@ -600,6 +594,7 @@ func checkGoroutinesReturn(t *testing.T, baseline int) {
 // goroutine's records in its order (the documented guarantee across
 // handles of one Fs; also what Linux does for OsFs).
 func TestConcurrentAppend(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, cfg := range concConfigs {
 			t.Run(cfg.name, func(t *testing.T) {

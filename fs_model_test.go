@@ -6,7 +6,7 @@ package aiofs_test
 // one at a time against an Fs whose engine injects faults
 // (aiofs.WithFaults), and a model holds the bytes each file has accepted:
 // the file as every handle of the Fs must see it. The files live in a
-// namespace the run changes (model_namespace_test.go): renames of files
+// namespace the run changes (fs_model_namespace_test.go): renames of files
 // and directories onto existing names, removals, hard links, symbolic
 // links, files created again under old names, and opens by many
 // spellings of one name; the model follows what the OS does (a handle
@@ -97,14 +97,14 @@ package aiofs_test
 // tmpfs accepts a Truncate to 2^62, so the failed-Truncate rule is only
 // exercised with AIOFS_MODEL_DIR on a file system that refuses it (ext4).
 //
-// Reproduce a failure with the seed it prints (AIOFS_SEED or -seed); the
+// Reproduce a failure with the seed it prints (AIOFS_SEED); the
 // failing sequence is shrunk to a short one, printed with the faults of
 // its replay. AIOFS_MODEL_OPS sets the operations per engine (default
 // 50,000).
 //
 // TestModelNoFaults runs the same model with no fault injected: there,
-// every violation is a library bug or a model bug. AIOFS_MODEL_SKIP lets a
-// developer look past known violations (see mSkip).
+// every violation is a library bug or a model bug. AIOFS_EXCLUDE lets a
+// developer look past known violations (see excluded).
 
 import (
 	"bytes"
@@ -152,7 +152,7 @@ const (
 	mSync
 	mStat
 	mFsSync
-	// The namespace and the Fs as a whole (model_namespace_test.go).
+	// The namespace and the Fs as a whole (fs_model_namespace_test.go).
 	mRename
 	mRemove
 	mMkdir
@@ -240,14 +240,7 @@ func mPattern(fill byte, n int) []byte {
 	return mPatterns[int(fill)<<10:][:n:n]
 }
 
-var mPatterns = func() []byte {
-	p := make([]byte, 256<<10+2*mLarge)
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range p {
-		p[i] = byte(r.Uint32())
-	}
-	return p
-}()
+var mPatterns = pattern(1, 0, 256<<10+2*mLarge)
 
 type mhandle struct {
 	f           afero.File
@@ -361,7 +354,7 @@ func runModel(dir, engine string, cfg modelConfig, seed uint64, n int, replay []
 	os.Remove(probe)
 	rng := rand.New(rand.NewPCG(seed, 0x6d6f64656c))
 	// A quarter of the runs end with Fs.Close beside other calls.
-	closing := rng.IntN(4) == 0 && !mSkip("fsclose")
+	closing := rng.IntN(4) == 0 && !excluded("fsclose")
 	var ops []mop
 	for i := 0; replay == nil && i < n || replay != nil && i < len(replay); i++ {
 		var o mop
@@ -419,7 +412,7 @@ func (m *model) generate(r *rand.Rand) mop {
 			closed = append(closed, s)
 		}
 	}
-	if w := r.IntN(100); w < 12 && !mSkip("namespace") {
+	if w := r.IntN(100); w < 12 && !excluded("namespace") {
 		return m.generateNamespace(r, w)
 	}
 	if len(open) == 0 || len(closed) > 0 && r.IntN(100) < 8 {
@@ -484,7 +477,7 @@ func (m *model) generate(r *rand.Rand) mop {
 		if size > mMaxSize {
 			o.off = int64(r.IntN(int(size/2) + 1))
 		}
-		if r.IntN(25) == 0 && m.hugeFails && !mSkip("hugetrunc") {
+		if r.IntN(25) == 0 && m.hugeFails && !excluded("hugetrunc") {
 			o.off = mHuge
 		}
 	}
@@ -536,25 +529,6 @@ func sizeOf(fi os.FileInfo) int64 {
 		return -1
 	}
 	return fi.Size()
-}
-
-// mSkip reports whether AIOFS_MODEL_SKIP (a comma-separated list) names
-// class, so that a developer can look past a known violation while it is
-// being fixed. Classes: hugetrunc (Truncate past the largest size),
-// failedwrite (after a failed Write or WriteAt the file is cut back to the
-// model's size and the handle's offset put back), dropsync (a Sync may
-// succeed after the data that failed while its handle was open was
-// dropped); and in the namespace (model_namespace_test.go): namespace (no
-// namespace op), links (no hard or symbolic link), spellings (every name
-// spelled plainly), linkdotdot (no spelling through the link t), bgsync
-// (no background or paired Fs.Sync), fsclose (no final Fs.Close).
-func mSkip(class string) bool {
-	for _, x := range strings.Split(os.Getenv("AIOFS_MODEL_SKIP"), ",") {
-		if strings.TrimSpace(x) == class {
-			return true
-		}
-	}
-	return false
 }
 
 func errnoOf(err error) (syscall.Errno, bool) {
@@ -668,7 +642,7 @@ func (m *model) onDisk(mf *mfile, off int64, p []byte) (string, bool) {
 	if bytes.Equal(disk, p) {
 		return "", true
 	}
-	return mDiff(disk, p), false
+	return diff(disk, p, "got", "want"), false
 }
 
 // readDisk reads the file with package os, into m.dbuf, through the
@@ -690,23 +664,6 @@ func (m *model) readDisk(mf *mfile) ([]byte, error) {
 			return nil, fmt.Errorf("reading %v with package os: %d, %v", mf, n, err)
 		}
 	}
-}
-
-// mDiff describes how got differs from want.
-func mDiff(got, want []byte) string {
-	if len(got) != len(want) {
-		return fmt.Sprintf("%d bytes, want %d (first difference at %d)", len(got), len(want), mFirstDiff(got, want))
-	}
-	return fmt.Sprintf("bytes differ from offset %d", mFirstDiff(got, want))
-}
-
-func mFirstDiff(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return i
-		}
-	}
-	return min(len(a), len(b))
 }
 
 // put applies p at off to the model of the file.
@@ -837,7 +794,7 @@ func (m *model) apply(o mop) *violation {
 		if err == nil && owed {
 			return m.fail("sticky-missed", "%v returned nil, but a background write failed while the handle was open: %+v (%s)", o, h.owedBy, m.describe(h))
 		}
-		if err != nil && mSkip("failedwrite") {
+		if err != nil && excluded("failedwrite") {
 			return m.repair(h)
 		}
 		if err == nil && (h.mode == modeSync || m.cfg.wb0) {
@@ -863,7 +820,7 @@ func (m *model) apply(o mop) *violation {
 			return m.fail("read", "%v at %d returned %d, %v; the model has %d bytes there (size %d)", o, off, n, err, want, size)
 		}
 		if n > 0 && !bytes.Equal(p[:n], h.file.data[off:off+int64(n)]) {
-			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, mDiff(p[:n], h.file.data[off:off+int64(n)]))
+			return m.fail("read", "%v at %d returned other bytes than the model: %s", o, off, diff(p[:n], h.file.data[off:off+int64(n)], "got", "want"))
 		}
 		switch {
 		case err == nil && o.kind == mRead && (n == 0 || want == 0):
@@ -922,7 +879,7 @@ func (m *model) apply(o mop) *violation {
 			}
 			return nil
 		}
-		if h.lost && !mSkip("dropsync") {
+		if h.lost && !excluded("dropsync") {
 			return m.fail("sync-after-drop", "%v returned nil, but data that failed while it was open was dropped (%+v)", o, h.owedBy)
 		}
 		if d, ok := m.onDisk(h.file, 0, nil); !ok {
@@ -1115,7 +1072,7 @@ func (m *model) invariants(step int) *violation {
 				return m.fail("invented", "ReadAt of all of %v through h%d returned %d, %v: no injected fault explains it", h.file, slot, n, err)
 			}
 			if bad {
-				return m.fail("read", "ReadAt of all of %v through h%d returned %d, %v: %s", h.file, slot, n, err, mDiff(p[:n], want))
+				return m.fail("read", "ReadAt of all of %v through h%d returned %d, %v: %s", h.file, slot, n, err, diff(p[:n], want, "got", "want"))
 			}
 			return nil
 		}
@@ -1204,19 +1161,28 @@ func modelOps(t *testing.T, def int) int {
 	return def
 }
 
-func TestModel(t *testing.T) { testModel(t, true, 50000) }
+func TestModel(t *testing.T) {
+	t.Parallel()
+	testModel(t, true, 50000)
+}
 
 // TestModelNoFaults runs the model with no fault injected (delays and
 // reordering stay): any violation is a bug of the library or the model.
-func TestModelNoFaults(t *testing.T) { testModel(t, false, 10000) }
+func TestModelNoFaults(t *testing.T) {
+	t.Parallel()
+	testModel(t, false, 10000)
+}
 
 func testModel(t *testing.T, faults bool, def int) {
-	seed := baseSeed(t)
+	seed := testSeed(t)
 	total := modelOps(t, def)
 	cfgs := modelConfigs(faults)
 	// Every engine, and Wrap over afero.OsFs as one more.
 	forEngines(t, func(t *testing.T, engine string) { modelEngine(t, engine, faults, seed, total, cfgs) })
-	t.Run("wrap", func(t *testing.T) { modelEngine(t, "wrap", faults, seed, total, cfgs) })
+	t.Run("wrap", func(t *testing.T) {
+		t.Parallel()
+		modelEngine(t, "wrap", faults, seed, total, cfgs)
+	})
 }
 
 // modelEngine runs testModel's share of ops for each configuration on
@@ -1224,6 +1190,7 @@ func testModel(t *testing.T, faults bool, def int) {
 func modelEngine(t *testing.T, engine string, faults bool, seed uint64, total int, cfgs []modelConfig) {
 	for ci, cfg := range cfgs {
 		t.Run(cfg.name, func(t *testing.T) {
+			t.Parallel()
 			dir := filepath.Join(modelDir(t), "m")
 			ops := total / len(cfgs)
 			for run := 0; ops > 0; run++ {

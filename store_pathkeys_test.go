@@ -22,6 +22,7 @@ func newPathKeyed(t *testing.T) *Fs {
 // created under a name a renamed file had left took over its state, and
 // its writes could be flushed into the renamed file.
 func TestPathKeysFollowNames(t *testing.T) {
+	t.Parallel()
 	fs := newPathKeyed(t)
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")

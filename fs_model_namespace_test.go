@@ -251,11 +251,11 @@ func (m *mspace) spell(name string, kind int) string {
 
 // pickSpell picks a spelling: the plain one half the time.
 func pickSpell(r *rand.Rand) int {
-	if mSkip("spellings") || r.IntN(2) == 0 {
+	if excluded("spellings") || r.IntN(2) == 0 {
 		return spellAbs
 	}
 	k := 1 + r.IntN(nSpells-1)
-	if k == spellLinkDotDot && mSkip("linkdotdot") {
+	if k == spellLinkDotDot && excluded("linkdotdot") {
 		k = spellDotDot
 	}
 	return k
@@ -315,7 +315,7 @@ func (m *model) generateNamespace(r *rand.Rand, w int) mop {
 	case w < 6:
 		o.kind = mMkdir
 		o.name = mSubdirs[r.IntN(len(mSubdirs))]
-	case w < 8 && mSkip("links"):
+	case w < 8 && excluded("links"):
 		o.kind = mRemove
 		o.name = m.pickEntry(r)
 	case w < 7:
@@ -328,9 +328,9 @@ func (m *model) generateNamespace(r *rand.Rand, w int) mop {
 		c := m.candidates()
 		o.name = c[r.IntN(len(c)-len(mLinkNames))] // a link leads to a file's name
 		o.to = mLinkNames[r.IntN(len(mLinkNames))]
-	case w < 11 && !mSkip("bgsync"):
+	case w < 11 && !excluded("bgsync"):
 		o.kind = mFsSyncBg
-	case !mSkip("bgsync"):
+	case !excluded("bgsync"):
 		o.kind = mFsSyncPair
 	default:
 		o.kind = mFsSync

@@ -36,85 +36,82 @@ func durable(t *testing.T, o *Oracle, what string, r result, before uint64, f af
 // the second does not return nil while the first still commits the closed
 // file both owe: each covers what was written before its own start.
 func TestFsSyncConcurrentBothWait(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			fs, rec, o := newRecorded(t, eng)
-			name := tempName(t, "f")
-			writeClosed(t, fs, name, fill('a', 5000))
-			held := holdFirst(1, nil) // the first fsync
-			rec.hooks(nil, nil, held.hook)
-			defer held.release()
-			start1 := o.Now()
-			first := background(fs.Sync)
-			held.wait(t)
-			start2 := o.Now()
-			second := outcome(t, background(fs.Sync), held)
-			durable(t, o, "the second Fs.Sync", second, start2, nil)
-			held.release()
-			durable(t, o, "the first Fs.Sync", <-first, start1, nil)
-		})
-	}
+	t.Parallel()
+	forEngines(t, func(t *testing.T, eng string) {
+		fs, rec, o := newRecorded(t, eng)
+		name := tempName(t, "f")
+		writeClosed(t, fs, name, fill('a', 5000))
+		held := holdFirst(1, nil) // the first fsync
+		rec.hooks(nil, nil, held.hook)
+		defer held.release()
+		start1 := o.Now()
+		first := background(fs.Sync)
+		held.wait(t)
+		start2 := o.Now()
+		second := outcome(t, background(fs.Sync), held)
+		durable(t, o, "the second Fs.Sync", second, start2, nil)
+		held.release()
+		durable(t, o, "the first Fs.Sync", <-first, start1, nil)
+	})
 }
 
 // TestFsSyncDuringLastClose (case 2): Fs.Sync while the file's last
 // handle is inside Close (waiting for a read of its own to end) commits
 // the file, or waits for the Close and commits it then.
 func TestFsSyncDuringLastClose(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			fs, rec, o := newRecorded(t, eng)
-			name := tempName(t, "f")
-			f, err := fs.Create(name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := f.Write(fill('a', 5000)); err != nil {
-				t.Fatal(err)
-			}
-			// Chtimes writes the buffered data out, without a commit.
-			now := time.Now()
-			if err := fs.Chtimes(name, now, now); err != nil {
-				t.Fatal(err)
-			}
-			held := holdFirst(1, nil) // the read below
-			rec.hooks(held.hook, nil, nil)
-			defer held.release()
-			read := background(func() error {
-				_, err := f.ReadAt(make([]byte, 10), 1<<20)
-				return err
-			})
-			held.wait(t)
-			closed := background(f.Close)
-			if !until(5*time.Second, func() bool { return closing(f) }) {
-				t.Fatal("Close did not begin")
-			}
-			start := o.Now()
-			r := outcome(t, background(fs.Sync), held)
-			durable(t, o, "Fs.Sync", r, start, nil)
-			held.release()
-			<-read
-			if c := <-closed; c.err != nil {
-				t.Fatal(c.err)
-			}
+	t.Parallel()
+	forEngines(t, func(t *testing.T, eng string) {
+		fs, rec, o := newRecorded(t, eng)
+		name := tempName(t, "f")
+		f, err := fs.Create(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write(fill('a', 5000)); err != nil {
+			t.Fatal(err)
+		}
+		// Chtimes writes the buffered data out, without a commit.
+		now := time.Now()
+		if err := fs.Chtimes(name, now, now); err != nil {
+			t.Fatal(err)
+		}
+		held := holdFirst(1, nil) // the read below
+		rec.hooks(held.hook, nil, nil)
+		defer held.release()
+		read := background(func() error {
+			_, err := f.ReadAt(make([]byte, 10), 1<<20)
+			return err
 		})
-	}
+		held.wait(t)
+		closed := background(f.Close)
+		if !until(5*time.Second, func() bool { return closing(f) }) {
+			t.Fatal("Close did not begin")
+		}
+		start := o.Now()
+		r := outcome(t, background(fs.Sync), held)
+		durable(t, o, "Fs.Sync", r, start, nil)
+		held.release()
+		<-read
+		if c := <-closed; c.err != nil {
+			t.Fatal(c.err)
+		}
+	})
 }
 
 // TestFsSyncFlushErrorDuringClose (case 2, its second half): a flush that
 // Fs.Sync makes and that fails while the file's last handle begins to
 // close is reported, unless Fs.Sync then makes the data durable.
 func TestFsSyncFlushErrorDuringClose(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			// The flush to fail must be Fs.Sync's, not one the delay
-			// timer started first on a slow machine: try again then.
-			for try := 0; !fsSyncFlushErrorDuringClose(t, eng); try++ {
-				if try == 5 {
-					t.Fatal("the delay timer's flush came first every time")
-				}
+	t.Parallel()
+	forEngines(t, func(t *testing.T, eng string) {
+		// The flush to fail must be Fs.Sync's, not one the delay
+		// timer started first on a slow machine: try again then.
+		for try := 0; !fsSyncFlushErrorDuringClose(t, eng); try++ {
+			if try == 5 {
+				t.Fatal("the delay timer's flush came first every time")
 			}
-		})
-	}
+		}
+	})
 }
 
 func fsSyncFlushErrorDuringClose(t *testing.T, eng string) (tried bool) {
@@ -170,25 +167,24 @@ func fsSyncFlushErrorDuringClose(t *testing.T, eng string) (tried bool) {
 // closed, then removed through the Fs while another hard link keeps it,
 // is still committed by Fs.Sync.
 func TestFsSyncRemovedHardLink(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			fs, _, o := newRecorded(t, eng)
-			name := tempName(t, "a")
-			writeClosed(t, fs, name, fill('a', 5000))
-			if err := os.Link(name, name+".link"); err != nil {
-				t.Fatal(err)
-			}
-			if err := fs.Remove(name); err != nil {
-				t.Fatal(err)
-			}
-			start := o.Now()
-			r := result{fs.Sync(), o.Now()}
-			if o.Written() == 0 {
-				t.Fatal("the oracle saw no write")
-			}
-			durable(t, o, "Fs.Sync", r, start, nil)
-		})
-	}
+	t.Parallel()
+	forEngines(t, func(t *testing.T, eng string) {
+		fs, _, o := newRecorded(t, eng)
+		name := tempName(t, "a")
+		writeClosed(t, fs, name, fill('a', 5000))
+		if err := os.Link(name, name+".link"); err != nil {
+			t.Fatal(err)
+		}
+		if err := fs.Remove(name); err != nil {
+			t.Fatal(err)
+		}
+		start := o.Now()
+		r := result{fs.Sync(), o.Now()}
+		if o.Written() == 0 {
+			t.Fatal("the oracle saw no write")
+		}
+		durable(t, o, "Fs.Sync", r, start, nil)
+	})
 }
 
 // TestFsSyncDuringReopen (found by TestModel, not in issue 16's list): a
@@ -196,37 +192,36 @@ func TestFsSyncRemovedHardLink(t *testing.T) {
 // has listed the open files and before it turns to the closed ones, is
 // still committed by that Fs.Sync.
 func TestFsSyncDuringReopen(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			fs, rec, o := newRecorded(t, eng)
-			dir := t.TempDir()
-			closed := dir + "/closed"
-			writeClosed(t, fs, closed, fill('c', 5000))
-			// An open written file, whose fsync holds Fs.Sync between the
-			// two.
-			open, err := fs.Create(dir + "/open")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer open.Close()
-			if _, err := open.Write(fill('o', 100)); err != nil {
-				t.Fatal(err)
-			}
-			held := holdFirst(1, nil)
-			rec.hooks(nil, nil, held.hook)
-			defer held.release()
-			start := o.Now()
-			synced := background(fs.Sync)
-			held.wait(t)
-			again, err := fs.Open(closed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer again.Close()
-			held.release()
-			durable(t, o, "Fs.Sync", <-synced, start, nil)
-		})
-	}
+	t.Parallel()
+	forEngines(t, func(t *testing.T, eng string) {
+		fs, rec, o := newRecorded(t, eng)
+		dir := t.TempDir()
+		closed := dir + "/closed"
+		writeClosed(t, fs, closed, fill('c', 5000))
+		// An open written file, whose fsync holds Fs.Sync between the
+		// two.
+		open, err := fs.Create(dir + "/open")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer open.Close()
+		if _, err := open.Write(fill('o', 100)); err != nil {
+			t.Fatal(err)
+		}
+		held := holdFirst(1, nil)
+		rec.hooks(nil, nil, held.hook)
+		defer held.release()
+		start := o.Now()
+		synced := background(fs.Sync)
+		held.wait(t)
+		again, err := fs.Open(closed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer again.Close()
+		held.release()
+		durable(t, o, "Fs.Sync", <-synced, start, nil)
+	})
 }
 
 // TestFsSyncPastKeepBudget: closed files past the budget of kept
@@ -234,46 +229,46 @@ func TestFsSyncDuringReopen(t *testing.T) {
 // Fs.Sync makes (syncAll), and only once; the kept ones it commits through
 // their descriptors, which it then lets go.
 func TestFsSyncPastKeepBudget(t *testing.T) {
-	for _, eng := range availableEngines() {
-		t.Run(eng, func(t *testing.T) {
-			fs, _, o := newRecorded(t, eng)
-			fs.keepBudget = 2
-			for _, name := range []string{"a", "b", "c", "d"} {
-				writeClosed(t, fs, tempName(t, name), fill('a', 5000))
-			}
-			fs.mu.Lock()
-			kept, owed := len(fs.keptNodes), fs.owedAll
-			fs.mu.Unlock()
-			if kept != 2 || owed != 2 {
-				t.Fatalf("after 4 files closed with a budget of 2: %d kept, %d owed commits of everything; want 2 and 2", kept, owed)
-			}
-			calls := 0
-			inner := syncAll
-			syncAll = func() error { calls++; return inner() }
-			defer func() { syncAll = inner }()
-			start := o.Now()
-			err := fs.Sync()
-			durable(t, o, "Fs.Sync", result{err: err, at: o.Now()}, start, nil)
-			if err != nil || calls != 1 {
-				t.Fatalf("Fs.Sync: %v, with %d commits of everything; want nil and 1", err, calls)
-			}
-			if err := fs.Sync(); err != nil || calls != 1 {
-				t.Errorf("second Fs.Sync: %v, with %d commits of everything in all; want nil and still 1", err, calls)
-			}
-			fs.mu.Lock()
-			kept = len(fs.keptNodes)
-			fs.mu.Unlock()
-			if kept != 0 {
-				t.Errorf("%d files still kept after Fs.Sync committed them", kept)
-			}
-		})
-	}
+	// Serial: it changes syncAll.
+	forEnginesSerial(t, func(t *testing.T, eng string) {
+		fs, _, o := newRecorded(t, eng)
+		fs.keepBudget = 2
+		for _, name := range []string{"a", "b", "c", "d"} {
+			writeClosed(t, fs, tempName(t, name), fill('a', 5000))
+		}
+		fs.mu.Lock()
+		kept, owed := len(fs.keptNodes), fs.owedAll
+		fs.mu.Unlock()
+		if kept != 2 || owed != 2 {
+			t.Fatalf("after 4 files closed with a budget of 2: %d kept, %d owed commits of everything; want 2 and 2", kept, owed)
+		}
+		calls := 0
+		inner := syncAll
+		syncAll = func() error { calls++; return inner() }
+		defer func() { syncAll = inner }()
+		start := o.Now()
+		err := fs.Sync()
+		durable(t, o, "Fs.Sync", result{err: err, at: o.Now()}, start, nil)
+		if err != nil || calls != 1 {
+			t.Fatalf("Fs.Sync: %v, with %d commits of everything; want nil and 1", err, calls)
+		}
+		if err := fs.Sync(); err != nil || calls != 1 {
+			t.Errorf("second Fs.Sync: %v, with %d commits of everything in all; want nil and still 1", err, calls)
+		}
+		fs.mu.Lock()
+		kept = len(fs.keptNodes)
+		fs.mu.Unlock()
+		if kept != 0 {
+			t.Errorf("%d files still kept after Fs.Sync committed them", kept)
+		}
+	})
 }
 
 // TestRemoveReleasesKept: a closed file kept for Fs.Sync that is removed
 // through the Fs by its last name is let go at once (its descriptor would
 // hold its blocks on disk); one that another hard link keeps stays owed.
 func TestRemoveReleasesKept(t *testing.T) {
+	t.Parallel()
 	fs := New()
 	defer fs.Close()
 	a, b, c := tempName(t, "a"), tempName(t, "b"), tempName(t, "c")

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/afero"
 )
 
-// The durability oracle needs inodes (see oracle_test.go); here it
+// The durability oracle needs inodes (see sync_oracle_test.go); here it
 // records nothing and passes everything.
 
 type Oracle struct{}

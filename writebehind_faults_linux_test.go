@@ -3,25 +3,19 @@
 package aiofs_test
 
 // Fault injection on the write path: ENOSPC from /dev/full and from a full
-// tmpfs, EFBIG from RLIMIT_FSIZE (in a child process), the sticky error
-// rule, and durability of synced data across SIGKILL (in a child process).
+// tmpfs, EFBIG from RLIMIT_FSIZE (in a child process), and the sticky
+// error rule (for Wrap: wrap_faults_test.go; in random runs: TestModel). Durability of synced data across SIGKILL is in
+// sync_sigkill_test.go.
 //
-// The child processes are this test binary run again with
-// -test.run=^TestFaultChild$ and AIOFS_FAULT_CHILD naming the role.
+// The child processes are this test binary run again (childCmd).
 
 import (
-	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,8 +86,9 @@ func cxResidentPages(t testing.TB, f *os.File) int {
 // TestCacheDropPageCacheWorks checks the helper the cache and prefetch
 // tests rely on: after it, no page of the file is in the page cache.
 func TestCacheDropPageCacheWorks(t *testing.T) {
+	t.Parallel()
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, cxBytes(cxRand(1, 1), 1<<20), 0o644); err != nil {
+	if err := os.WriteFile(name, pattern(newRand(1, 1).Uint64(), 0, 1<<20), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(name)
@@ -111,7 +106,7 @@ func TestCacheDropPageCacheWorks(t *testing.T) {
 }
 
 // TestWBWriteThroughODSYNC: an O_DSYNC handle writes through, as O_SYNC.
-func TestWBWriteThroughODSYNC(t *testing.T) { forEngines(t, testWBWriteThroughODSYNC) }
+func TestWBWriteThroughODSYNC(t *testing.T) { parallelForEngines(t, testWBWriteThroughODSYNC) }
 
 func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 	cxWriteThroughCase(t, engine, nil, aiofs.DsyncFlag)
@@ -119,7 +114,7 @@ func testWBWriteThroughODSYNC(t *testing.T, engine string) {
 
 // TestFaultDevFull: a write to /dev/full fails with ENOSPC at Write, or at
 // the latest at Sync or Close, as with OsFs; never silently.
-func TestFaultDevFull(t *testing.T) { forEngines(t, testFaultDevFull) }
+func TestFaultDevFull(t *testing.T) { parallelForEngines(t, testFaultDevFull) }
 
 func testFaultDevFull(t *testing.T, engine string) {
 	if _, err := os.Stat("/dev/full"); err != nil {
@@ -141,7 +136,7 @@ func testFaultDevFull(t *testing.T, engine string) {
 					t.Fatal(err)
 				}
 				defer o.Close()
-				p := cxBytes(cxRand(1, 1), 100<<10)
+				p := pattern(newRand(1, 1).Uint64(), 0, 100<<10)
 				_, oerr := o.Write(p)
 				n, werr := f.Write(p)
 				serr := f.Sync()
@@ -198,25 +193,14 @@ func cxIs(err error, errno syscall.Errno) bool { return errors.Is(err, errno) }
 // until one of its own Syncs succeeds; Write then accepts no bytes. Once
 // space is freed, Sync retries the data and succeeds, and the file is
 // complete. A Close that cannot write its data reports why.
-func TestFaultENOSPCSticky(t *testing.T) { forEngines(t, testFaultENOSPCSticky) }
+func TestFaultENOSPCSticky(t *testing.T) { parallelForEngines(t, testFaultENOSPCSticky) }
 
 func testFaultENOSPCSticky(t *testing.T, engine string) {
 	mnt := relTmpfs(t, "1m")
 	aio := newAio(t, engine)
 	name := filepath.Join(mnt, "f")
-	data := cxBytes(cxRand(2, 2), 300<<10+5)
-	h1, err := aio.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := aio.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := pattern(newRand(2, 2).Uint64(), 0, 300<<10+5)
+	h1, h2, h3 := cxHandles(t, aio, name)
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 
@@ -241,23 +225,11 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	}
 
 	// Sticky on every writable handle, on every call, while space lacks.
-	for round := range 2 {
-		for i, h := range []afero.File{h1, h2} {
-			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.ENOSPC) {
-				t.Errorf("round %d, h%d.Write: %d, %v; want 0, ENOSPC", round, i+1, n, err)
-			}
-			if n, err := h.WriteAt([]byte("y"), 3); n != 0 || !cxIs(err, syscall.ENOSPC) {
-				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, ENOSPC", round, i+1, n, err)
-			}
-		}
-		if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
-			t.Errorf("round %d, h1.Sync while full: %v, want ENOSPC", round, err)
-		}
-	}
+	cxCheckSticky(t, syscall.ENOSPC, 3, []afero.File{h1, h2}, 1)
 	// Reads through the Fs still see the data written (it is buffered).
 	got := make([]byte, len(data))
 	if n, err := h3.ReadAt(got, 0); n != len(data) || !bytes.Equal(got, data) {
-		t.Errorf("h3.ReadAt while the data is unflushed: %d, %v, %s", n, err, cxDiff(got[:n], data))
+		t.Errorf("h3.ReadAt while the data is unflushed: %d, %v, %s", n, err, diff(got[:n], data, "got", "want"))
 	}
 
 	// Free the space: h1's Sync retries and succeeds; the file is complete.
@@ -268,7 +240,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 		t.Fatalf("h1.Sync after space was freed: %v", err)
 	}
 	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, cxDiff(disk, data))
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
 	}
 	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
 		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
@@ -296,7 +268,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 		t.Errorf("h2.Close: %v", err)
 	}
 	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Errorf("on disk at the end: %v, %s", err, cxDiff(disk, data))
+		t.Errorf("on disk at the end: %v, %s", err, diff(disk, data, "got", "want"))
 	}
 
 	// A Close whose flush fails reports it, as do other handles' Closes.
@@ -310,7 +282,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 		t.Fatal(err)
 	}
 	cxFill(t, filler)
-	if _, err := g1.Write(cxBytes(cxRand(3, 3), 100<<10)); err != nil && !cxIs(err, syscall.ENOSPC) {
+	if _, err := g1.Write(pattern(newRand(3, 3).Uint64(), 0, 100<<10)); err != nil && !cxIs(err, syscall.ENOSPC) {
 		t.Fatalf("g1.Write: %v", err)
 	}
 	if err := g1.Close(); !cxIs(err, syscall.ENOSPC) {
@@ -325,29 +297,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	}
 }
 
-// cxChild runs this test binary again as a child in the given role, its
-// Fs on the given engine.
-func cxChild(ctx context.Context, role, dir, engine string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestFaultChild$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), "AIOFS_FAULT_CHILD="+role, "AIOFS_FAULT_DIR="+dir, "AIOFS_ENGINE="+engine)
-	return cmd
-}
-
-// TestFaultChild is the child processes' entry point; it does nothing in
-// a normal run.
-func TestFaultChild(t *testing.T) {
-	role, dir := os.Getenv("AIOFS_FAULT_CHILD"), os.Getenv("AIOFS_FAULT_DIR")
-	switch role {
-	case "":
-		t.Skip("runs only as the child of TestFaultEFBIGSticky or TestFaultDurableAfterSIGKILL")
-	case "fsize":
-		cxChildFsize(t, dir)
-	case "durable":
-		cxChildDurable(t, dir)
-	default:
-		t.Fatalf("unknown role %q", role)
-	}
-}
+func init() { children["fsize"] = func(t *testing.T, dir, _ string) { cxChildFsize(t, dir) } }
 
 // TestFaultEFBIGSticky: with RLIMIT_FSIZE lowered after the Fs learnt how
 // far the file takes writes (and SIGXFSZ ignored), writes past the limit
@@ -358,13 +308,7 @@ func TestFaultChild(t *testing.T) {
 func TestFaultEFBIGSticky(t *testing.T) { forEngines(t, testFaultEFBIGSticky) }
 
 func testFaultEFBIGSticky(t *testing.T, engine string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	out, err := cxChild(ctx, "fsize", t.TempDir(), engine).CombinedOutput()
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestFaultChild")) {
-		t.Fatalf("child: %v\n%s", err, out)
-	}
-	t.Logf("child:\n%s", out)
+	runChild(t, "fsize", t.TempDir(), engine)
 }
 
 func cxChildFsize(t *testing.T, dir string) {
@@ -381,19 +325,8 @@ func cxChildFsize(t *testing.T, dir string) {
 	}
 	aio := newAio(t, "")
 	name := filepath.Join(dir, "f")
-	data := cxBytes(cxRand(4, 4), 2*limit+12345)
-	h1, err := aio.Create(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, err := aio.OpenFile(name, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	h3, err := aio.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
+	data := pattern(newRand(4, 4).Uint64(), 0, 2*limit+12345)
+	h1, h2, h3 := cxHandles(t, aio, name)
 	// A write the limit refuses goes to the OS and fails at once, as with
 	// OsFs. To make the flushes fail in the background, the Fs must learn
 	// that the file takes writes that far (a write there, undone) before
@@ -416,19 +349,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	if err := h1.Sync(); !cxIs(err, syscall.EFBIG) {
 		t.Fatalf("h1.Sync past RLIMIT_FSIZE: %v, want EFBIG", err)
 	}
-	for round := range 2 {
-		for i, h := range []afero.File{h1, h2} {
-			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.Write: %d, %v; want 0, EFBIG", round, i+1, n, err)
-			}
-			if n, err := h.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, EFBIG", round, i+1, n, err)
-			}
-			if err := h.Sync(); !cxIs(err, syscall.EFBIG) {
-				t.Errorf("round %d, h%d.Sync while the limit holds: %v, want EFBIG", round, i+1, err)
-			}
-		}
-	}
+	cxCheckSticky(t, syscall.EFBIG, 5, []afero.File{h1, h2}, 2)
 	if st := aio.Stats(); st.BackgroundErrors == 0 {
 		t.Errorf("Stats().BackgroundErrors is 0 after failed flushes")
 	}
@@ -441,7 +362,7 @@ func cxChildFsize(t *testing.T, dir string) {
 		t.Fatalf("h1.Sync after the limit was raised: %v", err)
 	}
 	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, cxDiff(disk, data))
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
 	}
 	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
 		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
@@ -457,120 +378,89 @@ func cxChildFsize(t *testing.T, dir string) {
 		t.Errorf("h1.Close: %v", err)
 	}
 	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Errorf("on disk at the end: %v, %s", err, cxDiff(disk, data))
+		t.Errorf("on disk at the end: %v, %s", err, diff(disk, data, "got", "want"))
 	}
 }
 
-// cxPattern is the byte the durability child writes at off.
-func cxPattern(off int64) byte { return byte(off*131 + off>>12 + off>>20) }
-
-func cxPatternBytes(off int64, n int) []byte {
-	p := make([]byte, n)
-	for i := range p {
-		p[i] = cxPattern(off + int64(i))
-	}
-	return p
-}
-
-// TestFaultDurableAfterSIGKILL: a child writes through aiofs with a large
-// write-behind bound, Syncs, says how much it synced, and goes on writing;
-// killed with SIGKILL, it must leave every synced byte in the file.
-func TestFaultDurableAfterSIGKILL(t *testing.T) { forEngines(t, testFaultDurableAfterSIGKILL) }
-
-func testFaultDurableAfterSIGKILL(t *testing.T, engine string) {
-	dir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := cxChild(ctx, "durable", dir, engine)
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(stdout)
-	var synced int64 = -1
-	var lines []string
-	rounds := 0
-	for sc.Scan() {
-		line := sc.Text()
-		lines = append(lines, line)
-		if s, ok := strings.CutPrefix(line, "synced "); ok {
-			v, err := strconv.ParseInt(s, 10, 64)
-			if err != nil {
-				t.Fatalf("child said %q", line)
-			}
-			synced = v
-			if rounds++; rounds == 4 {
-				break
-			}
-		}
-	}
-	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, stdout)
-	werr := cmd.Wait()
-	if synced < 0 || rounds < 4 {
-		t.Fatalf("child did not report 4 Syncs (%v):\n%s\n%s", werr, strings.Join(lines, "\n"), stderr.String())
-	}
-	got, err := os.ReadFile(filepath.Join(dir, "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("child killed after syncing %d bytes; the file has %d", synced, len(got))
-	if int64(len(got)) < synced {
-		t.Fatalf("the file has %d bytes, but %d were synced", len(got), synced)
-	}
-	if want := cxPatternBytes(0, int(synced)); !bytes.Equal(got[:synced], want) {
-		t.Fatalf("the synced bytes differ from what the child wrote: %s", cxDiff(got[:synced], want))
-	}
-	// Past them, what was flushed before the kill, or holes not yet
-	// flushed.
-	for i := synced; i < int64(len(got)); i++ {
-		if got[i] != 0 && got[i] != cxPattern(i) {
-			t.Fatalf("byte %d (past the synced ones) is %#x: the child wrote %#x", i, got[i], cxPattern(i))
-		}
-	}
-}
-
-func cxChildDurable(t *testing.T, dir string) {
-	aio := aiofs.New(aiofs.WithWriteBehind(64 << 20))
-	f, err := aio.Create(filepath.Join(dir, "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := cxRand(5, 5)
-	var off int64
-	for round := 0; ; round++ {
-		// Sequential writes of odd sizes, and rewrites of earlier bytes.
-		for range 20 {
-			n := 1 + r.IntN(40000)
-			if _, err := f.Write(cxPatternBytes(off, n)); err != nil {
-				t.Fatal(err)
-			}
-			off += int64(n)
-			if r.IntN(4) == 0 {
-				at := r.Int64N(off)
-				m := int(min(off-at, 5000))
-				if _, err := f.WriteAt(cxPatternBytes(at, m), at); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if round >= 4 {
-			// Unsynced from here on; the parent kills us any time.
-			time.Sleep(10 * time.Millisecond)
-			continue
-		}
-		if err := f.Sync(); err != nil {
+// TestReliabilityStickyReadOnlyAfterDrop (issue 10, item 6): a read-only
+// handle open when a flush failed keeps failing its Sync after the last
+// writer closed and its unwritable data was dropped: that data never
+// reached the file, space or not.
+func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
+	t.Parallel()
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := newAio(t, engine)
+		name := filepath.Join(mnt, "f")
+		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		r := relOpen(t, aio, name, os.O_RDONLY)
+		defer r.Close()
+		filler := relFull(t, mnt)
+		if _, err := cxWriteInPieces(w, pattern(newRand(23, 23).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
 			t.Fatal(err)
 		}
-		fmt.Printf("synced %d\n", off)
-	}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("writer's Sync on a full file system: %v, want ENOSPC", err)
+		}
+		if err := w.Close(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("writer's Close of unwritable data: %v, want ENOSPC", err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's Sync after the data was dropped: %v, want ENOSPC", err)
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Errorf("reader's second Sync, with space again: %v, want ENOSPC (the dropped data is still not in the file)", err)
+		}
+	})
+}
+
+// TestReliabilityStickyNotInheritedByOSync (issue 10, item 6): an O_SYNC
+// handle opened after another handle's flush failed does not inherit the
+// error, and its writes, which need no new space (they overwrite the
+// file's existing pages), succeed as with OsFs.
+func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
+	t.Parallel()
+	forEngines(t, func(t *testing.T, engine string) {
+		mnt := relTmpfs(t, "1m")
+		aio := newAio(t, engine)
+		name := filepath.Join(mnt, "f")
+		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		w := relOpen(t, aio, name, os.O_RDWR)
+		defer w.Close()
+		relFull(t, mnt)
+		if _, err := w.WriteAt(pattern(newRand(24, 24).Uint64(), 0, 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
+			t.Fatal(err)
+		}
+		if err := w.Sync(); !cxIs(err, syscall.ENOSPC) {
+			t.Fatalf("Sync of new pages on a full file system: %v, want ENOSPC", err)
+		}
+		// OsFs overwrites the existing pages on the full file system.
+		o := relOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
+		if _, err := o.WriteAt([]byte("osfs"), 100); err != nil {
+			t.Fatalf("OsFs O_SYNC overwrite on the full file system: %v", err)
+		}
+		o.Close()
+		s := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
+		defer s.Close()
+		for i := range 3 {
+			p := []byte(fmt.Sprintf("sync%d", i))
+			if n, err := s.WriteAt(p, int64(i*10)); n != len(p) || err != nil {
+				t.Errorf("O_SYNC handle opened after the failure, WriteAt %d: %d, %v; OsFs writes it", i, n, err)
+			}
+		}
+		// Whether its Sync may succeed while the other handle's data is
+		// still unwritten DESIGN.md leaves open; it is not checked.
+		t.Logf("O_SYNC handle's Sync: %v", s.Sync())
+		disk, _ := os.ReadFile(name)
+		if !bytes.HasPrefix(disk, []byte("sync0\x00\x00\x00\x00\x00sync1\x00\x00\x00\x00\x00sync2")) {
+			t.Errorf("the O_SYNC handle's writes are not in the file: %q", disk[:min(len(disk), 32)])
+		}
+	})
 }
 
 // TestFaultStuckFileDoesNotStallOthers: when one file's buffered data
@@ -579,7 +469,7 @@ func cxChildDurable(t *testing.T, dir string) {
 // return within seconds, and the failing flushes are not retried in a
 // busy loop meanwhile.
 func TestFaultStuckFileDoesNotStallOthers(t *testing.T) {
-	forEngines(t, testFaultStuckFileDoesNotStallOthers)
+	forEnginesSerial(t, testFaultStuckFileDoesNotStallOthers)
 }
 
 func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
@@ -593,13 +483,13 @@ func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 	// Fill the write-behind budget with data that cannot be written.
-	n, err := stuck.Write(cxBytes(cxRand(8, 8), bound))
+	n, err := stuck.Write(pattern(newRand(8, 8).Uint64(), 0, bound))
 	t.Logf("stuck.Write: %d, %v", n, err)
 	time.Sleep(50 * time.Millisecond) // let the background flush fail
 	before := aio.Stats()
 
 	healthy := filepath.Join(t.TempDir(), "healthy")
-	data := cxBytes(cxRand(9, 9), 1<<20)
+	data := pattern(newRand(9, 9).Uint64(), 0, 1<<20)
 	errc := make(chan error, 1)
 	go func() {
 		f, err := aio.Create(healthy)
@@ -621,7 +511,7 @@ func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 		if err != nil {
 			t.Errorf("writing a healthy file: %v", err)
 		} else if got, _ := os.ReadFile(healthy); !bytes.Equal(got, data) {
-			t.Errorf("healthy file on disk: %s", cxDiff(got, data))
+			t.Errorf("healthy file on disk: %s", diff(got, data, "got", "want"))
 		}
 	case <-time.After(5 * time.Second):
 		t.Errorf("a 1 MiB write to a healthy file did not return within 5 s while another file's %d dirty bytes cannot be flushed",
@@ -646,6 +536,46 @@ func testFaultStuckFileDoesNotStallOthers(t *testing.T, engine string) {
 		}
 	}
 	aio.Close()
+}
+
+// cxHandles creates name through aio and returns three handles of it:
+// the creating one, one more read-write and one read-only.
+func cxHandles(t *testing.T, aio *aiofs.Fs, name string) (h1, h2, h3 afero.File) {
+	t.Helper()
+	var err error
+	if h1, err = aio.Create(name); err != nil {
+		t.Fatal(err)
+	}
+	if h2, err = aio.OpenFile(name, os.O_RDWR, 0); err != nil {
+		t.Fatal(err)
+	}
+	if h3, err = aio.Open(name); err != nil {
+		t.Fatal(err)
+	}
+	return h1, h2, h3
+}
+
+// cxCheckSticky checks the sticky error rule on handles open when a flush
+// failed with errno, twice over: a Write and a WriteAt at off of each
+// fail with it and write nothing, and so does the Sync of each of the
+// first synced handles.
+func cxCheckSticky(t *testing.T, errno syscall.Errno, off int64, hs []afero.File, synced int) {
+	t.Helper()
+	for round := range 2 {
+		for i, h := range hs {
+			if n, err := h.Write([]byte("x")); n != 0 || !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.Write: %d, %v; want 0, %v", round, i+1, n, err, errno)
+			}
+			if n, err := h.WriteAt([]byte("y"), off); n != 0 || !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.WriteAt: %d, %v; want 0, %v", round, i+1, n, err, errno)
+			}
+		}
+		for i, h := range hs[:synced] {
+			if err := h.Sync(); !cxIs(err, errno) {
+				t.Errorf("round %d, h%d.Sync while the error holds: %v, want %v", round, i+1, err, errno)
+			}
+		}
+	}
 }
 
 // cxWriteInPieces writes data in 64 KiB pieces, with Write or with WriteAt

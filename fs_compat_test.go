@@ -42,10 +42,10 @@ func sizedTree(small bool) map[string][]byte {
 		"a.txt":              []byte("hello, aiofs\n"),
 		"empty":              {},
 		"noext":              []byte("<!DOCTYPE html><html><body>sniff me</body></html>"),
-		"big.bin":            payload(big, 21),
-		"dir/b.bin":          payload(mid, 22),
+		"big.bin":            pattern(uint64(21), 0, big),
+		"dir/b.bin":          pattern(uint64(22), 0, mid),
 		"dir/sub/c.txt":      []byte(strings.Repeat("line\n", lines)),
-		"dir/sub/deep/d.dat": payload(deep, 23),
+		"dir/sub/deep/d.dat": pattern(uint64(23), 0, deep),
 		"index/index.html":   []byte("<html>index page</html>"),
 		"index/other.css":    []byte("body{}"),
 	}
@@ -145,7 +145,7 @@ func checkContents(t *testing.T, fsys fs.FS, tree map[string][]byte) {
 			continue
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("ReadFile(%q): %s", name, wantGot(want, got))
+			t.Errorf("ReadFile(%q): %s", name, diff(want, got, "want", "got"))
 		}
 	}
 }
@@ -181,6 +181,7 @@ func normResponse(resp *http.Response, body []byte) string {
 }
 
 func TestHTTPFileServer(t *testing.T) {
+	t.Parallel()
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	tree := writeTree(t, osDir)
 	writeTree(t, aioDir)
@@ -260,14 +261,14 @@ func TestHTTPFileServer(t *testing.T) {
 		if no != na {
 			t.Errorf("%s: responses differ\n--- OsFs:\n%s\n--- aiofs:\n%s", c.name, no, na)
 			if !bytes.Equal(bodyOS, bodyAIO) {
-				t.Errorf("%s: body %s", c.name, firstDiff(bodyOS, bodyAIO))
+				t.Errorf("%s: body %s", c.name, diff(bodyOS, bodyAIO, "OsFs", "aiofs"))
 			}
 		}
 		if c.status != 0 && respAIO.StatusCode != c.status {
 			t.Errorf("%s: aiofs status %d, want %d", c.name, respAIO.StatusCode, c.status)
 		}
 		if c.body != nil && !bytes.Equal(bodyAIO, c.body) {
-			t.Errorf("%s: aiofs body: %s", c.name, wantGot(c.body, bodyAIO))
+			t.Errorf("%s: aiofs body: %s", c.name, diff(c.body, bodyAIO, "want", "got"))
 		}
 	}
 
@@ -277,20 +278,20 @@ func TestHTTPFileServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fresh := payload(200000, 99)
+	fresh := pattern(uint64(99), 0, 200000)
 	if _, err := f.Write(fresh); err != nil {
 		t.Fatal(err)
 	}
 	c := httpCase{name: "fresh-range", path: "/fresh.bin", headers: map[string]string{"Range": "bytes=150000-150099"}}
 	resp, body := get(srvAIO.URL, c)
 	if resp.StatusCode != 206 || !bytes.Equal(body, fresh[150000:150100]) {
-		t.Errorf("range of a file still open for writing: status %d, %s", resp.StatusCode, wantGot(fresh[150000:150100], body))
+		t.Errorf("range of a file still open for writing: status %d, %s", resp.StatusCode, diff(fresh[150000:150100], body, "want", "got"))
 	}
 	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := os.ReadFile(filepath.Join(aioDir, "fresh.bin")); err != nil || !bytes.Equal(got, fresh) {
-		t.Errorf("after Close, disk content: %v %s", err, wantGot(fresh, got))
+		t.Errorf("after Close, disk content: %v %s", err, diff(fresh, got, "want", "got"))
 	}
 }
 
@@ -300,6 +301,7 @@ func TestHTTPFileServer(t *testing.T) {
 // TestBasePathFsDifferential runs every differential scenario with both
 // sides behind afero.NewBasePathFs, which strips the base from Name().
 func TestBasePathFsDifferential(t *testing.T) {
+	t.Parallel()
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			osDisk, aioDisk := t.TempDir(), t.TempDir()
@@ -317,6 +319,7 @@ func TestBasePathFsDifferential(t *testing.T) {
 }
 
 func TestBasePathFsName(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	bp := afero.NewBasePathFs(newAio(t, ""), dir)
 	if err := bp.MkdirAll("/sub", 0o755); err != nil {
@@ -354,12 +357,13 @@ func TestBasePathFsName(t *testing.T) {
 
 // TestReadOnlyFsDifferential: writes are refused with the same errors.
 func TestReadOnlyFsDifferential(t *testing.T) {
+	t.Parallel()
 	osRoot, aioRoot := t.TempDir(), t.TempDir()
 	aio := newAio(t, "")
 	h := newH(t, "readonly", newSide("OsFs", afero.NewReadOnlyFs(afero.NewOsFs()), nil, osRoot), newSide("aiofs", afero.NewReadOnlyFs(aio), aio, aioRoot))
 	h.DiskWrite("a", []byte(digits), 0o644)
 	h.DiskMkdir("d")
-	h.DiskWrite("d/x", payload(100000, 1), 0o600)
+	h.DiskWrite("d/x", pattern(uint64(1), 0, 100000), 0o600)
 	h.Open("f", "a")
 	h.Read("f", 100)
 	h.Write("f", []byte("no"))
@@ -392,6 +396,7 @@ func TestReadOnlyFsDifferential(t *testing.T) {
 
 // TestCacheOnReadFsDifferential: base aiofs, layer MemMapFs.
 func TestCacheOnReadFsDifferential(t *testing.T) {
+	t.Parallel()
 	for _, cacheTime := range []time.Duration{0, time.Hour} {
 		t.Run(cacheTime.String(), func(t *testing.T) {
 			osRoot, aioRoot := t.TempDir(), t.TempDir()
@@ -399,13 +404,13 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 			layer := afero.NewMemMapFs()
 			h := newH(t, "cacheonread", newSide("OsFs", afero.NewCacheOnReadFs(afero.NewOsFs(), afero.NewMemMapFs(), cacheTime), nil, osRoot),
 				newSide("aiofs", afero.NewCacheOnReadFs(aio, layer, cacheTime), aio, aioRoot))
-			h.DiskWrite("a", payload(150000, 3), 0o644)
+			h.DiskWrite("a", pattern(uint64(3), 0, 150000), 0o644)
 			h.DiskMkdir("d")
 			h.Open("f", "a")
 			h.Read("f", 200000)
 			h.Close("f")
 			h.Create("g", "b")
-			h.Write("g", payload(70000, 4))
+			h.Write("g", pattern(uint64(4), 0, 70000))
 			h.WriteAt("g", []byte("patch"), 10)
 			h.Close("g")
 			h.TreeNow()
@@ -436,7 +441,7 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 			}
 			want, _ := os.ReadFile(filepath.Join(aioRoot, "c"))
 			if !bytes.Equal(got, want) {
-				t.Errorf("layer copy of c: %s", wantGot(want, got))
+				t.Errorf("layer copy of c: %s", diff(want, got, "want", "got"))
 			}
 		})
 	}
@@ -446,10 +451,11 @@ func TestCacheOnReadFsDifferential(t *testing.T) {
 // BasePathFs so that the two trees are separate directories); and base
 // aiofs read-only, layer MemMapFs.
 func TestCopyOnWriteFs(t *testing.T) {
+	t.Parallel()
 	t.Run("layer-aiofs", func(t *testing.T) {
 		mk := func(layerFs afero.Fs) (afero.Fs, string, string) {
 			base, layer := t.TempDir(), t.TempDir()
-			if err := os.WriteFile(filepath.Join(base, "a"), payload(100000, 5), 0o644); err != nil {
+			if err := os.WriteFile(filepath.Join(base, "a"), pattern(uint64(5), 0, 100000), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			if err := os.MkdirAll(filepath.Join(base, "d"), 0o755); err != nil {
@@ -498,7 +504,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 		if d := compareTrees(baseOS, baseAIO); d != "" {
 			t.Errorf("base trees differ:\n\t%s", d)
 		}
-		if got, _ := os.ReadFile(filepath.Join(baseAIO, "a")); !bytes.Equal(got, payload(100000, 5)) {
+		if got, _ := os.ReadFile(filepath.Join(baseAIO, "a")); !bytes.Equal(got, pattern(uint64(5), 0, 100000)) {
 			t.Errorf("the read-only base was modified")
 		}
 		if got, err := os.ReadFile(filepath.Join(layerAIO, "a2")); err != nil || !bytes.Contains(got, []byte("COPIED UP")) {
@@ -507,7 +513,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 	})
 	t.Run("base-aiofs", func(t *testing.T) {
 		dir := t.TempDir()
-		data := payload(200000, 6)
+		data := pattern(uint64(6), 0, 200000)
 		if err := os.WriteFile(filepath.Join(dir, "a"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -516,7 +522,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 		p := filepath.Join(dir, "a")
 		got, err := afero.ReadFile(cow, p)
 		if err != nil || !bytes.Equal(got, data) {
-			t.Fatalf("read through the base: %v %s", err, wantGot(data, got))
+			t.Fatalf("read through the base: %v %s", err, diff(data, got, "want", "got"))
 		}
 		// A missing file must be reported as missing (CopyOnWriteFs
 		// compares the PathError's Err with syscall.ENOENT).
@@ -554,6 +560,7 @@ func TestCopyOnWriteFs(t *testing.T) {
 
 // TestWalk: afero.Walk visits the same paths with the same infos.
 func TestWalk(t *testing.T) {
+	t.Parallel()
 	osDir, aioDir := t.TempDir(), t.TempDir()
 	writeTree(t, osDir)
 	writeTree(t, aioDir)
@@ -603,13 +610,13 @@ func TestIoutilHelpers(t *testing.T) {
 	aio := newAio(t, "")
 	for _, n := range []int{0, 1, 4096, 131072 + 7, 3 << 20} {
 		p := filepath.Join(dir, fmt.Sprintf("w%d", n))
-		data := payload(n, byte(n))
+		data := pattern(uint64(byte(n)), 0, n)
 		if err := afero.WriteFile(aio, p, data, 0o640); err != nil {
 			t.Fatalf("WriteFile %d: %v", n, err)
 		}
 		disk, err := os.ReadFile(p)
 		if err != nil || !bytes.Equal(disk, data) {
-			t.Errorf("WriteFile %d: disk %v %s", n, err, wantGot(data, disk))
+			t.Errorf("WriteFile %d: disk %v %s", n, err, diff(data, disk, "want", "got"))
 		}
 		fi, _ := os.Stat(p)
 		if fi.Mode().Perm() != 0o640&^umask() {
@@ -617,7 +624,7 @@ func TestIoutilHelpers(t *testing.T) {
 		}
 		got, err := afero.ReadFile(aio, p)
 		if err != nil || !bytes.Equal(got, data) {
-			t.Errorf("ReadFile %d: %v %s", n, err, wantGot(data, got))
+			t.Errorf("ReadFile %d: %v %s", n, err, diff(data, got, "want", "got"))
 		}
 		// Overwrite shorter: WriteFile truncates.
 		if err := afero.WriteFile(aio, p, []byte("short"), 0o600); err != nil {
@@ -683,7 +690,7 @@ func TestIoutilHelpers(t *testing.T) {
 
 	// io.Copy between two aiofs files, and to and from an OsFs file.
 	src := filepath.Join(dir, "w3145728")
-	afero.WriteFile(aio, src, payload(3<<20, 77), 0o644)
+	afero.WriteFile(aio, src, pattern(uint64(77), 0, 3<<20), 0o644)
 	in, err := aio.Open(src)
 	if err != nil {
 		t.Fatal(err)
@@ -709,8 +716,8 @@ func TestIoutilHelpers(t *testing.T) {
 	}
 	out2.Close()
 	for _, c := range []string{"copy", "copy2"} {
-		if got, _ := os.ReadFile(filepath.Join(dir, c)); !bytes.Equal(got, payload(3<<20, 77)) {
-			t.Errorf("%s: %s", c, wantGot(payload(3<<20, 77), got))
+		if got, _ := os.ReadFile(filepath.Join(dir, c)); !bytes.Equal(got, pattern(uint64(77), 0, 3<<20)) {
+			t.Errorf("%s: %s", c, diff(pattern(uint64(77), 0, 3<<20), got, "want", "got"))
 		}
 	}
 }

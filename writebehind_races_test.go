@@ -24,6 +24,7 @@ import (
 // the others, so the range then holds one writer's bytes entirely, as
 // Linux's inode lock makes it with OsFs.
 func TestRaceOverlappingWriters(t *testing.T) {
+	t.Parallel()
 	const writers, rounds = 4, 80
 	sizes := []struct {
 		off  int64
@@ -38,7 +39,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 		for _, bound := range bounds {
 			for _, sz := range sizes {
 				t.Run(fmt.Sprintf("wb%d/%d@%d", bound, sz.size, sz.off), func(t *testing.T) {
-					aio := relFs(t, engine, aiofs.WithWriteBehind(bound))
+					aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 					name := filepath.Join(t.TempDir(), "f")
 					hs := make([]afero.File, writers)
 					for i := range hs {
@@ -53,7 +54,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 					for round := range rounds {
 						ps := make([][]byte, writers)
 						for i := range ps {
-							ps[i] = relFill(byte(round*writers+i+1), sz.size)
+							ps[i] = bytes.Repeat([]byte{byte(round*writers + i + 1)}, sz.size)
 						}
 						var wg sync.WaitGroup
 						errs := make([]error, writers)
@@ -111,6 +112,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 // have returned and every writer has synced, every handle reads exactly
 // what the file holds and reports its size.
 func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
+	t.Parallel()
 	sets := []cxOptSet{
 		{"default", nil},
 		{"cache256K-ra128K", []aiofs.Option{aiofs.WithCacheSize(256 << 10), aiofs.WithReadahead(128 << 10)}},
@@ -118,12 +120,12 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		for _, set := range sets {
 			t.Run(set.name, func(t *testing.T) {
-				seed := cxSeed(t)
-				r := cxRand(seed, 30)
-				aio := relFs(t, engine, set.opts...)
+				seed := testSeed(t)
+				r := newRand(seed, 30)
+				aio := newAio(t, engine, set.opts...)
 				name := filepath.Join(t.TempDir(), "f")
 				const span = 1 << 20
-				if err := os.WriteFile(name, cxBytes(r, span), 0o644); err != nil {
+				if err := os.WriteFile(name, pattern(r.Uint64(), 0, span), 0o644); err != nil {
 					t.Fatal(err)
 				}
 				ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
@@ -143,7 +145,7 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 					wsOff, wsLen := at(), 1+r.IntN(2*cxBlock)
 					wbOff, wbLen := at(), 1+r.IntN(cxBlock)
 					cut := at()
-					ws1, wb1 := relFill(byte(2*round+1), wsLen), relFill(byte(2*round+2), wbLen)
+					ws1, wb1 := bytes.Repeat([]byte{byte(2*round + 1)}, wsLen), bytes.Repeat([]byte{byte(2*round + 2)}, wbLen)
 					var wg sync.WaitGroup
 					var werr, berr, terr, rerr error
 					wg.Add(4)

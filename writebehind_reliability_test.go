@@ -5,7 +5,7 @@ package aiofs_test
 // expects what afero.OsFs does after the same calls, or what DESIGN.md's
 // write path rules say. The cases that need Linux or root (tmpfs mounts,
 // RLIMIT_FSIZE, sysfs, /dev/ptmx, O_DIRECT) are in
-// reliability_linux_test.go.
+// writebehind_reliability_linux_test.go.
 
 import (
 	"bytes"
@@ -25,20 +25,6 @@ import (
 	"github.com/spf13/afero"
 )
 
-// relFs makes an Fs with an engine of its own of the named kind, closed
-// when the test ends. Its Close error is only logged: after an injected
-// fault an error from Close is what the design asks for.
-func relFs(t testing.TB, engine string, opts ...aiofs.Option) *aiofs.Fs {
-	t.Helper()
-	fsys := aiofs.New(append([]aiofs.Option{aiofs.WithEngine(engine)}, opts...)...)
-	t.Cleanup(func() {
-		if err := fsys.Close(); err != nil {
-			t.Logf("Fs.Close: %v", err)
-		}
-	})
-	return fsys
-}
-
 // relSkip skips a test that this system cannot run. In CI (CI=true) on
 // Linux, where the tests run as root, a skip would hide a case, so it
 // fails instead.
@@ -49,9 +35,6 @@ func relSkip(t testing.TB, format string, args ...any) {
 	}
 	t.Skipf(format, args...)
 }
-
-// relFill returns n bytes of value v.
-func relFill(v byte, n int) []byte { return bytes.Repeat([]byte{v}, n) }
 
 // relOpen opens name through fsys or fails the test.
 func relOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
@@ -94,7 +77,7 @@ func relAgree(t testing.TB, name string, round int, hs map[string]afero.File) bo
 	for what, h := range hs {
 		got, err := relReadAll(h)
 		if err != nil || !bytes.Equal(got, disk) {
-			t.Errorf("round %d: handle %s reads other bytes than the file holds (%v): %s", round, what, err, cxDiff(got, disk))
+			t.Errorf("round %d: handle %s reads other bytes than the file holds (%v): %s", round, what, err, diff(got, disk, "got", "want"))
 			ok = false
 		}
 		if fi, err := h.Stat(); err != nil || fi.Size() != int64(len(disk)) {
@@ -111,6 +94,7 @@ func relAgree(t testing.TB, name string, round int, hs map[string]afero.File) bo
 // the file holds, and each write is whole. The larger range makes the
 // write-through take longer to land, which widens the window.
 func TestReliabilityWriteThroughVsFlush(t *testing.T) {
+	t.Parallel()
 	for _, span := range []int{cxBlock, 4 * cxBlock} {
 		t.Run(fmt.Sprintf("%dKiB", span>>10), func(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
@@ -121,7 +105,7 @@ func TestReliabilityWriteThroughVsFlush(t *testing.T) {
 }
 
 func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
-	aio := relFs(t, engine)
+	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
 	if err := os.WriteFile(name, make([]byte, span), 0o644); err != nil {
 		t.Fatal(err)
@@ -146,7 +130,7 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 		wg.Add(2)
 		go func() {
 			defer wg.Done()
-			_, werr = ws.WriteAt(relFill(a, span), 0)
+			_, werr = ws.WriteAt(bytes.Repeat([]byte{a}, span), 0)
 		}()
 		go func() {
 			defer wg.Done()
@@ -154,7 +138,7 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 			for range round % 32 {
 				runtime.Gosched()
 			}
-			if _, berr = wb.WriteAt(relFill(b, 4096), int64(at)); berr == nil {
+			if _, berr = wb.WriteAt(bytes.Repeat([]byte{b}, 4096), int64(at)); berr == nil {
 				serr = wb.Sync()
 			}
 		}()
@@ -163,10 +147,10 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 			t.Fatalf("round %d: write-through %v, buffered write %v, Sync %v", round, werr, berr, serr)
 		}
 		disk, _ := os.ReadFile(name)
-		if tail := disk[at:span]; !bytes.Equal(tail, relFill(a, 4096)) && !bytes.Equal(tail, relFill(b, 4096)) {
+		if tail := disk[at:span]; !bytes.Equal(tail, bytes.Repeat([]byte{a}, 4096)) && !bytes.Equal(tail, bytes.Repeat([]byte{b}, 4096)) {
 			t.Errorf("round %d: the 4 KiB both wrote mix both writes", round)
 		}
-		if !bytes.Equal(disk[:at], relFill(a, at)) {
+		if !bytes.Equal(disk[:at], bytes.Repeat([]byte{a}, at)) {
 			t.Errorf("round %d: the write-through's other bytes are not in the file", round)
 		}
 		if !relAgree(t, name, round, hs) {
@@ -181,8 +165,9 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 // cut inside a block races an O_SYNC write of that block; every handle
 // then reads what the file holds and reports its size.
 func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
-		aio := relFs(t, engine)
+		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
 		if err := os.WriteFile(name, make([]byte, 2*cxBlock), 0o644); err != nil {
 			t.Fatal(err)
@@ -207,7 +192,7 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 			wg.Add(2)
 			go func() {
 				defer wg.Done()
-				_, werr = ws.WriteAt(relFill(byte(round+1), cxBlock), cxBlock)
+				_, werr = ws.WriteAt(bytes.Repeat([]byte{byte(round + 1)}, cxBlock), cxBlock)
 			}()
 			go func() {
 				defer wg.Done()
@@ -238,8 +223,9 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 // Write is atomic against the Fs's other handles, even when it waits for
 // room.
 func TestReliabilityOverlappingWritesTear(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
-		aio := relFs(t, engine, aiofs.WithWriteBehind(64<<10))
+		aio := newAio(t, engine, aiofs.WithWriteBehind(64<<10))
 		name := filepath.Join(t.TempDir(), "f")
 		const size = 256<<10 - 1
 		h1 := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
@@ -248,7 +234,7 @@ func TestReliabilityOverlappingWritesTear(t *testing.T) {
 		defer h2.Close()
 		torn := 0
 		for round := range 200 {
-			p1, p2 := relFill(byte(2*round+1), size), relFill(byte(2*round+2), size)
+			p1, p2 := bytes.Repeat([]byte{byte(2*round + 1)}, size), bytes.Repeat([]byte{byte(2*round + 2)}, size)
 			var wg sync.WaitGroup
 			var e1, e2 error
 			wg.Add(2)
@@ -269,7 +255,7 @@ func TestReliabilityOverlappingWritesTear(t *testing.T) {
 				t.Fatal(err)
 			}
 			if disk, _ := os.ReadFile(name); !bytes.Equal(disk, got) {
-				t.Fatalf("round %d: the file holds other bytes than the Fs reads: %s", round, cxDiff(disk, got))
+				t.Fatalf("round %d: the file holds other bytes than the Fs reads: %s", round, diff(disk, got, "got", "want"))
 			}
 		}
 		if torn > 0 {
@@ -301,7 +287,7 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 	var r relOverflow
 	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
 	r.seek, r.seekErr = f.Seek(math.MaxInt64-10, io.SeekStart)
-	p := relFill('x', 100)
+	p := bytes.Repeat([]byte{'x'}, 100)
 	r.writeN, r.writeErr = f.Write(p)
 	r.cur, r.curErr = f.Seek(0, io.SeekCurrent)
 	r.writeAtN, r.writeAtErr = f.WriteAt(p, math.MaxInt64-10)
@@ -331,10 +317,11 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 // (EINVAL on Linux, EOVERFLOW on FreeBSD). The FreeBSD half runs in the
 // VM (issue 17).
 func TestReliabilityOffsetOverflow(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
-		got := relOverflowSteps(t, relFs(t, engine), filepath.Join(dir, "aio"))
+		got := relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
 		t.Logf("OsFs: %+v", want)
 		t.Logf("aiofs: %+v", got)
 		if got.curErr != nil || got.cur < 0 {
@@ -368,7 +355,7 @@ func TestReliabilityOffsetOverflow(t *testing.T) {
 }
 
 // relDirtyPages reports the file's dirty pages in the page cache, and
-// whether the system can tell (reliability_linux_test.go sets it).
+// whether the system can tell (writebehind_reliability_linux_test.go sets it).
 var relDirtyPages = func(t testing.TB, name string) (int, bool) { return 0, false }
 
 // TestReliabilityFsSyncUnwrittenFiles (issue 10, item 5): Fs.Sync makes
@@ -378,6 +365,7 @@ var relDirtyPages = func(t testing.TB, name string) (int, bool) { return 0, fals
 // through the engine, DESIGN says), and where cachestat can tell, no page
 // of the file is dirty afterwards.
 func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
+	t.Parallel()
 	for _, reader := range []bool{true, false} {
 		what := "closed"
 		if reader {
@@ -385,10 +373,10 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 		}
 		t.Run(what, func(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
-				aio := relFs(t, engine)
+				aio := newAio(t, engine)
 				name := filepath.Join(t.TempDir(), "f")
 				w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
-				if _, err := relWriteInPieces(w, cxBytes(cxRand(10, 10), 1<<20), 64<<10); err != nil {
+				if _, err := relWriteInPieces(w, pattern(newRand(10, 10).Uint64(), 0, 1<<20), 64<<10); err != nil {
 					t.Fatal(err)
 				}
 				if reader {
@@ -422,6 +410,7 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 // ends either empty or as long as the writer wrote, with zeros where the
 // pieces before the truncation were; every handle agrees with the file.
 func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
+	t.Parallel()
 	for _, otrunc := range []bool{false, true} {
 		what := "Truncate"
 		if otrunc {
@@ -429,10 +418,10 @@ func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
 		}
 		t.Run(what, func(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
-				aio := relFs(t, engine, aiofs.WithWriteBehind(64<<10))
+				aio := newAio(t, engine, aiofs.WithWriteBehind(64<<10))
 				dir := t.TempDir()
 				const piece, pieces = 32 << 10, 8
-				data := cxBytes(cxRand(11, 11), piece*pieces)
+				data := pattern(newRand(11, 11).Uint64(), 0, piece*pieces)
 				for round := range 100 {
 					name := filepath.Join(dir, "f")
 					w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
@@ -467,7 +456,7 @@ func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
 					if !relZeroPrefixThen(disk, data, piece) {
 						ok = false
 						t.Errorf("round %d: the file (%d bytes) is neither empty nor zero pieces followed by the writer's: %s",
-							round, len(disk), cxDiff(disk, data))
+							round, len(disk), diff(disk, data, "got", "want"))
 					}
 					w.Close()
 					other.Close()
@@ -515,6 +504,7 @@ func relWriteInPieces(f afero.File, data []byte, piece int) (int, error) {
 // is in the file: a writer mid-Close is still a writer, and its data is
 // not reported as unflushable.
 func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
+	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
 		dir := t.TempDir()
 		const writers, size = 3, 10 << 10
@@ -525,7 +515,7 @@ func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
 			hs := make([]afero.File, writers)
 			for i := range hs {
 				hs[i] = relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
-				p := relFill(byte(round*writers+i+1), size)
+				p := bytes.Repeat([]byte{byte(round*writers + i + 1)}, size)
 				if _, err := hs[i].WriteAt(p, int64(i*size)); err != nil {
 					t.Fatal(err)
 				}
@@ -548,7 +538,7 @@ func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
 				}
 			}
 			if disk, _ := os.ReadFile(name); !bytes.Equal(disk, want) {
-				t.Fatalf("round %d: the file after Fs.Close and every Close: %s", round, cxDiff(disk, want))
+				t.Fatalf("round %d: the file after Fs.Close and every Close: %s", round, diff(disk, want, "got", "want"))
 			}
 			if t.Failed() {
 				return

@@ -25,6 +25,7 @@ type policyRead struct {
 }
 
 func TestReadaheadPolicy(t *testing.T) {
+	t.Parallel()
 	big := fileView{size: 1 << 30, maxWindow: 2 * mib, smallFirst: true}
 	tests := []struct {
 		name  string
@@ -117,6 +118,7 @@ func TestReadaheadPolicy(t *testing.T) {
 // TestReadaheadPolicyStreamsReplaced: a fifth sequential reader takes the
 // place of the one least recently used, whose next read then starts over.
 func TestReadaheadPolicyStreamsReplaced(t *testing.T) {
+	t.Parallel()
 	view := fileView{size: 1 << 30, maxWindow: 2 * mib}
 	var p readaheadPolicy
 	start := func(off int64) {
