@@ -15,23 +15,23 @@ package aiofs
 //     append computes its offset and claims it in one step. Flushes never
 //     take wmu, so a writer holding it can wait for them.
 //   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet,
-//     hot and changeSeq (atomics, see node),
+//     hot and changingSeq (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
 //     marked for it (sticky errors). It is never held
 //     across a system call or an engine call: a function that does I/O
 //     releases it first and retakes it after, says so in its comment, and
 //     checks again what it relies on (the node's blocks may have been
 //     flushed, dropped or loaded meanwhile). Fs.room, a condition on Fs.mu,
-//     is broadcast whenever block state settles: a flush, load or direct
-//     change ended, dirty room was freed, a handle left its node.
+//     is broadcast whenever block state settles: a flush, load or
+//     bypass ended, dirty room was freed, a handle left its node.
 //   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
 //     the engines' own locks, the counters (atomic).
 //
 // Changes of the file itself are ordered by node state, under Fs.mu: at
-// most one flush (node.flushing) or direct change (node.direct: a write
+// most one flush (node.flushing) or bypass (node.bypassing: a write
 // that bypasses the blocks, or a truncate) runs at a time, and neither
-// starts while the other runs. A block read from the file while a direct
-// change started or ended (node.directGen) may hold old bytes and is not
+// starts while the other runs. A block read from the file while a
+// bypass began or ended (node.bypassSeq) may hold old bytes and is not
 // kept; a flush never overlaps a load, because writers wait for blocks
 // being loaded and loads only fill blocks nobody has written. So whatever
 // order these complete in, the blocks hold what the file will hold once
@@ -40,9 +40,9 @@ package aiofs
 // FreeBSD's tmpfs, whose reads take no vnode lock, grows a file before it
 // copies a write in, and zeroes and frees what a truncate cuts before it
 // shrinks the file, so such reads see zeros within the file's size. So a
-// read served from the file starts when no direct change runs, and is
-// read again if a flush or direct change began or ended meanwhile
-// (node.changeSeq); a flush that runs throughout writes only blocks the
+// read served from the file starts when no bypass runs, and is read
+// again if a flush or bypass began or ended meanwhile
+// (node.changingSeq); a flush that runs throughout writes only blocks the
 // Fs holds, which it does not read from the file.
 
 // # Block states
@@ -77,7 +77,7 @@ package aiofs
 //
 // A dirty block that is not known has bytes outside ext not yet read;
 // fillIn reads them. A node whose blocks change this way in a wrapped Fs
-// is not quiet (see node.calm): addBlock clears it.
+// is not quiet (see node.quietNow): addBlock clears it.
 
 // cache accounts for the blocks of an Fs. Clean blocks and blocks being
 // loaded count against limit and are evicted least recently used first,
@@ -214,7 +214,7 @@ func (fs *Fs) evict(e eviction) bool {
 }
 
 // addBlock adds an empty block to n at idx. In a wrapped Fs a block
-// spares a round trip, so its node is no longer quiet (see node.calm);
+// spares a round trip, so its node is no longer quiet (see node.quietNow);
 // elsewhere it is not quiet already, or the block is a clean one's to be.
 func (fs *Fs) addBlock(n *node, idx int64) *block {
 	b := &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
@@ -409,11 +409,11 @@ func (fs *Fs) uncache(b *block) {
 	}
 }
 
-// used records a read of [lo, hi) from a clean or dirty known block. A
+// noteRead records a read of [lo, hi) from a clean or dirty known block. A
 // block that readahead brought in is read once by its stream and is the
 // first to go when room is needed; a block read again at bytes read
-// before is made hot (see hot.go), one read on as recently used.
-func (fs *Fs) used(b *block, lo, hi int) {
+// before is made hot (see hot.go), one read on as recently noteRead.
+func (fs *Fs) noteRead(b *block, lo, hi int) {
 	if b.dirty() {
 		b.prefetched = false
 		return

@@ -11,11 +11,12 @@ import (
 // Committing files to stable storage: Fs.Sync, and the files it still owes
 // a commit once their handles are closed.
 //
-// A node counts the writes that reached its file (written) and how many of
-// them an fsync has committed (synced). A commit reads written, fsyncs,
-// then raises synced to what it read: the fsync began after those writes
-// ended, so it covers them. Concurrent commits each fsync for themselves;
-// none lowers synced, and none returns before its own fsync ended.
+// A node counts the writes that reached its file (writeSeq) and how many
+// of them an fsync has committed (syncedSeq). A commit reads writeSeq,
+// fsyncs, then raises syncedSeq to what it read: the fsync began after
+// those writes ended, so it covers them. Concurrent commits each fsync
+// for themselves; none lowers syncedSeq, and none returns before its own
+// fsync ended.
 //
 // A file is committed through what is open, never by a name that may have
 // come to lead elsewhere: an open handle, or, once the last handle of a
@@ -24,7 +25,7 @@ import (
 // new Open of the file joins it and its counts. Where no descriptor can be
 // kept (a base file other than the OS's, or past the Fs's budget of them),
 // the file is committed by the name the Fs last gave it, or the Fs owes a
-// commit of every file system (owedAll), which the next Fs.Sync makes.
+// commit of every file system (owedAllSeq), which the next Fs.Sync makes.
 
 // maxKept bounds the closed files an Fs keeps for Fs.Sync, by descriptor
 // or by name; past it, the Fs owes a commit of every file system.
@@ -44,7 +45,7 @@ var errNameLost = errors.New("aiofs: name no longer leads to the file")
 // Fs before the call is durable.
 func (fs *Fs) Sync() error {
 	fs.mu.Lock()
-	owed := fs.owedAll
+	owed := fs.owedAllSeq
 	lost := fs.lost
 	fs.mu.Unlock()
 	first := fs.lostSince(lost)
@@ -89,7 +90,7 @@ func (fs *Fs) lostSince(start losses) error {
 // owed and no commit since has paid it.
 func (fs *Fs) commitAll(owed uint64) error {
 	fs.mu.Lock()
-	done := fs.doneAll >= owed
+	done := fs.doneAllSeq >= owed
 	fs.mu.Unlock()
 	if done {
 		return nil
@@ -98,7 +99,7 @@ func (fs *Fs) commitAll(owed uint64) error {
 		return err
 	}
 	fs.mu.Lock()
-	fs.doneAll = max(fs.doneAll, owed)
+	fs.doneAllSeq = max(fs.doneAllSeq, owed)
 	fs.mu.Unlock()
 	return nil
 }
@@ -113,8 +114,8 @@ func (n *node) commit() error {
 		return n.fs.store.pathErr("write", n.name, err)
 	}
 	for {
-		written := n.written
-		if n.synced >= written {
+		written := n.writeSeq
+		if n.syncedSeq >= written {
 			return nil // another commit's fsync began after these writes
 		}
 		var f afero.File
@@ -124,7 +125,7 @@ func (n *node) commit() error {
 			f, release = h.data, h.ops.exit
 		case len(n.handles) > 0:
 			// Every handle is closing: the last one keeps a descriptor
-			// for this commit, or hands it over to Fs.owedAll.
+			// for this commit, or hands it over to Fs.owedAllSeq.
 			fs.room.Wait()
 			continue
 		case n.keep != nil:
@@ -154,7 +155,7 @@ func (n *node) commit() error {
 // committed records that an fsync that began after the first written
 // writes ended has succeeded. Called with fs.mu held.
 func (n *node) committed(written uint64) {
-	n.synced = max(n.synced, written)
+	n.syncedSeq = max(n.syncedSeq, written)
 	n.releaseKept()
 }
 
@@ -163,7 +164,7 @@ func (n *node) committed(written uint64) {
 // it is closed in the background, since fs.mu is never held across a
 // system call. Called with fs.mu held.
 func (n *node) releaseKept() {
-	if n.kept() && n.synced >= n.written {
+	if n.kept() && n.syncedSeq >= n.writeSeq {
 		delete(n.fs.keptNodes, n)
 	}
 	if !n.kept() && n.keep != nil && n.keepUsers == 0 {
@@ -187,7 +188,7 @@ func (n *node) commitByName(written uint64) error {
 	name, key := n.name, n.key
 	fs.mu.Unlock()
 	var err error
-	if key.gone == 0 {
+	if key.unnamed == 0 {
 		err = fs.syncByName(name, key)
 	}
 	unlock()
@@ -259,8 +260,8 @@ func (n *node) keepFor(f *File) (keptBase bool) {
 		n.keepWith(f.data)
 		return true
 	default:
-		fs.owedAll++
-		n.synced = n.written
+		fs.owedAllSeq++
+		n.syncedSeq = n.writeSeq
 	}
 	return false
 }
@@ -287,7 +288,7 @@ func (n *node) keepWith(k afero.File) {
 // its last handle, has closed. Called with fs.mu held.
 func (n *node) owes(f *File) bool {
 	_, open := n.handles[f]
-	return open && len(n.handles) == 1 && n.synced < n.written && !n.kept() && !n.nameless()
+	return open && len(n.handles) == 1 && n.syncedSeq < n.writeSeq && !n.kept() && !n.unnamed()
 }
 
 // dropIfGone stops keeping the closed file of node for a commit once its
@@ -307,7 +308,7 @@ func (fs *Fs) dropIfGone(n *node) {
 	defer fs.mu.Unlock()
 	n.keepUsers--
 	if gone && len(n.handles) == 0 {
-		n.synced = n.written
+		n.syncedSeq = n.writeSeq
 	}
 	n.releaseKept()
 }

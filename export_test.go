@@ -10,8 +10,8 @@ const DsyncFlag = dsyncFlag
 func WithFaults(fc FaultConfig) (Option, *FaultLog) {
 	log := &FaultLog{}
 	return func(c *config) {
-		under := c.wrap
-		c.wrap = func(e engine) engine {
+		under := c.engineHook
+		c.engineHook = func(e engine) engine {
 			if under != nil {
 				e = under(e)
 			}

@@ -48,10 +48,10 @@ type File struct {
 	fdMoved bool
 
 	// Guarded by Fs.mu.
-	werr   error       // sticky background write error
-	lost   bool        // the data werr stands for was dropped: no Sync clears it
-	seen   os.FileInfo // the base's Stat at Open, for Stat in a wrapped Fs
-	seenAt uint64      // node.changes then
+	werr    error       // sticky background write error
+	lost    bool        // the data werr stands for was dropped: no Sync clears it
+	seen    os.FileInfo // the base's Stat at Open, for Stat in a wrapped Fs
+	seenSeq uint64      // node.changedSeq then
 
 	ra readahead // has a lock of its own
 }
@@ -76,7 +76,7 @@ func (fs *Fs) openFile(name string, flag int, perm os.FileMode) (*File, error) {
 	// open(2) truncates; attach makes sure no flush of data from before
 	// the open lands after it.
 	seq := fs.flushSeq.Load()
-	changes := fs.changes.Load() // to tell whether the Stat below may be old
+	changes := fs.changedSeq.Load() // to tell whether the Stat below may be old
 	defer fs.store.rlockNames()()
 	bf, err := fs.store.open(name, flag&^os.O_APPEND, perm)
 	if err != nil {

@@ -77,7 +77,7 @@ func (n *node) anyHandle() *File {
 // (only the full ones unless all), through via when given. Blocks whose
 // flush failed are left for a Sync. Called with fs.mu held.
 func (n *node) startFlush(all bool, via *File) {
-	if n.flushing || n.direct {
+	if n.flushing || n.bypassing {
 		n.again = n.again || all
 		return
 	}
@@ -91,7 +91,7 @@ func (n *node) startFlush(all bool, via *File) {
 		return
 	}
 	n.flushing = true
-	n.changeSeq.Add(1)
+	n.changingSeq.Add(1)
 	go func() {
 		err := n.write(w, fl)
 		fs := n.fs
@@ -104,7 +104,7 @@ func (n *node) startFlush(all bool, via *File) {
 }
 
 // flushHeldBack starts the flush of everything that was asked for while a
-// flush or direct change ran, or else of the full blocks a writer filled
+// flush or bypass ran, or else of the full blocks a writer filled
 // meanwhile: that writer may be waiting for room rather than writing the
 // next block that would start their flush. Called with fs.mu held.
 func (n *node) flushHeldBack() {
@@ -152,10 +152,10 @@ func (n *node) write(w *File, fl *flush) error {
 func (n *node) finish(fl *flush, err error) {
 	fs := n.fs
 	n.flushing = false
-	n.changeSeq.Add(1)
+	n.changingSeq.Add(1)
 	n.change()
-	n.written++
-	n.flushedAt = fs.flushSeq.Add(1)
+	n.writeSeq++
+	n.lastFlushSeq = fs.flushSeq.Add(1)
 	for _, b := range fl.blocks {
 		fs.endFlush(b, err)
 	}
@@ -176,7 +176,7 @@ func (n *node) finish(fl *flush, err error) {
 func (n *node) flushLocked(via *File) error {
 	fs := n.fs
 	for {
-		for n.flushing || n.direct {
+		for n.flushing || n.bypassing {
 			fs.room.Wait()
 		}
 		if n.dirtyBlocks == 0 {
@@ -191,7 +191,7 @@ func (n *node) flushLocked(via *File) error {
 		}
 		fl := n.collect(true, true)
 		n.flushing = true
-		n.changeSeq.Add(1)
+		n.changingSeq.Add(1)
 		fs.mu.Unlock()
 		err := n.write(w, fl)
 		fs.mu.Lock()
@@ -209,7 +209,7 @@ func (n *node) syncData(f *File) (errSeq, written uint64, err error) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
 	err = n.flushLocked(f)
-	return n.errSeq, n.written, err
+	return n.errSeq, n.writeSeq, err
 }
 
 // syncedBy records a Sync of f whose flush and fsync succeeded: the writes

@@ -21,19 +21,19 @@ type Fs struct {
 	closed    atomic.Bool
 
 	// mu guards the nodes and all they hold (see Locking in cache.go).
-	mu      sync.Mutex
-	room    sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
-	nodes   map[fileKey]*node
-	unnamed uint64        // nodes unname has given keys of their own
-	changes atomic.Uint64 // changes the Fs made to its files (node.change)
-	cache   cache
+	mu         sync.Mutex
+	room       sync.Cond // broadcast when blocks settle: dirty room, flushes and loads done
+	nodes      map[fileKey]*node
+	unnamedSeq uint64        // nodes unname has given keys of their own
+	changedSeq atomic.Uint64 // changes the Fs made to its files (node.change)
+	cache      cache
 	// keptNodes are the closed files kept for Fs.Sync, up to keepBudget
-	// by descriptor; owedAll and doneAll are generations of commits of
+	// by descriptor; owedAllSeq and doneAllSeq are generations of commits of
 	// every file system owed and made (see commit.go).
-	keptNodes        map[*node]struct{}
-	keepBudget       int
-	owedAll, doneAll uint64
-	lost             losses
+	keptNodes              map[*node]struct{}
+	keepBudget             int
+	owedAllSeq, doneAllSeq uint64
+	lost                   losses
 	// flushSeq counts ended flushes, so an open can tell whether one
 	// ended while it ran.
 	flushSeq atomic.Uint64
@@ -95,8 +95,8 @@ func newFs(base afero.Fs, st store, opts []Option) *Fs {
 
 // start finishes making fs once it has its engine.
 func (fs *Fs) start() {
-	if fs.cfg.wrap != nil {
-		fs.eng = fs.cfg.wrap(fs.eng)
+	if fs.cfg.engineHook != nil {
+		fs.eng = fs.cfg.engineHook(fs.eng)
 	}
 	fs.room.L = &fs.mu
 	fs.cache.init(fs.cfg.cacheSize)
@@ -260,7 +260,7 @@ func (fs *Fs) Close() error {
 		return nil
 	}
 	var first error
-	for _, n := range fs.nodesWhere((*node).authoritative) {
+	for _, n := range fs.nodesWhere((*node).ahead) {
 		if err := n.flushNode(); err != nil && first == nil {
 			first = err
 		}

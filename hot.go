@@ -190,7 +190,7 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 	fs := n.fs
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n.authoritative() {
+	if n.ahead() {
 		return // being changed: the blocks will say so once it settles
 	}
 	if b := n.blocks[idx]; b != nil {
@@ -204,7 +204,7 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 	}
 	b := fs.startLoad(n, idx, false)
 	f.ops.hold()
-	gen := n.directGen
+	gen := n.bypassSeq
 	fs.mu.Unlock()
 	n.load(f, b, gen)
 	fs.mu.Lock()

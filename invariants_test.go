@@ -184,14 +184,14 @@ var nodeRules = []func(n *node) error{
 		if n.flushing != (flushing > 0) {
 			errs = append(errs, fmt.Errorf("flushing is %v with %d blocks flushing", n.flushing, flushing))
 		}
-		if n.flushing && n.direct {
-			errs = append(errs, errors.New("a flush and a direct change at once"))
+		if n.flushing && n.bypassing {
+			errs = append(errs, errors.New("a flush and a bypass at once"))
 		}
 		if end > n.size {
 			errs = append(errs, fmt.Errorf("dirty data up to %d past the size %d", end, n.size))
 		}
-		if n.size < 0 || n.writing < 0 || n.synced > n.written {
-			errs = append(errs, fmt.Errorf("size %d, writing %d, synced %d of %d writes", n.size, n.writing, n.synced, n.written))
+		if n.size < 0 || n.writing < 0 || n.syncedSeq > n.writeSeq {
+			errs = append(errs, fmt.Errorf("size %d, writing %d, synced %d of %d writes", n.size, n.writing, n.syncedSeq, n.writeSeq))
 		}
 		return errors.Join(errs...)
 	},
@@ -204,8 +204,8 @@ var nodeRules = []func(n *node) error{
 		if n.keepUsers < 0 {
 			return fmt.Errorf("keepUsers %d", n.keepUsers)
 		}
-		if len(n.handles) == 0 && n.kept() != (n.synced < n.written) {
-			return fmt.Errorf("closed, kept %v, with %d of %d writes committed", n.kept(), n.synced, n.written)
+		if len(n.handles) == 0 && n.kept() != (n.syncedSeq < n.writeSeq) {
+			return fmt.Errorf("closed, kept %v, with %d of %d writes committed", n.kept(), n.syncedSeq, n.writeSeq)
 		}
 		return nil
 	},
@@ -227,8 +227,8 @@ var nodeRules = []func(n *node) error{
 	},
 	// quiet only when a read may go to the file without the node.
 	func(n *node) error {
-		if n.quiet.Load() && !n.calm() {
-			return fmt.Errorf("quiet, and not calm (authoritative %v, %d blocks)", n.authoritative(), len(n.blocks))
+		if n.quiet.Load() && !n.quietNow() {
+			return fmt.Errorf("quiet, and not quietNow (ahead %v, %d blocks)", n.ahead(), len(n.blocks))
 		}
 		return nil
 	},
@@ -354,7 +354,7 @@ func TestCheckInvariants(t *testing.T) {
 		}},
 		{"key", func() func() {
 			k := n.key
-			n.key.gone++
+			n.key.unnamed++
 			return func() { n.key = k }
 		}},
 		{"extents", func() func() {

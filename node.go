@@ -30,15 +30,16 @@ type node struct {
 	// What it holds (cache.go, hot.go).
 	blocks map[int64]*block
 	// size is the file's size including buffered data, counting only
-	// bytes writes accepted. It is authoritative while the Fs has changes
-	// of the file not yet on disk; otherwise the file itself is.
+	// bytes writes accepted. It is ahead of the file's while the Fs has
+	// changes of the file not yet on disk (see ahead); otherwise the file
+	// itself says where it ends.
 	size        int64
 	dirtyBlocks int
 	// quiet is set while a read that readahead does not follow is a read
-	// of the file (see calm), so that readers may see it without fs.mu.
-	// It is stored under fs.mu: true by a reader that finds the node
-	// calm, false before anything makes it not calm, by the only three
-	// changes that do: beginWrite, beginDirect, and Fs.addBlock in a
+	// of the file (see quietNow), so that readers may see it without
+	// fs.mu. It is stored under fs.mu: true by a reader that finds the
+	// node quietNow, false before anything ends that, by the only three
+	// changes that do: beginWrite, beginBypass, and Fs.addBlock in a
 	// wrapped Fs.
 	quiet atomic.Bool
 	// hot holds the node's hot blocks, for quiet reads (hot.go); nil when
@@ -47,42 +48,42 @@ type node struct {
 
 	// The changes under way, in order (writebehind.go, flush.go,
 	// truncate.go).
-	wmu       sync.Mutex // serializes the file's writers; see Locking
-	writing   int        // Write calls admitted and not yet returned
-	flushing  bool       // a flush is writing blocks
-	direct    bool       // a write-through or truncate is changing the file
-	directGen uint64
-	again     bool // flush when the running flush or direct change ends
-	timer     *time.Timer
-	errSeq    uint64    // failed flushes so far
-	flushedAt uint64    // Fs.flushSeq when the last flush ended
-	limit     fileLimit // the largest offset the file system takes (limits.go)
-	wb        writeback // starts the kernel's writeback of a long write (writeback.go)
+	wmu          sync.Mutex // serializes the file's writers; see Locking
+	writing      int        // Write calls admitted and not yet returned
+	flushing     bool       // a flush is writing blocks
+	bypassing    bool       // a bypass runs: a write-through or truncate is changing the file
+	bypassSeq    uint64     // bypasses begun and ended (see unbypassedSince)
+	again        bool       // flush when the running flush or bypass ends
+	timer        *time.Timer
+	errSeq       uint64    // failed flushes so far
+	lastFlushSeq uint64    // Fs.flushSeq when the last flush ended
+	limit        fileLimit // the largest offset the file system takes (limits.go)
+	wb           writeback // starts the kernel's writeback of a long write (writeback.go)
 
-	// changeSeq counts the flushes and direct changes of the file as they
+	// changingSeq counts the flushes and bypasses of the file as they
 	// begin and as they end, so it is odd while one runs. Stored under
 	// Fs.mu, loaded without it by reads of the file (see Locking).
-	changeSeq atomic.Uint64
+	changingSeq atomic.Uint64
 
 	// What the Fs last saw of the file on disk, to notice changes made by
 	// others when the file is opened again.
 	diskSize     int64
 	mtime, ctime time.Time
-	changes      uint64 // how many times the Fs changed the file (see change)
-	recorded     uint64 // changes when the Fs recorded the above
+	changedSeq   uint64 // how many times the Fs changed the file (see change)
+	recordedSeq  uint64 // changedSeq when the Fs recorded the above
 	// trusted is set in a wrapped Fs while size is known to be the
 	// file's, plus the Fs's own changes: recorded from a Stat that no
-	// change of the Fs overlapped (see sized).
+	// change of the Fs overlapped (see knowsSize).
 	trusted bool
 
-	// Commits (commit.go). written counts the writes that reached the
-	// file, synced how many of them an fsync has since committed. Once the
+	// Commits (commit.go). writeSeq counts the writes that reached the
+	// file, syncedSeq how many of them an fsync has since committed. Once the
 	// last handle has closed with writes uncommitted, the file is kept for
 	// Fs.Sync (in Fs.keptNodes): by a descriptor of its own (keep), used
 	// by keepUsers commits at the moment, or else by name.
-	written, synced uint64
-	keep            afero.File
-	keepUsers       int
+	writeSeq, syncedSeq uint64
+	keep                afero.File
+	keepUsers           int
 }
 
 // keySeed hashes file keys into node seeds: a file's seed outlives its
@@ -98,29 +99,29 @@ func newNode(fs *Fs, key fileKey) *node {
 	return n
 }
 
-// authoritative reports whether n.size, not the file, says where the file
-// ends.
-func (n *node) authoritative() bool {
-	return n.dirtyBlocks > 0 || n.flushing || n.direct || n.writing > 0
+// ahead reports whether n.size, not the file, says where the file
+// ends: the Fs has changes of it that the file does not show yet.
+func (n *node) ahead() bool {
+	return n.dirtyBlocks > 0 || n.flushing || n.bypassing || n.writing > 0
 }
 
-// calm reports whether a read may go to the file without looking at the
-// node: the node is not authoritative, so the file holds every byte the Fs
+// quietNow reports whether a read may go to the file without looking at the
+// node: the node is not ahead, so the file holds every byte the Fs
 // knows of (clean blocks hold the file's own bytes), and in a wrapped Fs,
 // where a cached block spares a round trip, it has no block either.
-func (n *node) calm() bool {
-	return !n.authoritative() && (len(n.blocks) == 0 || !n.fs.store.remote())
+func (n *node) quietNow() bool {
+	return !n.ahead() && (len(n.blocks) == 0 || !n.fs.store.remote())
 }
 
-// sized reports whether n.size says where the file ends for reads: while
-// n is authoritative, and in a wrapped Fs while it is trusted: close-to-
+// knowsSize reports whether n.size says where the file ends for reads: while
+// n is ahead, and in a wrapped Fs while it is trusted: close-to-
 // open coherence trusts the size the base's Stat gave at Open plus the
 // Fs's own changes, sparing a round trip to the base at end of file.
-func (n *node) sized() bool { return n.authoritative() || n.fs.store.remote() && n.trusted }
+func (n *node) knowsSize() bool { return n.ahead() || n.fs.store.remote() && n.trusted }
 
 // unsynced reports whether the node has writes not yet committed to
 // stable storage, buffered or not.
-func (n *node) unsynced() bool { return n.authoritative() || n.written != n.synced }
+func (n *node) unsynced() bool { return n.ahead() || n.writeSeq != n.syncedSeq }
 
 // beginWrite counts a Write admitted, as it begins changing the node.
 // Called with fs.mu held.
@@ -129,28 +130,29 @@ func (n *node) beginWrite() {
 	n.quiet.Store(false)
 }
 
-// settled reports whether no direct change ran since gen was taken, so a
-// block read from the file since then holds current bytes.
-func (n *node) settled(gen uint64) bool { return !n.direct && n.directGen == gen }
+// unbypassedSince reports whether no bypass ran since bypassSeq was gen,
+// so that a block read from the file since then holds current bytes.
+func (n *node) unbypassedSince(gen uint64) bool { return !n.bypassing && n.bypassSeq == gen }
 
-// beginDirect waits until neither a flush nor another direct change runs,
-// then marks one as running. Called with fs.mu held, which it may release
+// beginBypass waits until neither a flush nor another bypass runs, then
+// marks one as running: a change of the file that bypasses the blocks (a
+// write-through or a truncate). Called with fs.mu held, which it may release
 // while waiting.
-func (n *node) beginDirect() {
-	for n.flushing || n.direct {
+func (n *node) beginBypass() {
+	for n.flushing || n.bypassing {
 		n.fs.room.Wait()
 	}
-	n.direct = true
-	n.directGen++
-	n.changeSeq.Add(1)
+	n.bypassing = true
+	n.bypassSeq++
+	n.changingSeq.Add(1)
 	n.quiet.Store(false)
 }
 
-// endDirect ends a direct change and starts the flush it held back.
-func (n *node) endDirect() {
-	n.direct = false
-	n.directGen++
-	n.changeSeq.Add(1)
+// endBypass ends a bypass and starts the flush it held back.
+func (n *node) endBypass() {
+	n.bypassing = false
+	n.bypassSeq++
+	n.changingSeq.Add(1)
 	n.change()
 	n.fs.room.Broadcast()
 	n.flushHeldBack()
@@ -159,23 +161,23 @@ func (n *node) endDirect() {
 // changedOnDisk reports whether fi shows a file other than the one the Fs
 // last saw.
 func (n *node) changedOnDisk(fi os.FileInfo) bool {
-	return n.changes != n.recorded || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime) || !changeTime(fi).Equal(n.ctime)
+	return n.changedSeq != n.recordedSeq || fi.Size() != n.diskSize || !fi.ModTime().Equal(n.mtime) || !changeTime(fi).Equal(n.ctime)
 }
 
 // record remembers fi as what the file on disk is now.
 func (n *node) record(fi os.FileInfo) {
 	n.size = fi.Size()
-	n.diskSize, n.mtime, n.ctime, n.recorded = fi.Size(), fi.ModTime(), changeTime(fi), n.changes
+	n.diskSize, n.mtime, n.ctime, n.recordedSeq = fi.Size(), fi.ModTime(), changeTime(fi), n.changedSeq
 }
 
 // change notes that the Fs changed the file: its data, size or metadata.
 func (n *node) change() {
-	n.changes++
-	n.fs.changes.Add(1)
+	n.changedSeq++
+	n.fs.changedSeq.Add(1)
 }
 
 // attach joins f to the node of its file, opened with O_TRUNC if trunc
-// when Fs.flushSeq was seq and Fs.changes was changes; fi is the file's
+// when Fs.flushSeq was seq and Fs.changedSeq was changes; fi is the file's
 // Stat taken since. An Open that finds the file changed since the Fs last
 // saw it drops the cached blocks.
 func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) error {
@@ -189,7 +191,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	if n == nil {
 		n = newNode(fs, key)
 		fs.nodes[key] = n
-	} else if !n.authoritative() && n.changedOnDisk(fi) {
+	} else if !n.ahead() && n.changedOnDisk(fi) {
 		n.dropClean()
 	}
 	if key.path != "" {
@@ -201,7 +203,7 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	f.n = n
 	fs.mu.Unlock()
 	if trunc {
-		flushed, err := n.truncated(f, seq)
+		flushed, err := n.truncateAtOpen(f, seq)
 		if err != nil {
 			fs.mu.Lock()
 			n.leave(f)
@@ -218,18 +220,18 @@ func (fs *Fs) attach(f *File, fi os.FileInfo, trunc bool, seq, changes uint64) e
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if trunc {
-		changes++ // truncated's own
+		changes++ // truncateAtOpen's own
 	}
 	// Unless fresh, fi may be older than a change the Fs made since the
 	// open began, and older than what the node knows: a wrapped Fs, which
 	// trusts the size it records, records it only for a new node then,
 	// untrusted.
-	fresh := fs.changes.Load() == changes
-	if !n.authoritative() && (fresh || alone || !fs.store.remote()) {
+	fresh := fs.changedSeq.Load() == changes
+	if !n.ahead() && (fresh || alone || !fs.store.remote()) {
 		n.record(fi)
 		n.trusted = fresh
 		if fresh && fs.store.remote() {
-			f.saw(fi, n.changes)
+			f.saw(fi, n.changedSeq)
 		}
 	}
 	if f.flushable() {
@@ -265,7 +267,7 @@ func (fs *Fs) detach(f *File) (keptBase bool, _ error) {
 // The next Fs.Syncs report err (see Fs.lost). Called with fs.mu held;
 // waits for a running flush.
 func (n *node) dropUnwritable(err error) {
-	for n.flushing || n.direct {
+	for n.flushing || n.bypassing {
 		n.fs.room.Wait()
 	}
 	for _, b := range n.blocks {
@@ -281,12 +283,12 @@ func (n *node) dropUnwritable(err error) {
 }
 
 // leave removes f from the node, which the Fs forgets once nothing uses
-// it; a file removed or replaced through a wrapped Fs (nameless) needs no
+// it; a file removed or replaced through a wrapped Fs (unnamed) needs no
 // commit once closed. Called with fs.mu held.
 func (n *node) leave(f *File) {
 	delete(n.handles, f)
-	if len(n.handles) == 0 && n.nameless() {
-		n.synced = n.written
+	if len(n.handles) == 0 && n.unnamed() {
+		n.syncedSeq = n.writeSeq
 	}
 	n.releaseKept() // if committed while open
 	n.forgetIfIdle()

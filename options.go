@@ -13,9 +13,9 @@ type config struct {
 	writeBehind int64
 	callTimeout time.Duration // Wrap: bound on each call to the base; 0 for none
 
-	// wrap, set only by tests, wraps the engine the Fs would use: the
+	// engineHook, set only by tests, wraps the engine the Fs would use: the
 	// fault-injecting engine of the reliability tests.
-	wrap func(engine) engine
+	engineHook func(engine) engine
 }
 
 // Defaults for an Fs made without options.

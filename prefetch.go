@@ -58,7 +58,7 @@ func (ra *readahead) ahead(n *node, off int64, length int) []window {
 func (n *node) view() fileView {
 	fs := n.fs
 	size := n.size
-	if !n.authoritative() {
+	if !n.ahead() {
 		size = max(size, n.diskSize)
 	}
 	return fileView{
@@ -72,9 +72,9 @@ func (n *node) view() fileView {
 
 // prefetch starts loading the blocks of w that are not yet cached, as
 // far as the cache has room, unless the page cache holds the window
-// already. While a direct change of the file runs, the window is
-// dropped: what it read could not be kept (see node.settled), and the
-// reader should not wait for a change it may not need to see, as complete
+// already. While a bypass of the file runs, the window is dropped: what
+// it read could not be kept (see node.unbypassedSince), and the reader
+// should not wait for a change it may not need to see, as readUnwritten
 // must. It takes fs.mu itself, after asking the page cache.
 func (n *node) prefetch(f *File, w window) {
 	if f.osf != nil && inPageCache(f.osf, w.start, w.end) {
@@ -83,7 +83,7 @@ func (n *node) prefetch(f *File, w window) {
 	fs := n.fs
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if n.direct {
+	if n.bypassing {
 		return
 	}
 	var blocks []*block
@@ -102,7 +102,7 @@ func (n *node) prefetch(f *File, w window) {
 	fs.st.windows.Add(1)
 	for _, b := range blocks {
 		f.ops.hold()
-		go n.load(f, b, n.directGen)
+		go n.load(f, b, n.bypassSeq)
 	}
 }
 
@@ -114,5 +114,5 @@ func (n *node) load(f *File, b *block, gen uint64) {
 	m, err := fs.eng.pread(f.data, b.data, b.idx*blockSize)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	fs.loaded(b, m, err == nil && n.settled(gen))
+	fs.loaded(b, m, err == nil && n.unbypassedSince(gen))
 }

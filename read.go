@@ -6,7 +6,7 @@ package aiofs
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	follows, raced := false, false
-	if seq := n.changeSeq.Load(); seq%2 == 0 && n.quiet.Load() {
+	if seq := n.changingSeq.Load(); seq%2 == 0 && n.quiet.Load() {
 		// Nothing buffered: hot blocks, else the file answers without the
 		// Fs's lock, unless readahead follows the read, or a change of the
 		// file by the Fs overlaps the read (see Locking). An O_DIRECT read
@@ -26,7 +26,7 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 				}
 			}
 			m, err := fs.eng.pread(f.data, p, off)
-			if raced = n.changeSeq.Load() != seq; !raced {
+			if raced = n.changingSeq.Load() != seq; !raced {
 				return m, err
 			}
 		}
@@ -67,11 +67,11 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 // released when it reports so.
 func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked bool) {
 	fs := n.fs
-	n.quiet.Store(n.calm())
+	n.quiet.Store(n.quietNow())
 	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)
-		auth := n.sized()
+		auth := n.knowsSize()
 		if auth && pos >= n.size {
 			break
 		}
@@ -93,7 +93,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				want = min(want, b.n-bo)
 			}
 			copy(p[done:done+want], b.data[bo:])
-			fs.used(b, bo, bo+want)
+			fs.noteRead(b, bo, bo+want)
 			done += want
 			continue
 		case b != nil && b.dirty() && b.covers(bo, bo+want):
@@ -103,15 +103,15 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		case b != nil && b.dirty():
 			// Written in parts: read the rest of the block from the file.
 			missed = true
-			if err := n.complete(f, b); err != nil {
+			if err := n.readUnwritten(f, b); err != nil {
 				return done, err, true
 			}
 			continue
 		}
 		// Not cached: read the whole run of uncached blocks directly into
-		// p, once no direct change of the file runs (see Locking).
-		if n.direct {
-			for n.direct {
+		// p, once no bypass of the file runs (see Locking).
+		if n.bypassing {
+			for n.bypassing {
 				fs.room.Wait()
 			}
 			continue
@@ -133,11 +133,11 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 				readEnd = end
 			}
 		}
-		seq := n.changeSeq.Load()
+		seq := n.changingSeq.Load()
 		fs.mu.Unlock()
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
-		moved := n.changeSeq.Load() != seq
+		moved := n.changingSeq.Load() != seq
 		if !auth && err == nil && done+m == len(p) && !moved {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
@@ -148,11 +148,11 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		if err != nil {
 			return done + m, err, true
 		}
-		if moved || n.sized() != auth {
+		if moved || n.knowsSize() != auth {
 			continue // a change or a write raced with the read; read again
 		}
 		if done+m < end {
-			if !n.sized() {
+			if !n.knowsSize() {
 				done += m
 				break
 			}
@@ -169,13 +169,13 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	return done, nil, true
 }
 
-// complete reads the parts of a dirty block that were not written, so
-// that the whole block is known. It waits for a direct change of the file
-// to end first, since what it reads meanwhile could not be kept. Called
+// readUnwritten reads the parts of a dirty block that were not written, so
+// that the whole block is known. It waits for a bypass of the file to
+// end first, since what it reads meanwhile could not be kept. Called
 // with fs.mu held; releases it while waiting and reading.
-func (n *node) complete(f *File, b *block) error {
+func (n *node) readUnwritten(f *File, b *block) error {
 	fs := n.fs
-	for n.direct {
+	for n.bypassing {
 		fs.room.Wait()
 	}
 	if n.blocks[b.idx] != b || b.known || !b.dirty() {
@@ -183,14 +183,14 @@ func (n *node) complete(f *File, b *block) error {
 	}
 	tmp := blockBufs.Get().(*[blockSize]byte)
 	defer blockBufs.Put(tmp)
-	gen := n.directGen
+	gen := n.bypassSeq
 	fs.mu.Unlock()
 	m, err := fs.eng.pread(f.data, tmp[:], b.idx*blockSize)
 	fs.mu.Lock()
 	if err != nil {
 		return err
 	}
-	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.settled(gen) {
+	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.unbypassedSince(gen) {
 		return nil // flushed, dropped, completed or overtaken meanwhile
 	}
 	fs.fillIn(b, tmp, m)

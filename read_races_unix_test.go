@@ -76,7 +76,7 @@ func TestReadRacingGrowth(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/quiet=%v/through=%v", name, quiet, through), func(t *testing.T) {
 					e := &growsFirst{held: make(chan struct{}), grown: make(chan struct{}), readIt: make(chan struct{})}
 					fs := New(WithEngine(name), func(c *config) {
-						c.wrap = func(in engine) engine { e.engine = in; return e }
+						c.engineHook = func(in engine) engine { e.engine = in; return e }
 					})
 					defer fs.Close()
 					path := filepath.Join(t.TempDir(), "f")
@@ -95,7 +95,7 @@ func TestReadRacingGrowth(t *testing.T) {
 					}
 					defer w.Close()
 					buf := make([]byte, 4096)
-					if quiet { // a first read finds the node calm, so the next is quiet
+					if quiet { // a first read finds the node quietNow, so the next is quiet
 						if _, err := r.ReadAt(buf, 0); err != nil {
 							t.Fatal(err)
 						}

@@ -55,7 +55,7 @@ func TestCompleteWaitsForDirectWrite(t *testing.T) {
 func readsDuringDirectWrite(t *testing.T, engineName string, partial bool) {
 	held := &heldWrites{started: make(chan struct{}, 1), release: make(chan struct{})}
 	fs := New(WithEngine(engineName), func(c *config) {
-		c.wrap = func(e engine) engine { held.engine = e; return held }
+		c.engineHook = func(e engine) engine { held.engine = e; return held }
 	})
 	defer fs.Close()
 	path := filepath.Join(t.TempDir(), "f")

@@ -14,7 +14,7 @@ import (
 // the data was not yet in the file) and the Fs's correction of its sizes.
 // Two ways go wrong: with no other file buffered, the correction is
 // skipped (hasBuffered); with another file buffered, the node found is no
-// longer authoritative, and the listing's old size is kept (Fs.Stat asks
+// no longer ahead of the file, and the listing's old size is kept (Fs.Stat asks
 // again then; Readdir does not). Readdir in a wrapped Fs, whose base can
 // hold the listing at that point; an Fs made by New has the same window
 // inside os.File's listing.

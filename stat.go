@@ -45,7 +45,7 @@ func (fs *Fs) bufferedInfo(fi os.FileInfo, nodeOf func(os.FileInfo) *node) (os.F
 	if n == nil || n.size == fi.Size() {
 		return fi, false
 	}
-	if !n.authoritative() {
+	if !n.ahead() {
 		return fi, n.size > fi.Size()
 	}
 	return sizedInfo{fi, n.size}, false
@@ -136,7 +136,7 @@ func (e bufferedEntry) Info() (iofs.FileInfo, error) {
 func (n *node) bufferedSize() (int64, bool) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	return n.size, n.sized()
+	return n.size, n.knowsSize()
 }
 
 // size returns the file's size including buffered data.

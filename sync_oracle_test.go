@@ -115,8 +115,8 @@ func WithOracle(o *Oracle) Option {
 // given later goes over it too.
 func withRecorder(r *recEngine) Option {
 	return func(c *config) {
-		over := c.wrap
-		c.wrap = func(e engine) engine {
+		over := c.engineHook
+		c.engineHook = func(e engine) engine {
 			r.engine = e
 			if over != nil {
 				return over(r)

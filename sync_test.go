@@ -237,7 +237,7 @@ func TestFsSyncPastKeepBudget(t *testing.T) {
 			writeClosed(t, fs, tempName(t, name), fill('a', 5000))
 		}
 		fs.mu.Lock()
-		kept, owed := len(fs.keptNodes), fs.owedAll
+		kept, owed := len(fs.keptNodes), fs.owedAllSeq
 		fs.mu.Unlock()
 		if kept != 2 || owed != 2 {
 			t.Fatalf("after 4 files closed with a budget of 2: %d kept, %d owed commits of everything; want 2 and 2", kept, owed)

@@ -7,10 +7,10 @@ import "os"
 // fileKey identifies a file. Without device and inode numbers its path
 // stands in (see store.pathKey), so two names of one file get separate
 // state; a file removed or replaced through the Fs is known by a serial
-// number instead (gone, see unname).
+// number instead (unnamed, see unname).
 type fileKey struct {
-	path string
-	gone uint64
+	path    string
+	unnamed uint64
 }
 
 // identifiesFiles says that the OS's FileInfo carries no file identity:

@@ -13,11 +13,11 @@ import (
 // fileKey identifies a file independently of its names; in an Fs made by
 // Wrap, where the base has no such identity, by its cleaned path, or once
 // the file is removed or replaced through the Fs, by a serial number
-// (gone, see unname).
+// (unnamed, see unname).
 type fileKey struct {
 	dev, ino uint64
 	path     string
-	gone     uint64
+	unnamed  uint64
 }
 
 // identifiesFiles says that the OS's FileInfo carries device and inode

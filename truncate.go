@@ -13,7 +13,7 @@ func (n *node) truncate(f *File, size int64) error {
 		fs.mu.Unlock()
 		return f.pathErr("truncate", err)
 	}
-	n.beginDirect()
+	n.beginBypass()
 	fs.mu.Unlock()
 	err := f.bf.Truncate(size)
 	fs.mu.Lock()
@@ -21,9 +21,9 @@ func (n *node) truncate(f *File, size int64) error {
 	if err == nil {
 		n.cut(size)
 		n.size = size
-		n.written++ // a change of the file that Fs.Sync must commit
+		n.writeSeq++ // a change of the file that Fs.Sync must commit
 	}
-	n.endDirect()
+	n.endBypass()
 	return err
 }
 
@@ -41,24 +41,24 @@ func (n *node) cut(size int64) {
 	}
 }
 
-// truncated brings the node in line with an Open through f that
-// truncated the file when Fs.flushSeq was seq: buffered data from before
+// truncateAtOpen brings the node in line with an Open through f that
+// truncateAtOpen the file when Fs.flushSeq was seq: buffered data from before
 // it is dropped, and since a flush that ended after the open began may
-// have written some of it back, the file is truncated once more then,
+// have written some of it back, the file is truncateAtOpen once more then,
 // whatever f's access mode, as open(2) truncates. It reports whether a
 // flush ended since seq, changing the file's times.
-func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
+func (n *node) truncateAtOpen(f *File, seq uint64) (flushed bool, _ error) {
 	n.wmu.Lock()
 	defer n.wmu.Unlock()
 	fs := n.fs
 	fs.mu.Lock()
-	n.beginDirect()
+	n.beginBypass()
 	for _, b := range n.blocks {
 		fs.dropBlock(b)
 	}
 	n.size = 0
-	n.written++ // the open's truncation, which Fs.Sync must commit
-	flushed = n.flushedAt > seq
+	n.writeSeq++ // the open's truncation, which Fs.Sync must commit
+	flushed = n.lastFlushSeq > seq
 	w := f
 	if flushed && !f.writable {
 		w = n.writer(nil) // held until exit
@@ -76,7 +76,7 @@ func (n *node) truncated(f *File, seq uint64) (flushed bool, _ error) {
 		err = fs.truncateByName(f.name, n.key)
 	}
 	fs.mu.Lock()
-	n.endDirect()
+	n.endBypass()
 	fs.mu.Unlock()
 	return flushed, bareErr(err)
 }

@@ -127,18 +127,18 @@ func (fs *Fs) unname(name string) {
 		}
 	}
 	for _, n := range gone {
-		fs.unnamed++
-		n.key = fileKey{gone: fs.unnamed}
+		fs.unnamedSeq++
+		n.key = fileKey{unnamed: fs.unnamedSeq}
 		fs.nodes[n.key] = n
 		if len(n.handles) == 0 {
-			n.committed(n.written) // gone: nothing left to commit
+			n.committed(n.writeSeq) // gone: nothing left to commit
 		}
 	}
 }
 
-// nameless reports whether the node's file was removed or replaced
+// unnamed reports whether the node's file was removed or replaced
 // through a wrapped Fs (see unname).
-func (n *node) nameless() bool { return n.key.gone != 0 }
+func (n *node) unnamed() bool { return n.key.unnamed != 0 }
 
 // keptUnder returns the closed files at or under name that the Fs keeps
 // for a commit by a descriptor, by the names it last knew them by.
@@ -208,7 +208,7 @@ func hasDotDot(path string) bool {
 
 // saw records fi, the base's Stat at Open when the node's changes were
 // at, for seenInfo. Called with fs.mu held.
-func (f *File) saw(fi os.FileInfo, at uint64) { f.seen, f.seenAt = fi, at }
+func (f *File) saw(fi os.FileInfo, at uint64) { f.seen, f.seenSeq = fi, at }
 
 // seenInfo returns what the base's Stat said of the file when f was
 // opened, or nil if the Fs changed the file since, or is not wrapped.
@@ -219,7 +219,7 @@ func (f *File) seenInfo() os.FileInfo {
 	n := f.n
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	if f.seen == nil || n.changes != f.seenAt || n.authoritative() || f.seen.Size() != n.size {
+	if f.seen == nil || n.changedSeq != f.seenSeq || n.ahead() || f.seen.Size() != n.size {
 		return nil
 	}
 	return f.seen

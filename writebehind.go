@@ -78,14 +78,14 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 
 // lockSized takes fs.mu, having made n.size the size of the file on disk
 // when the Fs has no change of it pending (a wrapped Fs knows it: see
-// node.sized), as a change is about to make n.size authoritative. The
-// caller holds wmu, so the node cannot become authoritative while the
+// node.knowsSize), as a change is about to put n.size ahead of the file.
+// The caller holds wmu, so the node cannot get ahead while the
 // file is asked without the lock. It returns with fs.mu held, error or
 // not.
 func (n *node) lockSized(f *File) error {
 	fs := n.fs
 	fs.mu.Lock()
-	if n.sized() {
+	if n.knowsSize() {
 		return nil
 	}
 	fs.mu.Unlock()
@@ -197,7 +197,7 @@ func (fs *Fs) waitForRoom(f *File) error {
 // fs.mu held; releases it during the write.
 func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
-	n.beginDirect()
+	n.beginBypass()
 	fs.mu.Unlock()
 	m, err := fs.eng.pwritev(f.data, [][]byte{p}, off)
 	n.countForWriteback(f, m)
@@ -206,15 +206,15 @@ func (n *node) writeThrough(f *File, p []byte, off int64) (int, error) {
 		n.overwritten(p[:m], off)
 		n.size = max(n.size, off+int64(m))
 	}
-	n.written++
-	n.endDirect()
+	n.writeSeq++
+	n.endBypass()
 	return m, err
 }
 
 // overwritten brings the blocks over [off, off+len(p)) in line with p,
 // which the file now holds there: clean blocks take its bytes, and dirty
 // ones take them and no longer owe that range to the file. Blocks being
-// loaded are dropped by their loader (see node.settled).
+// loaded are dropped by their loader (see node.unbypassedSince).
 func (n *node) overwritten(p []byte, off int64) {
 	end := off + int64(len(p))
 	// Counted by block index, not offset: the last block may end past
