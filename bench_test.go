@@ -339,7 +339,6 @@ func benchOpen(b *testing.B, fs afero.Fs, path string) afero.File {
 func BenchmarkRandRead4K(b *testing.B) {
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
-	blocks := cfg.size / 4096
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			for _, g := range []int{1, 32} {
@@ -350,31 +349,8 @@ func BenchmarkRandRead4K(b *testing.B) {
 						defer f.Close()
 						b.SetBytes(4096)
 						b.ResetTimer()
-						var next atomic.Int64
-						var wg sync.WaitGroup
-						errs := make([]error, g)
-						for i := range g {
-							wg.Add(1)
-							go func(i int) {
-								defer wg.Done()
-								r := rand.New(rand.NewPCG(uint64(i), uint64(b.N)))
-								buf := make([]byte, 4096)
-								for next.Add(1) <= int64(b.N) {
-									off := r.Int64N(blocks) * 4096
-									if n, err := f.ReadAt(buf, off); n != len(buf) {
-										errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, n, err)
-										return
-									}
-								}
-							}(i)
-						}
-						wg.Wait()
+						benchRandReads(b, f, cfg.size, g, b.N, uint64(b.N))
 						b.StopTimer()
-						for _, err := range errs {
-							if err != nil {
-								b.Fatal(err)
-							}
-						}
 					})
 				})
 			}
@@ -537,17 +513,24 @@ func benchSeqReadFile(b *testing.B, fs afero.Fs, mode, path string, buf []byte, 
 	benchSeqPasses(b, f, buf, work, again)
 }
 
-// BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
-func BenchmarkSeqRead128K(b *testing.B) {
+// benchSeqReads runs benchSeqReadFile of the read input in 128 KiB
+// chunks in each cache mode, by each backend, calling work (if not nil)
+// on each chunk.
+func benchSeqReads(b *testing.B, work func([]byte)) {
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), nil)
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), work)
 			})
 		})
 	}
+}
+
+// BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
+func BenchmarkSeqRead128K(b *testing.B) {
+	benchSeqReads(b, nil)
 }
 
 // benchCRCRounds is how many crc32 passes over a chunk cost about 1 ms of
@@ -570,39 +553,20 @@ var benchCRCRounds = sync.OnceValue(func() int {
 // BenchmarkSeqReadCRC: sequential 128 KiB Reads with about 1 ms of CPU work
 // (crc32) per MiB read, where readahead can overlap I/O and computation.
 func BenchmarkSeqReadCRC(b *testing.B) {
-	cfg := benchCfg(b)
-	path := benchInput(b, cfg.size)
 	rounds := benchCRCRounds()
-	for _, mode := range benchCacheModes(b) {
-		b.Run("cache="+mode, func(b *testing.B) {
-			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				var sum uint32
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) {
-					for range rounds {
-						sum = crc32.Update(sum, crc32.IEEETable, p)
-					}
-				})
-				_ = sum
-			})
-		})
-	}
+	var sum uint32
+	benchSeqReads(b, func(p []byte) {
+		for range rounds {
+			sum = crc32.Update(sum, crc32.IEEETable, p)
+		}
+	})
 }
 
 // BenchmarkSeqReadSHA256: sequential 128 KiB Reads, each chunk hashed with
 // SHA-256 as a checksumming reader would: real CPU work per chunk that
 // readahead can overlap with the next read.
 func BenchmarkSeqReadSHA256(b *testing.B) {
-	cfg := benchCfg(b)
-	path := benchInput(b, cfg.size)
-	for _, mode := range benchCacheModes(b) {
-		b.Run("cache="+mode, func(b *testing.B) {
-			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				var sum [sha256.Size]byte
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) { sum = sha256.Sum256(p) })
-				_ = sum
-			})
-		})
-	}
+	benchSeqReads(b, func(p []byte) { _ = sha256.Sum256(p) })
 }
 
 // BenchmarkCopyDiscard: io.Copy of the whole file to io.Discard per op.
