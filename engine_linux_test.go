@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,9 +24,7 @@ func newTestUring(t testing.TB, cfg uring.Config) *uringEngine {
 	t.Helper()
 	e, err := newUringEngine(cfg)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) && (se.Err == syscall.ENOSYS || se.Err == syscall.EPERM ||
-			se.Err == syscall.EACCES || se.Err == syscall.ENOMEM) {
+		if uring.Refused(err) {
 			t.Skipf("io_uring unavailable: %v", err)
 		}
 		t.Fatal(err)
@@ -82,19 +79,8 @@ func TestUringSetup(t *testing.T) {
 func TestUringFastPathEOF(t *testing.T) {
 	e := newTestUring(t, uring.Config{Entries: 4})
 	const size = 1000
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i*7 + 1)
-	}
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	f, data := contractInput(t, name, size)
 	submitted := e.counters().submitted.Load()
 	for _, tt := range []struct{ off, len, want int }{
 		{0, size + 4096, size},

@@ -190,25 +190,34 @@ func settle(t *testing.T, n int) {
 	}
 }
 
+// contractInput writes size bytes, byte i being i*7+1, to name and opens
+// the file for reading, closed when t ends. It returns the file and its
+// bytes.
+func contractInput(t *testing.T, name string, size int) (*os.File, []byte) {
+	t.Helper()
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + 1)
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f, data
+}
+
 // contractShortRead: pread returns fewer bytes than asked only at end of
 // file, with a nil error, and leaves the rest of p alone.
 func contractShortRead(t *testing.T, eut engineUnderTest) {
 	e := eut.open(t, 4)
 	dir := t.TempDir()
 	for _, size := range []int{1000, 200 << 10} {
-		data := make([]byte, size)
-		for i := range data {
-			data[i] = byte(i*7 + 1)
-		}
 		name := filepath.Join(dir, fmt.Sprint(size))
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
+		f, data := contractInput(t, name, size)
 		for _, tt := range []struct {
 			off, len, want int
 		}{

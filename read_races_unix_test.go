@@ -81,18 +81,8 @@ func TestReadRacingGrowth(t *testing.T) {
 					defer fs.Close()
 					path := filepath.Join(t.TempDir(), "f")
 					const short = 3*blockSize + 100
-					if err := os.WriteFile(path, content[:short], 0o644); err != nil {
-						t.Fatal(err)
-					}
-					r, err := fs.Open(path)
-					if err != nil {
-						t.Fatal(err)
-					}
+					r, w := openReadWrite(t, fs, path, content[:short])
 					defer r.Close()
-					w, err := fs.OpenFile(path, os.O_RDWR, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
 					defer w.Close()
 					buf := make([]byte, 4096)
 					if quiet { // a first read finds the node quietNow, so the next is quiet
@@ -115,6 +105,7 @@ func TestReadRacingGrowth(t *testing.T) {
 					case <-time.After(10 * time.Second):
 						t.Fatal("the read never reached the file")
 					}
+					var err error
 					if through { // large enough to go straight to the file
 						_, err = w.WriteAt(content[short:], short)
 					} else {
@@ -187,18 +178,8 @@ func TestReadRacingCut(t *testing.T) {
 	defer fs.Close()
 	defer base.cutting.release()
 	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, w := openReadWrite(t, fs, path, content)
 	defer r.Close()
-	w, err := fs.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer w.Close()
 	const cut, at = 2*blockSize + 100, 5 * blockSize
 	cutDone := background(func() error { return w.Truncate(cut) })
