@@ -164,6 +164,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -345,6 +346,22 @@ func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
 		<-finished
 		return largest, samples
 	}
+}
+
+// atOnce runs each call in a goroutine of its own and returns their
+// errors, in the order of calls, once all have returned.
+func atOnce(calls ...func() error) []error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // diff describes how a and b differ, naming them la and lb: their

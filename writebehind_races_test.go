@@ -146,34 +146,30 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 					wbOff, wbLen := at(), 1+r.IntN(cxBlock)
 					cut := at()
 					ws1, wb1 := bytes.Repeat([]byte{byte(2*round + 1)}, wsLen), bytes.Repeat([]byte{byte(2*round + 2)}, wbLen)
-					var wg sync.WaitGroup
-					var werr, berr, terr, rerr error
-					wg.Add(4)
-					go func() { defer wg.Done(); _, werr = ws.WriteAt(ws1, wsOff) }()
-					go func() {
-						defer wg.Done()
-						if _, berr = wb.WriteAt(wb1, wbOff); berr == nil {
-							berr = wb.Sync()
-						}
-					}()
-					go func() { defer wg.Done(); terr = tr.Truncate(cut) }()
-					go func() {
-						defer wg.Done()
-						if _, rerr = rd.Seek(base, io.SeekStart); rerr != nil {
-							return
-						}
-						buf := make([]byte, 32<<10)
-						for {
-							if _, err := rd.Read(buf); err != nil {
-								if err != io.EOF {
-									rerr = err
-								}
-								return
+					errs := atOnce(func() error { _, err := ws.WriteAt(ws1, wsOff); return err },
+						func() error {
+							_, err := wb.WriteAt(wb1, wbOff)
+							if err == nil {
+								err = wb.Sync()
 							}
-						}
-					}()
-					wg.Wait()
-					if werr != nil || berr != nil || terr != nil || rerr != nil {
+							return err
+						},
+						func() error { return tr.Truncate(cut) },
+						func() error {
+							if _, err := rd.Seek(base, io.SeekStart); err != nil {
+								return err
+							}
+							buf := make([]byte, 32<<10)
+							for {
+								if _, err := rd.Read(buf); err != nil {
+									if err != io.EOF {
+										return err
+									}
+									return nil
+								}
+							}
+						})
+					if werr, berr, terr, rerr := errs[0], errs[1], errs[2], errs[3]; werr != nil || berr != nil || terr != nil || rerr != nil {
 						t.Fatalf("round %d: write-through %v, buffered %v, Truncate %v, reads %v", round, werr, berr, terr, rerr)
 					}
 					for _, h := range []afero.File{ws, wb, tr} {

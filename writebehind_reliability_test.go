@@ -125,15 +125,11 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 		if _, err := rd.ReadAt(make([]byte, span), 0); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		var werr, berr, serr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			_, werr = ws.WriteAt(bytes.Repeat([]byte{a}, span), 0)
-		}()
-		go func() {
-			defer wg.Done()
+		var berr, serr error
+		errs := atOnce(func() error {
+			_, err := ws.WriteAt(bytes.Repeat([]byte{a}, span), 0)
+			return err
+		}, func() error {
 			// Start at varying points of the write-through.
 			for range round % 32 {
 				runtime.Gosched()
@@ -141,9 +137,9 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 			if _, berr = wb.WriteAt(bytes.Repeat([]byte{b}, 4096), int64(at)); berr == nil {
 				serr = wb.Sync()
 			}
-		}()
-		wg.Wait()
-		if werr != nil || berr != nil || serr != nil {
+			return errors.Join(berr, serr)
+		})
+		if werr := errs[0]; werr != nil || berr != nil || serr != nil {
 			t.Fatalf("round %d: write-through %v, buffered write %v, Sync %v", round, werr, berr, serr)
 		}
 		disk, _ := os.ReadFile(name)
@@ -187,22 +183,16 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 			if _, err := rd.ReadAt(make([]byte, 2*cxBlock), 0); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			var werr, terr error
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				_, werr = ws.WriteAt(bytes.Repeat([]byte{byte(round + 1)}, cxBlock), cxBlock)
-			}()
-			go func() {
-				defer wg.Done()
+			errs := atOnce(func() error {
+				_, err := ws.WriteAt(bytes.Repeat([]byte{byte(round + 1)}, cxBlock), cxBlock)
+				return err
+			}, func() error {
 				for range round % 32 {
 					runtime.Gosched()
 				}
-				terr = tr.Truncate(cxBlock + 1000)
-			}()
-			wg.Wait()
-			if werr != nil || terr != nil {
+				return tr.Truncate(cxBlock + 1000)
+			})
+			if werr, terr := errs[0], errs[1]; werr != nil || terr != nil {
 				t.Fatalf("round %d: write-through %v, Truncate %v", round, werr, terr)
 			}
 			if err := tr.Sync(); err != nil {
@@ -235,13 +225,9 @@ func TestReliabilityOverlappingWritesTear(t *testing.T) {
 		torn := 0
 		for round := range 200 {
 			p1, p2 := bytes.Repeat([]byte{byte(2*round + 1)}, size), bytes.Repeat([]byte{byte(2*round + 2)}, size)
-			var wg sync.WaitGroup
-			var e1, e2 error
-			wg.Add(2)
-			go func() { defer wg.Done(); _, e1 = h1.WriteAt(p1, 0) }()
-			go func() { defer wg.Done(); _, e2 = h2.WriteAt(p2, 0) }()
-			wg.Wait()
-			if e1 != nil || e2 != nil {
+			errs := atOnce(func() error { _, err := h1.WriteAt(p1, 0); return err },
+				func() error { _, err := h2.WriteAt(p2, 0); return err })
+			if e1, e2 := errs[0], errs[1]; e1 != nil || e2 != nil {
 				t.Fatalf("round %d: WriteAt: %v, %v", round, e1, e2)
 			}
 			got := make([]byte, size)
@@ -426,26 +412,20 @@ func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
 					name := filepath.Join(dir, "f")
 					w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
 					other := relOpen(t, aio, name, os.O_RDWR)
-					var wg sync.WaitGroup
-					var werr, terr error
-					wg.Add(2)
-					go func() {
-						defer wg.Done()
-						_, werr = relWriteInPieces(w, data, piece)
-					}()
-					go func() {
-						defer wg.Done()
+					errs := atOnce(func() error {
+						_, err := relWriteInPieces(w, data, piece)
+						return err
+					}, func() error {
 						if otrunc {
-							var f afero.File
-							if f, terr = aio.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0); terr == nil {
-								terr = f.Close()
+							f, err := aio.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
+							if err == nil {
+								err = f.Close()
 							}
-							return
+							return err
 						}
-						terr = other.Truncate(0)
-					}()
-					wg.Wait()
-					if werr != nil || terr != nil {
+						return other.Truncate(0)
+					})
+					if werr, terr := errs[0], errs[1]; werr != nil || terr != nil {
 						t.Fatalf("round %d: writer %v, %s %v", round, werr, what, terr)
 					}
 					if err := w.Sync(); err != nil {
