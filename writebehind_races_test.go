@@ -125,18 +125,9 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 				aio := newAio(t, engine, set.opts...)
 				name := filepath.Join(t.TempDir(), "f")
 				const span = 1 << 20
-				if err := os.WriteFile(name, pattern(r.Uint64(), 0, span), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-				defer ws.Close()
-				wb := relOpen(t, aio, name, os.O_RDWR)
-				defer wb.Close()
-				tr := relOpen(t, aio, name, os.O_RDWR)
-				defer tr.Close()
-				rd := relOpen(t, aio, name, os.O_RDONLY)
-				defer rd.Close()
-				hs := map[string]afero.File{"O_SYNC": ws, "buffered": wb, "truncater": tr, "reader": rd}
+				hs := relHandles(t, aio, name, pattern(r.Uint64(), 0, span), []relFlag{
+					{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"buffered", os.O_RDWR}, {"truncater", os.O_RDWR}, {"reader", os.O_RDONLY}})
+				ws, wb, tr, rd := hs["O_SYNC"], hs["buffered"], hs["truncater"], hs["reader"]
 				for round := range 200 {
 					// Everything aims at a few blocks so that the
 					// operations meet.

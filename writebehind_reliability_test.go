@@ -46,6 +46,42 @@ func relOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
 	return f
 }
 
+// relHandles writes content to name and opens it through fsys once for
+// each flag, under its name; the handles are closed when t ends.
+func relHandles(t testing.TB, fsys afero.Fs, name string, content []byte, flags []relFlag) map[string]afero.File {
+	t.Helper()
+	if err := os.WriteFile(name, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hs := map[string]afero.File{}
+	for _, fl := range flags {
+		f := relOpen(t, fsys, name, fl.flag)
+		t.Cleanup(func() { f.Close() })
+		hs[fl.name] = f
+	}
+	return hs
+}
+
+// A relFlag names a handle of relHandles and gives its open flags.
+type relFlag struct {
+	name string
+	flag int
+}
+
+// relRounds runs round n times, and stops the test after the fourth
+// round that returns false: enough to show the failure's variety.
+func relRounds(t testing.TB, n int, round func(round int) bool) {
+	t.Helper()
+	bad := 0
+	for i := range n {
+		if !round(i) {
+			if bad++; bad > 3 {
+				t.Fatalf("stopping after %d bad rounds", bad)
+			}
+		}
+	}
+}
+
 // relReadAll reads the whole of f with ReadAt from 0, however large the
 // file: what this handle would return for every byte.
 func relReadAll(f afero.File) ([]byte, error) {
@@ -107,19 +143,11 @@ func TestReliabilityWriteThroughVsFlush(t *testing.T) {
 func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, make([]byte, span), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-	defer ws.Close()
-	wb := relOpen(t, aio, name, os.O_RDWR)
-	defer wb.Close()
-	rd := relOpen(t, aio, name, os.O_RDONLY)
-	defer rd.Close()
-	hs := map[string]afero.File{"O_SYNC": ws, "buffered": wb, "reader": rd}
+	hs := relHandles(t, aio, name, make([]byte, span), []relFlag{
+		{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"buffered", os.O_RDWR}, {"reader", os.O_RDONLY}})
+	ws, wb, rd := hs["O_SYNC"], hs["buffered"], hs["reader"]
 	at := span - 4096
-	bad := 0
-	for round := range 300 {
+	relRounds(t, 300, func(round int) bool {
 		a, b := byte(2*round+1), byte(2*round+2)
 		// Cache the range, so that a stale copy could be served.
 		if _, err := rd.ReadAt(make([]byte, span), 0); err != nil {
@@ -149,12 +177,8 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 		if !bytes.Equal(disk[:at], bytes.Repeat([]byte{a}, at)) {
 			t.Errorf("round %d: the write-through's other bytes are not in the file", round)
 		}
-		if !relAgree(t, name, round, hs) {
-			if bad++; bad > 3 {
-				t.Fatalf("stopping after %d bad rounds", bad)
-			}
-		}
-	}
+		return relAgree(t, name, round, hs)
+	})
 }
 
 // TestReliabilityTruncateVsWriteThrough (issue 10, item 2): Truncate at a
@@ -165,18 +189,10 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(name, make([]byte, 2*cxBlock), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-		defer ws.Close()
-		tr := relOpen(t, aio, name, os.O_RDWR)
-		defer tr.Close()
-		rd := relOpen(t, aio, name, os.O_RDONLY)
-		defer rd.Close()
-		hs := map[string]afero.File{"O_SYNC": ws, "truncater": tr, "reader": rd}
-		bad := 0
-		for round := range 200 {
+		hs := relHandles(t, aio, name, make([]byte, 2*cxBlock), []relFlag{
+			{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"truncater", os.O_RDWR}, {"reader", os.O_RDONLY}})
+		ws, tr, rd := hs["O_SYNC"], hs["truncater"], hs["reader"]
+		relRounds(t, 200, func(round int) bool {
 			if err := tr.Truncate(2 * cxBlock); err != nil {
 				t.Fatal(err)
 			}
@@ -198,12 +214,8 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 			if err := tr.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			if !relAgree(t, name, round, hs) {
-				if bad++; bad > 3 {
-					t.Fatalf("stopping after %d bad rounds", bad)
-				}
-			}
-		}
+			return relAgree(t, name, round, hs)
+		})
 	})
 }
 
