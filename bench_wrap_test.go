@@ -258,16 +258,22 @@ func benchWrapReadFile(b *testing.B, be benchWrapBackend, base afero.Fs, names [
 	b.ReportMetric(float64(b.N*len(names))/b.Elapsed().Seconds(), "files/s")
 }
 
-// BenchmarkWrapSeqRead: the whole read file per op in 32 KiB Reads, cold
-// for aiofs. The base's file has one 32 KiB request in flight at a time;
-// Wrap's readahead keeps many.
-func BenchmarkWrapSeqRead(b *testing.B) {
+// benchWrapOnInput runs op through benchWrapSFTP on the read input,
+// which sshd serves.
+func benchWrapOnInput(b *testing.B, op func(b *testing.B, be benchWrapBackend, base afero.Fs, name string, size int64)) {
 	cfg := benchWrapCfg(b)
 	path := benchInput(b, cfg.size)
 	srv := benchSSHD(b, filepath.Dir(path))
 	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		benchWrapSeqRead(b, be, base, filepath.Base(path), cfg.size)
+		op(b, be, base, filepath.Base(path), cfg.size)
 	})
+}
+
+// BenchmarkWrapSeqRead: the whole read file per op in 32 KiB Reads, cold
+// for aiofs. The base's file has one 32 KiB request in flight at a time;
+// Wrap's readahead keeps many.
+func BenchmarkWrapSeqRead(b *testing.B) {
+	benchWrapOnInput(b, benchWrapSeqRead)
 }
 
 // BenchmarkWrapWrite4K: a new file per op written in 4 KiB Writes, then
@@ -295,12 +301,7 @@ func BenchmarkWrapWrite4K(b *testing.B) {
 // later reads may hit blocks earlier ones brought in: hit-% says how many
 // did.
 func BenchmarkWrapRandRead4K(b *testing.B) {
-	cfg := benchWrapCfg(b)
-	path := benchInput(b, cfg.size)
-	srv := benchSSHD(b, filepath.Dir(path))
-	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		benchWrapRandRead4K(b, be, base, filepath.Base(path), cfg.size)
-	})
+	benchWrapOnInput(b, benchWrapRandRead4K)
 }
 
 // BenchmarkWrapReadFile: afero.ReadFile of every one of the small files

@@ -80,7 +80,8 @@ func TestUringFastPathEOF(t *testing.T) {
 	e := newTestUring(t, uring.Config{Entries: 4})
 	const size = 1000
 	name := filepath.Join(t.TempDir(), "f")
-	f, data := contractInput(t, name, size)
+	data := contractData(size)
+	f := openWritten(t, name, data)
 	submitted := e.counters().submitted.Load()
 	for _, tt := range []struct{ off, len, want int }{
 		{0, size + 4096, size},
@@ -228,14 +229,7 @@ func bigFile(t testing.TB, size int) *os.File {
 	name := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{1}).Read(data)
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := openWritten(t, name, data)
 	// Write the pages back, so that FADV_DONTNEED can drop them.
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)

@@ -190,15 +190,19 @@ func settle(t *testing.T, n int) {
 	}
 }
 
-// contractInput writes size bytes, byte i being i*7+1, to name and opens
-// the file for reading, closed when t ends. It returns the file and its
-// bytes.
-func contractInput(t *testing.T, name string, size int) (*os.File, []byte) {
-	t.Helper()
+// contractData returns size bytes, byte i being i*7+1.
+func contractData(size int) []byte {
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(i*7 + 1)
 	}
+	return data
+}
+
+// openWritten writes data to name and opens the file for reading, closed
+// when t ends.
+func openWritten(t testing.TB, name string, data []byte) *os.File {
+	t.Helper()
 	if err := os.WriteFile(name, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +211,7 @@ func contractInput(t *testing.T, name string, size int) (*os.File, []byte) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
-	return f, data
+	return f
 }
 
 // contractShortRead: pread returns fewer bytes than asked only at end of
@@ -217,7 +221,8 @@ func contractShortRead(t *testing.T, eut engineUnderTest) {
 	dir := t.TempDir()
 	for _, size := range []int{1000, 200 << 10} {
 		name := filepath.Join(dir, fmt.Sprint(size))
-		f, data := contractInput(t, name, size)
+		data := contractData(size)
+		f := openWritten(t, name, data)
 		for _, tt := range []struct {
 			off, len, want int
 		}{
