@@ -317,39 +317,48 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 func TestReliabilityOffsetOverflow(t *testing.T) {
 	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
-		dir := t.TempDir()
-		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
-		got := relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
-		t.Logf("OsFs: %+v", want)
-		t.Logf("aiofs: %+v", got)
-		if got.curErr != nil || got.cur < 0 {
-			t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
-		}
-		if got.seek != want.seek || !relSameErr(got.seekErr, want.seekErr) {
-			t.Errorf("Seek to MaxInt64-10: %d, %v; OsFs: %d, %v", got.seek, got.seekErr, want.seek, want.seekErr)
-		}
-		if got.writeN != want.writeN || !relSameErr(got.writeErr, want.writeErr) {
-			t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
-		}
-		if got.cur != want.cur || !relSameErr(got.curErr, want.curErr) {
-			t.Errorf("offset after the Write: %d, %v; OsFs: %d, %v", got.cur, got.curErr, want.cur, want.curErr)
-		}
-		if !relSameWriteAtN(got.writeAtN, want.writeAtN, want.writeAtErr) || !relSameErr(got.writeAtErr, want.writeAtErr) {
-			t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
-		}
-		if got.size != want.size || got.onDisk != want.onDisk {
-			t.Errorf("size: Stat %d, on disk %d; OsFs: %d, %d", got.size, got.onDisk, want.size, want.onDisk)
-		}
-		if got.readAtN != want.readAtN || !relSameErr(got.readAtErr, want.readAtErr) {
-			t.Errorf("ReadAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readAtN, got.readAtErr, want.readAtN, want.readAtErr)
-		}
-		if got.readN != want.readN || !relSameErr(got.readErr, want.readErr) {
-			t.Errorf("Read at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readN, got.readErr, want.readN, want.readErr)
-		}
-		if got.seekOver != want.seekOver || !relSameErr(got.seekOverErr, want.seekOverErr) {
-			t.Errorf("Seek(100, io.SeekCurrent) at MaxInt64-10: %d, %v; OsFs: %d, %v", got.seekOver, got.seekOverErr, want.seekOver, want.seekOverErr)
-		}
+		relOverflowCompare(t, engine, t.TempDir())
 	})
+}
+
+// relOverflowCompare runs relOverflowSteps in dir through OsFs and through
+// aiofs on engine, and checks that aiofs keeps its offset valid and
+// returns what OsFs returns. It returns both, for the checks of a file
+// system of its own.
+func relOverflowCompare(t *testing.T, engine, dir string) (got, want relOverflow) {
+	t.Helper()
+	want = relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
+	got = relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
+	t.Logf("OsFs: %+v", want)
+	t.Logf("aiofs: %+v", got)
+	if got.curErr != nil || got.cur < 0 {
+		t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
+	}
+	if got.seek != want.seek || !relSameErr(got.seekErr, want.seekErr) {
+		t.Errorf("Seek to MaxInt64-10: %d, %v; OsFs: %d, %v", got.seek, got.seekErr, want.seek, want.seekErr)
+	}
+	if got.writeN != want.writeN || !relSameErr(got.writeErr, want.writeErr) {
+		t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
+	}
+	if got.cur != want.cur || !relSameErr(got.curErr, want.curErr) {
+		t.Errorf("offset after the Write: %d, %v; OsFs: %d, %v", got.cur, got.curErr, want.cur, want.curErr)
+	}
+	if !relSameWriteAtN(got.writeAtN, want.writeAtN, want.writeAtErr) || !relSameErr(got.writeAtErr, want.writeAtErr) {
+		t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
+	}
+	if got.size != want.size || got.onDisk != want.onDisk {
+		t.Errorf("size: Stat %d, on disk %d; OsFs: %d, %d", got.size, got.onDisk, want.size, want.onDisk)
+	}
+	if got.readAtN != want.readAtN || !relSameErr(got.readAtErr, want.readAtErr) {
+		t.Errorf("ReadAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readAtN, got.readAtErr, want.readAtN, want.readAtErr)
+	}
+	if got.readN != want.readN || !relSameErr(got.readErr, want.readErr) {
+		t.Errorf("Read at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readN, got.readErr, want.readN, want.readErr)
+	}
+	if got.seekOver != want.seekOver || !relSameErr(got.seekOverErr, want.seekOverErr) {
+		t.Errorf("Seek(100, io.SeekCurrent) at MaxInt64-10: %d, %v; OsFs: %d, %v", got.seekOver, got.seekOverErr, want.seekOver, want.seekOverErr)
+	}
+	return got, want
 }
 
 // relDirtyPages reports the file's dirty pages in the page cache, and
