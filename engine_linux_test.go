@@ -83,20 +83,7 @@ func TestUringFastPathEOF(t *testing.T) {
 	data := contractData(size)
 	f := openWritten(t, name, data)
 	submitted := e.counters().submitted.Load()
-	for _, tt := range []struct{ off, len, want int }{
-		{0, size + 4096, size},
-		{size / 2, size, size - size/2},
-		{size - 1, 10, 1},
-		{size, 10, 0},
-		{size + 100, 10, 0},
-		{0, size, size},
-	} {
-		p := make([]byte, tt.len)
-		n, err := e.pread(f, p, int64(tt.off))
-		if n != tt.want || err != nil || n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
-			t.Errorf("pread(len %d, off %d) = %d, %v; want %d, nil and the file's bytes", tt.len, tt.off, n, err, tt.want)
-		}
-	}
+	checkShortReads(t, e, f, data)
 	if n := e.counters().submitted.Load() - submitted; n != 0 {
 		t.Errorf("%d submissions with the fast path", n)
 	}

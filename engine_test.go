@@ -222,30 +222,38 @@ func contractShortRead(t *testing.T, eut engineUnderTest) {
 	for _, size := range []int{1000, 200 << 10} {
 		name := filepath.Join(dir, fmt.Sprint(size))
 		data := contractData(size)
-		f := openWritten(t, name, data)
-		for _, tt := range []struct {
-			off, len, want int
-		}{
-			{0, size + 4096, size},
-			{size / 2, size, size - size/2},
-			{size - 1, 10, 1},
-			{size, 10, 0},
-			{size + 100, 10, 0},
-			{0, size, size},
-			{3, 0, 0},
-		} {
-			p := bytes.Repeat([]byte{0xee}, tt.len)
-			n, err := e.pread(f, p, int64(tt.off))
-			if n != tt.want || err != nil {
-				t.Errorf("size %d: pread(len %d, off %d) = %d, %v; want %d, nil", size, tt.len, tt.off, n, err, tt.want)
-				continue
-			}
-			if n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
-				t.Errorf("size %d: pread(len %d, off %d): wrong data", size, tt.len, tt.off)
-			}
-			if bytes.Count(p[n:], []byte{0xee}) != len(p)-n {
-				t.Errorf("size %d: pread(len %d, off %d) wrote past the %d bytes it read", size, tt.len, tt.off, n)
-			}
+		checkShortReads(t, e, openWritten(t, name, data), data)
+	}
+}
+
+// checkShortReads checks pread of f, which holds data, up to, across and
+// past its end: it returns fewer bytes than asked only at end of file,
+// with a nil error, and leaves the rest of p alone.
+func checkShortReads(t *testing.T, e engine, f *os.File, data []byte) {
+	t.Helper()
+	size := len(data)
+	for _, tt := range []struct {
+		off, len, want int
+	}{
+		{0, size + 4096, size},
+		{size / 2, size, size - size/2},
+		{size - 1, 10, 1},
+		{size, 10, 0},
+		{size + 100, 10, 0},
+		{0, size, size},
+		{3, 0, 0},
+	} {
+		p := bytes.Repeat([]byte{0xee}, tt.len)
+		n, err := e.pread(f, p, int64(tt.off))
+		if n != tt.want || err != nil {
+			t.Errorf("size %d: pread(len %d, off %d) = %d, %v; want %d, nil", size, tt.len, tt.off, n, err, tt.want)
+			continue
+		}
+		if n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
+			t.Errorf("size %d: pread(len %d, off %d): wrong data", size, tt.len, tt.off)
+		}
+		if bytes.Count(p[n:], []byte{0xee}) != len(p)-n {
+			t.Errorf("size %d: pread(len %d, off %d) wrote past the %d bytes it read", size, tt.len, tt.off, n)
 		}
 	}
 }
