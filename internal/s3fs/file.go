@@ -214,10 +214,7 @@ func (f *File) stat() (os.FileInfo, error) {
 	if f.sp != nil {
 		return f.sp.info(base)
 	}
-	k, fi, err := f.fsys.stat(f.name, f.key)
-	if err == nil && k == missing {
-		err = syscall.ENOENT
-	}
+	_, fi, err := f.fsys.existing(f.name, f.key)
 	if err != nil {
 		return nil, err
 	}
