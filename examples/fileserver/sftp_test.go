@@ -11,11 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/aiofs/aiofs/internal/sftptest"
 )
@@ -139,13 +136,7 @@ func TestServeSFTP(t *testing.T) {
 // key in ~/.ssh and the host in ~/.ssh/known_hosts, and checks that -root
 // beside it is refused.
 func TestSFTPFlag(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the test stops the server with SIGINT")
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the server")
-	}
-	exe := buildServer(t)
+	exe := buildServer(t, true)
 	root := t.TempDir()
 	big := remoteTree(t, root)
 	srv, err := sftptest.StartInProcess(root)
@@ -155,18 +146,11 @@ func TestSFTPFlag(t *testing.T) {
 	defer srv.Close()
 
 	home := t.TempDir()
-	dotSSH := filepath.Join(home, ".ssh")
-	if err := os.Mkdir(dotSSH, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key, err := srv.ClientKeyPEM()
+	dotSSH, err := srv.MakeSSHDir(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dotSSH, "id_ed25519"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.HostKey())
+	line := srv.KnownHostsLine()
 	if err := os.WriteFile(filepath.Join(dotSSH, "known_hosts"), []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
