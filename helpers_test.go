@@ -168,6 +168,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/afero"
+
 	"github.com/aiofs/aiofs"
 )
 
@@ -346,6 +348,17 @@ func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
 		<-finished
 		return largest, samples
 	}
+}
+
+// mustOpen opens name through fsys (perm 0o644 where it creates) or
+// fails the test.
+func mustOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
+	t.Helper()
+	f, err := fsys.OpenFile(name, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
 
 // atOnce runs each call in a goroutine of its own and returns their

@@ -40,15 +40,6 @@ func baseHolds(t *testing.T, ffs *faultFs, name string, want []byte) {
 	}
 }
 
-func mustOpen(t *testing.T, fsys afero.Fs, name string, flag int) afero.File {
-	t.Helper()
-	f, err := fsys.OpenFile(name, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // TestWrapFaultReadAt: a failing ReadAt of the base reaches Read and
 // ReadAt as the very error value the base returned, claiming no bytes;
 // once the fault is gone the data reads right.

@@ -392,8 +392,8 @@ func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 		mnt := relTmpfs(t, "1m")
 		aio := newAio(t, engine)
 		name := filepath.Join(mnt, "f")
-		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
-		r := relOpen(t, aio, name, os.O_RDONLY)
+		w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		r := mustOpen(t, aio, name, os.O_RDONLY)
 		defer r.Close()
 		filler := relFull(t, mnt)
 		if _, err := cxWriteInPieces(w, pattern(newRand(23, 23).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
@@ -430,7 +430,7 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		w := relOpen(t, aio, name, os.O_RDWR)
+		w := mustOpen(t, aio, name, os.O_RDWR)
 		defer w.Close()
 		relFull(t, mnt)
 		if _, err := w.WriteAt(pattern(newRand(24, 24).Uint64(), 0, 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
@@ -440,12 +440,12 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 			t.Fatalf("Sync of new pages on a full file system: %v, want ENOSPC", err)
 		}
 		// OsFs overwrites the existing pages on the full file system.
-		o := relOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
+		o := mustOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
 		if _, err := o.WriteAt([]byte("osfs"), 100); err != nil {
 			t.Fatalf("OsFs O_SYNC overwrite on the full file system: %v", err)
 		}
 		o.Close()
-		s := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
+		s := mustOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
 		defer s.Close()
 		for i := range 3 {
 			p := []byte(fmt.Sprintf("sync%d", i))

@@ -47,7 +47,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 						if i == writers-1 {
 							flag |= os.O_SYNC
 						}
-						hs[i] = relOpen(t, aio, name, flag)
+						hs[i] = mustOpen(t, aio, name, flag)
 						defer hs[i].Close()
 					}
 					mixed := 0

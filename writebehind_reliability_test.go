@@ -36,16 +36,6 @@ func relSkip(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// relOpen opens name through fsys or fails the test.
-func relOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
-	t.Helper()
-	f, err := fsys.OpenFile(name, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // relHandles writes content to name and opens it through fsys once for
 // each flag, under its name; the handles are closed when t ends.
 func relHandles(t testing.TB, fsys afero.Fs, name string, content []byte, flags []relFlag) map[string]afero.File {
@@ -55,7 +45,7 @@ func relHandles(t testing.TB, fsys afero.Fs, name string, content []byte, flags 
 	}
 	hs := map[string]afero.File{}
 	for _, fl := range flags {
-		f := relOpen(t, fsys, name, fl.flag)
+		f := mustOpen(t, fsys, name, fl.flag)
 		t.Cleanup(func() { f.Close() })
 		hs[fl.name] = f
 	}
@@ -230,9 +220,9 @@ func TestReliabilityOverlappingWritesTear(t *testing.T) {
 		aio := newAio(t, engine, aiofs.WithWriteBehind(64<<10))
 		name := filepath.Join(t.TempDir(), "f")
 		const size = 256<<10 - 1
-		h1 := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		h1 := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 		defer h1.Close()
-		h2 := relOpen(t, aio, name, os.O_RDWR)
+		h2 := mustOpen(t, aio, name, os.O_RDWR)
 		defer h2.Close()
 		torn := 0
 		for round := range 200 {
@@ -283,7 +273,7 @@ type relOverflow struct {
 
 func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 	var r relOverflow
-	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
+	f := mustOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
 	r.seek, r.seekErr = f.Seek(math.MaxInt64-10, io.SeekStart)
 	p := bytes.Repeat([]byte{'x'}, 100)
 	r.writeN, r.writeErr = f.Write(p)
@@ -382,12 +372,12 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
 				aio := newAio(t, engine)
 				name := filepath.Join(t.TempDir(), "f")
-				w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+				w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 				if _, err := relWriteInPieces(w, pattern(newRand(10, 10).Uint64(), 0, 1<<20), 64<<10); err != nil {
 					t.Fatal(err)
 				}
 				if reader {
-					r := relOpen(t, aio, name, os.O_RDONLY)
+					r := mustOpen(t, aio, name, os.O_RDONLY)
 					defer r.Close()
 				}
 				if err := w.Close(); err != nil {
@@ -431,8 +421,8 @@ func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
 				data := pattern(newRand(11, 11).Uint64(), 0, piece*pieces)
 				for round := range 100 {
 					name := filepath.Join(dir, "f")
-					w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
-					other := relOpen(t, aio, name, os.O_RDWR)
+					w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+					other := mustOpen(t, aio, name, os.O_RDWR)
 					errs := atOnce(func() error {
 						_, err := relWriteInPieces(w, data, piece)
 						return err
@@ -515,7 +505,7 @@ func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
 			var want []byte
 			hs := make([]afero.File, writers)
 			for i := range hs {
-				hs[i] = relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+				hs[i] = mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 				p := bytes.Repeat([]byte{byte(round*writers + i + 1)}, size)
 				if _, err := hs[i].WriteAt(p, int64(i*size)); err != nil {
 					t.Fatal(err)
