@@ -57,32 +57,8 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/aiofs/aiofs"
+	"github.com/aiofs/aiofs/internal/bytesize"
 )
-
-// benchParseSize parses a byte count: plain bytes, or a number with one of
-// the suffixes KiB, MiB, GiB (K, M, G, KB, MB, GB mean the same).
-func benchParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{
-		{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-		{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
-		{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
-	} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mult, nil
-}
 
 // benchEnvSize reads a size from the environment.
 func benchEnvSize(b *testing.B, name string, def int64) int64 {
@@ -90,7 +66,7 @@ func benchEnvSize(b *testing.B, name string, def int64) int64 {
 	if s == "" {
 		return def
 	}
-	v, err := benchParseSize(s)
+	v, err := bytesize.Parse(s)
 	if err != nil || v <= 0 {
 		b.Fatalf("%s=%q: want a positive byte count such as 1GiB", name, s)
 	}
