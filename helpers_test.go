@@ -306,6 +306,16 @@ func pattern(seed uint64, off int64, n int) []byte {
 	return p
 }
 
+// patterns returns n patterns of size bytes, the ith of stream i of seed:
+// the contents of n files that a checker can tell apart.
+func patterns(seed uint64, n, size int) [][]byte {
+	ps := make([][]byte, n)
+	for i := range ps {
+		ps[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, size)
+	}
+	return ps
+}
+
 // fillPattern fills p with the pattern of seed from offset off.
 func fillPattern(p []byte, seed uint64, off int64) {
 	var word uint64
