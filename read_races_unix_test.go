@@ -15,6 +15,16 @@ import (
 	"github.com/spf13/afero"
 )
 
+// noZeros returns n bytes none of which is zero: the zeros of a hole or
+// a cut show against them.
+func noZeros(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i%251) + 1
+	}
+	return p
+}
+
 // growsFirst is an engine whose writes past the end of the file grow it
 // first, then let a read held meanwhile run, and only then write, as
 // FreeBSD's tmpfs does: it grows a file before it copies a write in, and
@@ -65,10 +75,7 @@ func (e *growsFirst) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 func TestReadRacingGrowth(t *testing.T) {
 	t.Parallel()
 	const size = 8 * blockSize
-	content := make([]byte, size)
-	for i := range content {
-		content[i] = byte(i%251) + 1 // no zeros
-	}
+	content := noZeros(size)
 	const at = 5 * blockSize // where the read is, past the file's end
 	for _, name := range enginesUnderTest(t) {
 		for _, quiet := range []bool{false, true} {
@@ -169,10 +176,7 @@ func (f *cutsFirstFile) Truncate(size int64) error {
 func TestReadRacingCut(t *testing.T) {
 	t.Parallel()
 	const size = 8 * blockSize
-	content := make([]byte, size)
-	for i := range content {
-		content[i] = byte(i%251) + 1 // no zeros
-	}
+	content := noZeros(size)
 	base := &cutsFirst{Fs: afero.NewOsFs(), cutting: holdFirst(1, nil)}
 	fs := Wrap(base)
 	defer fs.Close()
