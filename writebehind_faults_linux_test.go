@@ -204,16 +204,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 
-	n, err := cxWriteInPieces(h1, data, 0, false)
-	t.Logf("Write of %d bytes to a full file system: %d, %v", len(data), n, err)
-	if err != nil {
-		if !cxIs(err, syscall.ENOSPC) {
-			t.Fatalf("Write: %v, want ENOSPC", err)
-		}
-		// The Write was refused part way: what it accepted is what
-		// must reach the disk in the end.
-		data = data[:n]
-	}
+	data = cxWriteAccepted(t, h1, data, false, syscall.ENOSPC, "Write to a full file system")
 	if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
 		t.Fatalf("Sync on a full file system: %v, want ENOSPC", err)
 	}
@@ -338,14 +329,7 @@ func cxChildFsize(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	setLimit(limit)
-	n, err := cxWriteInPieces(h1, data, 0, true)
-	t.Logf("WriteAt of %d bytes with RLIMIT_FSIZE %d: %d, %v", len(data), limit, n, err)
-	if err != nil {
-		if !cxIs(err, syscall.EFBIG) {
-			t.Fatalf("WriteAt: %v, want EFBIG", err)
-		}
-		data = data[:n]
-	}
+	data = cxWriteAccepted(t, h1, data, true, syscall.EFBIG, fmt.Sprintf("WriteAt with RLIMIT_FSIZE %d", limit))
 	if err := h1.Sync(); !cxIs(err, syscall.EFBIG) {
 		t.Fatalf("h1.Sync past RLIMIT_FSIZE: %v, want EFBIG", err)
 	}
@@ -576,6 +560,23 @@ func cxCheckSticky(t *testing.T, errno syscall.Errno, off int64, hs []afero.File
 			}
 		}
 	}
+}
+
+// cxWriteAccepted writes data from offset 0 with cxWriteInPieces and
+// returns what the writes accepted: all of data, or, where they were
+// refused part way with errno, the part before; what they accepted is
+// what must reach the disk in the end. what names the writes.
+func cxWriteAccepted(t *testing.T, f afero.File, data []byte, at bool, errno syscall.Errno, what string) []byte {
+	t.Helper()
+	n, err := cxWriteInPieces(f, data, 0, at)
+	t.Logf("%s of %d bytes: %d, %v", what, len(data), n, err)
+	if err != nil {
+		if !cxIs(err, errno) {
+			t.Fatalf("%s: %v, want %v", what, err, errno)
+		}
+		return data[:n]
+	}
+	return data
 }
 
 // cxWriteInPieces writes data in 64 KiB pieces, with Write or with WriteAt
