@@ -17,11 +17,18 @@ import (
 	"github.com/aiofs/aiofs/internal/sftptest"
 )
 
-// remoteTree writes the files the sftp tests serve into root and returns
-// the large one's bytes.
-func remoteTree(t *testing.T, root string) []byte {
+// remoteTree starts pkg/sftp's server on a new directory, stopped when t
+// ends, writes the files the sftp tests serve into it, and returns the
+// server, the directory and the large file's bytes.
+func remoteTree(t *testing.T) (srv *sftptest.Server, root string, big []byte) {
 	t.Helper()
-	big := make([]byte, 2<<20+4321) // several blocks and readahead windows, odd tail
+	root = t.TempDir()
+	srv, err := sftptest.StartInProcess(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	big = make([]byte, 2<<20+4321) // several blocks and readahead windows, odd tail
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range big {
 		big[i] = byte(r.Uint32())
@@ -41,20 +48,14 @@ func remoteTree(t *testing.T, root string) []byte {
 			t.Fatal(err)
 		}
 	}
-	return big
+	return srv, root, big
 }
 
 // TestServeSFTP serves a directory of pkg/sftp's server through the
 // Fs -backend sftp:// makes, aiofs.Wrap over the SFTP Fs, and the
 // handler the command uses.
 func TestServeSFTP(t *testing.T) {
-	root := t.TempDir()
-	big := remoteTree(t, root)
-	srv, err := sftptest.StartInProcess(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, _, big := remoteTree(t)
 	conn, err := srv.Dial(0)
 	if err != nil {
 		t.Fatal(err)
@@ -137,13 +138,7 @@ func TestServeSFTP(t *testing.T) {
 // beside it is refused.
 func TestSFTPFlag(t *testing.T) {
 	exe := buildServer(t, true)
-	root := t.TempDir()
-	big := remoteTree(t, root)
-	srv, err := sftptest.StartInProcess(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, root, big := remoteTree(t)
 
 	home := t.TempDir()
 	dotSSH, err := srv.MakeSSHDir(home)
