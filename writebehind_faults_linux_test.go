@@ -227,16 +227,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := h1.Sync(); err != nil {
-		t.Fatalf("h1.Sync after space was freed: %v", err)
-	}
-	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
-	}
-	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
-		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
-	}
-	data[0] = 'z'
+	cxSyncRecovers(t, h1, name, data, "space was freed")
 	// h2 has not synced: it still reports the error, until its own Sync.
 	if n, err := h2.WriteAt([]byte("w"), 1); n != 0 || !cxIs(err, syscall.ENOSPC) {
 		t.Errorf("h2.WriteAt before any Sync of h2 succeeded: %d, %v; want 0, ENOSPC", n, err)
@@ -342,16 +333,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	if n, err := h2.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
 		t.Errorf("h2.WriteAt after the limit was raised, before a Sync of h2 succeeded: %d, %v; want 0, EFBIG", n, err)
 	}
-	if err := h1.Sync(); err != nil {
-		t.Fatalf("h1.Sync after the limit was raised: %v", err)
-	}
-	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
-	}
-	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
-		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
-	}
-	data[0] = 'z'
+	cxSyncRecovers(t, h1, name, data, "the limit was raised")
 	if err := h2.Close(); !cxIs(err, syscall.EFBIG) {
 		t.Errorf("h2.Close, never synced successfully: %v, want EFBIG", err)
 	}
@@ -560,6 +542,23 @@ func cxCheckSticky(t *testing.T, errno syscall.Errno, off int64, hs []afero.File
 			}
 		}
 	}
+}
+
+// cxSyncRecovers checks that, once the fault is gone (after says how),
+// h1's Sync succeeds and the file holds data, and that h1 then writes
+// again: 'z' at 0, which it puts in data too.
+func cxSyncRecovers(t *testing.T, h1 afero.File, name string, data []byte, after string) {
+	t.Helper()
+	if err := h1.Sync(); err != nil {
+		t.Fatalf("h1.Sync after %s: %v", after, err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
+	}
+	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
+		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
+	}
+	data[0] = 'z'
 }
 
 // cxWriteAccepted writes data from offset 0 with cxWriteInPieces and
