@@ -57,32 +57,8 @@ import (
 	"github.com/spf13/afero"
 
 	"github.com/aiofs/aiofs"
+	"github.com/aiofs/aiofs/internal/bytesize"
 )
-
-// benchParseSize parses a byte count: plain bytes, or a number with one of
-// the suffixes KiB, MiB, GiB (K, M, G, KB, MB, GB mean the same).
-func benchParseSize(s string) (int64, error) {
-	t := strings.TrimSpace(s)
-	mult := int64(1)
-	for _, u := range []struct {
-		suffix string
-		mult   int64
-	}{
-		{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10},
-		{"GB", 1 << 30}, {"MB", 1 << 20}, {"KB", 1 << 10},
-		{"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}, {"B", 1},
-	} {
-		if strings.HasSuffix(t, u.suffix) {
-			t, mult = strings.TrimSuffix(t, u.suffix), u.mult
-			break
-		}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(t), 10, 64)
-	if err != nil || v < 0 {
-		return 0, fmt.Errorf("bad size %q", s)
-	}
-	return v * mult, nil
-}
 
 // benchEnvSize reads a size from the environment.
 func benchEnvSize(b *testing.B, name string, def int64) int64 {
@@ -90,7 +66,7 @@ func benchEnvSize(b *testing.B, name string, def int64) int64 {
 	if s == "" {
 		return def
 	}
-	v, err := benchParseSize(s)
+	v, err := bytesize.Parse(s)
 	if err != nil || v <= 0 {
 		b.Fatalf("%s=%q: want a positive byte count such as 1GiB", name, s)
 	}
@@ -339,7 +315,6 @@ func benchOpen(b *testing.B, fs afero.Fs, path string) afero.File {
 func BenchmarkRandRead4K(b *testing.B) {
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
-	blocks := cfg.size / 4096
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			for _, g := range []int{1, 32} {
@@ -350,31 +325,8 @@ func BenchmarkRandRead4K(b *testing.B) {
 						defer f.Close()
 						b.SetBytes(4096)
 						b.ResetTimer()
-						var next atomic.Int64
-						var wg sync.WaitGroup
-						errs := make([]error, g)
-						for i := range g {
-							wg.Add(1)
-							go func(i int) {
-								defer wg.Done()
-								r := rand.New(rand.NewPCG(uint64(i), uint64(b.N)))
-								buf := make([]byte, 4096)
-								for next.Add(1) <= int64(b.N) {
-									off := r.Int64N(blocks) * 4096
-									if n, err := f.ReadAt(buf, off); n != len(buf) {
-										errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, n, err)
-										return
-									}
-								}
-							}(i)
-						}
-						wg.Wait()
+						benchRandReads(b, f, cfg.size, g, b.N, uint64(b.N))
 						b.StopTimer()
-						for _, err := range errs {
-							if err != nil {
-								b.Fatal(err)
-							}
-						}
 					})
 				})
 			}
@@ -537,17 +489,24 @@ func benchSeqReadFile(b *testing.B, fs afero.Fs, mode, path string, buf []byte, 
 	benchSeqPasses(b, f, buf, work, again)
 }
 
-// BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
-func BenchmarkSeqRead128K(b *testing.B) {
+// benchSeqReads runs benchSeqReadFile of the read input in 128 KiB
+// chunks in each cache mode, by each backend, calling work (if not nil)
+// on each chunk.
+func benchSeqReads(b *testing.B, work func([]byte)) {
 	cfg := benchCfg(b)
 	path := benchInput(b, cfg.size)
 	for _, mode := range benchCacheModes(b) {
 		b.Run("cache="+mode, func(b *testing.B) {
 			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), nil)
+				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), work)
 			})
 		})
 	}
+}
+
+// BenchmarkSeqRead128K: sequential Read of 128 KiB per op.
+func BenchmarkSeqRead128K(b *testing.B) {
+	benchSeqReads(b, nil)
 }
 
 // benchCRCRounds is how many crc32 passes over a chunk cost about 1 ms of
@@ -570,39 +529,20 @@ var benchCRCRounds = sync.OnceValue(func() int {
 // BenchmarkSeqReadCRC: sequential 128 KiB Reads with about 1 ms of CPU work
 // (crc32) per MiB read, where readahead can overlap I/O and computation.
 func BenchmarkSeqReadCRC(b *testing.B) {
-	cfg := benchCfg(b)
-	path := benchInput(b, cfg.size)
 	rounds := benchCRCRounds()
-	for _, mode := range benchCacheModes(b) {
-		b.Run("cache="+mode, func(b *testing.B) {
-			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				var sum uint32
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) {
-					for range rounds {
-						sum = crc32.Update(sum, crc32.IEEETable, p)
-					}
-				})
-				_ = sum
-			})
-		})
-	}
+	var sum uint32
+	benchSeqReads(b, func(p []byte) {
+		for range rounds {
+			sum = crc32.Update(sum, crc32.IEEETable, p)
+		}
+	})
 }
 
 // BenchmarkSeqReadSHA256: sequential 128 KiB Reads, each chunk hashed with
 // SHA-256 as a checksumming reader would: real CPU work per chunk that
 // readahead can overlap with the next read.
 func BenchmarkSeqReadSHA256(b *testing.B) {
-	cfg := benchCfg(b)
-	path := benchInput(b, cfg.size)
-	for _, mode := range benchCacheModes(b) {
-		b.Run("cache="+mode, func(b *testing.B) {
-			benchEach(b, benchReadBackends, func(b *testing.B, fs afero.Fs) {
-				var sum [sha256.Size]byte
-				benchSeqReadFile(b, fs, mode, path, make([]byte, 128<<10), func(p []byte) { sum = sha256.Sum256(p) })
-				_ = sum
-			})
-		})
-	}
+	benchSeqReads(b, func(p []byte) { _ = sha256.Sum256(p) })
 }
 
 // BenchmarkCopyDiscard: io.Copy of the whole file to io.Discard per op.

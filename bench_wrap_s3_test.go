@@ -23,13 +23,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/aiofs/aiofs"
 	"github.com/aiofs/aiofs/internal/s3fs"
 	"github.com/aiofs/aiofs/internal/s3test"
 	"github.com/minio/minio-go/v7"
@@ -69,152 +65,49 @@ func BenchmarkWrapS3(b *testing.B) {
 		put(names[i], small)
 	}
 
-	// each runs fn as backend=base and backend=wrap, each over a
-	// connection of its own through the delay line.
-	each := func(b *testing.B, fn func(b *testing.B, be benchWrapBackend, base *s3fs.Fs)) {
-		for _, be := range benchWrapBackends {
-			b.Run("backend="+be.name, func(b *testing.B) {
-				conn, err := srv.Dial(cfg.delay)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer conn.Close()
-				rss := benchResetPeakRSS()
-				b.ResetTimer()
-				fn(b, be, s3fs.New(conn.Client, "bench", ""))
-				b.StopTimer()
-				if rss {
-					benchReportPeakRSS(b)
-				}
+	// each is benchWrapEach over connections of its own to srv, and
+	// reports the requests of each run by method.
+	each := func(b *testing.B, fn func(b *testing.B, be benchWrapBackend, base afero.Fs)) {
+		benchWrapEach(b, func(b *testing.B) (afero.Fs, func()) {
+			conn, err := srv.Dial(cfg.delay)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { conn.Close() })
+			return s3fs.New(conn.Client, "bench", ""), func() {
 				for method, n := range conn.Requests() {
 					b.ReportMetric(float64(n)/float64(b.N), method+"s/op")
 				}
-			})
-		}
+			}
+		}, fn)
 	}
 
 	b.Run("op=SeqRead", func(b *testing.B) {
-		each(b, func(b *testing.B, be benchWrapBackend, base *s3fs.Fs) {
-			buf := make([]byte, 32<<10)
-			b.SetBytes(cfg.size)
-			for i := 0; i < b.N; i++ {
-				fs, done := benchFresh(b, be, base)
-				f := benchOpen(b, fs, "big")
-				// Not io.CopyBuffer to io.Discard, whose ReadFrom reads in
-				// 8 KiB, four times the base's requests.
-				var total int64
-				for {
-					n, err := f.Read(buf)
-					total += int64(n)
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatalf("Read at %d: %v", total, err)
-					}
-				}
-				if total != cfg.size {
-					b.Fatalf("read %d bytes; want %d", total, cfg.size)
-				}
-				if err := f.Close(); err != nil {
-					b.Fatal(err)
-				}
-				done()
-			}
+		each(b, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
+			benchWrapSeqRead(b, be, base, "big", cfg.size)
 		})
 	})
 
 	b.Run("op=ReadFile", func(b *testing.B) {
-		each(b, func(b *testing.B, be benchWrapBackend, base *s3fs.Fs) {
-			b.SetBytes(int64(cfg.files * len(small)))
-			for i := 0; i < b.N; i++ {
-				fs, done := benchFresh(b, be, base)
-				for _, name := range names {
-					got, err := afero.ReadFile(fs, name)
-					if err != nil || len(got) != len(small) {
-						b.Fatalf("ReadFile(%s) = %d bytes, %v; want %d", name, len(got), err, len(small))
-					}
-				}
-				done()
-			}
-			b.ReportMetric(float64(b.N*cfg.files)/b.Elapsed().Seconds(), "files/s")
+		each(b, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
+			benchWrapReadFile(b, be, base, names, len(small))
 		})
 	})
 
 	b.Run("op=RandRead4K", func(b *testing.B) {
-		const g = 32
-		blocks := cfg.size / 4096
-		each(b, func(b *testing.B, be benchWrapBackend, base *s3fs.Fs) {
-			fs, done := benchFresh(b, be, base)
-			defer done()
-			b.StopTimer()
-			f := benchOpen(b, fs, "big")
-			defer f.Close()
-			b.SetBytes(4096)
-			b.StartTimer()
-			var next atomic.Int64
-			var wg sync.WaitGroup
-			errs := make([]error, g)
-			for i := range g {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r := rand.New(rand.NewPCG(uint64(i), uint64(b.N)))
-					buf := make([]byte, 4096)
-					for next.Add(1) <= int64(b.N) {
-						off := r.Int64N(blocks) * 4096
-						if n, err := f.ReadAt(buf, off); n != len(buf) {
-							errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, n, err)
-							return
-						}
-					}
-				}()
-			}
-			wg.Wait()
-			b.StopTimer()
-			for _, err := range errs {
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			if a, ok := fs.(*aiofs.Fs); ok {
-				st := a.Stats()
-				if n := st.CacheHits + st.CacheMisses; n > 0 {
-					b.ReportMetric(100*float64(st.CacheHits)/float64(n), "hit-%")
-				}
-			}
+		each(b, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
+			benchWrapRandRead4K(b, be, base, "big", cfg.size)
 		})
 	})
 
 	b.Run("op=Write4K", func(b *testing.B) {
-		chunk := bytes.Repeat([]byte("aiofs-wrap\n"), 4096/11+1)[:4096]
-		each(b, func(b *testing.B, be benchWrapBackend, base *s3fs.Fs) {
-			b.SetBytes(cfg.write)
-			for i := 0; i < b.N; i++ {
-				fs, done := benchFresh(b, be, base)
-				f, err := fs.Create("out.bin")
-				if err != nil {
-					b.Fatal(err)
-				}
-				for left := cfg.write; left > 0; left -= int64(len(chunk)) {
-					if _, err := f.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
-						b.Fatal(err)
-					}
-				}
-				if err := f.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				if err := f.Close(); err != nil {
-					b.Fatal(err)
-				}
-				done()
-				b.StopTimer()
+		each(b, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
+			benchWrapWrite4K(b, be, base, cfg.write, func() {
 				oi, err := setup.Client.StatObject(context.Background(), "bench", "out.bin", minio.StatObjectOptions{})
 				if err != nil || oi.Size != cfg.write {
 					b.Fatalf("after Sync and Close: %d bytes, %v; want %d in the store", oi.Size, err, cfg.write)
 				}
-				b.StartTimer()
-			}
+			})
 		})
 	})
 }

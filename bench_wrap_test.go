@@ -38,8 +38,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,29 +104,42 @@ var benchWrapBackends = []benchWrapBackend{
 	}},
 }
 
-// benchWrapSFTP runs fn as sub-benchmark backend=<name> of each backend,
-// each run over a connection of its own to srv through the delayed link.
-// fn gets the base Fs and makes its Fs with over, off the timer. Each run
-// reports the process's peak RSS during it as peakRSS-MiB
-// (bench_rss_test.go).
-func benchWrapSFTP(b *testing.B, srv *sftptest.Server, delay time.Duration,
+// benchWrapEach runs fn as sub-benchmark backend=<name> of each backend,
+// each run over a base of its own that dial makes (over a connection
+// through the delayed link, closed when the run ends); fn makes its Fs
+// over the base with benchFresh, off the timer. Each run reports the
+// process's peak RSS during it as peakRSS-MiB (bench_rss_test.go), and
+// what report, if not nil, reports off the timer.
+func benchWrapEach(b *testing.B, dial func(b *testing.B) (base afero.Fs, report func()),
 	fn func(b *testing.B, be benchWrapBackend, base afero.Fs)) {
 	for _, be := range benchWrapBackends {
 		b.Run("backend="+be.name, func(b *testing.B) {
-			conn, err := srv.Dial(delay)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer conn.Close()
+			base, report := dial(b)
 			rss := benchResetPeakRSS()
 			b.ResetTimer()
-			fn(b, be, conn.Fs())
+			fn(b, be, base)
 			b.StopTimer()
 			if rss {
 				benchReportPeakRSS(b)
 			}
+			if report != nil {
+				report()
+			}
 		})
 	}
+}
+
+// benchWrapSFTP is benchWrapEach over connections to srv.
+func benchWrapSFTP(b *testing.B, srv *sftptest.Server, delay time.Duration,
+	fn func(b *testing.B, be benchWrapBackend, base afero.Fs)) {
+	benchWrapEach(b, func(b *testing.B) (afero.Fs, func()) {
+		conn, err := srv.Dial(delay)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { conn.Close() })
+		return conn.Fs(), nil
+	}, fn)
 }
 
 // benchFresh returns be's Fs over base with the timer stopped, and a
@@ -147,40 +158,122 @@ func benchFresh(b *testing.B, be benchWrapBackend, base afero.Fs) (afero.Fs, fun
 	}
 }
 
+// benchWrapSeqRead reads name, of size bytes, whole per op in 32 KiB
+// Reads, through a fresh Fs of be over base each time.
+func benchWrapSeqRead(b *testing.B, be benchWrapBackend, base afero.Fs, name string, size int64) {
+	buf := make([]byte, 32<<10)
+	b.SetBytes(size)
+	for i := 0; i < b.N; i++ {
+		fs, done := benchFresh(b, be, base)
+		f := benchOpen(b, fs, name)
+		// Not io.CopyBuffer to io.Discard, whose ReadFrom reads in
+		// 8 KiB, four times the base's requests.
+		var total int64
+		for {
+			n, err := f.Read(buf)
+			total += int64(n)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatalf("Read at %d: %v", total, err)
+			}
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		if total != size {
+			b.Fatalf("read %d bytes; want %d", total, size)
+		}
+		done()
+	}
+}
+
+// benchWrapWrite4K writes out.bin of size bytes per op in 4 KiB Writes,
+// then Sync and Close, through a fresh Fs of be over base each time;
+// check, called off the timer, looks at what the store holds.
+func benchWrapWrite4K(b *testing.B, be benchWrapBackend, base afero.Fs, size int64, check func()) {
+	chunk := bytes.Repeat([]byte("aiofs-wrap\n"), 4096/11+1)[:4096]
+	b.SetBytes(size)
+	for i := 0; i < b.N; i++ {
+		fs, done := benchFresh(b, be, base)
+		f, err := fs.Create("out.bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		for left := size; left > 0; left -= int64(len(chunk)) {
+			if _, err := f.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
+			b.Fatal(err)
+		}
+		done()
+		b.StopTimer()
+		check()
+		b.StartTimer()
+	}
+}
+
+// benchWrapRandRead4K does b.N 4 KiB ReadAts of name, of size bytes, at
+// random aligned offsets by 32 goroutines sharing one handle, through one
+// fresh Fs of be over base, and reports the share of aiofs's cache hits
+// as hit-%.
+func benchWrapRandRead4K(b *testing.B, be benchWrapBackend, base afero.Fs, name string, size int64) {
+	fs, done := benchFresh(b, be, base)
+	defer done()
+	b.StopTimer()
+	f := benchOpen(b, fs, name)
+	defer f.Close()
+	b.SetBytes(4096)
+	b.StartTimer()
+	benchRandReads(b, f, size, 32, b.N, uint64(b.N))
+	b.StopTimer()
+	if a, ok := fs.(*aiofs.Fs); ok {
+		st := a.Stats()
+		if n := st.CacheHits + st.CacheMisses; n > 0 {
+			b.ReportMetric(100*float64(st.CacheHits)/float64(n), "hit-%")
+		}
+	}
+}
+
+// benchWrapReadFile reads each of names, size bytes each, with
+// afero.ReadFile per op, through a fresh Fs of be over base each time.
+func benchWrapReadFile(b *testing.B, be benchWrapBackend, base afero.Fs, names []string, size int) {
+	b.SetBytes(int64(len(names) * size))
+	for i := 0; i < b.N; i++ {
+		fs, done := benchFresh(b, be, base)
+		for _, name := range names {
+			got, err := afero.ReadFile(fs, name)
+			if err != nil || len(got) != size {
+				b.Fatalf("ReadFile(%s) = %d bytes, %v; want %d", name, len(got), err, size)
+			}
+		}
+		done()
+	}
+	b.ReportMetric(float64(b.N*len(names))/b.Elapsed().Seconds(), "files/s")
+}
+
+// benchWrapOnInput runs op through benchWrapSFTP on the read input,
+// which sshd serves.
+func benchWrapOnInput(b *testing.B, op func(b *testing.B, be benchWrapBackend, base afero.Fs, name string, size int64)) {
+	cfg := benchWrapCfg(b)
+	path := benchInput(b, cfg.size)
+	srv := benchSSHD(b, filepath.Dir(path))
+	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
+		op(b, be, base, filepath.Base(path), cfg.size)
+	})
+}
+
 // BenchmarkWrapSeqRead: the whole read file per op in 32 KiB Reads, cold
 // for aiofs. The base's file has one 32 KiB request in flight at a time;
 // Wrap's readahead keeps many.
 func BenchmarkWrapSeqRead(b *testing.B) {
-	cfg := benchWrapCfg(b)
-	path := benchInput(b, cfg.size)
-	srv := benchSSHD(b, filepath.Dir(path))
-	name := filepath.Base(path)
-	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		buf := make([]byte, 32<<10)
-		b.SetBytes(cfg.size)
-		for i := 0; i < b.N; i++ {
-			fs, done := benchFresh(b, be, base)
-			f := benchOpen(b, fs, name)
-			var total int64
-			for {
-				n, err := f.Read(buf)
-				total += int64(n)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					b.Fatalf("Read at %d: %v", total, err)
-				}
-			}
-			if err := f.Close(); err != nil {
-				b.Fatal(err)
-			}
-			if total != cfg.size {
-				b.Fatalf("read %d bytes; want %d", total, cfg.size)
-			}
-			done()
-		}
-	})
+	benchWrapOnInput(b, benchWrapSeqRead)
 }
 
 // BenchmarkWrapWrite4K: a new file per op written in 4 KiB Writes, then
@@ -189,28 +282,8 @@ func BenchmarkWrapWrite4K(b *testing.B) {
 	cfg := benchWrapCfg(b)
 	dir := benchWorkDir(b)
 	srv := benchSSHD(b, dir)
-	chunk := bytes.Repeat([]byte("aiofs-wrap\n"), 4096/11+1)[:4096]
 	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		b.SetBytes(cfg.write)
-		for i := 0; i < b.N; i++ {
-			fs, done := benchFresh(b, be, base)
-			f, err := fs.Create("out.bin")
-			if err != nil {
-				b.Fatal(err)
-			}
-			for left := cfg.write; left > 0; left -= int64(len(chunk)) {
-				if _, err := f.Write(chunk[:min(int64(len(chunk)), left)]); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Close(); err != nil {
-				b.Fatal(err)
-			}
-			done()
-			b.StopTimer()
+		benchWrapWrite4K(b, be, base, cfg.write, func() {
 			local := filepath.Join(dir, "out.bin")
 			if fi, err := os.Stat(local); err != nil || fi.Size() != cfg.write {
 				b.Fatalf("after Sync and Close: %v, %v; want %d bytes on the server", fi, err, cfg.write)
@@ -218,8 +291,7 @@ func BenchmarkWrapWrite4K(b *testing.B) {
 			if err := os.Remove(local); err != nil {
 				b.Fatal(err)
 			}
-			b.StartTimer()
-		}
+		})
 	})
 }
 
@@ -229,52 +301,7 @@ func BenchmarkWrapWrite4K(b *testing.B) {
 // later reads may hit blocks earlier ones brought in: hit-% says how many
 // did.
 func BenchmarkWrapRandRead4K(b *testing.B) {
-	const g = 32
-	cfg := benchWrapCfg(b)
-	path := benchInput(b, cfg.size)
-	srv := benchSSHD(b, filepath.Dir(path))
-	name := filepath.Base(path)
-	blocks := cfg.size / 4096
-	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		fs, done := benchFresh(b, be, base)
-		defer done()
-		b.StopTimer()
-		f := benchOpen(b, fs, name)
-		defer f.Close()
-		b.SetBytes(4096)
-		b.StartTimer()
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		errs := make([]error, g)
-		for i := range g {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := rand.New(rand.NewPCG(uint64(i), uint64(b.N)))
-				buf := make([]byte, 4096)
-				for next.Add(1) <= int64(b.N) {
-					off := r.Int64N(blocks) * 4096
-					if n, err := f.ReadAt(buf, off); n != len(buf) {
-						errs[i] = fmt.Errorf("ReadAt(4096 bytes at %d) = %d, %v", off, n, err)
-						return
-					}
-				}
-			}()
-		}
-		wg.Wait()
-		b.StopTimer()
-		for _, err := range errs {
-			if err != nil {
-				b.Fatal(err)
-			}
-		}
-		if a, ok := fs.(*aiofs.Fs); ok {
-			st := a.Stats()
-			if n := st.CacheHits + st.CacheMisses; n > 0 {
-				b.ReportMetric(100*float64(st.CacheHits)/float64(n), "hit-%")
-			}
-		}
-	})
+	benchWrapOnInput(b, benchWrapRandRead4K)
 }
 
 // BenchmarkWrapReadFile: afero.ReadFile of every one of the small files
@@ -296,18 +323,7 @@ func BenchmarkWrapReadFile(b *testing.B) {
 	}
 	srv := benchSSHD(b, dir)
 	benchWrapSFTP(b, srv, cfg.delay, func(b *testing.B, be benchWrapBackend, base afero.Fs) {
-		b.SetBytes(int64(cfg.files * len(data)))
-		for i := 0; i < b.N; i++ {
-			fs, done := benchFresh(b, be, base)
-			for _, name := range names {
-				got, err := afero.ReadFile(fs, name)
-				if err != nil || len(got) != len(data) {
-					b.Fatalf("ReadFile(%s) = %d bytes, %v; want %d", name, len(got), err, len(data))
-				}
-			}
-			done()
-		}
-		b.ReportMetric(float64(b.N*cfg.files)/b.Elapsed().Seconds(), "files/s")
+		benchWrapReadFile(b, be, base, names, len(data))
 	})
 }
 

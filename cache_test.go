@@ -401,9 +401,8 @@ func testCacheBoundUnderLoad(t *testing.T, engine string) {
 	)
 	seed := testSeed(t)
 	dir := t.TempDir()
-	datas := make([][]byte, files)
+	datas := patterns(seed, files, fileSize)
 	for i := range datas {
-		datas[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, fileSize)
 		if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), datas[i], 0o644); err != nil {
 			t.Fatal(err)
 		}

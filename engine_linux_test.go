@@ -2,7 +2,6 @@ package aiofs
 
 import (
 	"bytes"
-	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -25,9 +24,7 @@ func newTestUring(t testing.TB, cfg uring.Config) *uringEngine {
 	t.Helper()
 	e, err := newUringEngine(cfg)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) && (se.Err == syscall.ENOSYS || se.Err == syscall.EPERM ||
-			se.Err == syscall.EACCES || se.Err == syscall.ENOMEM) {
+		if uring.Refused(err) {
 			t.Skipf("io_uring unavailable: %v", err)
 		}
 		t.Fatal(err)
@@ -82,34 +79,11 @@ func TestUringSetup(t *testing.T) {
 func TestUringFastPathEOF(t *testing.T) {
 	e := newTestUring(t, uring.Config{Entries: 4})
 	const size = 1000
-	data := make([]byte, size)
-	for i := range data {
-		data[i] = byte(i*7 + 1)
-	}
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	data := contractData(size)
+	f := openWritten(t, name, data)
 	submitted := e.counters().submitted.Load()
-	for _, tt := range []struct{ off, len, want int }{
-		{0, size + 4096, size},
-		{size / 2, size, size - size/2},
-		{size - 1, 10, 1},
-		{size, 10, 0},
-		{size + 100, 10, 0},
-		{0, size, size},
-	} {
-		p := make([]byte, tt.len)
-		n, err := e.pread(f, p, int64(tt.off))
-		if n != tt.want || err != nil || n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
-			t.Errorf("pread(len %d, off %d) = %d, %v; want %d, nil and the file's bytes", tt.len, tt.off, n, err, tt.want)
-		}
-	}
+	checkShortReads(t, e, f, data)
 	if n := e.counters().submitted.Load() - submitted; n != 0 {
 		t.Errorf("%d submissions with the fast path", n)
 	}
@@ -242,14 +216,7 @@ func bigFile(t testing.TB, size int) *os.File {
 	name := filepath.Join(t.TempDir(), "big")
 	data := make([]byte, size)
 	rand.NewChaCha8([32]byte{1}).Read(data)
-	if err := os.WriteFile(name, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Open(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { f.Close() })
+	f := openWritten(t, name, data)
 	// Write the pages back, so that FADV_DONTNEED can drop them.
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)

@@ -190,48 +190,70 @@ func settle(t *testing.T, n int) {
 	}
 }
 
+// contractData returns size bytes, byte i being i*7+1.
+func contractData(size int) []byte {
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i*7 + 1)
+	}
+	return data
+}
+
+// openWritten writes data to name and opens the file for reading, closed
+// when t ends.
+func openWritten(t testing.TB, name string, data []byte) *os.File {
+	t.Helper()
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
 // contractShortRead: pread returns fewer bytes than asked only at end of
 // file, with a nil error, and leaves the rest of p alone.
 func contractShortRead(t *testing.T, eut engineUnderTest) {
 	e := eut.open(t, 4)
 	dir := t.TempDir()
 	for _, size := range []int{1000, 200 << 10} {
-		data := make([]byte, size)
-		for i := range data {
-			data[i] = byte(i*7 + 1)
-		}
 		name := filepath.Join(dir, fmt.Sprint(size))
-		if err := os.WriteFile(name, data, 0o644); err != nil {
-			t.Fatal(err)
+		data := contractData(size)
+		checkShortReads(t, e, openWritten(t, name, data), data)
+	}
+}
+
+// checkShortReads checks pread of f, which holds data, up to, across and
+// past its end: it returns fewer bytes than asked only at end of file,
+// with a nil error, and leaves the rest of p alone.
+func checkShortReads(t *testing.T, e engine, f *os.File, data []byte) {
+	t.Helper()
+	size := len(data)
+	for _, tt := range []struct {
+		off, len, want int
+	}{
+		{0, size + 4096, size},
+		{size / 2, size, size - size/2},
+		{size - 1, 10, 1},
+		{size, 10, 0},
+		{size + 100, 10, 0},
+		{0, size, size},
+		{3, 0, 0},
+	} {
+		p := bytes.Repeat([]byte{0xee}, tt.len)
+		n, err := e.pread(f, p, int64(tt.off))
+		if n != tt.want || err != nil {
+			t.Errorf("size %d: pread(len %d, off %d) = %d, %v; want %d, nil", size, tt.len, tt.off, n, err, tt.want)
+			continue
 		}
-		f, err := os.Open(name)
-		if err != nil {
-			t.Fatal(err)
+		if n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
+			t.Errorf("size %d: pread(len %d, off %d): wrong data", size, tt.len, tt.off)
 		}
-		defer f.Close()
-		for _, tt := range []struct {
-			off, len, want int
-		}{
-			{0, size + 4096, size},
-			{size / 2, size, size - size/2},
-			{size - 1, 10, 1},
-			{size, 10, 0},
-			{size + 100, 10, 0},
-			{0, size, size},
-			{3, 0, 0},
-		} {
-			p := bytes.Repeat([]byte{0xee}, tt.len)
-			n, err := e.pread(f, p, int64(tt.off))
-			if n != tt.want || err != nil {
-				t.Errorf("size %d: pread(len %d, off %d) = %d, %v; want %d, nil", size, tt.len, tt.off, n, err, tt.want)
-				continue
-			}
-			if n > 0 && !bytes.Equal(p[:n], data[tt.off:tt.off+n]) {
-				t.Errorf("size %d: pread(len %d, off %d): wrong data", size, tt.len, tt.off)
-			}
-			if bytes.Count(p[n:], []byte{0xee}) != len(p)-n {
-				t.Errorf("size %d: pread(len %d, off %d) wrote past the %d bytes it read", size, tt.len, tt.off, n)
-			}
+		if bytes.Count(p[n:], []byte{0xee}) != len(p)-n {
+			t.Errorf("size %d: pread(len %d, off %d) wrote past the %d bytes it read", size, tt.len, tt.off, n)
 		}
 	}
 }

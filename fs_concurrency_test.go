@@ -53,6 +53,16 @@ var concConfigs = []concConfig{
 	{name: "depth8", opts: []aiofs.Option{aiofs.WithQueueDepth(8)}},
 }
 
+// forConcConfigs runs test on every engine with each of concConfigs, as
+// subtests engine/config.
+func forConcConfigs(t *testing.T, test func(t *testing.T, engine string, opts ...aiofs.Option)) {
+	forEngines(t, func(t *testing.T, engine string) {
+		for _, cfg := range concConfigs {
+			t.Run(cfg.name, func(t *testing.T) { test(t, engine, cfg.opts...) })
+		}
+	})
+}
+
 // TestConcurrentReadWriteAt: 64 goroutines. 32 work on disjoint regions of
 // one shared file (16 through one shared handle, 16 through handles of
 // their own), 32 on files of their own. Each keeps a shadow copy of its
@@ -60,13 +70,7 @@ var concConfigs = []concConfig{
 // every shadow.
 func TestConcurrentReadWriteAt(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine string) {
-		for _, cfg := range concConfigs {
-			t.Run(cfg.name, func(t *testing.T) {
-				testConcurrentReadWriteAt(t, engine, cfg.opts...)
-			})
-		}
-	})
+	forConcConfigs(t, testConcurrentReadWriteAt)
 }
 
 func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option) {
@@ -224,13 +228,9 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 // operation does; nothing hangs.
 func TestCloseFileWhileInUse(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine string) {
-		for _, cfg := range concConfigs {
-			t.Run(cfg.name, func(t *testing.T) {
-				for round := 0; round < 3; round++ {
-					testCloseFileWhileInUse(t, engine, round, cfg.opts...)
-				}
-			})
+	forConcConfigs(t, func(t *testing.T, engine string, opts ...aiofs.Option) {
+		for round := 0; round < 3; round++ {
+			testCloseFileWhileInUse(t, engine, round, opts...)
 		}
 	})
 }
@@ -595,13 +595,7 @@ func checkGoroutinesReturn(t *testing.T, baseline int) {
 // handles of one Fs; also what Linux does for OsFs).
 func TestConcurrentAppend(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine string) {
-		for _, cfg := range concConfigs {
-			t.Run(cfg.name, func(t *testing.T) {
-				testConcurrentAppend(t, engine, cfg.opts...)
-			})
-		}
-	})
+	forConcConfigs(t, testConcurrentAppend)
 }
 
 func testConcurrentAppend(t *testing.T, engine string, opts ...aiofs.Option) {

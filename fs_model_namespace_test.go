@@ -576,16 +576,5 @@ func (m *model) fsClose() *violation {
 	if v := m.checkSync("Fs.Sync() beside Fs.Close()", sync, sync.start); v != nil {
 		return v
 	}
-	if err != nil {
-		if m.fsSyncExplained(err, mark) {
-			return nil
-		}
-		return m.fail("invented", "Fs.Close() returned %v: no injected fault explains it", err)
-	}
-	for _, mf := range m.live() {
-		if d, ok := m.onDisk(mf, 0, nil); !ok {
-			return m.fail("lost", "Fs.Close() returned nil, but %v differs from the model: %s", mf, d)
-		}
-	}
-	return nil
+	return m.checkFsWide("Fs.Close()", err, mark, "lost")
 }

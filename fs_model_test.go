@@ -1009,19 +1009,30 @@ func (m *model) fsSync() *violation {
 	err := m.fs.Sync()
 	at := m.oracle.Now()
 	m.attribute(nil, 0, 0)
+	if v := m.checkFsWide("Fs.Sync()", err, start, "durable"); v != nil || err != nil {
+		return v
+	}
+	if err := m.oracle.Durable(at, at, nil); err != nil {
+		return m.fail("committed", "Fs.Sync() returned nil, but: %v", err)
+	}
+	return nil
+}
+
+// checkFsWide checks what, an Fs-wide call (Fs.Sync, Fs.Close) that
+// began at fault mark start, by its result err: a failure must be
+// explained by an injected fault; after nil, every live file must be on
+// disk as the model has it, else a violation of rule.
+func (m *model) checkFsWide(what string, err error, start int, rule string) *violation {
 	if err != nil {
 		if m.fsSyncExplained(err, start) {
 			return nil
 		}
-		return m.fail("invented", "Fs.Sync() returned %v: no injected fault explains it", err)
+		return m.fail("invented", "%s returned %v: no injected fault explains it", what, err)
 	}
 	for _, mf := range m.live() {
 		if d, ok := m.onDisk(mf, 0, nil); !ok {
-			return m.fail("durable", "Fs.Sync() returned nil, but %v differs from the model: %s", mf, d)
+			return m.fail(rule, "%s returned nil, but %v differs from the model: %s", what, mf, d)
 		}
-	}
-	if err := m.oracle.Durable(at, at, nil); err != nil {
-		return m.fail("committed", "Fs.Sync() returned nil, but: %v", err)
 	}
 	return nil
 }

@@ -164,8 +164,11 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/spf13/afero"
 
 	"github.com/aiofs/aiofs"
 )
@@ -303,6 +306,16 @@ func pattern(seed uint64, off int64, n int) []byte {
 	return p
 }
 
+// patterns returns n patterns of size bytes, the ith of stream i of seed:
+// the contents of n files that a checker can tell apart.
+func patterns(seed uint64, n, size int) [][]byte {
+	ps := make([][]byte, n)
+	for i := range ps {
+		ps[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, size)
+	}
+	return ps
+}
+
 // fillPattern fills p with the pattern of seed from offset off.
 func fillPattern(p []byte, seed uint64, off int64) {
 	var word uint64
@@ -345,6 +358,33 @@ func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
 		<-finished
 		return largest, samples
 	}
+}
+
+// mustOpen opens name through fsys (perm 0o644 where it creates) or
+// fails the test.
+func mustOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
+	t.Helper()
+	f, err := fsys.OpenFile(name, flag, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// atOnce runs each call in a goroutine of its own and returns their
+// errors, in the order of calls, once all have returned.
+func atOnce(calls ...func() error) []error {
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, call := range calls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = call()
+		}()
+	}
+	wg.Wait()
+	return errs
 }
 
 // diff describes how a and b differ, naming them la and lb: their

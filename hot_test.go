@@ -371,18 +371,8 @@ func TestHotBlocksChurn(t *testing.T) {
 	for off := int64(0); off < size; off += 8 {
 		copy(content[off:], word(off))
 	}
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, w := openReadWrite(t, fs, path, content)
 	defer r.Close()
-	w, err := fs.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer w.Close()
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

@@ -15,6 +15,16 @@ import (
 	"github.com/spf13/afero"
 )
 
+// noZeros returns n bytes none of which is zero: the zeros of a hole or
+// a cut show against them.
+func noZeros(n int) []byte {
+	p := make([]byte, n)
+	for i := range p {
+		p[i] = byte(i%251) + 1
+	}
+	return p
+}
+
 // growsFirst is an engine whose writes past the end of the file grow it
 // first, then let a read held meanwhile run, and only then write, as
 // FreeBSD's tmpfs does: it grows a file before it copies a write in, and
@@ -65,10 +75,7 @@ func (e *growsFirst) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 func TestReadRacingGrowth(t *testing.T) {
 	t.Parallel()
 	const size = 8 * blockSize
-	content := make([]byte, size)
-	for i := range content {
-		content[i] = byte(i%251) + 1 // no zeros
-	}
+	content := noZeros(size)
 	const at = 5 * blockSize // where the read is, past the file's end
 	for _, name := range enginesUnderTest(t) {
 		for _, quiet := range []bool{false, true} {
@@ -81,18 +88,8 @@ func TestReadRacingGrowth(t *testing.T) {
 					defer fs.Close()
 					path := filepath.Join(t.TempDir(), "f")
 					const short = 3*blockSize + 100
-					if err := os.WriteFile(path, content[:short], 0o644); err != nil {
-						t.Fatal(err)
-					}
-					r, err := fs.Open(path)
-					if err != nil {
-						t.Fatal(err)
-					}
+					r, w := openReadWrite(t, fs, path, content[:short])
 					defer r.Close()
-					w, err := fs.OpenFile(path, os.O_RDWR, 0)
-					if err != nil {
-						t.Fatal(err)
-					}
 					defer w.Close()
 					buf := make([]byte, 4096)
 					if quiet { // a first read finds the node quietNow, so the next is quiet
@@ -115,6 +112,7 @@ func TestReadRacingGrowth(t *testing.T) {
 					case <-time.After(10 * time.Second):
 						t.Fatal("the read never reached the file")
 					}
+					var err error
 					if through { // large enough to go straight to the file
 						_, err = w.WriteAt(content[short:], short)
 					} else {
@@ -178,27 +176,14 @@ func (f *cutsFirstFile) Truncate(size int64) error {
 func TestReadRacingCut(t *testing.T) {
 	t.Parallel()
 	const size = 8 * blockSize
-	content := make([]byte, size)
-	for i := range content {
-		content[i] = byte(i%251) + 1 // no zeros
-	}
+	content := noZeros(size)
 	base := &cutsFirst{Fs: afero.NewOsFs(), cutting: holdFirst(1, nil)}
 	fs := Wrap(base)
 	defer fs.Close()
 	defer base.cutting.release()
 	path := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(path, content, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r, err := fs.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, w := openReadWrite(t, fs, path, content)
 	defer r.Close()
-	w, err := fs.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	defer w.Close()
 	const cut, at = 2*blockSize + 100, 5 * blockSize
 	cutDone := background(func() error { return w.Truncate(cut) })

@@ -52,6 +52,24 @@ func TestCompleteWaitsForDirectWrite(t *testing.T) {
 	}
 }
 
+// openReadWrite writes content to path and opens it on fs twice: for
+// reading, and for reading and writing. The caller closes both.
+func openReadWrite(t *testing.T, fs afero.Fs, path string, content []byte) (r, w afero.File) {
+	t.Helper()
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fs.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, err = fs.OpenFile(path, os.O_RDWR, 0); err != nil {
+		r.Close()
+		t.Fatal(err)
+	}
+	return r, w
+}
+
 func readsDuringDirectWrite(t *testing.T, engineName string, partial bool) {
 	held := &heldWrites{started: make(chan struct{}, 1), release: make(chan struct{})}
 	fs := New(WithEngine(engineName), func(c *config) {

@@ -40,15 +40,6 @@ func baseHolds(t *testing.T, ffs *faultFs, name string, want []byte) {
 	}
 }
 
-func mustOpen(t *testing.T, fsys afero.Fs, name string, flag int) afero.File {
-	t.Helper()
-	f, err := fsys.OpenFile(name, flag, 0o644)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return f
-}
-
 // TestWrapFaultReadAt: a failing ReadAt of the base reaches Read and
 // ReadAt as the very error value the base returned, claiming no bytes;
 // once the fault is gone the data reads right.
@@ -193,8 +184,7 @@ func TestWrapFaultShortWrite(t *testing.T) {
 func TestWrapFaultBlockedFlush(t *testing.T) {
 	t.Parallel()
 	ffs, aio := newFaultWrap(t)
-	entered, release := make(chan struct{}, 64), make(chan struct{})
-	ffs.set("/b", func(ft *fault) { ft.entered, ft.release = entered, release })
+	entered, release := ffs.holdWrites("/b", 64)
 	f := mustOpen(t, aio, "/b", os.O_RDWR|os.O_CREATE)
 	defer f.Close()
 	data := pattern(uint64(7), 0, 200<<10)
@@ -308,8 +298,7 @@ func TestWrapUnsupportedReadWriteAt(t *testing.T) {
 func TestWrapFaultBackgroundFlush(t *testing.T) {
 	t.Parallel()
 	ffs, aio := newFaultWrap(t)
-	entered, release := make(chan struct{}, 256), make(chan struct{})
-	ffs.set("/bg", func(ft *fault) { ft.entered, ft.release = entered, release })
+	entered, release := ffs.holdWrites("/bg", 256)
 	f := mustOpen(t, aio, "/bg", os.O_RDWR|os.O_CREATE)
 	g := mustOpen(t, aio, "/bg", os.O_RDWR)
 	data := pattern(uint64(3), 0, 32*64<<10)

@@ -37,18 +37,6 @@ func s3Fs(t wrapTB, c *s3test.Conn, bucket, prefix string) *s3fs.Fs {
 	return fsys
 }
 
-// s3Object returns the object fsys keeps name in, as another client
-// reads it.
-func s3Object(fsys *s3fs.Fs, name string) ([]byte, error) {
-	bucket, _ := fsys.Bucket()
-	o, err := fsys.Client().GetObject(context.Background(), bucket, fsys.Key(name), minio.GetObjectOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer o.Close()
-	return io.ReadAll(o)
-}
-
 // TestWrapS3Differential is TestWrapDifferential with the S3 Fs as the
 // base: each side a prefix of one bucket. The wrapped side's objects are
 // checked through another Fs over its prefix, which sees the uploads and
@@ -108,7 +96,7 @@ func TestWrapS3CutUpload(t *testing.T) {
 		t.Fatal("Sync whose upload was cut succeeded")
 	}
 	want := append(append([]byte(nil), d1...), d2...)
-	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, d1) {
+	if got, err := s3test.Object(base, "cut"); err != nil || !bytes.Equal(got, d1) {
 		t.Errorf("object after the failed Sync: %v, %s; want what the first Sync put", err, diff(d1, got, "want", "got"))
 	}
 	// Nothing was lost: the handles read everything, and Sync retries.
@@ -119,7 +107,7 @@ func TestWrapS3CutUpload(t *testing.T) {
 	if err := g.Sync(); err != nil {
 		t.Fatalf("Sync after the cut: %v", err)
 	}
-	if got, err := s3Object(base, "cut"); err != nil || !bytes.Equal(got, want) {
+	if got, err := s3test.Object(base, "cut"); err != nil || !bytes.Equal(got, want) {
 		t.Errorf("object after the second Sync: %v, %s", err, diff(want, got, "want", "got"))
 	}
 	if err := f.Close(); err != nil {
@@ -153,7 +141,7 @@ func TestWrapS3CutClose(t *testing.T) {
 	if err := <-closed; err == nil {
 		t.Fatal("Close whose upload was cut succeeded")
 	}
-	if got, err := s3Object(base, "old"); err != nil || string(got) != "old" {
+	if got, err := s3test.Object(base, "old"); err != nil || string(got) != "old" {
 		t.Errorf("object after the failed Close: %q, %v; want the old contents", got, err)
 	}
 }

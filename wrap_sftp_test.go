@@ -92,8 +92,7 @@ func TestWrapSFTPCut(t *testing.T) {
 		if _, err := f.Write(d2); err != nil {
 			t.Fatal(err)
 		}
-		entered, release := make(chan struct{}, 64), make(chan struct{})
-		ffs.set("cut", func(ft *fault) { ft.entered, ft.release = entered, release })
+		entered, release := ffs.holdWrites("cut", 64)
 		synced := make(chan error, 1)
 		go func() { synced <- f.Sync() }()
 		<-entered

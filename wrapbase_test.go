@@ -63,6 +63,14 @@ func (fsys *faultFs) set(name string, change func(ft *fault)) {
 	change(ft)
 }
 
+// holdWrites makes name's WriteAts signal entered as each begins, which
+// takes up to n signals unread, then wait for release to be closed.
+func (fsys *faultFs) holdWrites(name string, n int) (entered, release chan struct{}) {
+	entered, release = make(chan struct{}, n), make(chan struct{})
+	fsys.set(name, func(ft *fault) { ft.entered, ft.release = entered, release })
+	return entered, release
+}
+
 // seeks returns how many Seek calls reached name.
 func (fsys *faultFs) seeks(name string) int {
 	ft := fsys.fault(name)

@@ -204,16 +204,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	filler := filepath.Join(mnt, "filler")
 	cxFill(t, filler)
 
-	n, err := cxWriteInPieces(h1, data, 0, false)
-	t.Logf("Write of %d bytes to a full file system: %d, %v", len(data), n, err)
-	if err != nil {
-		if !cxIs(err, syscall.ENOSPC) {
-			t.Fatalf("Write: %v, want ENOSPC", err)
-		}
-		// The Write was refused part way: what it accepted is what
-		// must reach the disk in the end.
-		data = data[:n]
-	}
+	data = cxWriteAccepted(t, h1, data, false, syscall.ENOSPC, "Write to a full file system")
 	if err := h1.Sync(); !cxIs(err, syscall.ENOSPC) {
 		t.Fatalf("Sync on a full file system: %v, want ENOSPC", err)
 	}
@@ -236,16 +227,7 @@ func testFaultENOSPCSticky(t *testing.T, engine string) {
 	if err := os.Remove(filler); err != nil {
 		t.Fatal(err)
 	}
-	if err := h1.Sync(); err != nil {
-		t.Fatalf("h1.Sync after space was freed: %v", err)
-	}
-	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
-	}
-	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
-		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
-	}
-	data[0] = 'z'
+	cxSyncRecovers(t, h1, name, data, "space was freed")
 	// h2 has not synced: it still reports the error, until its own Sync.
 	if n, err := h2.WriteAt([]byte("w"), 1); n != 0 || !cxIs(err, syscall.ENOSPC) {
 		t.Errorf("h2.WriteAt before any Sync of h2 succeeded: %d, %v; want 0, ENOSPC", n, err)
@@ -338,14 +320,7 @@ func cxChildFsize(t *testing.T, dir string) {
 		t.Fatal(err)
 	}
 	setLimit(limit)
-	n, err := cxWriteInPieces(h1, data, 0, true)
-	t.Logf("WriteAt of %d bytes with RLIMIT_FSIZE %d: %d, %v", len(data), limit, n, err)
-	if err != nil {
-		if !cxIs(err, syscall.EFBIG) {
-			t.Fatalf("WriteAt: %v, want EFBIG", err)
-		}
-		data = data[:n]
-	}
+	data = cxWriteAccepted(t, h1, data, true, syscall.EFBIG, fmt.Sprintf("WriteAt with RLIMIT_FSIZE %d", limit))
 	if err := h1.Sync(); !cxIs(err, syscall.EFBIG) {
 		t.Fatalf("h1.Sync past RLIMIT_FSIZE: %v, want EFBIG", err)
 	}
@@ -358,16 +333,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	if n, err := h2.WriteAt([]byte("y"), 5); n != 0 || !cxIs(err, syscall.EFBIG) {
 		t.Errorf("h2.WriteAt after the limit was raised, before a Sync of h2 succeeded: %d, %v; want 0, EFBIG", n, err)
 	}
-	if err := h1.Sync(); err != nil {
-		t.Fatalf("h1.Sync after the limit was raised: %v", err)
-	}
-	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
-		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
-	}
-	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
-		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
-	}
-	data[0] = 'z'
+	cxSyncRecovers(t, h1, name, data, "the limit was raised")
 	if err := h2.Close(); !cxIs(err, syscall.EFBIG) {
 		t.Errorf("h2.Close, never synced successfully: %v, want EFBIG", err)
 	}
@@ -392,8 +358,8 @@ func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 		mnt := relTmpfs(t, "1m")
 		aio := newAio(t, engine)
 		name := filepath.Join(mnt, "f")
-		w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
-		r := relOpen(t, aio, name, os.O_RDONLY)
+		w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		r := mustOpen(t, aio, name, os.O_RDONLY)
 		defer r.Close()
 		filler := relFull(t, mnt)
 		if _, err := cxWriteInPieces(w, pattern(newRand(23, 23).Uint64(), 0, 256<<10), 0, false); err != nil && !cxIs(err, syscall.ENOSPC) {
@@ -430,7 +396,7 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 		if err := os.WriteFile(name, make([]byte, cxBlock), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		w := relOpen(t, aio, name, os.O_RDWR)
+		w := mustOpen(t, aio, name, os.O_RDWR)
 		defer w.Close()
 		relFull(t, mnt)
 		if _, err := w.WriteAt(pattern(newRand(24, 24).Uint64(), 0, 100<<10), 512<<10); err != nil && !cxIs(err, syscall.ENOSPC) {
@@ -440,12 +406,12 @@ func TestReliabilityStickyNotInheritedByOSync(t *testing.T) {
 			t.Fatalf("Sync of new pages on a full file system: %v, want ENOSPC", err)
 		}
 		// OsFs overwrites the existing pages on the full file system.
-		o := relOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
+		o := mustOpen(t, afero.NewOsFs(), name, os.O_RDWR|os.O_SYNC)
 		if _, err := o.WriteAt([]byte("osfs"), 100); err != nil {
 			t.Fatalf("OsFs O_SYNC overwrite on the full file system: %v", err)
 		}
 		o.Close()
-		s := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
+		s := mustOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
 		defer s.Close()
 		for i := range 3 {
 			p := []byte(fmt.Sprintf("sync%d", i))
@@ -576,6 +542,40 @@ func cxCheckSticky(t *testing.T, errno syscall.Errno, off int64, hs []afero.File
 			}
 		}
 	}
+}
+
+// cxSyncRecovers checks that, once the fault is gone (after says how),
+// h1's Sync succeeds and the file holds data, and that h1 then writes
+// again: 'z' at 0, which it puts in data too.
+func cxSyncRecovers(t *testing.T, h1 afero.File, name string, data []byte, after string) {
+	t.Helper()
+	if err := h1.Sync(); err != nil {
+		t.Fatalf("h1.Sync after %s: %v", after, err)
+	}
+	if disk, err := os.ReadFile(name); err != nil || !bytes.Equal(disk, data) {
+		t.Fatalf("on disk after the Sync that succeeded: %v, %s", err, diff(disk, data, "got", "want"))
+	}
+	if n, err := h1.WriteAt([]byte("z"), 0); n != 1 || err != nil {
+		t.Errorf("h1.WriteAt after its Sync succeeded: %d, %v", n, err)
+	}
+	data[0] = 'z'
+}
+
+// cxWriteAccepted writes data from offset 0 with cxWriteInPieces and
+// returns what the writes accepted: all of data, or, where they were
+// refused part way with errno, the part before; what they accepted is
+// what must reach the disk in the end. what names the writes.
+func cxWriteAccepted(t *testing.T, f afero.File, data []byte, at bool, errno syscall.Errno, what string) []byte {
+	t.Helper()
+	n, err := cxWriteInPieces(f, data, 0, at)
+	t.Logf("%s of %d bytes: %d, %v", what, len(data), n, err)
+	if err != nil {
+		if !cxIs(err, errno) {
+			t.Fatalf("%s: %v, want %v", what, err, errno)
+		}
+		return data[:n]
+	}
+	return data
 }
 
 // cxWriteInPieces writes data in 64 KiB pieces, with Write or with WriteAt

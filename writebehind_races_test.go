@@ -47,7 +47,7 @@ func TestRaceOverlappingWriters(t *testing.T) {
 						if i == writers-1 {
 							flag |= os.O_SYNC
 						}
-						hs[i] = relOpen(t, aio, name, flag)
+						hs[i] = mustOpen(t, aio, name, flag)
 						defer hs[i].Close()
 					}
 					mixed := 0
@@ -125,18 +125,9 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 				aio := newAio(t, engine, set.opts...)
 				name := filepath.Join(t.TempDir(), "f")
 				const span = 1 << 20
-				if err := os.WriteFile(name, pattern(r.Uint64(), 0, span), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-				defer ws.Close()
-				wb := relOpen(t, aio, name, os.O_RDWR)
-				defer wb.Close()
-				tr := relOpen(t, aio, name, os.O_RDWR)
-				defer tr.Close()
-				rd := relOpen(t, aio, name, os.O_RDONLY)
-				defer rd.Close()
-				hs := map[string]afero.File{"O_SYNC": ws, "buffered": wb, "truncater": tr, "reader": rd}
+				hs := relHandles(t, aio, name, pattern(r.Uint64(), 0, span), []relFlag{
+					{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"buffered", os.O_RDWR}, {"truncater", os.O_RDWR}, {"reader", os.O_RDONLY}})
+				ws, wb, tr, rd := hs["O_SYNC"], hs["buffered"], hs["truncater"], hs["reader"]
 				for round := range 200 {
 					// Everything aims at a few blocks so that the
 					// operations meet.
@@ -146,34 +137,30 @@ func TestRaceWriteThroughFlushTruncateReadahead(t *testing.T) {
 					wbOff, wbLen := at(), 1+r.IntN(cxBlock)
 					cut := at()
 					ws1, wb1 := bytes.Repeat([]byte{byte(2*round + 1)}, wsLen), bytes.Repeat([]byte{byte(2*round + 2)}, wbLen)
-					var wg sync.WaitGroup
-					var werr, berr, terr, rerr error
-					wg.Add(4)
-					go func() { defer wg.Done(); _, werr = ws.WriteAt(ws1, wsOff) }()
-					go func() {
-						defer wg.Done()
-						if _, berr = wb.WriteAt(wb1, wbOff); berr == nil {
-							berr = wb.Sync()
-						}
-					}()
-					go func() { defer wg.Done(); terr = tr.Truncate(cut) }()
-					go func() {
-						defer wg.Done()
-						if _, rerr = rd.Seek(base, io.SeekStart); rerr != nil {
-							return
-						}
-						buf := make([]byte, 32<<10)
-						for {
-							if _, err := rd.Read(buf); err != nil {
-								if err != io.EOF {
-									rerr = err
-								}
-								return
+					errs := atOnce(func() error { _, err := ws.WriteAt(ws1, wsOff); return err },
+						func() error {
+							_, err := wb.WriteAt(wb1, wbOff)
+							if err == nil {
+								err = wb.Sync()
 							}
-						}
-					}()
-					wg.Wait()
-					if werr != nil || berr != nil || terr != nil || rerr != nil {
+							return err
+						},
+						func() error { return tr.Truncate(cut) },
+						func() error {
+							if _, err := rd.Seek(base, io.SeekStart); err != nil {
+								return err
+							}
+							buf := make([]byte, 32<<10)
+							for {
+								if _, err := rd.Read(buf); err != nil {
+									if err != io.EOF {
+										return err
+									}
+									return nil
+								}
+							}
+						})
+					if werr, berr, terr, rerr := errs[0], errs[1], errs[2], errs[3]; werr != nil || berr != nil || terr != nil || rerr != nil {
 						t.Fatalf("round %d: write-through %v, buffered %v, Truncate %v, reads %v", round, werr, berr, terr, rerr)
 					}
 					for _, h := range []afero.File{ws, wb, tr} {

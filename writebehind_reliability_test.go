@@ -36,14 +36,40 @@ func relSkip(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
-// relOpen opens name through fsys or fails the test.
-func relOpen(t testing.TB, fsys afero.Fs, name string, flag int) afero.File {
+// relHandles writes content to name and opens it through fsys once for
+// each flag, under its name; the handles are closed when t ends.
+func relHandles(t testing.TB, fsys afero.Fs, name string, content []byte, flags []relFlag) map[string]afero.File {
 	t.Helper()
-	f, err := fsys.OpenFile(name, flag, 0o644)
-	if err != nil {
+	if err := os.WriteFile(name, content, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return f
+	hs := map[string]afero.File{}
+	for _, fl := range flags {
+		f := mustOpen(t, fsys, name, fl.flag)
+		t.Cleanup(func() { f.Close() })
+		hs[fl.name] = f
+	}
+	return hs
+}
+
+// A relFlag names a handle of relHandles and gives its open flags.
+type relFlag struct {
+	name string
+	flag int
+}
+
+// relRounds runs round n times, and stops the test after the fourth
+// round that returns false: enough to show the failure's variety.
+func relRounds(t testing.TB, n int, round func(round int) bool) {
+	t.Helper()
+	bad := 0
+	for i := range n {
+		if !round(i) {
+			if bad++; bad > 3 {
+				t.Fatalf("stopping after %d bad rounds", bad)
+			}
+		}
+	}
 }
 
 // relReadAll reads the whole of f with ReadAt from 0, however large the
@@ -107,33 +133,21 @@ func TestReliabilityWriteThroughVsFlush(t *testing.T) {
 func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 	aio := newAio(t, engine)
 	name := filepath.Join(t.TempDir(), "f")
-	if err := os.WriteFile(name, make([]byte, span), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-	defer ws.Close()
-	wb := relOpen(t, aio, name, os.O_RDWR)
-	defer wb.Close()
-	rd := relOpen(t, aio, name, os.O_RDONLY)
-	defer rd.Close()
-	hs := map[string]afero.File{"O_SYNC": ws, "buffered": wb, "reader": rd}
+	hs := relHandles(t, aio, name, make([]byte, span), []relFlag{
+		{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"buffered", os.O_RDWR}, {"reader", os.O_RDONLY}})
+	ws, wb, rd := hs["O_SYNC"], hs["buffered"], hs["reader"]
 	at := span - 4096
-	bad := 0
-	for round := range 300 {
+	relRounds(t, 300, func(round int) bool {
 		a, b := byte(2*round+1), byte(2*round+2)
 		// Cache the range, so that a stale copy could be served.
 		if _, err := rd.ReadAt(make([]byte, span), 0); err != nil {
 			t.Fatal(err)
 		}
-		var wg sync.WaitGroup
-		var werr, berr, serr error
-		wg.Add(2)
-		go func() {
-			defer wg.Done()
-			_, werr = ws.WriteAt(bytes.Repeat([]byte{a}, span), 0)
-		}()
-		go func() {
-			defer wg.Done()
+		var berr, serr error
+		errs := atOnce(func() error {
+			_, err := ws.WriteAt(bytes.Repeat([]byte{a}, span), 0)
+			return err
+		}, func() error {
 			// Start at varying points of the write-through.
 			for range round % 32 {
 				runtime.Gosched()
@@ -141,9 +155,9 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 			if _, berr = wb.WriteAt(bytes.Repeat([]byte{b}, 4096), int64(at)); berr == nil {
 				serr = wb.Sync()
 			}
-		}()
-		wg.Wait()
-		if werr != nil || berr != nil || serr != nil {
+			return errors.Join(berr, serr)
+		})
+		if werr := errs[0]; werr != nil || berr != nil || serr != nil {
 			t.Fatalf("round %d: write-through %v, buffered write %v, Sync %v", round, werr, berr, serr)
 		}
 		disk, _ := os.ReadFile(name)
@@ -153,12 +167,8 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 		if !bytes.Equal(disk[:at], bytes.Repeat([]byte{a}, at)) {
 			t.Errorf("round %d: the write-through's other bytes are not in the file", round)
 		}
-		if !relAgree(t, name, round, hs) {
-			if bad++; bad > 3 {
-				t.Fatalf("stopping after %d bad rounds", bad)
-			}
-		}
-	}
+		return relAgree(t, name, round, hs)
+	})
 }
 
 // TestReliabilityTruncateVsWriteThrough (issue 10, item 2): Truncate at a
@@ -169,51 +179,33 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) {
 		aio := newAio(t, engine)
 		name := filepath.Join(t.TempDir(), "f")
-		if err := os.WriteFile(name, make([]byte, 2*cxBlock), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		ws := relOpen(t, aio, name, os.O_RDWR|os.O_SYNC)
-		defer ws.Close()
-		tr := relOpen(t, aio, name, os.O_RDWR)
-		defer tr.Close()
-		rd := relOpen(t, aio, name, os.O_RDONLY)
-		defer rd.Close()
-		hs := map[string]afero.File{"O_SYNC": ws, "truncater": tr, "reader": rd}
-		bad := 0
-		for round := range 200 {
+		hs := relHandles(t, aio, name, make([]byte, 2*cxBlock), []relFlag{
+			{"O_SYNC", os.O_RDWR | os.O_SYNC}, {"truncater", os.O_RDWR}, {"reader", os.O_RDONLY}})
+		ws, tr, rd := hs["O_SYNC"], hs["truncater"], hs["reader"]
+		relRounds(t, 200, func(round int) bool {
 			if err := tr.Truncate(2 * cxBlock); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := rd.ReadAt(make([]byte, 2*cxBlock), 0); err != nil {
 				t.Fatal(err)
 			}
-			var wg sync.WaitGroup
-			var werr, terr error
-			wg.Add(2)
-			go func() {
-				defer wg.Done()
-				_, werr = ws.WriteAt(bytes.Repeat([]byte{byte(round + 1)}, cxBlock), cxBlock)
-			}()
-			go func() {
-				defer wg.Done()
+			errs := atOnce(func() error {
+				_, err := ws.WriteAt(bytes.Repeat([]byte{byte(round + 1)}, cxBlock), cxBlock)
+				return err
+			}, func() error {
 				for range round % 32 {
 					runtime.Gosched()
 				}
-				terr = tr.Truncate(cxBlock + 1000)
-			}()
-			wg.Wait()
-			if werr != nil || terr != nil {
+				return tr.Truncate(cxBlock + 1000)
+			})
+			if werr, terr := errs[0], errs[1]; werr != nil || terr != nil {
 				t.Fatalf("round %d: write-through %v, Truncate %v", round, werr, terr)
 			}
 			if err := tr.Sync(); err != nil {
 				t.Fatal(err)
 			}
-			if !relAgree(t, name, round, hs) {
-				if bad++; bad > 3 {
-					t.Fatalf("stopping after %d bad rounds", bad)
-				}
-			}
-		}
+			return relAgree(t, name, round, hs)
+		})
 	})
 }
 
@@ -228,20 +220,16 @@ func TestReliabilityOverlappingWritesTear(t *testing.T) {
 		aio := newAio(t, engine, aiofs.WithWriteBehind(64<<10))
 		name := filepath.Join(t.TempDir(), "f")
 		const size = 256<<10 - 1
-		h1 := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+		h1 := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 		defer h1.Close()
-		h2 := relOpen(t, aio, name, os.O_RDWR)
+		h2 := mustOpen(t, aio, name, os.O_RDWR)
 		defer h2.Close()
 		torn := 0
 		for round := range 200 {
 			p1, p2 := bytes.Repeat([]byte{byte(2*round + 1)}, size), bytes.Repeat([]byte{byte(2*round + 2)}, size)
-			var wg sync.WaitGroup
-			var e1, e2 error
-			wg.Add(2)
-			go func() { defer wg.Done(); _, e1 = h1.WriteAt(p1, 0) }()
-			go func() { defer wg.Done(); _, e2 = h2.WriteAt(p2, 0) }()
-			wg.Wait()
-			if e1 != nil || e2 != nil {
+			errs := atOnce(func() error { _, err := h1.WriteAt(p1, 0); return err },
+				func() error { _, err := h2.WriteAt(p2, 0); return err })
+			if e1, e2 := errs[0], errs[1]; e1 != nil || e2 != nil {
 				t.Fatalf("round %d: WriteAt: %v, %v", round, e1, e2)
 			}
 			got := make([]byte, size)
@@ -285,7 +273,7 @@ type relOverflow struct {
 
 func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 	var r relOverflow
-	f := relOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
+	f := mustOpen(t, fsys, name, os.O_RDWR|os.O_CREATE)
 	r.seek, r.seekErr = f.Seek(math.MaxInt64-10, io.SeekStart)
 	p := bytes.Repeat([]byte{'x'}, 100)
 	r.writeN, r.writeErr = f.Write(p)
@@ -319,39 +307,48 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 func TestReliabilityOffsetOverflow(t *testing.T) {
 	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
-		dir := t.TempDir()
-		want := relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
-		got := relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
-		t.Logf("OsFs: %+v", want)
-		t.Logf("aiofs: %+v", got)
-		if got.curErr != nil || got.cur < 0 {
-			t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
-		}
-		if got.seek != want.seek || !relSameErr(got.seekErr, want.seekErr) {
-			t.Errorf("Seek to MaxInt64-10: %d, %v; OsFs: %d, %v", got.seek, got.seekErr, want.seek, want.seekErr)
-		}
-		if got.writeN != want.writeN || !relSameErr(got.writeErr, want.writeErr) {
-			t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
-		}
-		if got.cur != want.cur || !relSameErr(got.curErr, want.curErr) {
-			t.Errorf("offset after the Write: %d, %v; OsFs: %d, %v", got.cur, got.curErr, want.cur, want.curErr)
-		}
-		if !relSameWriteAtN(got.writeAtN, want.writeAtN, want.writeAtErr) || !relSameErr(got.writeAtErr, want.writeAtErr) {
-			t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
-		}
-		if got.size != want.size || got.onDisk != want.onDisk {
-			t.Errorf("size: Stat %d, on disk %d; OsFs: %d, %d", got.size, got.onDisk, want.size, want.onDisk)
-		}
-		if got.readAtN != want.readAtN || !relSameErr(got.readAtErr, want.readAtErr) {
-			t.Errorf("ReadAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readAtN, got.readAtErr, want.readAtN, want.readAtErr)
-		}
-		if got.readN != want.readN || !relSameErr(got.readErr, want.readErr) {
-			t.Errorf("Read at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readN, got.readErr, want.readN, want.readErr)
-		}
-		if got.seekOver != want.seekOver || !relSameErr(got.seekOverErr, want.seekOverErr) {
-			t.Errorf("Seek(100, io.SeekCurrent) at MaxInt64-10: %d, %v; OsFs: %d, %v", got.seekOver, got.seekOverErr, want.seekOver, want.seekOverErr)
-		}
+		relOverflowCompare(t, engine, t.TempDir())
 	})
+}
+
+// relOverflowCompare runs relOverflowSteps in dir through OsFs and through
+// aiofs on engine, and checks that aiofs keeps its offset valid and
+// returns what OsFs returns. It returns both, for the checks of a file
+// system of its own.
+func relOverflowCompare(t *testing.T, engine, dir string) (got, want relOverflow) {
+	t.Helper()
+	want = relOverflowSteps(t, afero.NewOsFs(), filepath.Join(dir, "os"))
+	got = relOverflowSteps(t, newAio(t, engine), filepath.Join(dir, "aio"))
+	t.Logf("OsFs: %+v", want)
+	t.Logf("aiofs: %+v", got)
+	if got.curErr != nil || got.cur < 0 {
+		t.Errorf("Seek(0, io.SeekCurrent) after the Write: %d, %v; the offset must stay valid", got.cur, got.curErr)
+	}
+	if got.seek != want.seek || !relSameErr(got.seekErr, want.seekErr) {
+		t.Errorf("Seek to MaxInt64-10: %d, %v; OsFs: %d, %v", got.seek, got.seekErr, want.seek, want.seekErr)
+	}
+	if got.writeN != want.writeN || !relSameErr(got.writeErr, want.writeErr) {
+		t.Errorf("Write at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeN, got.writeErr, want.writeN, want.writeErr)
+	}
+	if got.cur != want.cur || !relSameErr(got.curErr, want.curErr) {
+		t.Errorf("offset after the Write: %d, %v; OsFs: %d, %v", got.cur, got.curErr, want.cur, want.curErr)
+	}
+	if !relSameWriteAtN(got.writeAtN, want.writeAtN, want.writeAtErr) || !relSameErr(got.writeAtErr, want.writeAtErr) {
+		t.Errorf("WriteAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.writeAtN, got.writeAtErr, want.writeAtN, want.writeAtErr)
+	}
+	if got.size != want.size || got.onDisk != want.onDisk {
+		t.Errorf("size: Stat %d, on disk %d; OsFs: %d, %d", got.size, got.onDisk, want.size, want.onDisk)
+	}
+	if got.readAtN != want.readAtN || !relSameErr(got.readAtErr, want.readAtErr) {
+		t.Errorf("ReadAt at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readAtN, got.readAtErr, want.readAtN, want.readAtErr)
+	}
+	if got.readN != want.readN || !relSameErr(got.readErr, want.readErr) {
+		t.Errorf("Read at MaxInt64-10: %d, %v; OsFs: %d, %v", got.readN, got.readErr, want.readN, want.readErr)
+	}
+	if got.seekOver != want.seekOver || !relSameErr(got.seekOverErr, want.seekOverErr) {
+		t.Errorf("Seek(100, io.SeekCurrent) at MaxInt64-10: %d, %v; OsFs: %d, %v", got.seekOver, got.seekOverErr, want.seekOver, want.seekOverErr)
+	}
+	return got, want
 }
 
 // relDirtyPages reports the file's dirty pages in the page cache, and
@@ -375,12 +372,12 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 			forEngines(t, func(t *testing.T, engine string) {
 				aio := newAio(t, engine)
 				name := filepath.Join(t.TempDir(), "f")
-				w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+				w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 				if _, err := relWriteInPieces(w, pattern(newRand(10, 10).Uint64(), 0, 1<<20), 64<<10); err != nil {
 					t.Fatal(err)
 				}
 				if reader {
-					r := relOpen(t, aio, name, os.O_RDONLY)
+					r := mustOpen(t, aio, name, os.O_RDONLY)
 					defer r.Close()
 				}
 				if err := w.Close(); err != nil {
@@ -424,28 +421,22 @@ func TestReliabilityTruncateWhileWriterWaits(t *testing.T) {
 				data := pattern(newRand(11, 11).Uint64(), 0, piece*pieces)
 				for round := range 100 {
 					name := filepath.Join(dir, "f")
-					w := relOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
-					other := relOpen(t, aio, name, os.O_RDWR)
-					var wg sync.WaitGroup
-					var werr, terr error
-					wg.Add(2)
-					go func() {
-						defer wg.Done()
-						_, werr = relWriteInPieces(w, data, piece)
-					}()
-					go func() {
-						defer wg.Done()
+					w := mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE|os.O_TRUNC)
+					other := mustOpen(t, aio, name, os.O_RDWR)
+					errs := atOnce(func() error {
+						_, err := relWriteInPieces(w, data, piece)
+						return err
+					}, func() error {
 						if otrunc {
-							var f afero.File
-							if f, terr = aio.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0); terr == nil {
-								terr = f.Close()
+							f, err := aio.OpenFile(name, os.O_WRONLY|os.O_TRUNC, 0)
+							if err == nil {
+								err = f.Close()
 							}
-							return
+							return err
 						}
-						terr = other.Truncate(0)
-					}()
-					wg.Wait()
-					if werr != nil || terr != nil {
+						return other.Truncate(0)
+					})
+					if werr, terr := errs[0], errs[1]; werr != nil || terr != nil {
 						t.Fatalf("round %d: writer %v, %s %v", round, werr, what, terr)
 					}
 					if err := w.Sync(); err != nil {
@@ -514,7 +505,7 @@ func TestReliabilityFsCloseDuringFileClose(t *testing.T) {
 			var want []byte
 			hs := make([]afero.File, writers)
 			for i := range hs {
-				hs[i] = relOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
+				hs[i] = mustOpen(t, aio, name, os.O_RDWR|os.O_CREATE)
 				p := bytes.Repeat([]byte{byte(round*writers + i + 1)}, size)
 				if _, err := hs[i].WriteAt(p, int64(i*size)); err != nil {
 					t.Fatal(err)

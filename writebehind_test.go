@@ -522,10 +522,7 @@ func testWBDirtyBytesBound(t *testing.T, engine string) {
 	seed := testSeed(t)
 	aio := newAio(t, engine, aiofs.WithWriteBehind(bound))
 	dir := t.TempDir()
-	datas := make([][]byte, writers)
-	for i := range datas {
-		datas[i] = pattern(newRand(seed, uint64(i)).Uint64(), 0, perFile)
-	}
+	datas := patterns(seed, writers, perFile)
 	stopDirty := sampleMax(func() int64 { return aio.Stats().DirtyBytes })
 	var wg sync.WaitGroup
 	for i := range writers {

@@ -410,6 +410,20 @@ free_port() {
 	return 1
 }
 
+# listening_on FILE PID: prints the address that the server PID writes to
+# FILE on a line "listening on ADDR" (http:// taken off), once it has;
+# nothing if it exits or 5 s pass first.
+listening_on() {
+	local addr=""
+	for _ in $(seq 50); do
+		addr=$(sed -n 's|^listening on \(http://\)\{0,1\}||p' "$1")
+		[ -n "$addr" ] && break
+		kill -0 "$2" 2>/dev/null || break
+		sleep 0.1
+	done
+	printf '%s' "$addr"
+}
+
 # wait_listen PORT PID: waits until something accepts on 127.0.0.1:PORT,
 # failing if PID exits first.
 wait_listen() {
@@ -462,13 +476,8 @@ slow_tier() {
 	go build -o "$work/delayproxy" ./bench/delayproxy
 	"$work/delayproxy" -listen 127.0.0.1:0 -target "127.0.0.1:$sshd_port" -delay "$delay" >"$work/proxy.out" &
 	pids+=($!)
-	local proxy_addr=""
-	for _ in $(seq 50); do
-		proxy_addr=$(sed -n 's/^listening on //p' "$work/proxy.out")
-		[ -n "$proxy_addr" ] && break
-		kill -0 "${pids[-1]}" 2>/dev/null || break
-		sleep 0.1
-	done
+	local proxy_addr
+	proxy_addr=$(listening_on "$work/proxy.out" "${pids[-1]}")
 	[ -n "$proxy_addr" ] || { echo "run.sh: the delay proxy did not start" >&2; exit 1; }
 
 	# The input file is made on the server's side of the link, which is
@@ -557,7 +566,7 @@ wrk_tier() {
 	cat "$work/machine.txt" >&2
 
 	: >"$work/wrk.tsv"
-	local file round be order pid addr i
+	local file round be order pid addr
 	for file in 8KiB.bin 1MiB.bin; do
 		for round in $(seq "$wrk_rounds"); do
 			order="os aiofs"
@@ -566,13 +575,7 @@ wrk_tier() {
 				"$work/fileserver" -root "$www" -addr 127.0.0.1:0 -backend "$be" >"$work/fileserver.out" 2>/dev/null &
 				pid=$!
 				pids+=("$pid")
-				addr=""
-				for i in $(seq 50); do
-					addr=$(sed -n 's|^listening on http://||p' "$work/fileserver.out")
-					[ -n "$addr" ] && break
-					kill -0 "$pid" 2>/dev/null || break
-					sleep 0.1
-				done
+				addr=$(listening_on "$work/fileserver.out" "$pid")
 				[ -n "$addr" ] || { echo "run.sh: fileserver -backend $be did not start" >&2; exit 1; }
 				wrk -t2 -c16 -d1s "http://$addr/$file" >/dev/null
 				log "wrk $file round $round backend $be"

@@ -75,24 +75,34 @@ func emptyDir(t *testing.T, dir string) {
 	}
 }
 
-func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
+// runCompare builds compare, skipping the test in -short mode, and runs
+// it with args and -dir, a new directory; it fails the test if compare
+// fails, and returns compare's stdout and stderr, and the directory.
+func runCompare(t *testing.T, args ...string) (stdout, stderr *bytes.Buffer, dir string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("builds and runs compare")
 	}
 	exe := buildCompare(t)
-	dir := t.TempDir()
+	dir = t.TempDir()
+	args = append(args, "-dir", dir)
+	cmd := exec.Command(exe, args...)
+	stdout, stderr = new(bytes.Buffer), new(bytes.Buffer)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("compare %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout, stderr)
+	}
+	return stdout, stderr, dir
+}
+
+func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 	// Warm: dropping the page cache dozens of times would slow everything
 	// else on the machine.
-	cmd := exec.Command(exe, "-size", "256KiB", "-ops", "64", "-files", "150", "-json", "-cold=false", "-delay", "200us", "-dir", dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare: %v\nstderr:\n%s", err, &stderr)
-	}
-	t.Logf("stderr:\n%s", &stderr)
+	stdout, stderr, dir := runCompare(t, "-size", "256KiB", "-ops", "64", "-files", "150", "-json", "-cold=false", "-delay", "200us")
+	t.Logf("stderr:\n%s", stderr)
 
 	var rep Report
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(stdout)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())
@@ -106,7 +116,7 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 			rep.Size, rep.Ops, rep.Files, rep.Count)
 	}
 	if strings.Contains(stderr.String(), countNote) {
-		t.Errorf("the default -count warns about single runs:\n%s", &stderr)
+		t.Errorf("the default -count warns about single runs:\n%s", stderr)
 	}
 	wantWorkloads := []string{"seqread", "randread-1g", "randread-32g", "write4k-sync", "write1m-sync", "smallfiles", "walk"}
 	if strings.Join(rep.Workloads, ",") != strings.Join(wantWorkloads, ",") {
@@ -219,18 +229,8 @@ func TestJSONHasEveryBackendAndWorkload(t *testing.T) {
 }
 
 func TestTableAndFilters(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs compare")
-	}
-	exe := buildCompare(t)
-	dir := t.TempDir()
-	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-q", "-count", "4",
-		"-backends", "os,aiofs-pool", "-workloads", "seqread,walk", "-cold=false", "-dir", dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare: %v\n%s%s", err, &stdout, &stderr)
-	}
+	stdout, stderr, dir := runCompare(t, "-size", "64KiB", "-ops", "16", "-files", "20", "-q", "-count", "4",
+		"-backends", "os,aiofs-pool", "-workloads", "seqread,walk", "-cold=false")
 	text := stdout.String()
 	for _, want := range []string{"workload", "vs os", "seqread", "walk", "aiofs-pool", "1.00x", "-count 4",
 		"median of 4 runs", "±"} {
@@ -250,6 +250,7 @@ func TestTableAndFilters(t *testing.T) {
 	}
 	emptyDir(t, dir)
 
+	exe := buildCompare(t)
 	for _, args := range [][]string{{"-size", "lots"}, {"-files", "0"}, {"-count", "0"}, {"extra"},
 		{"-remote-size", "1K"}, {"-delay", "-1ms"}, {"-sftp-server", "ftp"}} {
 		err := exec.Command(exe, append(args, "-dir", dir)...).Run()
@@ -269,18 +270,8 @@ func TestTableAndFilters(t *testing.T) {
 }
 
 func TestColdSaysWhenItCannot(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs compare")
-	}
-	exe := buildCompare(t)
-	dir := t.TempDir()
-	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "10", "-json", "-cold",
-		"-backends", "os", "-workloads", "seqread", "-dir", dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare: %v\n%s", err, &stderr)
-	}
+	stdout, stderr, dir := runCompare(t, "-size", "64KiB", "-ops", "16", "-files", "10", "-json", "-cold",
+		"-backends", "os", "-workloads", "seqread")
 	var rep Report
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatal(err)
@@ -295,7 +286,7 @@ func TestColdSaysWhenItCannot(t *testing.T) {
 		}
 	} else {
 		if rep.Rows[0].Cold || !strings.Contains(stderr.String(), "cannot drop the page cache") {
-			t.Errorf("dropping failed (%s) but stderr does not say so:\n%s", rep.ColdNote, &stderr)
+			t.Errorf("dropping failed (%s) but stderr does not say so:\n%s", rep.ColdNote, stderr)
 		}
 	}
 	emptyDir(t, dir)
@@ -363,20 +354,10 @@ var progressLine = regexp.MustCompile(`^compare: \[ *\d+/\d+\] (\S+) +run (\d+)/
 // TestRoundsRotateBackends checks from the progress lines that every cell
 // runs -count times and that round i visits the backends rotated by i.
 func TestRoundsRotateBackends(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs compare")
-	}
-	exe := buildCompare(t)
-	dir := t.TempDir()
 	backends := []string{"os", "mem", "aiofs-pool"}
 	ws := []string{"smallfiles", "walk"}
-	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "3",
-		"-backends", strings.Join(backends, ","), "-workloads", strings.Join(ws, ","), "-cold=false", "-dir", dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare: %v\n%s", err, &stderr)
-	}
+	_, stderr, dir := runCompare(t, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "3",
+		"-backends", strings.Join(backends, ","), "-workloads", strings.Join(ws, ","), "-cold=false")
 	var got, want []string
 	for _, line := range strings.Split(stderr.String(), "\n") {
 		if m := progressLine.FindStringSubmatch(line); m != nil {
@@ -391,29 +372,19 @@ func TestRoundsRotateBackends(t *testing.T) {
 		}
 	}
 	if !slices.Equal(got, want) {
-		t.Errorf("runs in the order\n%s\nwant\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), &stderr)
+		t.Errorf("runs in the order\n%s\nwant\n%s\nstderr:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"), stderr)
 	}
 	emptyDir(t, dir)
 }
 
 func TestCountOneWarns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs compare")
-	}
-	exe := buildCompare(t)
-	dir := t.TempDir()
-	cmd := exec.Command(exe, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "1", "-q",
-		"-backends", "os,aiofs-pool", "-workloads", "walk", "-cold=false", "-dir", dir)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare -count 1: %v\n%s", err, &stderr)
-	}
+	stdout, stderr, dir := runCompare(t, "-size", "64KiB", "-ops", "16", "-files", "20", "-count", "1", "-q",
+		"-backends", "os,aiofs-pool", "-workloads", "walk", "-cold=false")
 	if !strings.Contains(stderr.String(), "warning: "+countNote) {
-		t.Errorf("-count 1 does not warn on stderr:\n%s", &stderr)
+		t.Errorf("-count 1 does not warn on stderr:\n%s", stderr)
 	}
 	if !strings.Contains(stdout.String(), countNote) {
-		t.Errorf("-count 1 does not say so above the table:\n%s", &stdout)
+		t.Errorf("-count 1 does not say so above the table:\n%s", stdout)
 	}
 	for _, line := range strings.Split(stdout.String(), "\n") {
 		if strings.Contains(line, "aiofs-pool") && strings.ContainsAny(line, "±~") {
@@ -427,18 +398,10 @@ func TestCountOneWarns(t *testing.T) {
 // report and stderr.
 func runSFTP(t *testing.T, server string, args ...string) (Report, string) {
 	t.Helper()
-	exe := buildCompare(t)
-	dir := t.TempDir()
-	args = append([]string{"-size", "256KiB", "-remote-size", "64KiB", "-ops", "16", "-files", "20", "-count", "2",
-		"-json", "-sftp-server", server, "-delay", "200us", "-backends", "os,sftp,sftp-wrapped", "-cold=false", "-dir", dir}, args...)
-	cmd := exec.Command(exe, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		t.Fatalf("compare %v: %v\nstderr:\n%s", args, err, &stderr)
-	}
+	stdout, stderr, dir := runCompare(t, append([]string{"-size", "256KiB", "-remote-size", "64KiB", "-ops", "16", "-files", "20", "-count", "2",
+		"-json", "-sftp-server", server, "-delay", "200us", "-backends", "os,sftp,sftp-wrapped", "-cold=false"}, args...)...)
 	var rep Report
-	dec := json.NewDecoder(&stdout)
+	dec := json.NewDecoder(stdout)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&rep); err != nil {
 		t.Fatalf("stdout is not the JSON report: %v\n%s", err, stdout.String())

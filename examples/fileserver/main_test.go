@@ -18,9 +18,17 @@ import (
 	"time"
 )
 
-// buildServer builds the command into a temporary directory.
-func buildServer(t *testing.T) string {
+// buildServer builds the command into a temporary directory, for a
+// test that runs it: it skips the test in -short mode, and on Windows
+// when the test interrupts the server, which it stops with SIGINT.
+func buildServer(t *testing.T, interrupts bool) string {
 	t.Helper()
+	if interrupts && runtime.GOOS == "windows" {
+		t.Skip("the test stops the server with SIGINT")
+	}
+	if testing.Short() {
+		t.Skip("builds and runs the server")
+	}
 	gobin, err := exec.LookPath("go")
 	if err != nil {
 		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
@@ -169,13 +177,7 @@ func (s *server) interrupt() {
 }
 
 func TestServeFilesAndRanges(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the test stops the server with SIGINT")
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the server")
-	}
-	exe := buildServer(t)
+	exe := buildServer(t, true)
 
 	root := t.TempDir()
 	big := make([]byte, 3<<20+12345) // several blocks and readahead windows, odd tail
@@ -300,10 +302,7 @@ func TestServeFilesAndRanges(t *testing.T) {
 }
 
 func TestBadFlags(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs the server")
-	}
-	exe := buildServer(t)
+	exe := buildServer(t, false)
 	for _, args := range [][]string{
 		{"-backend", "nfs"},
 		{"-backend", "sftp://"},

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -20,14 +19,8 @@ import (
 // except with CI=true), as a user would: objects with slashes in their
 // keys served as files in directories, dot-files hidden.
 func TestS3Flag(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the test stops the server with SIGINT")
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the server")
-	}
+	exe := buildServer(t, true)
 	srv := s3test.ForTest(t)
-	exe := buildServer(t)
 	c := srv.DialForTest(t, 0)
 	if _, err := c.Fs("www", ""); err != nil { // makes the bucket
 		t.Fatal(err)

@@ -11,20 +11,24 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
-
-	"golang.org/x/crypto/ssh/knownhosts"
 
 	"github.com/aiofs/aiofs/internal/sftptest"
 )
 
-// remoteTree writes the files the sftp tests serve into root and returns
-// the large one's bytes.
-func remoteTree(t *testing.T, root string) []byte {
+// remoteTree starts pkg/sftp's server on a new directory, stopped when t
+// ends, writes the files the sftp tests serve into it, and returns the
+// server, the directory and the large file's bytes.
+func remoteTree(t *testing.T) (srv *sftptest.Server, root string, big []byte) {
 	t.Helper()
-	big := make([]byte, 2<<20+4321) // several blocks and readahead windows, odd tail
+	root = t.TempDir()
+	srv, err := sftptest.StartInProcess(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	big = make([]byte, 2<<20+4321) // several blocks and readahead windows, odd tail
 	r := rand.New(rand.NewPCG(3, 4))
 	for i := range big {
 		big[i] = byte(r.Uint32())
@@ -44,20 +48,14 @@ func remoteTree(t *testing.T, root string) []byte {
 			t.Fatal(err)
 		}
 	}
-	return big
+	return srv, root, big
 }
 
 // TestServeSFTP serves a directory of pkg/sftp's server through the
 // Fs -backend sftp:// makes, aiofs.Wrap over the SFTP Fs, and the
 // handler the command uses.
 func TestServeSFTP(t *testing.T) {
-	root := t.TempDir()
-	big := remoteTree(t, root)
-	srv, err := sftptest.StartInProcess(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	srv, _, big := remoteTree(t)
 	conn, err := srv.Dial(0)
 	if err != nil {
 		t.Fatal(err)
@@ -139,34 +137,15 @@ func TestServeSFTP(t *testing.T) {
 // key in ~/.ssh and the host in ~/.ssh/known_hosts, and checks that -root
 // beside it is refused.
 func TestSFTPFlag(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("the test stops the server with SIGINT")
-	}
-	if testing.Short() {
-		t.Skip("builds and runs the server")
-	}
-	exe := buildServer(t)
-	root := t.TempDir()
-	big := remoteTree(t, root)
-	srv, err := sftptest.StartInProcess(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	exe := buildServer(t, true)
+	srv, root, big := remoteTree(t)
 
 	home := t.TempDir()
-	dotSSH := filepath.Join(home, ".ssh")
-	if err := os.Mkdir(dotSSH, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key, err := srv.ClientKeyPEM()
+	dotSSH, err := srv.MakeSSHDir(home)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dotSSH, "id_ed25519"), key, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.HostKey())
+	line := srv.KnownHostsLine()
 	if err := os.WriteFile(filepath.Join(dotSSH, "known_hosts"), []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -52,14 +52,28 @@ func (f *File) check(data bool) error {
 	return nil
 }
 
+// checkIO is check for a read (or a write) of data, which also needs a
+// handle open for it: the *fs.PathError os gives, or nil.
+func (f *File) checkIO(read bool) error {
+	op, open := "write", f.writable
+	if read {
+		op, open = "read", f.readable
+	}
+	err := f.check(read)
+	if err == nil && !open {
+		err = syscall.EBADF
+	}
+	if err != nil {
+		return pathError(op, f.name, err)
+	}
+	return nil
+}
+
 // Read reads from the file offset, as os.File.Read: io.EOF only once
 // nothing is left.
 func (f *File) Read(b []byte) (int, error) {
-	if err := f.check(true); err != nil {
-		return 0, pathError("read", f.name, err)
-	}
-	if !f.readable {
-		return 0, pathError("read", f.name, syscall.EBADF)
+	if err := f.checkIO(true); err != nil {
+		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -74,11 +88,8 @@ func (f *File) ReadAt(b []byte, off int64) (int, error) {
 	if err := remotefile.CheckReadAt(f.name, off); err != nil {
 		return 0, err
 	}
-	if err := f.check(true); err != nil {
-		return 0, pathError("read", f.name, err)
-	}
-	if !f.readable {
-		return 0, pathError("read", f.name, syscall.EBADF)
+	if err := f.checkIO(true); err != nil {
+		return 0, err
 	}
 	if len(b) == 0 {
 		return 0, nil
@@ -135,11 +146,8 @@ func (fsys *Fs) get(key string, b []byte, off int64) (int, error) {
 
 // Write writes at the file offset, or at the end of file for O_APPEND.
 func (f *File) Write(b []byte) (int, error) {
-	if err := f.check(false); err != nil {
-		return 0, pathError("write", f.name, err)
-	}
-	if !f.writable {
-		return 0, pathError("write", f.name, syscall.EBADF)
+	if err := f.checkIO(false); err != nil {
+		return 0, err
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -164,11 +172,8 @@ func (f *File) WriteAt(b []byte, off int64) (int, error) {
 	if err := remotefile.CheckWriteAt(f.name, f.append, off); err != nil {
 		return 0, err
 	}
-	if err := f.check(false); err != nil {
-		return 0, pathError("write", f.name, err)
-	}
-	if !f.writable {
-		return 0, pathError("write", f.name, syscall.EBADF)
+	if err := f.checkIO(false); err != nil {
+		return 0, err
 	}
 	n, err := f.sp.writeAt(b, off)
 	return n, pathError("write", f.name, err)
@@ -214,10 +219,7 @@ func (f *File) stat() (os.FileInfo, error) {
 	if f.sp != nil {
 		return f.sp.info(base)
 	}
-	k, fi, err := f.fsys.stat(f.name, f.key)
-	if err == nil && k == missing {
-		err = syscall.ENOENT
-	}
+	_, fi, err := f.fsys.existing(f.name, f.key)
 	if err != nil {
 		return nil, err
 	}

@@ -176,16 +176,21 @@ func (fsys *Fs) parentOK(key string) error {
 	if parent == "." {
 		return nil
 	}
-	k, _, err := fsys.stat(parent, fsys.prefix+parent)
-	switch {
-	case err != nil:
-		return err
-	case k == missing:
-		return syscall.ENOENT
-	case k == file:
+	k, _, err := fsys.existing(parent, fsys.prefix+parent)
+	if err == nil && k == file {
 		return syscall.ENOTDIR
 	}
-	return nil
+	return err
+}
+
+// existing is stat for calls that need name to exist: ENOENT where
+// nothing is.
+func (fsys *Fs) existing(name, key string) (kind, *fileInfo, error) {
+	k, fi, err := fsys.stat(name, key)
+	if err == nil && k == missing {
+		err = syscall.ENOENT
+	}
+	return k, fi, err
 }
 
 // Create creates or truncates the named file, as os.Create does.
@@ -308,12 +313,10 @@ func (fsys *Fs) Remove(name string) error {
 }
 
 func (fsys *Fs) remove(name, key string) error {
-	k, _, err := fsys.stat(name, key)
+	k, _, err := fsys.existing(name, key)
 	switch {
 	case err != nil:
 		return err
-	case k == missing:
-		return syscall.ENOENT
 	case k == file:
 		if sp := fsys.spoolOf(key); sp != nil {
 			sp.mu.Lock() // no upload recreates the object
@@ -384,12 +387,9 @@ func (fsys *Fs) rename(oldname, newname string) error {
 	if fsys.isRoot(from) || fsys.isRoot(to) {
 		return syscall.EBUSY
 	}
-	fk, _, err := fsys.stat(oldname, from)
+	fk, _, err := fsys.existing(oldname, from)
 	if err != nil {
 		return err
-	}
-	if fk == missing {
-		return syscall.ENOENT
 	}
 	if from == to {
 		return nil
@@ -450,10 +450,7 @@ func (fsys *Fs) move(from, to string) error {
 
 // Stat returns the FileInfo of name.
 func (fsys *Fs) Stat(name string) (os.FileInfo, error) {
-	k, fi, err := fsys.stat(name, fsys.key(name))
-	if err == nil && k == missing {
-		err = syscall.ENOENT
-	}
+	_, fi, err := fsys.existing(name, fsys.key(name))
 	if err != nil {
 		return nil, pathError("stat", name, err)
 	}

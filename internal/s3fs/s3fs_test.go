@@ -5,7 +5,6 @@ package s3fs_test
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/aiofs/aiofs/internal/s3fs"
 	"github.com/aiofs/aiofs/internal/s3test"
-	"github.com/minio/minio-go/v7"
 	"github.com/spf13/afero"
 )
 
@@ -40,18 +38,6 @@ func newFs(t *testing.T, delay time.Duration) (*s3fs.Fs, *s3test.Conn) {
 		t.Fatal(err)
 	}
 	return fsys, c
-}
-
-// object returns what the bucket holds under the Fs's key of name.
-func object(t *testing.T, fsys *s3fs.Fs, name string) ([]byte, error) {
-	t.Helper()
-	bucket, _ := fsys.Bucket()
-	o, err := fsys.Client().GetObject(context.Background(), bucket, fsys.Key(name), minio.GetObjectOptions{})
-	if err != nil {
-		return nil, err
-	}
-	defer o.Close()
-	return io.ReadAll(o)
 }
 
 func wantErr(t *testing.T, what string, err error, op string, errno syscall.Errno) {
@@ -159,7 +145,7 @@ func TestReadWrite(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := object(t, fsys, "big"); err != nil || !bytes.Equal(got, big) {
+	if got, err := s3test.Object(fsys, "big"); err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("object after Close: %d bytes, %v; want %d", len(got), err, len(big))
 	}
 	r, err := other.Open("big")
@@ -199,7 +185,7 @@ func TestReadWrite(t *testing.T) {
 	if err := f.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := object(t, fsys, "x/a"); err != nil || string(got) != string(data(2, 0))+"end" {
+	if got, err := s3test.Object(fsys, "x/a"); err != nil || string(got) != string(data(2, 0))+"end" {
 		t.Errorf("appended object after Sync: %q, %v", got, err)
 	}
 	f.Close()
@@ -239,7 +225,7 @@ func TestRenameRemoveOpen(t *testing.T) {
 	if _, err := fsys.Stat("a"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Stat of the old name: %v; want ErrNotExist", err)
 	}
-	if got, err := object(t, fsys, "b"); string(got) != "hello world" || err != nil {
+	if got, err := s3test.Object(fsys, "b"); string(got) != "hello world" || err != nil {
 		t.Errorf("renamed object: %q, %v", got, err)
 	}
 	g, err := fsys.OpenFile("b", os.O_RDWR, 0)

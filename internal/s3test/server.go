@@ -250,6 +250,18 @@ func (c *Conn) Fs(bucket, prefix string) (*s3fs.Fs, error) {
 	return s3fs.New(c.Client, bucket, prefix), nil
 }
 
+// Object returns what fsys's bucket holds under fsys's key of name, read
+// with fsys's client directly, as another client of the store reads it.
+func Object(fsys *s3fs.Fs, name string) ([]byte, error) {
+	bucket, _ := fsys.Bucket()
+	o, err := fsys.Client().GetObject(context.Background(), bucket, fsys.Key(name), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Close()
+	return io.ReadAll(o)
+}
+
 // Cut closes every TCP connection of the client at once, as a network
 // failure would: requests in flight fail; later requests connect anew.
 func (c *Conn) Cut() {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/aiofs/aiofs/internal/sftpfs"
 	"github.com/aiofs/aiofs/internal/sftptest"
-	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // TestConcurrentReadWriteAt has many WriteAt and then ReadAt calls in
@@ -89,15 +88,8 @@ func TestDial(t *testing.T) {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("SSH_AUTH_SOCK", "")
-	dotSSH := filepath.Join(home, ".ssh")
-	if err := os.Mkdir(dotSSH, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	key, err := srv.ClientKeyPEM()
+	dotSSH, err := srv.MakeSSHDir(home)
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dotSSH, "id_ed25519"), key, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	known := filepath.Join(dotSSH, "known_hosts")
@@ -109,7 +101,7 @@ func TestDial(t *testing.T) {
 	if _, err := sftpfs.Dial(url); err == nil || !strings.Contains(err.Error(), "ssh-keyscan") {
 		t.Errorf("Dial of an unknown host: %v, want advice to add its key", err)
 	}
-	line := knownhosts.Line([]string{knownhosts.Normalize(srv.Addr())}, srv.HostKey())
+	line := srv.KnownHostsLine()
 	if err := os.WriteFile(known, []byte(line+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}

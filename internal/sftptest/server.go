@@ -10,6 +10,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/aiofs/aiofs/internal/sftpfs"
 	"github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 // A Server is a running SFTP server on 127.0.0.1 serving the files under
@@ -77,6 +80,27 @@ func (s *Server) ClientKeyPEM() ([]byte, error) {
 		return nil, err
 	}
 	return pem.EncodeToMemory(b), nil
+}
+
+// MakeSSHDir makes home/.ssh as a user's holds the client key the server
+// accepts (id_ed25519), and returns its path. What known_hosts holds is
+// the test's to say (KnownHostsLine).
+func (s *Server) MakeSSHDir(home string) (string, error) {
+	dir := filepath.Join(home, ".ssh")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", err
+	}
+	key, err := s.ClientKeyPEM()
+	if err != nil {
+		return "", err
+	}
+	return dir, os.WriteFile(filepath.Join(dir, "id_ed25519"), key, 0o600)
+}
+
+// KnownHostsLine returns the line of known_hosts that names the server's
+// host key.
+func (s *Server) KnownHostsLine() string {
+	return knownhosts.Line([]string{knownhosts.Normalize(s.addr)}, s.HostKey())
 }
 
 // ClientConfig returns an SSH client configuration that logs in to the

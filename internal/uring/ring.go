@@ -3,6 +3,7 @@
 package uring
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"sync"
@@ -123,9 +124,17 @@ type request struct {
 	iov  []unix.Iovec // heap allocated, reused
 }
 
-// Open sets up a ring. Its error is an *os.SyscallError; ENOSYS, EPERM
-// (seccomp, kernel.io_uring_disabled), EACCES and ENOMEM (RLIMIT_MEMLOCK
-// before 5.12) from io_uring_setup mean the kernel refuses io_uring.
+// Refused reports whether err, from Open, means that the kernel refuses
+// io_uring: ENOSYS, EPERM (seccomp, kernel.io_uring_disabled), EACCES or
+// ENOMEM (RLIMIT_MEMLOCK before 5.12) from io_uring_setup.
+func Refused(err error) bool {
+	var se *os.SyscallError
+	return errors.As(err, &se) && (se.Err == unix.ENOSYS || se.Err == unix.EPERM ||
+		se.Err == unix.EACCES || se.Err == unix.ENOMEM)
+}
+
+// Open sets up a ring. Its error is an *os.SyscallError; those that
+// Refused reports mean the kernel refuses io_uring.
 func Open(cfg Config) (_ *Ring, err error) {
 	entries := cfg.Entries
 	if entries <= 0 {

@@ -4,7 +4,6 @@ package uring
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,9 +29,7 @@ func openTest(t *testing.T, cfg Config) (*Ring, *testCounters) {
 	cfg.Counters = Counters{Submitted: &c.submitted, Completed: &c.completed, InFlight: &c.inFlight}
 	r, err := Open(cfg)
 	if err != nil {
-		var se *os.SyscallError
-		if errors.As(err, &se) && (se.Err == syscall.ENOSYS || se.Err == syscall.EPERM ||
-			se.Err == syscall.EACCES || se.Err == syscall.ENOMEM) {
+		if Refused(err) {
 			t.Skipf("io_uring unavailable: %v", err)
 		}
 		t.Fatal(err)
