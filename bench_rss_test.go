@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Peak memory of a benchmark run. Issue 11 bounds the peak resident set of
+// Peak memory of a benchmark run. The README bounds the peak resident set of
 // a process using aiofs by the cache bound plus the dirty bound plus
 // 20 MiB. Each backend's run reports the peak RSS of the benchmark
 // process during that run as peakRSS-MiB, measured in the process itself

@@ -606,7 +606,7 @@ func BenchmarkHTTPFileServer(b *testing.B) {
 
 // BenchmarkWrite: a new file of AIOFS_BENCH_WRITE_SIZE bytes per op, written
 // sequentially in chunks of 4 KiB, 64 KiB or 1 MiB, then Sync and Close.
-// osbufio is OsFs through a 1 MiB bufio.Writer, issue 11's baseline for
+// osbufio is OsFs through a 1 MiB bufio.Writer, the baseline of
 // buffered writes.
 func BenchmarkWrite(b *testing.B) {
 	cfg := benchCfg(b)

@@ -1,7 +1,7 @@
 package aiofs_test
 
 // BenchmarkWrapS3: aiofs.Wrap over the S3 Fs (internal/s3fs) beside the
-// bare S3 Fs in the same run (issue 20), against SeaweedFS's S3 gateway
+// bare S3 Fs in the same run, against SeaweedFS's S3 gateway
 // on 127.0.0.1 (internal/s3test) through a delay line of
 // AIOFS_BENCH_DELAY each way (default 1ms: a 2 ms round trip). It skips
 // when weed is not built (go run ./internal/s3test/buildweed). The

@@ -1,7 +1,7 @@
 package aiofs_test
 
 // Benchmarks of aiofs.Wrap beside its unwrapped base in the same run
-// (issue 12): sub-benchmarks backend=base and backend=wrap, so that
+//: sub-benchmarks backend=base and backend=wrap, so that
 //
 //	go test -run '^$' -bench Wrap -count 3 > wrap.txt
 //	benchstat -col /backend wrap.txt

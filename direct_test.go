@@ -24,7 +24,7 @@ func aligned(t *testing.T, n int) []byte {
 	return p
 }
 
-// TestDirectReadAtPastEnd (issue 16, case 11): an aligned O_DIRECT ReadAt
+// TestDirectReadAtPastEnd: an aligned O_DIRECT ReadAt
 // that reaches past the end of the file, while another handle holds
 // buffered data, reaches the kernel aligned and returns the bytes up to
 // the end and io.EOF, as with OsFs.

@@ -105,7 +105,7 @@ package aiofs_test
 //     TestDirectReadAtPastEnd.
 //   - the cache never disagrees with the file: TestRaceWriteThroughFlushTruncateReadahead,
 //     TestReliabilityWriteThroughVsFlush, TestReliabilityTruncateVsWriteThrough,
-//     TestCompleteWaitsForDirectWrite, TestWBCreateTruncWhileFlushing.
+//     TestReadUnwrittenWaitsForBypass, TestWBCreateTruncWhileFlushing.
 //   - Fs.Sync nil only when all is durable: TestFsSyncConcurrentBothWait,
 //     TestFsSyncDuringLastClose, TestFsSyncFlushErrorDuringClose,
 //     TestFsSyncRemovedHardLink, TestFsSyncDuringReopen, TestFsSyncPastKeepBudget,

@@ -16,7 +16,7 @@ import (
 	"github.com/spf13/afero"
 )
 
-// TestFileLimitRlimit (issue 17): under RLIMIT_FSIZE (in a child process,
+// TestFileLimitRlimit: under RLIMIT_FSIZE (in a child process,
 // SIGXFSZ ignored) the Fs's file-limit probe makes each call return what
 // OsFs returns on the same system: a Seek past the limit succeeds (the
 // limit is on writes, not offsets), a write there fails with EFBIG, a

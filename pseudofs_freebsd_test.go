@@ -13,7 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestPseudoFSFreeBSD (issue 17): procfs (mounted for the test, which
+// TestPseudoFSFreeBSD: procfs (mounted for the test, which
 // needs root: the VM runs it) and devfs files are known as pseudo-files
 // and served as OsFs serves them, uncached: a procfs file whose size and
 // times never change still reads fresh through the Fs. A tmpfs file is

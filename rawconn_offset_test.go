@@ -104,7 +104,7 @@ func TestSyscallConnOffsets(t *testing.T) {
 	}
 }
 
-// TestSyscallConnOffsetKeptDuringWriteAt (issue 16, case 10): while
+// TestSyscallConnOffsetKeptDuringWriteAt: while
 // SyscallConn's Read lends the descriptor at the File's offset, a WriteAt
 // far out (which makes the Fs learn how far the file takes writes) leaves
 // the descriptor's offset alone: the raw read gets the bytes from the

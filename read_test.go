@@ -34,14 +34,14 @@ func (e *heldWrites) pwritev(f afero.File, bufs [][]byte, off int64) (int, error
 	return e.engine.pwritev(f, bufs, off)
 }
 
-// TestCompleteWaitsForDirectWrite (issue 10, item 10): reading a block
+// TestReadUnwrittenWaitsForBypass: reading a block
 // written in part, which reads the rest from the file, while another
 // handle's write-through is in flight does not read the file over and over
 // until the write ends: what it read could not be kept, so it waits.
-// Readahead started meanwhile (issue 17: without cachestat, as on FreeBSD,
+// Readahead started meanwhile (without cachestat, as on FreeBSD,
 // nothing spares it) is dropped, not read and thrown away; so a clean
 // sequential read reads the file once, for itself.
-func TestCompleteWaitsForDirectWrite(t *testing.T) {
+func TestReadUnwrittenWaitsForBypass(t *testing.T) {
 	withoutPageCacheProbe(t)
 	for _, partial := range []bool{true, false} {
 		for _, name := range enginesUnderTest(t) {

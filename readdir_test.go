@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-// TestReaddirSizeBuffered (issue 16, case 14): Readdir reports a file's
+// TestReaddirSizeBuffered: Readdir reports a file's
 // size including everything written through the Fs before the call, also
 // when the flush of that data ends between the base's listing (made while
 // the data was not yet in the file) and the Fs's correction of its sizes.

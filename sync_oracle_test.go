@@ -2,7 +2,7 @@
 
 package aiofs
 
-// The durability oracle (issue 16): a recording layer under the Fs logs
+// The durability oracle: a recording layer under the Fs logs
 // every write and every commit that reaches each file, by inode, so that
 // after a File.Sync or Fs.Sync returns nil a test can check what that nil
 // promised: every write of the file that ended before the Sync is covered

@@ -1,6 +1,6 @@
 package aiofs_test
 
-// Durability of synced data (issue 10): a child process writes through
+// Durability of synced data: a child process writes through
 // aiofs, syncs with File.Sync or Fs.Sync, says so, and is killed with
 // SIGKILL right after, while it goes on writing; every byte it
 // acknowledged must be in the file, and every byte past them must be

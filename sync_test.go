@@ -3,7 +3,7 @@
 package aiofs
 
 // Fs.Sync of an Fs made by New returns nil only when every byte written
-// through it before the call is durable (issue 16, cases 1-3), checked by
+// through it before the call is durable, checked by
 // the durability oracle: each test makes the case happen deterministically
 // with a held engine call.
 
@@ -187,7 +187,7 @@ func TestFsSyncRemovedHardLink(t *testing.T) {
 	})
 }
 
-// TestFsSyncDuringReopen (found by TestModel, not in issue 16's list): a
+// TestFsSyncDuringReopen (found by TestModel): a
 // closed unsynced file opened again while Fs.Sync runs, after Fs.Sync
 // has listed the open files and before it turns to the closed ones, is
 // still committed by that Fs.Sync.

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/afero"
 )
 
-// TestOpenTruncReadOnlyDuringFlush (issue 16, case 9): an Open with
+// TestOpenTruncReadOnlyDuringFlush: an Open with
 // O_TRUNC truncates whatever its access mode, and bytes written before it
 // do not come back when a flush of them in flight at the open lands
 // after open(2) truncated. OsFs: size 0.

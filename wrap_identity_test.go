@@ -2,7 +2,7 @@
 
 package aiofs
 
-// File identity in a wrapped Fs (issue 16, cases 7-8): two different
+// File identity in a wrapped Fs: two different
 // files never share one state, and a namespace change through the Fs is
 // atomic with respect to an Open of the same name, so that after both
 // return a file has one state.

@@ -1,7 +1,7 @@
 package aiofs_test
 
 // A wrapped Fs answers as its base where it has nothing of its own to add
-// (issue 16, cases 12 and 13).
+//.
 
 import (
 	"fmt"

@@ -4,7 +4,7 @@ package aiofs
 
 // Fs.Sync of a wrapped Fs returns nil only when every byte written through
 // it before the call is durable, whatever happened to the file's name
-// (issue 16, cases 4-6), checked by the durability oracle on a recording
+//, checked by the durability oracle on a recording
 // base over afero.OsFs.
 
 import (

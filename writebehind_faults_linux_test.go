@@ -348,7 +348,7 @@ func cxChildFsize(t *testing.T, dir string) {
 	}
 }
 
-// TestReliabilityStickyReadOnlyAfterDrop (issue 10, item 6): a read-only
+// TestReliabilityStickyReadOnlyAfterDrop: a read-only
 // handle open when a flush failed keeps failing its Sync after the last
 // writer closed and its unwritable data was dropped: that data never
 // reached the file, space or not.
@@ -383,7 +383,7 @@ func TestReliabilityStickyReadOnlyAfterDrop(t *testing.T) {
 	})
 }
 
-// TestReliabilityStickyNotInheritedByOSync (issue 10, item 6): an O_SYNC
+// TestReliabilityStickyNotInheritedByOSync: an O_SYNC
 // handle opened after another handle's flush failed does not inherit the
 // error, and its writes, which need no new space (they overwrite the
 // file's existing pages), succeed as with OsFs.

@@ -1,6 +1,6 @@
 package aiofs_test
 
-// Race tests of issue 10: concurrent writes through different handles of
+// Race tests of the write path: concurrent writes through different handles of
 // an Fs never interleave, and whatever order write-through, flush,
 // truncate and readahead complete in, every handle then reads what the
 // file holds.

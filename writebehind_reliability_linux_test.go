@@ -1,6 +1,6 @@
 package aiofs_test
 
-// The cases of issue 10 that need Linux, and root for the tmpfs mounts
+// The reliability cases that need Linux, and root for the tmpfs mounts
 // that make a file system full on demand. See writebehind_reliability_test.go.
 
 import (
@@ -169,7 +169,7 @@ func relENOSPCSteps(t *testing.T, fsys afero.Fs, dir string) relCalls {
 	return c
 }
 
-// TestReliabilityENOSPCPhantomSize (issue 10, item 1): a write that fails
+// TestReliabilityENOSPCPhantomSize: a write that fails
 // with ENOSPC claims no size beyond the bytes it wrote: later writes, the
 // size and O_APPEND are as with OsFs.
 func TestReliabilityENOSPCPhantomSize(t *testing.T) {
@@ -183,7 +183,7 @@ func TestReliabilityENOSPCPhantomSize(t *testing.T) {
 	})
 }
 
-// TestReliabilityEFBIGPhantomSize (issue 10, item 1): a WriteAt wholly
+// TestReliabilityEFBIGPhantomSize: a WriteAt wholly
 // past the largest file size (RLIMIT_FSIZE here, in a child process, with
 // SIGXFSZ ignored) claims no size: a 1-byte Write and an O_APPEND Write
 // afterwards land where OsFs puts them.
@@ -191,7 +191,7 @@ func TestReliabilityEFBIGPhantomSize(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine string) { runChild(t, "efbig-write", t.TempDir(), engine) })
 }
 
-// TestReliabilityFailedTruncateKeepsSize (issue 10, item 1): a Truncate
+// TestReliabilityFailedTruncateKeepsSize: a Truncate
 // past the largest file size (RLIMIT_FSIZE, in a child process) fails and
 // changes nothing: Stat, Seek(0, io.SeekEnd) and O_APPEND see the old
 // size, as with OsFs.
@@ -250,7 +250,7 @@ func relEFBIGChild(t *testing.T, dir, engine string, steps func(*testing.T, afer
 	relCompare(t, got, want)
 }
 
-// TestReliabilityOffsetOverflowTmpfs (issue 10, item 9) is
+// TestReliabilityOffsetOverflowTmpfs is
 // TestReliabilityOffsetOverflow on tmpfs, whose largest offset is
 // MaxInt64: the Seek succeeds there, and the writes, whose end would pass
 // MaxInt64, fail as the OS fails them (EINVAL).
@@ -266,7 +266,7 @@ func TestReliabilityOffsetOverflowTmpfs(t *testing.T) {
 	})
 }
 
-// TestReliabilityPseudoFilesFresh (issue 10, item 3): sysfs and procfs
+// TestReliabilityPseudoFilesFresh: sysfs and procfs
 // files change without their size or times changing; every read through
 // the Fs returns their contents at the time, as OsFs does. Counters that
 // only grow make it deterministic: a value read through the Fs after one
@@ -401,7 +401,7 @@ func relLoopbackTraffic(t *testing.T) {
 	}
 }
 
-// TestReliabilityDirtyBoundAfterFailedFlush (issue 10, item 4): after a
+// TestReliabilityDirtyBoundAfterFailedFlush: after a
 // flush of a file fails, a 64 MiB WriteAt through a new handle of it
 // still keeps the Fs's dirty bytes within WithWriteBehind(1 MiB): blocks
 // of a file whose last flush failed count, and so do its new blocks. The
@@ -427,7 +427,7 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 		// Let the background flush that h1's writes scheduled fail too
 		// before h2 opens, so that h2 starts with no error of its own.
 		// (The bound must hold whatever the timing; the pause only makes
-		// the case of issue 10 happen on the code it was found on.)
+		// case happen on the code it was found on.)
 		time.Sleep(100 * time.Millisecond)
 		h2 := mustOpen(t, aio, name, os.O_RDWR)
 		defer h2.Close()
@@ -468,7 +468,7 @@ func TestReliabilityDirtyBoundAfterFailedFlush(t *testing.T) {
 	})
 }
 
-// TestReliabilityODirectHandleFlush (issue 10, item 6): with an O_DIRECT
+// TestReliabilityODirectHandleFlush: with an O_DIRECT
 // handle of the file open, unaligned buffered writes of another handle
 // are flushed through a descriptor that accepts any buffer: every Write,
 // Sync and Close succeeds, as with OsFs, and no error sticks.
@@ -532,7 +532,7 @@ func TestReliabilityODirectHandleFlush(t *testing.T) {
 	})
 }
 
-// TestReliabilityTerminalWrite (issue 10, item 8): a Write to a terminal
+// TestReliabilityTerminalWrite: a Write to a terminal
 // (the master of a new pseudo-terminal) works as with OsFs: a character
 // device has no offsets to write at.
 func TestReliabilityTerminalWrite(t *testing.T) {

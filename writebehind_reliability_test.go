@@ -1,7 +1,7 @@
 package aiofs_test
 
-// One deterministic test per case of issue 10 ("No silent corruption,
-// ever"), named TestReliability<Case>. Each runs on every engine and
+// One deterministic test per way a write path can silently corrupt
+// data, named TestReliability<Case>. Each runs on every engine and
 // expects what afero.OsFs does after the same calls, or what DESIGN.md's
 // write path rules say. The cases that need Linux or root (tmpfs mounts,
 // RLIMIT_FSIZE, sysfs, /dev/ptmx, O_DIRECT) are in
@@ -114,7 +114,7 @@ func relAgree(t testing.TB, name string, round int, hs map[string]afero.File) bo
 	return ok
 }
 
-// TestReliabilityWriteThroughVsFlush (issue 10, item 2): an O_SYNC handle
+// TestReliabilityWriteThroughVsFlush: an O_SYNC handle
 // writes a range while another handle writes the last 4 KiB of it
 // buffered and syncs. Whatever the order, every handle then reads what
 // the file holds, and each write is whole. The larger range makes the
@@ -171,7 +171,7 @@ func relWriteThroughVsFlush(t *testing.T, engine string, span int) {
 	})
 }
 
-// TestReliabilityTruncateVsWriteThrough (issue 10, item 2): Truncate at a
+// TestReliabilityTruncateVsWriteThrough: Truncate at a
 // cut inside a block races an O_SYNC write of that block; every handle
 // then reads what the file holds and reports its size.
 func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
@@ -209,7 +209,7 @@ func TestReliabilityTruncateVsWriteThrough(t *testing.T) {
 	})
 }
 
-// TestReliabilityOverlappingWritesTear (issue 10, item 7): two concurrent
+// TestReliabilityOverlappingWritesTear: two concurrent
 // WriteAts of 256 KiB - 1 bytes to the same range, with a write-behind
 // bound smaller than either, leave one writer's bytes entirely: each
 // Write is atomic against the Fs's other handles, even when it waits for
@@ -295,7 +295,7 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 	return r
 }
 
-// TestReliabilityOffsetOverflow (issue 10, item 9): a Seek to MaxInt64-10,
+// TestReliabilityOffsetOverflow: a Seek to MaxInt64-10,
 // a Write of 100 bytes there and a WriteAt there return what OsFs returns
 // on the same file system (ext4 refuses the Seek; Linux's tmpfs accepts it
 // and refuses the writes, whose end would pass MaxInt64; FreeBSD writes
@@ -303,7 +303,7 @@ func relOverflowSteps(t *testing.T, fsys afero.Fs, name string) relOverflow {
 // offset stays valid. So do a ReadAt and a Read there (EINVAL on Linux,
 // the bytes up to MaxInt64 on FreeBSD) and a Seek whose sum overflows
 // (EINVAL on Linux, EOVERFLOW on FreeBSD). The FreeBSD half runs in the
-// VM (issue 17).
+// VM.
 func TestReliabilityOffsetOverflow(t *testing.T) {
 	t.Parallel()
 	forEngines(t, func(t *testing.T, engine string) {
@@ -355,7 +355,7 @@ func relOverflowCompare(t *testing.T, engine, dir string) (got, want relOverflow
 // whether the system can tell (writebehind_reliability_linux_test.go sets it).
 var relDirtyPages = func(t testing.TB, name string) (int, bool) { return 0, false }
 
-// TestReliabilityFsSyncUnwrittenFiles (issue 10, item 5): Fs.Sync makes
+// TestReliabilityFsSyncUnwrittenFiles: Fs.Sync makes
 // durable what was written through the Fs to a file whose writer has
 // closed, whether a reader still holds it open or no handle is left.
 // Durability is seen two ways: an fsync reaches the engine (Sync fsyncs
@@ -401,7 +401,7 @@ func TestReliabilityFsSyncUnwrittenFiles(t *testing.T) {
 	}
 }
 
-// TestReliabilityTruncateWhileWriterWaits (issue 10, item 10): a writer
+// TestReliabilityTruncateWhileWriterWaits: a writer
 // that waits for room between its 32 KiB pieces races Truncate(0) or an
 // O_TRUNC open. Truncation is ordered against each piece, so the file
 // ends either empty or as long as the writer wrote, with zeros where the
@@ -490,7 +490,7 @@ func relWriteInPieces(f afero.File, data []byte, piece int) (int, error) {
 	return done, nil
 }
 
-// TestReliabilityFsCloseDuringFileClose (issue 10, item 10): Fs.Close
+// TestReliabilityFsCloseDuringFileClose: Fs.Close
 // racing the Closes of every writer of a file returns nil, and the data
 // is in the file: a writer mid-Close is still a writer, and its data is
 // not reported as unflushable.
