@@ -90,8 +90,7 @@ func (n *node) startFlush(all bool, via *File) {
 		w.ops.exit()
 		return
 	}
-	n.flushing = true
-	n.changingSeq.Add(1)
+	n.beginFlushing()
 	go func() {
 		err := n.write(w, fl)
 		fs := n.fs
@@ -146,13 +145,25 @@ func (n *node) write(w *File, fl *flush) error {
 	return nil
 }
 
+// beginFlushing and endFlushing mark a flush of n's blocks as running,
+// and count it in changingSeq, which is odd while it runs. Called with
+// fs.mu held.
+func (n *node) beginFlushing() {
+	n.flushing = true
+	n.changingSeq.Add(1)
+}
+
+func (n *node) endFlushing() {
+	n.flushing = false
+	n.changingSeq.Add(1)
+}
+
 // finish ends a flush: its blocks become clean, or on error stay dirty as
 // failed blocks, and every handle open now is given the error. Called
 // with fs.mu held.
 func (n *node) finish(fl *flush, err error) {
 	fs := n.fs
-	n.flushing = false
-	n.changingSeq.Add(1)
+	n.endFlushing()
 	n.change()
 	n.writeSeq++
 	n.lastFlushSeq = fs.flushSeq.Add(1)
@@ -190,8 +201,7 @@ func (n *node) flushLocked(via *File) error {
 			continue
 		}
 		fl := n.collect(true, true)
-		n.flushing = true
-		n.changingSeq.Add(1)
+		n.beginFlushing()
 		fs.mu.Unlock()
 		err := n.write(w, fl)
 		fs.mu.Lock()

@@ -187,6 +187,9 @@ var nodeRules = []func(n *node) error{
 		if n.flushing && n.bypassing {
 			errs = append(errs, errors.New("a flush and a bypass at once"))
 		}
+		if running := n.changingSeq.Load()%2 == 1; running != (n.flushing || n.bypassing) {
+			errs = append(errs, fmt.Errorf("changingSeq odd %v, flushing %v, bypassing %v", running, n.flushing, n.bypassing))
+		}
 		if end > n.size {
 			errs = append(errs, fmt.Errorf("dirty data up to %d past the size %d", end, n.size))
 		}
@@ -347,6 +350,7 @@ func TestCheckInvariants(t *testing.T) {
 			return func() { n.hot.Store(old) }
 		}},
 		{"quiet", func() func() { n.quiet.Store(true); return func() { n.quiet.Store(false) } }},
+		{"changingSeq", func() func() { n.changingSeq.Add(1); return func() { n.changingSeq.Add(^uint64(0)) } }},
 		{"writers", func() func() {
 			w := n.writers
 			n.writers = nil
