@@ -71,13 +71,13 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 	done, missed := 0, false
 	for done < len(p) {
 		pos := off + int64(done)
-		auth := n.knowsSize()
-		if auth && pos >= n.size {
+		sizeKnown := n.knowsSize()
+		if sizeKnown && pos >= n.size {
 			break
 		}
 		idx, bo := pos/blockSize, int(pos%blockSize)
 		want := min(len(p)-done, blockSize-bo)
-		if auth {
+		if sizeKnown {
 			want = int(min(int64(want), n.size-pos))
 		}
 		b := n.blocks[idx]
@@ -88,8 +88,8 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 			<-ch
 			fs.mu.Lock()
 			continue
-		case b != nil && b.known && (auth || bo < b.n):
-			if !auth {
+		case b != nil && b.known && (sizeKnown || bo < b.n):
+			if !sizeKnown {
 				want = min(want, b.n-bo)
 			}
 			copy(p[done:done+want], b.data[bo:])
@@ -127,7 +127,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		// An O_DIRECT read keeps its aligned length, which the kernel
 		// requires, and is cut at the size the Fs knows once read.
 		readEnd := end
-		if auth {
+		if sizeKnown {
 			end = int(min(int64(end), n.size-off))
 			if !f.directIO {
 				readEnd = end
@@ -138,7 +138,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		m, err := fs.eng.pread(f.data, p[done:readEnd], pos)
 		m = min(m, end-done)
 		moved := n.changingSeq.Load() != seq
-		if !auth && err == nil && done+m == len(p) && !moved {
+		if !sizeKnown && err == nil && done+m == len(p) && !moved {
 			// The rest came from the file, which is the authority: no
 			// need to look at the node again.
 			fs.st.cacheMisses.Add(off, 1)
@@ -148,7 +148,7 @@ func (n *node) readLocked(f *File, p []byte, off int64) (_ int, _ error, locked 
 		if err != nil {
 			return done + m, err, true
 		}
-		if moved || n.knowsSize() != auth {
+		if moved || n.knowsSize() != sizeKnown {
 			continue // a change or a write raced with the read; read again
 		}
 		if done+m < end {
