@@ -81,6 +81,19 @@ func (f *File) admitAt(op string, nd need, off int64, n int) (done bool, err err
 	return false, nil
 }
 
+// readHot serves a ReadAt from the node's hot blocks without admitting
+// it, when admission would let it through and the File is not closing: a
+// copy from memory needs no descriptor, so it takes no hold on one, which
+// readers sharing a handle would pass between cores on every read.
+func (f *File) readHot(p []byte, off int64) bool {
+	if f.kind != kindCached || !f.readable || f.directIO || off < 0 || len(p) == 0 ||
+		overflows(off, len(p)) || f.fs.closed.Load() || f.ops.closing() {
+		return false
+	}
+	_, quiet := f.n.quietRead()
+	return quiet && f.n.serveHot(p, off)
+}
+
 // enter admits an operation, reporting ErrClosed once Close of the file or
 // of its Fs has begun. The caller must call f.ops.exit when enter returns
 // nil.

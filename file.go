@@ -211,6 +211,9 @@ func overflows(off int64, n int) bool {
 // ReadAt reads len(p) bytes at off. It returns fewer only with an error,
 // io.EOF at end of file.
 func (f *File) ReadAt(p []byte, off int64) (int, error) {
+	if f.readHot(p, off) {
+		return len(p), nil
+	}
 	done, err := f.admitAt("read", needRead, off, len(p))
 	if err == errUnderneath {
 		return f.bf.ReadAt(p, off)

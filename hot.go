@@ -160,6 +160,25 @@ func (n *node) readHot(p []byte, off int64) bool {
 	return true
 }
 
+// quietRead reports whether a read may look at the hot blocks and the
+// file without fs.mu (see node.quiet), and returns changingSeq for the
+// caller to tell, after reading the file, whether a change overlapped it.
+func (n *node) quietRead() (seq uint64, quiet bool) {
+	seq = n.changingSeq.Load()
+	return seq, seq%2 == 0 && n.quiet.Load()
+}
+
+// serveHot copies p from the hot blocks at off and counts the hit, if
+// they hold all of it.
+func (n *node) serveHot(p []byte, off int64) bool {
+	if !n.readHot(p, off) {
+		return false
+	}
+	n.fs.st.cacheHits.Add(off, 1)
+	n.hit(off)
+	return true
+}
+
 // count counts a read at off through f that no block serves, one in
 // sampleEvery of them (each of a wrapped Fs, where every read costs the
 // base a call), and returns the block's count in the sketch: the caller

@@ -2,6 +2,7 @@ package aiofs
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -480,4 +481,92 @@ func TestHotSmallFileReopened(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestHotReadsAdmittedAsOs: a ReadAt that hot blocks could serve, which
+// skips admission's hold on the descriptor, fails where package os fails
+// it: through a write-only handle, at a negative offset, after the
+// handle's Close and after the Fs's; and reads nothing when empty.
+func TestHotReadsAdmittedAsOs(t *testing.T) {
+	t.Parallel()
+	for name, mk := range hotFses(t, WithCacheSize(2<<20)) {
+		t.Run(name, func(t *testing.T) {
+			fs := mk()
+			defer fs.Close()
+			path, data := hotFile(t, t.TempDir(), "f", 1<<20)
+			const span = 2 * blockSize
+			r, err := fs.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hotReads(t, r, data, span, 20000, 1)
+			if hits, _ := hotHits(t, fs, r, data, span, 100, 2); hits != 100 {
+				t.Fatalf("%d of 100 reads of the hot set were hits; want all", hits)
+			}
+			osw, err := os.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer osw.Close()
+			osr, err := os.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			osr.Close()
+			w, err := fs.OpenFile(path, os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Close()
+			buf := make([]byte, 4096)
+			same := func(what string, f afero.File, of *os.File, p []byte, off int64) {
+				t.Helper()
+				n, err := f.ReadAt(p, off)
+				on, oerr := of.ReadAt(p, off)
+				if n != on || !sameError(err, oerr) {
+					t.Errorf("%s: ReadAt = %d, %v; os: %d, %v", what, n, err, on, oerr)
+				}
+			}
+			same("write-only handle", w, osw, buf, 0)
+			same("negative offset", r, osw, buf, -1)
+			same("closed handle", closed(t, r), osr, buf, 0)
+			r2, err := fs.Open(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r2.Close()
+			if n, err := r2.ReadAt(nil, 0); n != 0 || err != nil {
+				t.Errorf("empty ReadAt = %d, %v; want 0, nil", n, err)
+			}
+			if err := fs.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := r2.ReadAt(buf, 0); n != 0 || !errors.Is(err, os.ErrClosed) {
+				t.Errorf("ReadAt after Fs.Close = %d, %v; want 0, ErrClosed", n, err)
+			}
+		})
+	}
+}
+
+// closed closes f and returns it.
+func closed(t *testing.T, f afero.File) afero.File {
+	t.Helper()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// sameError reports whether err and want are the same error as a caller
+// sees it: both nil, or path errors with the same Op and cause (the same
+// error, or, for os's unexported ones, the same text).
+func sameError(err, want error) bool {
+	if err == nil || want == nil {
+		return err == want
+	}
+	var pe, pw *os.PathError
+	if errors.As(err, &pe) && errors.As(want, &pw) {
+		return pe.Op == pw.Op && (errors.Is(pe.Err, pw.Err) || pe.Err.Error() == pw.Err.Error())
+	}
+	return err.Error() == want.Error()
 }

@@ -38,6 +38,9 @@ func (g *opGuard) tryHold() bool {
 	}
 }
 
+// closing reports whether close has begun.
+func (g *opGuard) closing() bool { return g.state.Load()&guardClosed != 0 }
+
 // hold counts an operation on behalf of one already counted.
 func (g *opGuard) hold() { g.state.Add(1) }
 

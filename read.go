@@ -6,14 +6,12 @@ package aiofs
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	follows, raced := false, false
-	if seq := n.changingSeq.Load(); seq%2 == 0 && n.quiet.Load() {
+	if seq, quiet := n.quietRead(); quiet {
 		// Nothing buffered: hot blocks, else the file answers without the
 		// Fs's lock, unless readahead follows the read, or a change of the
 		// file by the Fs overlaps the read (see Locking). An O_DIRECT read
 		// goes to the file, which judges its alignment.
-		if !f.directIO && n.readHot(p, off) {
-			fs.st.cacheHits.Add(off, 1)
-			n.hit(off)
+		if !f.directIO && n.serveHot(p, off) {
 			return len(p), nil
 		}
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
