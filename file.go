@@ -232,7 +232,7 @@ func (f *File) ReadAt(p []byte, off int64) (int, error) {
 		}
 		p = p[:math.MaxInt64-off] // the rest is past the largest offset
 	}
-	n, err := f.n.readAt(f, p, off)
+	n, err := f.n.readPastHot(f, p, off)
 	if err != nil {
 		return n, f.pathErr("read", err)
 	}

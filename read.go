@@ -1,19 +1,25 @@
 package aiofs
 
-// readAt reads into p from off through f: from cached and dirty blocks
-// where they have the bytes, from the file where not. It returns fewer
-// than len(p) bytes only at end of file or with an error.
+// readAt reads into p from off through f: from hot, cached and dirty
+// blocks where they have the bytes, from the file where not. It returns
+// fewer than len(p) bytes only at end of file or with an error. An
+// O_DIRECT read goes to the file, which judges its alignment.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
+	if _, quiet := n.quietRead(); quiet && !f.directIO && n.serveHot(p, off) {
+		return len(p), nil
+	}
+	return n.readPastHot(f, p, off)
+}
+
+// readPastHot is readAt for a read the hot blocks have not served
+// (File.ReadAt tries them before it admits the read).
+func (n *node) readPastHot(f *File, p []byte, off int64) (int, error) {
 	fs := n.fs
 	follows, raced := false, false
 	if seq, quiet := n.quietRead(); quiet {
-		// Nothing buffered: hot blocks, else the file answers without the
-		// Fs's lock, unless readahead follows the read, or a change of the
-		// file by the Fs overlaps the read (see Locking). An O_DIRECT read
-		// goes to the file, which judges its alignment.
-		if !f.directIO && n.serveHot(p, off) {
-			return len(p), nil
-		}
+		// Nothing buffered: the file answers without the Fs's lock,
+		// unless readahead follows the read, or a change of the file by
+		// the Fs overlaps the read (see Locking).
 		if follows = f.ra.follows(fs, off, len(p)); !follows {
 			fs.st.cacheMisses.Add(off, 1)
 			if k := n.count(f, off); k >= admitAt {
