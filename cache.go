@@ -412,7 +412,7 @@ func (fs *Fs) uncache(b *block) {
 // noteRead records a read of [lo, hi) from a clean or dirty known block. A
 // block that readahead brought in is read once by its stream and is the
 // first to go when room is needed; a block read again at bytes read
-// before is made hot (see hot.go), one read on as recently noteRead.
+// before is made hot (see hot.go), one read on as recently used.
 func (fs *Fs) noteRead(b *block, lo, hi int) {
 	if b.dirty() {
 		b.prefetched = false

@@ -42,9 +42,9 @@ func (n *node) cut(size int64) {
 }
 
 // truncateAtOpen brings the node in line with an Open through f that
-// truncateAtOpen the file when Fs.flushSeq was seq: buffered data from before
+// truncated the file when Fs.flushSeq was seq: buffered data from before
 // it is dropped, and since a flush that ended after the open began may
-// have written some of it back, the file is truncateAtOpen once more then,
+// have written some of it back, the file is truncated once more then,
 // whatever f's access mode, as open(2) truncates. It reports whether a
 // flush ended since seq, changing the file's times.
 func (n *node) truncateAtOpen(f *File, seq uint64) (flushed bool, _ error) {
