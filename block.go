@@ -1,7 +1,5 @@
 package aiofs
 
-import "sync"
-
 // blockSize is the unit of caching, readahead and write-behind.
 const blockSize = 64 << 10
 
@@ -107,13 +105,11 @@ func (b *block) clip(cut int) {
 	b.n = min(b.n, cut)
 }
 
-var blockBufs = sync.Pool{New: func() any { return new([blockSize]byte) }}
-
-// release returns the block's buffer, if it has one of its own (see
-// Fs.unpublish); the block must be unreachable.
+// release returns the block's buffer to the Fs's block memory, if it has
+// one of its own (see Fs.unpublish); the block must be unreachable.
 func (b *block) release() {
 	if b.data != nil {
-		blockBufs.Put((*[blockSize]byte)(b.data))
+		b.node.fs.cache.mem.put((*[blockSize]byte)(b.data))
 	}
 	b.data = nil
 }

@@ -93,10 +93,11 @@ type cache struct {
 	head, tail *block // LRU list of clean blocks, least recent at head
 
 	freq  freqSketch // how often blocks were read from the file lately
+	mem   *blockMem  // the blocks' buffers
 	arena hotArena   // the hot blocks' bytes
 }
 
-func (c *cache) init(limit int64) { c.limit = limit }
+func (c *cache) init(limit int64, mem *blockMem) { c.limit, c.mem = limit, mem }
 
 // enabled reports whether there is room for at least two blocks, the least
 // that lets readahead stay ahead of a reader.
@@ -213,11 +214,26 @@ func (fs *Fs) evict(e eviction) bool {
 	return true
 }
 
+// dropClean drops every clean block and gives the memory freed back to
+// the system, as Fs.Close does: a closed Fs serves no read from its
+// blocks, and a program that closes an Fs expects its cache gone.
+func (fs *Fs) dropClean() {
+	fs.mu.Lock()
+	for b := fs.cache.head; b != nil; b = fs.cache.head {
+		n := b.node
+		fs.dropBlock(b)
+		n.forgetIfIdle()
+	}
+	fs.mu.Unlock()
+	fs.cache.mem.trim()
+	fs.cache.arena.trim()
+}
+
 // addBlock adds an empty block to n at idx. In a wrapped Fs a block
 // spares a round trip, so its node is no longer quiet (see node.quietNow);
 // elsewhere it is not quiet already, or the block is a clean one's to be.
 func (fs *Fs) addBlock(n *node, idx int64) *block {
-	b := &block{node: n, idx: idx, data: blockBufs.Get().(*[blockSize]byte)[:]}
+	b := &block{node: n, idx: idx, data: fs.cache.mem.get()[:]}
 	n.blocks[idx] = b
 	if fs.store.remote() {
 		n.quiet.Store(false)
@@ -442,7 +458,7 @@ func (fs *Fs) promote(b *block) {
 	if b.hot != nil {
 		return
 	}
-	slot, data := fs.cache.arena.alloc(fs.cache.hotLimit())
+	slot, data := fs.cache.arena.alloc(fs.cache.mem, fs.cache.hotLimit())
 	if slot < 0 {
 		return
 	}
@@ -470,7 +486,7 @@ func (fs *Fs) unpublish(b *block, keep bool) {
 	b.hot = nil
 	fs.cache.hot -= blockSize
 	if keep {
-		buf := blockBufs.Get().(*[blockSize]byte)
+		buf := fs.cache.mem.get()
 		copy(buf[:], b.data)
 		b.data = buf[:]
 	} else {

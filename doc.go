@@ -95,6 +95,7 @@
 //     detach; stat.go, sizes that include buffered data.
 //   - cache.go: the locking rules, the states of a block and every change
 //     of them, the LRU cache and eviction; block.go, the block itself;
+//     blockmem.go, the blocks' memory, outside the Go heap (mapmem_*.go);
 //     hot.go, blocks kept because readers come back to them, read without
 //     a lock.
 //   - read.go: reads from blocks and the file; readahead.go, the

@@ -99,7 +99,7 @@ func (fs *Fs) start() {
 		fs.eng = fs.cfg.engineHook(fs.eng)
 	}
 	fs.room.L = &fs.mu
-	fs.cache.init(fs.cfg.cacheSize)
+	fs.cache.init(fs.cfg.cacheSize, newBlockMem(fs))
 }
 
 // Name returns "aiofs".
@@ -251,8 +251,9 @@ func (fs *Fs) Chtimes(name string, atime, mtime time.Time) error {
 	return fs.base.Chtimes(name, atime, mtime)
 }
 
-// Close flushes all data the Fs buffers, then stops what the Fs started:
-// its engine, when it has its own. Files of a closed Fs return
+// Close flushes all data the Fs buffers, drops its cache, giving the
+// memory back to the system, then stops what the Fs started: its engine,
+// when it has its own. Files of a closed Fs return
 // fs.ErrClosed from then on for operations that need the engine; opening
 // files fails. Close returns the first write error met.
 func (fs *Fs) Close() error {
@@ -266,6 +267,7 @@ func (fs *Fs) Close() error {
 		}
 	}
 	fs.closeKept()
+	fs.dropClean()
 	if fs.ownEngine {
 		if err := fs.eng.close(); err != nil && first == nil {
 			first = err

@@ -79,8 +79,8 @@ func (h *hotCopy) free(c *cache) {
 	}
 }
 
-// A hotArena holds the hot blocks' bytes: one allocation, which the
-// kernel is asked to back with huge pages, since reads of a hot set land
+// A hotArena holds the hot blocks' bytes: one region of the block memory,
+// which the kernel is asked to back with huge pages, since reads of a hot set land
 // all over it and, with small pages, would pay a TLB miss for most copies
 // (more than the system call they replace, in a virtual machine). It has
 // a slot for each block the hot share of the cache holds, and a few more
@@ -91,14 +91,14 @@ type hotArena struct {
 	freed []int // slots free for use
 }
 
-// alloc returns a free slot and its bytes, allocating the arena on first
-// use, or -1 when none is free.
-func (a *hotArena) alloc(limit int64) (int, []byte) {
+// alloc returns a free slot and its bytes, taking the arena from mem on
+// first use, or -1 when none is free.
+func (a *hotArena) alloc(mem *blockMem, limit int64) (int, []byte) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.mem == nil {
 		slots := int(limit/blockSize) + 8
-		a.mem = make([]byte, slots*blockSize)
+		a.mem = mem.region(slots * blockSize)
 		adviseHugePages(a.mem)
 		for i := slots - 1; i >= 0; i-- {
 			a.freed = append(a.freed, i)
@@ -110,6 +110,15 @@ func (a *hotArena) alloc(limit int64) (int, []byte) {
 	i := a.freed[len(a.freed)-1]
 	a.freed = a.freed[:len(a.freed)-1]
 	return i, a.mem[i*blockSize : (i+1)*blockSize : (i+1)*blockSize]
+}
+
+// trim gives the pages of the free slots back to the system.
+func (a *hotArena) trim() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, i := range a.freed {
+		dropPages(a.mem[i*blockSize : (i+1)*blockSize])
+	}
 }
 
 func (a *hotArena) free(slot int) {

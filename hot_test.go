@@ -310,8 +310,8 @@ func TestHotBlocksCoherent(t *testing.T) {
 // turned away after; a slot freed twice would be handed to two blocks.
 func TestHotSlotFreedOnce(t *testing.T) {
 	t.Parallel()
-	c := &cache{limit: 1 << 20}
-	slot, data := c.arena.alloc(c.hotLimit())
+	c := &cache{limit: 1 << 20, mem: new(blockMem)}
+	slot, data := c.arena.alloc(c.mem, c.hotLimit())
 	free := len(c.arena.freed)
 	h := &hotCopy{data: data, slot: slot}
 	if !h.acquire(c) {
@@ -337,7 +337,7 @@ func TestHotSlotFreedOnce(t *testing.T) {
 		t.Fatalf("%d slots free after readers were turned away; want %d", len(c.arena.freed), free+1)
 	}
 	// Retired with no reader: freed at once, and once.
-	slot, data = c.arena.alloc(c.hotLimit())
+	slot, data = c.arena.alloc(c.mem, c.hotLimit())
 	h = &hotCopy{data: data, slot: slot}
 	h.retire(c)
 	h.acquire(c)

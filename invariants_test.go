@@ -94,6 +94,22 @@ var fsRules = []func(fs *Fs) error{
 		}
 		return errors.Join(errs...)
 	},
+	// Every buffer of the block memory that is out is a block's (between
+	// calls, as a read may hold one for a moment): one that no block
+	// holds is lost until the Fs is collected. Hot blocks hold a slot of
+	// the arena instead, and a block being loaded that a truncate dropped
+	// holds its buffer, counted in used, until its load ends.
+	func(fs *Fs) error {
+		c := &fs.cache
+		want := (c.used - c.hot + c.dirty) / blockSize
+		c.mem.mu.Lock()
+		out := c.mem.out
+		c.mem.mu.Unlock()
+		if int64(out) != want {
+			return fmt.Errorf("%d block buffers out, but blocks hold %d", out, want)
+		}
+		return nil
+	},
 	// Clean blocks are cached within the limit; dirty ones within the
 	// write-behind bound plus the allowance for failed ones.
 	func(fs *Fs) error {
@@ -343,6 +359,7 @@ func TestCheckInvariants(t *testing.T) {
 	}{
 		{"cache.dirty", func() func() { fs.cache.dirty += blockSize; return func() { fs.cache.dirty -= blockSize } }},
 		{"dirtyBlocks", func() func() { n.dirtyBlocks++; return func() { n.dirtyBlocks-- } }},
+		{"block memory", func() func() { fs.cache.mem.out++; return func() { fs.cache.mem.out-- } }},
 		{"cache.hot", func() func() { fs.cache.hot += blockSize; return func() { fs.cache.hot -= blockSize } }},
 		{"hot index", func() func() {
 			old := n.hot.Load()

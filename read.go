@@ -185,8 +185,8 @@ func (n *node) readUnwritten(f *File, b *block) error {
 	if n.blocks[b.idx] != b || b.known || !b.dirty() {
 		return nil // flushed, dropped or completed meanwhile
 	}
-	tmp := blockBufs.Get().(*[blockSize]byte)
-	defer blockBufs.Put(tmp)
+	tmp := fs.cache.mem.get()
+	defer fs.cache.mem.put(tmp)
 	gen := n.bypassSeq
 	fs.mu.Unlock()
 	m, err := fs.eng.pread(f.data, tmp[:], b.idx*blockSize)
