@@ -120,7 +120,37 @@ func (a *hotArena) free(slot int) {
 
 // A hotIndex maps block numbers to their hot copies. It is never changed
 // once published: a change publishes a new one.
-type hotIndex map[int64]*hotCopy
+type hotIndex struct {
+	m map[int64]*hotCopy
+	// filter has bit idx&(64*len(filter)-1) set for each block idx in m,
+	// and eight times as many bits as m has blocks: most reads of a file
+	// larger than the cache are of blocks that are not hot, and a bit
+	// tells most of them so for less than a look in the map.
+	filter []uint64
+}
+
+// newHotIndex returns the index of the copies in m.
+func newHotIndex(m map[int64]*hotCopy) *hotIndex {
+	words := 1
+	for words*64 < 8*len(m) {
+		words *= 2
+	}
+	x := &hotIndex{m: m, filter: make([]uint64, words)}
+	for idx := range m {
+		bit := uint64(idx) & uint64(64*words-1)
+		x.filter[bit/64] |= 1 << (bit % 64)
+	}
+	return x
+}
+
+// get returns block idx's hot copy, or nil.
+func (x *hotIndex) get(idx int64) *hotCopy {
+	bit := uint64(idx) & uint64(64*len(x.filter)-1)
+	if x.filter[bit/64]&(1<<(bit%64)) == 0 {
+		return nil
+	}
+	return x.m[idx]
+}
 
 // hotShare is the share of the cache that hot blocks may keep from
 // eviction, in quarters: the rest is left to readahead and to blocks read
@@ -144,7 +174,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 	done := 0
 	for done < len(p) {
 		pos := off + int64(done)
-		h := (*idx)[pos/blockSize]
+		h := idx.get(pos / blockSize)
 		bo := int(pos % blockSize)
 		want := min(len(p)-done, blockSize-bo)
 		if h == nil || bo+want > h.n || !h.acquire(c) {
@@ -235,10 +265,10 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 // setHot publishes a new hot index with block idx's copy set to h, or
 // removed when h is nil. Called with fs.mu held.
 func (n *node) setHot(idx int64, h *hotCopy) {
-	m := hotIndex{}
+	m := map[int64]*hotCopy{}
 	if old := n.hot.Load(); old != nil {
-		m = make(hotIndex, len(*old)+1)
-		for i, c := range *old {
+		m = make(map[int64]*hotCopy, len(old.m)+1)
+		for i, c := range old.m {
 			m[i] = c
 		}
 	}
@@ -251,7 +281,7 @@ func (n *node) setHot(idx int64, h *hotCopy) {
 		n.hot.Store(nil)
 		return
 	}
-	n.hot.Store(&m)
+	n.hot.Store(newHotIndex(m))
 }
 
 // A freqSketch estimates how often each block was counted lately: a
