@@ -18,9 +18,9 @@ import (
 //     and waits until the count drops to zero. Only then may the
 //     descriptor be closed.
 type opGuard struct {
-	state atomic.Int64 // operations in progress, plus guardClosed once close began
 	mu    sync.Mutex
-	idle  sync.Cond // signalled on mu when the count reaches zero after close began
+	idle  sync.Cond    // signalled on mu when the count reaches zero after close began
+	state atomic.Int64 // operations in progress, plus guardClosed once close began; last, for File's layout
 }
 
 const guardClosed = 1 << 62
