@@ -190,6 +190,12 @@ func (n *node) readHot(p []byte, off int64) bool {
 	return true
 }
 
+// hotAt reports whether the block at off is hot.
+func (n *node) hotAt(off int64) bool {
+	idx := n.hot.Load()
+	return idx != nil && idx.get(off/blockSize) != nil
+}
+
 // quietRead reports whether a read may look at the hot blocks and the
 // file without fs.mu (see node.quiet), and returns changingSeq for the
 // caller to tell, after reading the file, whether a change overlapped it.
