@@ -143,10 +143,16 @@ func newHotIndex(m map[int64]*hotCopy) *hotIndex {
 	return x
 }
 
+// mayHold reports whether block idx may be in the index: if not, it is
+// not.
+func (x *hotIndex) mayHold(idx int64) bool {
+	bit := uint64(idx) & uint64(64*len(x.filter)-1)
+	return x.filter[bit/64]&(1<<(bit%64)) != 0
+}
+
 // get returns block idx's hot copy, or nil.
 func (x *hotIndex) get(idx int64) *hotCopy {
-	bit := uint64(idx) & uint64(64*len(x.filter)-1)
-	if x.filter[bit/64]&(1<<(bit%64)) == 0 {
+	if !x.mayHold(idx) {
 		return nil
 	}
 	return x.m[idx]
@@ -190,10 +196,12 @@ func (n *node) readHot(p []byte, off int64) bool {
 	return true
 }
 
-// hotAt reports whether the block at off is hot.
-func (n *node) hotAt(off int64) bool {
+// mayBeHot reports whether the block at off may be hot: if not, it is
+// not. It asks the filter only, so that a read the hot blocks then serve
+// looks in the map once.
+func (n *node) mayBeHot(off int64) bool {
 	idx := n.hot.Load()
-	return idx != nil && idx.get(off/blockSize) != nil
+	return idx != nil && idx.mayHold(off/blockSize)
 }
 
 // quietRead reports whether a read may look at the hot blocks and the
