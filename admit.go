@@ -84,14 +84,18 @@ func (f *File) admitAt(op string, nd need, off int64, n int) (done bool, err err
 // readHot serves a ReadAt from the node's hot blocks without admitting
 // it, when admission would let it through and the File is not closing: a
 // copy from memory needs no descriptor, so it takes no hold on one, which
-// readers sharing a handle would pass between cores on every read.
+// readers sharing a handle would pass between cores on every read. Whether
+// the File is closing is asked last, of reads the hot blocks may serve:
+// the answer is in the word every admission writes, and reading it first
+// would move its cache line once more on most reads that go on to
+// admission.
 func (f *File) readHot(p []byte, off int64) bool {
 	if f.kind != kindCached || !f.readable || f.directIO || off < 0 || len(p) == 0 ||
-		overflows(off, len(p)) || f.fs.closed.Load() || f.ops.closing() {
+		overflows(off, len(p)) || f.fs.closed.Load() {
 		return false
 	}
 	_, quiet := f.n.quietRead()
-	return quiet && f.n.serveHot(p, off)
+	return quiet && f.n.mayBeHot(off) && !f.ops.closing() && f.n.serveHot(p, off)
 }
 
 // enter admits an operation, reporting ErrClosed once Close of the file or

@@ -34,7 +34,8 @@ type engine interface {
 	pwritev(f afero.File, bufs [][]byte, off int64) (int, error)
 	fsync(f afero.File) error
 
-	// close waits for in-flight operations, then releases the engine.
+	// close waits for in-flight operations that use what it releases,
+	// then releases the engine.
 	close() error
 	// name is the value Stats reports: "uring", "kqueue", "pool" or
 	// "wrap".
@@ -62,10 +63,19 @@ type engineCounters struct {
 // its error. Only the first close runs release; later ones wait for it and
 // return nil. Operations hold the gate shared, so they never wait for each
 // other, but once close is waiting, new ones wait for it.
+//
+// An operation that uses nothing close releases (a system call on the
+// caller's own descriptor) need not enter: it checks shut instead, a load
+// where enter and exit write a word every operation shares.
 type gate struct {
 	mu     sync.RWMutex
 	closed bool
+	down   atomic.Bool // close has begun
 }
+
+// shut reports whether close has begun: from then on, an operation that
+// does not enter returns os.ErrClosed, as enter would have it do.
+func (g *gate) shut() bool { return g.down.Load() }
 
 func (g *gate) enter() bool {
 	g.mu.RLock()
@@ -79,6 +89,7 @@ func (g *gate) enter() bool {
 func (g *gate) exit() { g.mu.RUnlock() }
 
 func (g *gate) close(release func() error) error {
+	g.down.Store(true)
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.closed {

@@ -129,7 +129,43 @@ func (a *hotArena) free(slot int) {
 
 // A hotIndex maps block numbers to their hot copies. It is never changed
 // once published: a change publishes a new one.
-type hotIndex map[int64]*hotCopy
+type hotIndex struct {
+	m map[int64]*hotCopy
+	// filter has bit idx&(64*len(filter)-1) set for each block idx in m,
+	// and eight times as many bits as m has blocks: most reads of a file
+	// larger than the cache are of blocks that are not hot, and a bit
+	// tells most of them so for less than a look in the map.
+	filter []uint64
+}
+
+// newHotIndex returns the index of the copies in m.
+func newHotIndex(m map[int64]*hotCopy) *hotIndex {
+	words := 1
+	for words*64 < 8*len(m) {
+		words *= 2
+	}
+	x := &hotIndex{m: m, filter: make([]uint64, words)}
+	for idx := range m {
+		bit := uint64(idx) & uint64(64*words-1)
+		x.filter[bit/64] |= 1 << (bit % 64)
+	}
+	return x
+}
+
+// mayHold reports whether block idx may be in the index: if not, it is
+// not.
+func (x *hotIndex) mayHold(idx int64) bool {
+	bit := uint64(idx) & uint64(64*len(x.filter)-1)
+	return x.filter[bit/64]&(1<<(bit%64)) != 0
+}
+
+// get returns block idx's hot copy, or nil.
+func (x *hotIndex) get(idx int64) *hotCopy {
+	if !x.mayHold(idx) {
+		return nil
+	}
+	return x.m[idx]
+}
 
 // hotShare is the share of the cache that hot blocks may keep from
 // eviction, in quarters: the rest is left to readahead and to blocks read
@@ -153,7 +189,7 @@ func (n *node) readHot(p []byte, off int64) bool {
 	done := 0
 	for done < len(p) {
 		pos := off + int64(done)
-		h := (*idx)[pos/blockSize]
+		h := idx.get(pos / blockSize)
 		bo := int(pos % blockSize)
 		want := min(len(p)-done, blockSize-bo)
 		if h == nil || bo+want > h.n || !h.acquire(c) {
@@ -167,6 +203,14 @@ func (n *node) readHot(p []byte, off int64) bool {
 		done += want
 	}
 	return true
+}
+
+// mayBeHot reports whether the block at off may be hot: if not, it is
+// not. It asks the filter only, so that a read the hot blocks then serve
+// looks in the map once.
+func (n *node) mayBeHot(off int64) bool {
+	idx := n.hot.Load()
+	return idx != nil && idx.mayHold(off/blockSize)
 }
 
 // quietRead reports whether a read may look at the hot blocks and the
@@ -244,10 +288,10 @@ func (n *node) admit(f *File, idx int64, k uint32) {
 // setHot publishes a new hot index with block idx's copy set to h, or
 // removed when h is nil. Called with fs.mu held.
 func (n *node) setHot(idx int64, h *hotCopy) {
-	m := hotIndex{}
+	m := map[int64]*hotCopy{}
 	if old := n.hot.Load(); old != nil {
-		m = make(hotIndex, len(*old)+1)
-		for i, c := range *old {
+		m = make(map[int64]*hotCopy, len(old.m)+1)
+		for i, c := range old.m {
 			m[i] = c
 		}
 	}
@@ -260,7 +304,7 @@ func (n *node) setHot(idx int64, h *hotCopy) {
 		n.hot.Store(nil)
 		return
 	}
-	n.hot.Store(&m)
+	n.hot.Store(newHotIndex(m))
 }
 
 // A freqSketch estimates how often each block was counted lately: a

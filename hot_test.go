@@ -305,6 +305,35 @@ func TestHotBlocksCoherent(t *testing.T) {
 	}
 }
 
+// TestHotIndexFilter: a hot index finds each of its blocks, and no other,
+// whatever its size; blocks whose filter bits collide with its own
+// included.
+func TestHotIndexFilter(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{1, 7, 8, 9, 100, 384, 5000} {
+		m := map[int64]*hotCopy{}
+		for len(m) < n {
+			m[r.Int64N(1<<20)] = &hotCopy{}
+		}
+		x := newHotIndex(m)
+		bits := int64(64 * len(x.filter))
+		if bits < int64(8*n) {
+			t.Errorf("%d blocks: %d filter bits, want at least %d", n, bits, 8*n)
+		}
+		for idx, h := range m {
+			if x.get(idx) != h {
+				t.Fatalf("%d blocks: get(%d) misses a block of the index", n, idx)
+			}
+			for _, other := range []int64{idx + bits, idx + 1, idx + 3*bits} {
+				if _, ok := m[other]; !ok && x.get(other) != nil {
+					t.Fatalf("%d blocks: get(%d) finds a block not in the index", n, other)
+				}
+			}
+		}
+	}
+}
+
 // TestHotSlotFreedOnce: a hot copy's arena slot goes back once, when it
 // is retired and its last reader is done, however many readers are
 // turned away after; a slot freed twice would be handed to two blocks.

@@ -234,12 +234,15 @@ var nodeRules = []func(n *node) error{
 		if idx == nil {
 			return nil
 		}
-		if len(*idx) == 0 {
+		if len(idx.m) == 0 {
 			return errors.New("an empty hot index is published")
 		}
-		for i, h := range *idx {
+		for i, h := range idx.m {
 			if b := n.blocks[i]; b == nil || b.hot != h {
 				return fmt.Errorf("hot index publishes block %d, which is not a hot block of the node", i)
+			}
+			if idx.get(i) != h {
+				return fmt.Errorf("hot index's filter hides block %d", i)
 			}
 		}
 		return nil
@@ -326,7 +329,7 @@ func checkBlock(n *node, idx int64, b *block) error {
 	if b.flushing && !b.dirty() || b.failed && !b.dirty() {
 		return fmt.Errorf("flushing %v, failed %v, and not dirty", b.flushing, b.failed)
 	}
-	if b.hot != nil && (b.loading != nil || b.dirty() || n.hot.Load() == nil || (*n.hot.Load())[idx] != b.hot) {
+	if b.hot != nil && (b.loading != nil || b.dirty() || n.hot.Load() == nil || n.hot.Load().m[idx] != b.hot) {
 		return fmt.Errorf("hot, and loading %v, dirty %v, or not published in its node's index", b.loading != nil, b.dirty())
 	}
 	return nil
@@ -363,7 +366,7 @@ func TestCheckInvariants(t *testing.T) {
 		{"cache.hot", func() func() { fs.cache.hot += blockSize; return func() { fs.cache.hot -= blockSize } }},
 		{"hot index", func() func() {
 			old := n.hot.Load()
-			n.hot.Store(&hotIndex{1 << 40: &hotCopy{}})
+			n.hot.Store(newHotIndex(map[int64]*hotCopy{1 << 40: {}}))
 			return func() { n.hot.Store(old) }
 		}},
 		{"quiet", func() func() { n.quiet.Store(true); return func() { n.quiet.Store(false) } }},

@@ -18,24 +18,23 @@ import (
 //     and waits until the count drops to zero. Only then may the
 //     descriptor be closed.
 type opGuard struct {
-	state atomic.Int64 // operations in progress, plus guardClosed once close began
 	mu    sync.Mutex
-	idle  sync.Cond // signalled on mu when the count reaches zero after close began
+	idle  sync.Cond    // signalled on mu when the count reaches zero after close began
+	state atomic.Int64 // operations in progress, plus guardClosed once close began; last, for File's layout
 }
 
 const guardClosed = 1 << 62
 
-// tryHold counts an operation unless close has begun.
+// tryHold counts an operation unless close has begun. It counts first and
+// takes the count back if so, rather than load the state and then swap
+// it: readers sharing a File on other cores would move its cache line
+// twice per read. close waits out the count taken back, as any other.
 func (g *opGuard) tryHold() bool {
-	for {
-		s := g.state.Load()
-		if s&guardClosed != 0 {
-			return false
-		}
-		if g.state.CompareAndSwap(s, s+1) {
-			return true
-		}
+	if g.state.Add(1)&guardClosed != 0 {
+		g.exit()
+		return false
 	}
+	return true
 }
 
 // closing reports whether close has begun.

@@ -23,12 +23,13 @@ const (
 )
 
 // A readaheadPolicy is one handle's readahead: its streams, and
-// candidates for new ones.
+// candidates for new ones. What every read writes comes first, next to
+// the handle's other words that reads write (see File).
 type readaheadPolicy struct {
-	streams  [maxStreams]stream
-	cands    [maxStreams]candidate
-	nextCand int
 	tick     uint64
+	nextCand int
+	cands    [maxStreams]candidate
+	streams  [maxStreams]stream
 }
 
 // A stream is one sequential reader of a handle.
