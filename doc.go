@@ -38,7 +38,9 @@
 // system call; a single pass over a large file does not evict them), and
 // dirty blocks
 // that Write fills and the engine writes behind, bounded by
-// WithWriteBehind. Handles of the same Fs see each other's writes at once;
+// WithWriteBehind. The blocks live outside the Go heap (on Unix), so that
+// the collector's headroom does not double them; Close drops the cache
+// and gives its memory back. Handles of the same Fs see each other's writes at once;
 // other processes see them once flushed (Sync, Close, or a short delay),
 // and this Fs sees other processes' changes when it next opens the file.
 //
