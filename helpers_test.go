@@ -335,8 +335,8 @@ func fillPattern(p []byte, seed uint64, off int64) {
 }
 
 // sampleMax calls sample as often as it can, yielding between calls,
-// until the stop it returns is called; stop returns the largest value
-// seen and how many samples were taken.
+// until the stop it returns is called, and once more then; stop returns
+// the largest value seen and how many samples were taken.
 func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	var largest, samples int64
@@ -356,7 +356,9 @@ func sampleMax(sample func() int64) (stop func() (largest, samples int64)) {
 	return func() (int64, int64) {
 		close(done)
 		<-finished
-		return largest, samples
+		// Once more at the end: a sampler that got no core while the
+		// work ran (one P, or a loaded machine) saw only its start.
+		return max(largest, sample()), samples + 1
 	}
 }
 
