@@ -185,25 +185,20 @@ func (e *uringEngine) pread(file afero.File, p []byte, off int64) (n int, err er
 	}
 	f := osFile(file)
 	fd := int(f.Fd())
+	defer runtime.KeepAlive(f) // f's finalizer must not close fd meanwhile
+	defer func() { e.c.bytesRead.Add(off, uint64(n)) }()
 	if e.nowait && len(p) <= uringFastPathMax {
 		var ok bool
-		n, ok, err = e.preadNow(fd, p, off)
-		runtime.KeepAlive(f) // f's finalizer must not close fd meanwhile
-		if ok {
-			e.c.bytesRead.Add(off, uint64(n))
+		if n, ok, err = e.preadNow(fd, p, off); ok {
 			return n, err
 		}
 	}
 	if !e.gate.enter() {
-		e.c.bytesRead.Add(off, uint64(n))
 		return n, os.ErrClosed
 	}
+	defer e.gate.exit()
 	m, err := e.ring.Read(fd, p[n:], off+int64(n))
-	e.gate.exit()
-	runtime.KeepAlive(f)
-	n += m
-	e.c.bytesRead.Add(off, uint64(n))
-	return n, err
+	return n + m, err
 }
 
 func (e *uringEngine) pwritev(file afero.File, bufs [][]byte, off int64) (n int, err error) {
