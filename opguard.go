@@ -25,16 +25,20 @@ type opGuard struct {
 
 const guardClosed = 1 << 62
 
-// tryHold counts an operation unless close has begun. It counts first and
-// takes the count back if so, rather than load the state and then swap
-// it: readers sharing a File on other cores would move its cache line
-// twice per read. close waits out the count taken back, as any other.
+// tryHold counts an operation unless close has begun. It never touches
+// the count once close has begun: callers still trying a closed File
+// would otherwise keep the count from reaching zero, and close from
+// returning (TestOpGuardClose).
 func (g *opGuard) tryHold() bool {
-	if g.state.Add(1)&guardClosed != 0 {
-		g.exit()
-		return false
+	for {
+		s := g.state.Load()
+		if s&guardClosed != 0 {
+			return false
+		}
+		if g.state.CompareAndSwap(s, s+1) {
+			return true
+		}
 	}
-	return true
 }
 
 // closing reports whether close has begun.

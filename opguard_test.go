@@ -44,6 +44,8 @@ func TestOpGuardClose(t *testing.T) {
 	var after atomic.Bool
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
+	defer wg.Wait()
+	defer close(stop) // a failing test leaves no goroutine spinning
 	for range 8 {
 		wg.Go(func() {
 			for {
@@ -78,6 +80,4 @@ func TestOpGuardClose(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("close hangs")
 	}
-	close(stop)
-	wg.Wait()
 }
