@@ -25,6 +25,7 @@ package aiofs
 //     is broadcast whenever block state settles: a flush, load or
 //     bypass ended, dirty room was freed, a handle left its node.
 //   - The leaves: a File's readahead lock (readahead.mu), opGuard's mutex,
+//     the Fs's record of lseek's reach per device (deviceSeeks.mu),
 //     the engines' own locks, the counters (atomic).
 //
 // Changes of the file itself are ordered by node state, under Fs.mu: at

@@ -394,7 +394,7 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 			return 0, err
 		}
 	}
-	if !f.n.limit.seekable(f.osf, pos) {
+	if !f.n.limit.seekable(pos, f.n.seeksOn(f.osf)) {
 		// The file system's largest offset, which lseek(2) refuses.
 		return 0, f.pathErr("seek", syscall.EINVAL)
 	}

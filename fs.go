@@ -37,6 +37,8 @@ type Fs struct {
 	// flushSeq counts ended flushes, so an open can tell whether one
 	// ended while it ran.
 	flushSeq atomic.Uint64
+	// seeks is how far lseek(2) is known to go on each device (limits.go).
+	seeks deviceSeeks
 
 	st fsCounters
 }

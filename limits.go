@@ -20,19 +20,27 @@ type fileLimit struct {
 // covers reports whether writes are known to reach end.
 func (l *fileLimit) covers(end int64) bool { return end <= l.ok.Load() }
 
-// fits reports whether writes to f may reach end, asking the system. It
-// asks for twice as far first, so that a growing file asks rarely.
-func (l *fileLimit) fits(f *os.File, end int64) bool {
-	return l.learn(&l.ok, end, func(try int64) bool { return reachable(f, try) })
+// fits reports whether writes may reach end, asking the system: the
+// process's limit, and seeks, which tells whether lseek(2) takes an
+// offset on the file. It asks for twice as far first, so that a growing
+// file asks rarely.
+func (l *fileLimit) fits(end int64, seeks func(pos int64) bool) bool {
+	return l.learn(&l.ok, end, func(try int64) bool { return withinRlimit(try) && seeks(try) })
 }
 
-// seekable reports whether lseek(2) on f takes pos. Where writes reach,
-// lseek goes.
-func (l *fileLimit) seekable(f *os.File, pos int64) bool {
+// seekable reports whether lseek(2) takes pos, asking seeks. Where writes
+// reach, lseek goes.
+func (l *fileLimit) seekable(pos int64, seeks func(pos int64) bool) bool {
 	if l.covers(pos) || pos <= l.seek.Load() {
 		return true
 	}
-	return l.learn(&l.seek, pos, func(try int64) bool { return seekAccepts(f, try) })
+	return l.learn(&l.seek, pos, seeks)
+}
+
+// seeksOn returns what tells whether lseek(2) takes an offset on f, a
+// handle of n: the record of n's device, or else f's file itself.
+func (n *node) seeksOn(f *os.File) func(pos int64) bool {
+	return func(pos int64) bool { return n.fs.seeks.accepts(n.key, f, pos) }
 }
 
 // learn reports whether ok(end), trying twice end first, and raises known

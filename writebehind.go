@@ -52,7 +52,7 @@ func (n *node) writeAt(f *File, p []byte, off int64) (int, int64, error) {
 	fits := !over && n.limit.covers(off+int64(len(p)))
 	if !fits && !over {
 		fs.mu.Unlock()
-		fits = n.limit.fits(f.osf, off+int64(len(p)))
+		fits = n.limit.fits(off+int64(len(p)), n.seeksOn(f.osf))
 		fs.mu.Lock()
 	}
 	n.beginWrite()
