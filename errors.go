@@ -9,6 +9,9 @@ import (
 // bareErr strips the *os.PathError that package os puts around an errno,
 // so that the File can add its own with its own Op and name.
 func bareErr(err error) error {
+	if err == nil {
+		return nil // spares the allocation of pe, which escapes
+	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {
 		return pe.Err

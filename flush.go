@@ -7,6 +7,12 @@ import "slices"
 type flush struct {
 	blocks []*block
 	runs   []run
+
+	// The first block, run and buffer live in the flush itself, so that
+	// the flush of a small file is one allocation.
+	block1 [1]*block
+	run1   [1]run
+	buf1   [1][]byte
 }
 
 type run struct {
@@ -19,6 +25,7 @@ type run struct {
 // blocks whose last flush failed only when retry is set.
 func (n *node) collect(all, retry bool) *flush {
 	fl := &flush{}
+	fl.blocks = fl.block1[:0]
 	for _, b := range n.blocks {
 		if b.dirty() && !b.flushing && (all || b.covers(0, blockSize)) && (retry || !b.failed) {
 			fl.blocks = append(fl.blocks, b)
@@ -37,6 +44,9 @@ func (n *node) collect(all, retry bool) *flush {
 			if at == next {
 				r := &fl.runs[len(fl.runs)-1]
 				r.bufs = append(r.bufs, buf)
+			} else if fl.runs == nil {
+				fl.buf1[0] = buf
+				fl.runs = append(fl.run1[:0], run{off: at, bufs: fl.buf1[:]})
 			} else {
 				fl.runs = append(fl.runs, run{off: at, bufs: [][]byte{buf}})
 			}
