@@ -222,10 +222,11 @@ func testConcurrentReadWriteAt(t *testing.T, engine string, opts ...aiofs.Option
 	}
 }
 
-// TestCloseFileWhileInUse: goroutines use one handle while it is closed.
-// Every operation completes or fails with an error that is fs.ErrClosed
-// (Read may also say io.EOF); once one has seen ErrClosed every later
-// operation does; nothing hangs.
+// TestCloseFileWhileInUse: goroutines use one handle while it is closed,
+// and keep trying it until Close has returned. Every operation completes
+// or fails with an error that is fs.ErrClosed (Read may also say io.EOF);
+// once one has seen ErrClosed every later operation does; nothing hangs,
+// and callers still trying the closed handle do not keep Close waiting.
 func TestCloseFileWhileInUse(t *testing.T) {
 	t.Parallel()
 	forConcConfigs(t, func(t *testing.T, engine string, opts ...aiofs.Option) {
@@ -250,6 +251,7 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 	var (
 		wg       sync.WaitGroup
 		closed   atomic.Bool
+		returned atomic.Bool // Close has returned
 		started  sync.WaitGroup
 		failures atomic.Int32
 		opsDone  atomic.Int64
@@ -333,7 +335,7 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 					fail("round %d worker %d: %s: unexpected error %v (closed=%v)", round, id, op, err, closed.Load())
 					return
 				}
-				if sawClosed {
+				if sawClosed && returned.Load() {
 					if after++; after > 20 {
 						return
 					}
@@ -344,9 +346,17 @@ func testCloseFileWhileInUse(t *testing.T, engine string, round int, opts ...aio
 	started.Wait()
 	time.Sleep(time.Duration(5+10*round) * time.Millisecond)
 	closed.Store(true)
-	if err := f.Close(); err != nil {
-		t.Errorf("round %d: Close while in use: %v", round, err)
+	closeErr := make(chan error, 1)
+	go func() { closeErr <- f.Close() }()
+	select {
+	case err := <-closeErr:
+		if err != nil {
+			t.Errorf("round %d: Close while in use: %v", round, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Errorf("round %d: Close has not returned after 30 s while callers kept trying the handle", round)
 	}
+	returned.Store(true)
 	waitOrDump(t, &wg, 30*time.Second, "workers using a closed file")
 	if err := f.Close(); !errors.Is(err, fs.ErrClosed) {
 		t.Errorf("second Close: %v, want ErrClosed", err)
