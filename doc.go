@@ -77,7 +77,11 @@
 // atomically with respect to other handles of the Fs but not to other
 // processes. Written data reaches other processes only after it is
 // flushed. File.SyscallConn writes the file's buffered data before it
-// lends its descriptor to sendfile, and refuses raw writes.
+// lends its descriptor to sendfile, and refuses raw writes. On Linux the
+// largest file size is learned once per device, up to 2 GiB: should an
+// unmount free a device number for a file system that takes less, a
+// buffered write past its size there fails at the flush, and the next
+// Write, Sync or Close reports it.
 //
 // # Where things are
 //
