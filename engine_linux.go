@@ -245,10 +245,11 @@ func (e *uringEngine) writeNow(fd int, bufs [][]byte, off int64) (n int, ok bool
 	for len(bufs) > 0 {
 		iov := bufs[:min(len(bufs), uring.MaxIov)]
 		var m int
+		blocking := e.syncWrites.Load()
 		switch {
-		case e.syncWrites.Load() && len(iov) == 1:
+		case blocking && len(iov) == 1:
 			m, err = unix.Pwrite(fd, iov[0], off+int64(n)) // no vector to copy in
-		case e.syncWrites.Load():
+		case blocking:
 			m, err = unix.Pwritev(fd, iov, off+int64(n))
 		default:
 			m, err = unix.Pwritev2(fd, iov, off+int64(n), unix.RWF_NOWAIT)
