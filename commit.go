@@ -120,7 +120,7 @@ func (n *node) commit() error {
 		}
 		var f afero.File
 		var release func()
-		switch h := n.anyHandle(); {
+		switch h := n.committer(nil); {
 		case h != nil:
 			f, release = h.data, h.ops.exit
 		case len(n.handles) > 0:

@@ -443,11 +443,13 @@ func (f *File) Sync() error {
 		return err
 	}
 	defer f.ops.exit()
-	errSeq, written, err := f.n.syncData(f)
+	via, errSeq, written, err := f.n.syncData(f)
 	if err != nil {
 		return f.pathErr("write", err)
 	}
-	if err := f.fs.eng.fsync(f.data); err != nil {
+	err = f.fs.eng.fsync(via.data)
+	via.ops.exit()
+	if err != nil {
 		return f.pathErr("sync", err)
 	}
 	if err := f.n.syncedBy(f, errSeq, written); err != nil {

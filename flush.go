@@ -72,8 +72,27 @@ func (n *node) writer(via *File) *File {
 	return nil
 }
 
+// committer picks the handle a commit of n goes through, and holds it
+// open until exit: a writer, via first, since flushes wrote through the
+// writers' base files; else via, held by its caller already; else any
+// handle that is not closing, or nil. A base may keep what a file wrote
+// until that file's own Sync (an object store uploads it then), and a
+// base file opened only for reading need not follow a rename through the
+// Fs: its Sync may commit whatever now has its old name. Called with
+// fs.mu held.
+func (n *node) committer(via *File) *File {
+	if w := n.writer(via); w != nil {
+		return w
+	}
+	if via != nil {
+		via.ops.hold()
+		return via
+	}
+	return n.anyHandle()
+}
+
 // anyHandle picks a handle of n that is not closing, and holds it open
-// until exit: fsync needs no write access.
+// until exit.
 func (n *node) anyHandle() *File {
 	for h := range n.handles {
 		if h.ops.tryHold() {
@@ -224,12 +243,15 @@ func (n *node) flushLocked(via *File) error {
 }
 
 // syncData flushes the node's data for a Sync of f. It returns the error
-// of that flush, and the counts that syncedBy needs after the fsync.
-func (n *node) syncData(f *File) (errSeq, written uint64, err error) {
+// of that flush, the handle to fsync through, held until its exit (see
+// committer), and the counts that syncedBy needs after the fsync.
+func (n *node) syncData(f *File) (via *File, errSeq, written uint64, err error) {
 	n.fs.mu.Lock()
 	defer n.fs.mu.Unlock()
-	err = n.flushLocked(f)
-	return n.errSeq, n.writeSeq, err
+	if err := n.flushLocked(f); err != nil {
+		return nil, 0, 0, err
+	}
+	return n.committer(f), n.errSeq, n.writeSeq, nil
 }
 
 // syncedBy records a Sync of f whose flush and fsync succeeded: the writes

@@ -382,6 +382,10 @@ type RecFs struct {
 	// hideSys makes FileInfo.Sys return nil, as a base without an
 	// identity of its files does: the Fs then knows files by path.
 	hideSys bool
+	// readersCommitNothing makes the Sync of a file opened only for
+	// reading return nil and commit nothing, as an object store's reader,
+	// which has no upload of its own to make, does.
+	readersCommitNothing bool
 }
 
 // NewRecFs returns a RecFs over afero.OsFs recording in o.
@@ -413,7 +417,7 @@ func (r *RecFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, e
 	if err != nil {
 		return nil, err
 	}
-	return &recFile{File: f, fs: r, osf: f.(*os.File)}, nil
+	return &recFile{File: f, fs: r, osf: f.(*os.File), readOnly: flag&(os.O_WRONLY|os.O_RDWR) == 0}, nil
 }
 
 func (r *RecFs) Rename(oldname, newname string) error {
@@ -471,8 +475,9 @@ func (noSys) Sys() any { return nil }
 // recFile is a file of a RecFs.
 type recFile struct {
 	afero.File
-	fs  *RecFs
-	osf *os.File
+	fs       *RecFs
+	osf      *os.File
+	readOnly bool
 }
 
 func (f *recFile) write(do func() (int, error)) (int, error) {
@@ -501,6 +506,11 @@ func (f *recFile) Write(p []byte) (int, error) {
 func (f *recFile) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 
 func (f *recFile) Sync() error {
+	var nothing bool
+	f.fs.get(func() { nothing = f.readOnly && f.fs.readersCommitNothing })
+	if nothing {
+		return nil
+	}
 	s := tick()
 	err := f.File.Sync()
 	if err == nil && f.fs.o != nil {

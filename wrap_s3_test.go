@@ -66,6 +66,45 @@ func TestWrapS3Differential(t *testing.T) {
 	}
 }
 
+// TestWrapS3SyncRenamedWithReaders is the case TestWrapS3Differential
+// found: the S3 Fs moves a writer's spool with a rename, but its readers
+// keep their old key, so Fs.Sync and a reader's Sync must upload through
+// the writer. A new file under the old name gives the readers a spool of
+// their own to upload instead.
+func TestWrapS3SyncRenamedWithReaders(t *testing.T) {
+	c := s3ForTest(t)
+	base := s3Fs(t, c, "renamed", "")
+	aio := aiofs.Wrap(base)
+	defer aio.Close()
+	w := mustOpen(t, aio, "f", os.O_RDWR|os.O_CREATE)
+	defer w.Close()
+	var rs []afero.File
+	for range 8 {
+		r := mustOpen(t, aio, "f", os.O_RDONLY)
+		defer r.Close()
+		rs = append(rs, r)
+	}
+	if err := aio.Rename("f", "g"); err != nil {
+		t.Fatal(err)
+	}
+	again := mustOpen(t, aio, "f", os.O_WRONLY|os.O_CREATE|os.O_EXCL)
+	defer again.Close()
+	var want []byte
+	for i, sync := range []func() error{aio.Sync, rs[0].Sync, aio.Sync, rs[1].Sync} {
+		d := pattern(uint64(i), int64(len(want)), 1000)
+		if _, err := w.Write(d); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, d...)
+		if err := sync(); err != nil {
+			t.Fatalf("Sync %d: %v", i, err)
+		}
+		if got, err := s3test.Object(base, "g"); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("object g after Sync %d: %v, %s", i, err, diff(want, got, "want", "got"))
+		}
+	}
+}
+
 // TestWrapS3CutUpload cuts the connection while a Sync uploads: the Sync
 // fails with the connection's error and the object keeps what the last
 // good Sync put there; the data is kept, and a later Sync uploads it.

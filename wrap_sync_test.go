@@ -8,10 +8,13 @@ package aiofs
 // base over afero.OsFs.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/spf13/afero"
 )
 
 // TestWrapSyncRenamedThenRecreated (case 4): a closed unsynced file
@@ -89,4 +92,61 @@ func TestWrapSyncRenamedWhileOpen(t *testing.T) {
 	}
 	start := o.Now()
 	durable(t, o, "Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+}
+
+// TestWrapSyncThroughWriter (found by TestWrapS3Differential): a base may
+// keep what a file wrote until that file's own Sync, as an object store
+// does until its upload, so a Sync of a file held open by a writer and
+// by readers commits through the writer, whichever handle it is called
+// on: through a reader it may commit nothing, or, in a base whose
+// readers do not follow a rename, whatever now has the file's old name.
+func TestWrapSyncThroughWriter(t *testing.T) {
+	t.Parallel()
+	for _, hide := range []bool{false, true} {
+		for _, renamed := range []bool{false, true} {
+			fs, base, o := newRecordedWrap(t)
+			base.get(func() {
+				base.hideSys = hide
+				base.readersCommitNothing = true
+			})
+			dir := t.TempDir()
+			name := filepath.Join(dir, "a")
+			w, err := fs.Create(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Enough readers that a pick among the handles is almost
+			// never the writer.
+			var rs []afero.File
+			for range 16 {
+				r, err := fs.Open(name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rs = append(rs, r)
+			}
+			if renamed {
+				if err := fs.Rename(name, filepath.Join(dir, "b")); err != nil {
+					t.Fatal(err)
+				}
+			}
+			what := fmt.Sprintf("keyed by path %v, renamed %v: ", hide, renamed)
+			for i, r := range rs {
+				if _, err := w.Write(fill(byte('a'+i), 5000)); err != nil {
+					t.Fatal(err)
+				}
+				start := o.Now()
+				if i%2 == 0 {
+					durable(t, o, what+"Fs.Sync", result{fs.Sync(), o.Now()}, start, nil)
+				} else {
+					durable(t, o, what+"a reader's Sync", result{r.Sync(), o.Now()}, start, r)
+				}
+			}
+			for _, f := range append(rs, w) {
+				if err := f.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
 }
