@@ -90,7 +90,7 @@ func (f *File) admitAt(op string, nd need, off int64, n int) (done bool, err err
 // would move its cache line once more on most reads that go on to
 // admission.
 func (f *File) readHot(p []byte, off int64) bool {
-	if f.kind != kindCached || !f.readable || f.directIO || off < 0 || len(p) == 0 ||
+	if f.kind != kindCached || !f.readable || f.directIO || f.stray.Load() || off < 0 || len(p) == 0 ||
 		overflows(off, len(p)) || f.fs.closed.Load() {
 		return false
 	}

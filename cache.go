@@ -17,7 +17,9 @@ package aiofs
 //   - Fs.mu guards the node map, every node's fields but wmu, limit, quiet,
 //     hot and changingSeq (atomics, see node),
 //     every block, the cache's accounting, and the fields of each File
-//     marked for it (sticky errors). It is never held
+//     marked for it (sticky errors; stray, an atomic, is stored under it
+//     and loaded without it, and checked again under it before what a
+//     read brought enters the node). It is never held
 //     across a system call or an engine call: a function that does I/O
 //     releases it first and retakes it after, says so in its comment, and
 //     checks again what it relies on (the node's blocks may have been

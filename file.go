@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/spf13/afero"
@@ -58,6 +59,10 @@ type File struct {
 	// only read, so that those stay cached in every core.
 	ops opGuard   // keeps bf open while operations use it
 	ra  readahead // has a lock of its own
+	// stray is set, under Fs.mu, on a File opened only for reading once
+	// its file was renamed or removed through a wrapped Fs that knows it
+	// by path: the base file may now reach another file (see readStray).
+	stray atomic.Bool
 }
 
 var (

@@ -107,12 +107,13 @@ func (n *node) prefetch(f *File, w window) {
 }
 
 // load reads a block for readahead. A failure is dropped: the reader then
-// reads the file itself and meets the error there.
+// reads the file itself and meets the error there. So is what a File that
+// went stray meanwhile read: it may be another file's.
 func (n *node) load(f *File, b *block, gen uint64) {
 	defer f.ops.exit()
 	fs := n.fs
 	m, err := fs.eng.pread(f.data, b.data, b.idx*blockSize)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	fs.loaded(b, m, err == nil && n.unbypassedSince(gen))
+	fs.loaded(b, m, err == nil && n.unbypassedSince(gen) && !f.stray.Load())
 }

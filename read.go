@@ -5,6 +5,9 @@ package aiofs
 // fewer than len(p) bytes only at end of file or with an error. An
 // O_DIRECT read goes to the file, which judges its alignment.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
+	if f.stray.Load() {
+		return n.readStray(f, p, off)
+	}
 	if _, quiet := n.quietRead(); quiet && !f.directIO && n.serveHot(p, off) {
 		return len(p), nil
 	}
@@ -14,6 +17,9 @@ func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
 // readPastHot is readAt for a read the hot blocks have not served
 // (File.ReadAt tries them before it admits the read).
 func (n *node) readPastHot(f *File, p []byte, off int64) (int, error) {
+	if f.stray.Load() {
+		return n.readStray(f, p, off)
+	}
 	fs := n.fs
 	follows, raced := false, false
 	if seq, quiet := n.quietRead(); quiet {
@@ -65,6 +71,19 @@ func (n *node) readPastHot(f *File, p []byte, off int64) (int, error) {
 		fs.mu.Unlock()
 	}
 	return m, err
+}
+
+// readStray is readAt for a stray File: its base file may reach whatever
+// has the file's old name now, as an object store's reader, which reads
+// by name, does, while the node stays the file's. So the read goes to the
+// base file, as it would unwrapped, once the Fs's pending writes of the
+// file are in the file, and nothing it reads enters the node. A flush
+// that fails is reported as write-behind reports it (Write, Sync, Close).
+func (n *node) readStray(f *File, p []byte, off int64) (int, error) {
+	n.fs.mu.Lock()
+	n.flushLocked(nil)
+	n.fs.mu.Unlock()
+	return n.fs.eng.pread(f.data, p, off)
 }
 
 // readLocked is readAt with fs.mu held. It returns with the lock held, or
@@ -194,8 +213,8 @@ func (n *node) readUnwritten(f *File, b *block) error {
 	if err != nil {
 		return err
 	}
-	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.unbypassedSince(gen) {
-		return nil // flushed, dropped, completed or overtaken meanwhile
+	if n.blocks[b.idx] != b || b.known || !b.dirty() || !n.unbypassedSince(gen) || f.stray.Load() {
+		return nil // flushed, dropped, completed, overtaken or moved meanwhile
 	}
 	fs.fillIn(b, tmp, m)
 	return nil

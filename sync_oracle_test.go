@@ -382,10 +382,11 @@ type RecFs struct {
 	// hideSys makes FileInfo.Sys return nil, as a base without an
 	// identity of its files does: the Fs then knows files by path.
 	hideSys bool
-	// readersCommitNothing makes the Sync of a file opened only for
-	// reading return nil and commit nothing, as an object store's reader,
-	// which has no upload of its own to make, does.
-	readersCommitNothing bool
+	// nameReaders makes the files opened only for reading behave as an
+	// object store's readers: each ReadAt reads whatever has the file's
+	// name at the time, which after a rename is another file or none, and
+	// Sync returns nil and commits nothing, having no upload to make.
+	nameReaders bool
 }
 
 // NewRecFs returns a RecFs over afero.OsFs recording in o.
@@ -417,7 +418,7 @@ func (r *RecFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, e
 	if err != nil {
 		return nil, err
 	}
-	return &recFile{File: f, fs: r, osf: f.(*os.File), readOnly: flag&(os.O_WRONLY|os.O_RDWR) == 0}, nil
+	return &recFile{File: f, fs: r, osf: f.(*os.File), name: name, readOnly: flag&(os.O_WRONLY|os.O_RDWR) == 0}, nil
 }
 
 func (r *RecFs) Rename(oldname, newname string) error {
@@ -477,7 +478,27 @@ type recFile struct {
 	afero.File
 	fs       *RecFs
 	osf      *os.File
+	name     string // as opened
 	readOnly bool
+}
+
+// byName reports whether f is a reader of a RecFs with nameReaders.
+func (f *recFile) byName() bool {
+	var by bool
+	f.fs.get(func() { by = f.readOnly && f.fs.nameReaders })
+	return by
+}
+
+func (f *recFile) ReadAt(p []byte, off int64) (int, error) {
+	if !f.byName() {
+		return f.File.ReadAt(p, off)
+	}
+	g, err := f.fs.Fs.Open(f.name)
+	if err != nil {
+		return 0, err
+	}
+	defer g.Close()
+	return g.ReadAt(p, off)
 }
 
 func (f *recFile) write(do func() (int, error)) (int, error) {
@@ -506,9 +527,7 @@ func (f *recFile) Write(p []byte) (int, error) {
 func (f *recFile) WriteString(s string) (int, error) { return f.Write([]byte(s)) }
 
 func (f *recFile) Sync() error {
-	var nothing bool
-	f.fs.get(func() { nothing = f.readOnly && f.fs.readersCommitNothing })
-	if nothing {
+	if f.byName() {
 		return nil
 	}
 	s := tick()

@@ -89,6 +89,7 @@ func (fs *Fs) renamed(oldname, newname string) {
 				delete(fs.nodes, key)
 				n.key = fileKey{path: newname + rest}
 				n.name = n.key.path
+				n.strayHandles()
 				moved = append(moved, n)
 			}
 		}
@@ -129,9 +130,24 @@ func (fs *Fs) unname(name string) {
 	for _, n := range gone {
 		fs.unnamedSeq++
 		n.key = fileKey{unnamed: fs.unnamedSeq}
+		n.strayHandles()
 		fs.nodes[n.key] = n
 		if len(n.handles) == 0 {
 			n.committed(n.writeSeq) // gone: nothing left to commit
+		}
+	}
+}
+
+// strayHandles marks the node's open readers stray: the node follows the
+// file to its new name (or loses its name), but their base files may not,
+// so nothing read through them enters the node from now on. Writers are
+// taken to follow, as flushes write through them (an object store's
+// writer uploads to the new name); the node's clean blocks stay, as they
+// hold the file's bytes. Called with fs.mu held.
+func (n *node) strayHandles() {
+	for h := range n.handles {
+		if !h.writable {
+			h.stray.Store(true)
 		}
 	}
 }

@@ -201,3 +201,78 @@ func wrapRemoveCreateRace(t *testing.T, hide bool) {
 	}
 	writes.release()
 }
+
+// TestWrapStrayReader (found beside TestWrapS3Differential's case): in a
+// base that knows files by path, a reader may read by name, as an object
+// store's does, and after a rename through the Fs reach whatever has the
+// old name. What it reads then is the base's answer, and none of it may
+// become the renamed file's: not a block read in, nor the unwritten part
+// of a block another handle wrote in part.
+func TestWrapStrayReader(t *testing.T) {
+	t.Parallel()
+	fs, base, _ := newRecordedWrap(t, WithReadahead(0))
+	base.get(func() {
+		base.hideSys = true
+		base.nameReaders = true
+	})
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
+	old, other := fill('o', 3*blockSize), fill('n', 3*blockSize)
+	w, err := fs.OpenFile(a, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write(old); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	r, err := fs.Open(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	readAt(t, r, 10, 0) // block 0 may be cached now, as the file's
+	if err := fs.Rename(a, b); err != nil {
+		t.Fatal(err)
+	}
+	writeClosed(t, fs, a, other)
+	// A part of block 2, written after the rename: a read of the block
+	// must not fill the rest in through r.
+	if _, err := w.WriteAt([]byte("ww"), 2*blockSize+100); err != nil {
+		t.Fatal(err)
+	}
+	for _, off := range []int64{0, blockSize + 10, 2*blockSize + 50} {
+		if got := readAt(t, r, 10, off); !bytes.Equal(got, other[off:off+10]) {
+			t.Errorf("the stray reader at %d reads %q; want %q, what the base's reader reads", off, got, other[off:off+10])
+		}
+	}
+	want := append([]byte(nil), old...)
+	copy(want[2*blockSize+100:], "ww")
+	g, err := fs.Open(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if got := readAt(t, g, len(want)+1, 0); !bytes.Equal(got, want) {
+		t.Errorf("b, opened after the stray reads, differs from what was written: %q... at %d", differsAt(got, want), len(got))
+	}
+	if err := w.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(b); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("b on disk: %v, differs from what was written: %q...", err, differsAt(got, want))
+	}
+}
+
+// differsAt returns got from where it first differs from want, at most
+// 16 bytes.
+func differsAt(got, want []byte) []byte {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	return got[i:min(i+16, len(got))]
+}

@@ -324,3 +324,48 @@ func TestWrapS3NoLeak(t *testing.T) {
 	}
 	checkGoroutinesReturn(t, baseline)
 }
+
+// TestWrapS3RenamedReader: the S3 Fs's readers read by key, so after a
+// rename through the Fs an open reader reads whatever has the old name,
+// as it does unwrapped; none of what it reads may become the renamed
+// file's, for a later Open of it.
+func TestWrapS3RenamedReader(t *testing.T) {
+	c := s3ForTest(t)
+	for _, wrapped := range []bool{false, true} {
+		base := s3Fs(t, c, "strayreader", fmt.Sprintf("wrapped-%v", wrapped))
+		var fsys afero.Fs = base
+		if wrapped {
+			aio := aiofs.Wrap(base)
+			defer aio.Close()
+			fsys = aio
+		}
+		old, other := bytes.Repeat([]byte("o"), 200<<10), bytes.Repeat([]byte("n"), 200<<10)
+		w := mustOpen(t, fsys, "f", os.O_RDWR|os.O_CREATE)
+		if _, err := w.Write(old); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		r := mustOpen(t, fsys, "f", os.O_RDONLY)
+		defer r.Close()
+		p := make([]byte, 10)
+		if _, err := r.ReadAt(p, 0); err != nil {
+			t.Fatal(err)
+		}
+		if err := fsys.Rename("f", "g"); err != nil {
+			t.Fatal(err)
+		}
+		if err := afero.WriteFile(fsys, "f", other, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for _, off := range []int64{0, 100 << 10} {
+			if _, err := r.ReadAt(p, off); err != nil || !bytes.Equal(p, other[:10]) {
+				t.Errorf("wrapped %v: the reader of f at %d after the rename: %q, %v; want what f has now", wrapped, off, p, err)
+			}
+		}
+		if got, err := afero.ReadFile(fsys, "g"); err != nil || !bytes.Equal(got, old) {
+			t.Errorf("wrapped %v: g read after the reader's reads: %v, %s", wrapped, err, diff(old, got, "want", "got"))
+		}
+	}
+}

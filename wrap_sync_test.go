@@ -107,7 +107,7 @@ func TestWrapSyncThroughWriter(t *testing.T) {
 			fs, base, o := newRecordedWrap(t)
 			base.get(func() {
 				base.hideSys = hide
-				base.readersCommitNothing = true
+				base.nameReaders = true
 			})
 			dir := t.TempDir()
 			name := filepath.Join(dir, "a")
