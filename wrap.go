@@ -32,7 +32,12 @@ import (
 // Two spellings of such a path-keyed file (relative and absolute, through
 // a symbolic link) then keep separate state, but two files never share
 // one. Renames and removals through the Fs move or drop that state, as one
-// step for the Fs's opens.
+// step for the Fs's opens. The writers of such a file are taken to follow
+// it, since flushes write through them; its readers need not (an object
+// store's reads by name), so a reader open across the rename or removal
+// reads through its base file once the Fs's pending writes are flushed,
+// and nothing it reads is cached. Commits go through a writer when the
+// file has one: a base may keep what a file wrote until that file's Sync.
 // When a file is opened, a size or modification time other than the Fs
 // last saw, as the base's Stat reports them, drops its cached blocks, so
 // changes made behind the Fs's back are seen at the next Open
