@@ -412,8 +412,12 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 }
 
 // pastSize reports whether pos lies past the end of the file as the Fs
-// knows it, or the Fs does not know it.
+// knows it, or the Fs does not know it, or f is stray, when only its base
+// file knows where its file ends.
 func (f *File) pastSize(pos int64) bool {
+	if f.stray.Load() {
+		return true
+	}
 	size, ok := f.n.bufferedSize()
 	return !ok || pos > size
 }
@@ -430,6 +434,10 @@ func (f *File) Stat() (os.FileInfo, error) {
 		return nil, err
 	}
 	defer f.ops.exit()
+	if f.stray.Load() {
+		f.n.flushForStray()
+		return f.bf.Stat()
+	}
 	if fi := f.seenInfo(); fi != nil {
 		return fi, nil
 	}

@@ -383,9 +383,10 @@ type RecFs struct {
 	// identity of its files does: the Fs then knows files by path.
 	hideSys bool
 	// nameReaders makes the files opened only for reading behave as an
-	// object store's readers: each ReadAt reads whatever has the file's
-	// name at the time, which after a rename is another file or none, and
-	// Sync returns nil and commits nothing, having no upload to make.
+	// object store's readers: each ReadAt and Stat reaches whatever has
+	// the file's name at the time, which after a rename is another file or
+	// none, and Sync returns nil and commits nothing, having no upload to
+	// make.
 	nameReaders bool
 }
 
@@ -539,6 +540,10 @@ func (f *recFile) Sync() error {
 }
 
 func (f *recFile) Stat() (os.FileInfo, error) {
+	if f.byName() {
+		fi, err := f.fs.Fs.Stat(f.name)
+		return f.fs.info(fi), err
+	}
 	fi, err := f.File.Stat()
 	return f.fs.info(fi), err
 }

@@ -217,7 +217,7 @@ func TestWrapStrayReader(t *testing.T) {
 	})
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "a"), filepath.Join(dir, "b")
-	old, other := fill('o', 3*blockSize), fill('n', 3*blockSize)
+	old, other := fill('o', 3*blockSize), fill('n', 2*blockSize+7)
 	w, err := fs.OpenFile(a, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -244,10 +244,16 @@ func TestWrapStrayReader(t *testing.T) {
 	if _, err := w.WriteAt([]byte("ww"), 2*blockSize+100); err != nil {
 		t.Fatal(err)
 	}
-	for _, off := range []int64{0, blockSize + 10, 2*blockSize + 50} {
-		if got := readAt(t, r, 10, off); !bytes.Equal(got, other[off:off+10]) {
-			t.Errorf("the stray reader at %d reads %q; want %q, what the base's reader reads", off, got, other[off:off+10])
+	for _, off := range []int64{0, blockSize + 10, 2 * blockSize} {
+		want := other[off:min(off+10, int64(len(other)))]
+		if got := readAt(t, r, 10, off); !bytes.Equal(got, want) {
+			t.Errorf("the stray reader at %d reads %q; want %q, what the base's reader reads", off, got, want)
 		}
+	}
+	if fi, err := r.Stat(); err != nil || fi.Size() != int64(len(other)) {
+		t.Errorf("the stray reader's Stat: %v; want the size of what has its name, %d", err, len(other))
+	} else if end, err := r.Seek(0, io.SeekEnd); err != nil || end != int64(len(other)) {
+		t.Errorf("the stray reader's Seek to its end: %d, %v; want %d", end, err, len(other))
 	}
 	want := append([]byte(nil), old...)
 	copy(want[2*blockSize+100:], "ww")
