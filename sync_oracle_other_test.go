@@ -27,3 +27,5 @@ func WithOracle(o *Oracle) Option { return func(*config) {} }
 type RecFs struct{ afero.Fs }
 
 func NewRecFs(o *Oracle) *RecFs { return &RecFs{afero.NewOsFs()} }
+
+func NewNameReaderFs() *RecFs { return &RecFs{afero.NewOsFs()} }

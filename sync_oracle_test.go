@@ -18,6 +18,7 @@ package aiofs
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -393,6 +394,13 @@ type RecFs struct {
 // NewRecFs returns a RecFs over afero.OsFs recording in o.
 func NewRecFs(o *Oracle) *RecFs { return &RecFs{Fs: afero.NewOsFs(), o: o} }
 
+// NewNameReaderFs returns a RecFs over afero.OsFs, recording nothing,
+// that gives its files no identity and whose readers reach files by name,
+// as an object store's do (see RecFs.nameReaders).
+func NewNameReaderFs() *RecFs {
+	return &RecFs{Fs: afero.NewOsFs(), hideSys: true, nameReaders: true}
+}
+
 func (r *RecFs) get(f func()) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -491,7 +499,7 @@ func (f *recFile) byName() bool {
 }
 
 func (f *recFile) ReadAt(p []byte, off int64) (int, error) {
-	if !f.byName() {
+	if !f.byName() || len(p) == 0 {
 		return f.File.ReadAt(p, off)
 	}
 	g, err := f.fs.Fs.Open(f.name)
@@ -500,6 +508,37 @@ func (f *recFile) ReadAt(p []byte, off int64) (int, error) {
 	}
 	defer g.Close()
 	return g.ReadAt(p, off)
+}
+
+// Read and Seek of a name reader keep their offset in the descriptor,
+// which the reads themselves leave alone.
+func (f *recFile) Read(p []byte) (int, error) {
+	if !f.byName() || len(p) == 0 {
+		return f.File.Read(p)
+	}
+	off, err := f.File.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	n, err := f.ReadAt(p, off)
+	if _, serr := f.File.Seek(off+int64(n), io.SeekStart); serr != nil {
+		return n, serr
+	}
+	if n > 0 && err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+func (f *recFile) Seek(offset int64, whence int) (int64, error) {
+	if !f.byName() || whence != io.SeekEnd {
+		return f.File.Seek(offset, whence)
+	}
+	fi, err := f.fs.Fs.Stat(f.name)
+	if err != nil {
+		return 0, err
+	}
+	return f.File.Seek(fi.Size()+offset, io.SeekStart)
 }
 
 func (f *recFile) write(do func() (int, error)) (int, error) {

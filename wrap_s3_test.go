@@ -45,7 +45,7 @@ func TestWrapS3Differential(t *testing.T) {
 	wrapChecks(t, 10)
 	c := s3ForTest(t)
 	var n atomic.Int64
-	kind := wrapKind{name: "s3", byName: true, make: func(t wrapTB) (*wside, *wside) {
+	kind := wrapKind{name: "s3", make: func(t wrapTB) (*wside, *wside) {
 		side := func(wrapped bool) *wside {
 			prefix := fmt.Sprintf("side%d", n.Add(1))
 			s := &wside{base: s3Fs(t, c, "diff", prefix), prefix: "/"}

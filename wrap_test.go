@@ -154,15 +154,11 @@ type wrapKind struct {
 	//     it on, misses the data still buffered: the run does not Stat
 	//     closed handles.
 	memFile bool
-	// byName: the base's read-only handles read whatever file has their
-	// name now, as S3's objects have no identity but their key; Wrap
-	// keeps what it cached of the file it opened. The run does not use a
-	// read-only handle whose name was renamed or removed since its open.
-	byName bool
 }
 
 // localKinds are the bases on this machine: OsFs with absolute names,
-// BasePathFs over OsFs, MemMapFs.
+// BasePathFs over OsFs, MemMapFs, and OsFs as an object store would serve
+// it: files known by path, and readers that reach files by name.
 var localKinds = []wrapKind{
 	{name: "OsFs", make: func(t wrapTB) (*wside, *wside) {
 		side := func() *wside {
@@ -175,6 +171,13 @@ var localKinds = []wrapKind{
 		side := func() *wside {
 			dir := mkdirTemp(t)
 			return &wside{base: afero.NewBasePathFs(afero.NewOsFs(), dir), prefix: "/", hide: []string{dir, filepath.Base(dir)}}
+		}
+		return side(), side()
+	}},
+	{name: "NameReaders", make: func(t wrapTB) (*wside, *wside) {
+		side := func() *wside {
+			dir := mkdirTemp(t)
+			return &wside{base: aiofs.NewNameReaderFs(), prefix: dir + "/", hide: []string{dir, filepath.Base(dir)}}
 		}
 		return side(), side()
 	}},
@@ -238,7 +241,6 @@ type wrapRun struct {
 	closed  [wrapSlots]bool // closed and kept, for calls after Close
 	noSync  bool            // the base's Sync fails alike on both sides, so Sync proves nothing
 	memFile bool            // see wrapKind
-	byName  bool            // see wrapKind
 }
 
 // same runs fn on both sides and fails the run if the results differ.
@@ -308,9 +310,6 @@ func (r *wrapRun) do() {
 	op := rapid.IntRange(0, 99).Draw(r.t, "op")
 	if !open && op < 70 && rapid.IntRange(0, 3).Draw(r.t, "reopen") != 0 {
 		op = 0
-	}
-	if r.byName && open && !r.stable[slot] && r.flags[slot]&(os.O_WRONLY|os.O_RDWR) == 0 && op >= 15 && op < 92 {
-		return
 	}
 	switch {
 	case op < 10: // open
@@ -586,7 +585,7 @@ func wrapDifferential(t *testing.T, kind wrapKind, steps int, opts []aiofs.Optio
 		b.fs = aio
 		a.hs, b.hs = make([]afero.File, wrapSlots), make([]afero.File, wrapSlots)
 		r := &wrapRun{t: rt, a: a, b: b, aio: aio}
-		r.noSync, r.memFile, r.byName = kind.noSync, kind.memFile, kind.byName
+		r.noSync, r.memFile = kind.noSync, kind.memFile
 		rt.Cleanup(func() { // after a failure, what the run left open
 			for _, s := range []*wside{a, b} {
 				for _, f := range s.hs {
