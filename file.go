@@ -35,6 +35,11 @@ type File struct {
 	appendMode         bool
 	writeThrough       bool // O_SYNC, O_DSYNC, O_DIRECT, or an Fs without write-behind
 	directIO           bool // O_DIRECT: buffers must be aligned
+	// stray is set, under Fs.mu, on a File opened only for reading once
+	// its file was renamed or removed through a wrapped Fs that knows it
+	// by path: the base file may now reach another file (see readStray).
+	// Every read loads it, so it sits with the fields reads only read.
+	stray atomic.Bool
 
 	mu  sync.Mutex // guards off, fdOff and fdMoved; held across Read, Write and Seek
 	off int64
@@ -59,10 +64,6 @@ type File struct {
 	// only read, so that those stay cached in every core.
 	ops opGuard   // keeps bf open while operations use it
 	ra  readahead // has a lock of its own
-	// stray is set, under Fs.mu, on a File opened only for reading once
-	// its file was renamed or removed through a wrapped Fs that knows it
-	// by path: the base file may now reach another file (see readStray).
-	stray atomic.Bool
 }
 
 var (

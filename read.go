@@ -5,10 +5,7 @@ package aiofs
 // fewer than len(p) bytes only at end of file or with an error. An
 // O_DIRECT read goes to the file, which judges its alignment.
 func (n *node) readAt(f *File, p []byte, off int64) (int, error) {
-	if f.stray.Load() {
-		return n.readStray(f, p, off)
-	}
-	if _, quiet := n.quietRead(); quiet && !f.directIO && n.serveHot(p, off) {
+	if _, quiet := n.quietRead(); quiet && !f.directIO && !f.stray.Load() && n.serveHot(p, off) {
 		return len(p), nil
 	}
 	return n.readPastHot(f, p, off)
