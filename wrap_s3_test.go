@@ -44,6 +44,7 @@ func s3Fs(t wrapTB, c *s3test.Conn, bucket, prefix string) *s3fs.Fs {
 func TestWrapS3Differential(t *testing.T) {
 	wrapChecks(t, 10)
 	c := s3ForTest(t)
+	s3Fs(t, c, "diff", "") // made once, before its parallel users
 	var n atomic.Int64
 	kind := wrapKind{name: "s3", make: func(t wrapTB) (*wside, *wside) {
 		side := func(wrapped bool) *wside {

@@ -241,13 +241,20 @@ func newClient(addr string, c *Conn) (*minio.Client, error) {
 }
 
 // Fs returns an s3fs.Fs over bucket, made if it does not exist, with keys
-// under prefix.
+// under prefix. Several may make one bucket at once: SeaweedFS has once
+// answered NoSuchBucket to such a MakeBucket (CI, two parallel tests), so
+// that answer is taken as "being made" and the call made again.
 func (c *Conn) Fs(bucket, prefix string) (*s3fs.Fs, error) {
-	err := c.Client.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{})
-	if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
-		return nil, err
+	for try := 0; ; try++ {
+		err := c.Client.MakeBucket(context.Background(), bucket, minio.MakeBucketOptions{})
+		switch code := minio.ToErrorResponse(err).Code; {
+		case err == nil || code == "BucketAlreadyOwnedByYou":
+			return s3fs.New(c.Client, bucket, prefix), nil
+		case code != "NoSuchBucket" || try == 20:
+			return nil, err
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	return s3fs.New(c.Client, bucket, prefix), nil
 }
 
 // Object returns what fsys's bucket holds under fsys's key of name, read
