@@ -360,23 +360,27 @@ func (f *File) Seek(offset int64, whence int) (int64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var base int64
-	switch whence {
-	case io.SeekStart:
-	case io.SeekCurrent:
+	switch {
+	case whence == io.SeekStart:
+	case whence == io.SeekCurrent:
 		if err := f.settleOff(); err != nil {
 			return 0, f.pathErr("seek", err)
 		}
 		base = f.off
-	case io.SeekEnd:
+	case whence == io.SeekEnd && !f.stray.Load():
 		size, err := f.size()
 		if err != nil {
 			return 0, f.pathErr("seek", err)
 		}
 		base = size
 	default:
-		// SEEK_DATA, SEEK_HOLE and the like: the file knows, once it holds
-		// the buffered data.
-		f.n.flushNode()
+		// SEEK_DATA, SEEK_HOLE and the like, and the end of a stray
+		// File's file: the file knows, once it holds the buffered data.
+		if f.stray.Load() {
+			f.flushForStray()
+		} else {
+			f.n.flushNode()
+		}
 		pos, err := f.bf.Seek(offset, whence)
 		if err == nil {
 			f.off, f.fdOff, f.fdMoved = pos, pos, false
@@ -436,7 +440,7 @@ func (f *File) Stat() (os.FileInfo, error) {
 	}
 	defer f.ops.exit()
 	if f.stray.Load() {
-		f.n.flushForStray()
+		f.flushForStray()
 		return f.bf.Stat()
 	}
 	if fi := f.seenInfo(); fi != nil {

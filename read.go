@@ -73,21 +73,12 @@ func (n *node) readPastHot(f *File, p []byte, off int64) (int, error) {
 // readStray is readAt for a stray File: its base file may reach whatever
 // has the file's old name now, as an object store's reader, which reads
 // by name, does, while the node stays the file's. So the read goes to the
-// base file, as it would unwrapped, once the Fs's pending writes of the
-// file are in the file, and nothing it reads enters the node.
+// base file, as it would unwrapped, once the Fs's pending writes are in
+// the files it may reach (see flushForStray), and nothing it reads enters
+// the node.
 func (n *node) readStray(f *File, p []byte, off int64) (int, error) {
-	n.flushForStray()
+	f.flushForStray()
 	return n.fs.eng.pread(f.data, p, off)
-}
-
-// flushForStray writes the Fs's pending writes of the file before a stray
-// File asks its base file, which reaches the file only through the base.
-// A flush that fails is reported as write-behind reports it (Write, Sync,
-// Close), not to the stray File.
-func (n *node) flushForStray() {
-	n.fs.mu.Lock()
-	n.flushLocked(nil)
-	n.fs.mu.Unlock()
 }
 
 // readLocked is readAt with fs.mu held. It returns with the lock held, or

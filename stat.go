@@ -141,9 +141,7 @@ func (n *node) bufferedSize() (int64, bool) {
 
 // size returns the file's size including buffered data.
 func (f *File) size() (int64, error) {
-	if f.stray.Load() {
-		f.n.flushForStray()
-	} else if size, ok := f.n.bufferedSize(); ok {
+	if size, ok := f.n.bufferedSize(); ok {
 		return size, nil
 	}
 	fi, err := f.bf.Stat()

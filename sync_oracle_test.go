@@ -489,6 +489,7 @@ type recFile struct {
 	osf      *os.File
 	name     string // as opened
 	readOnly bool
+	closed   atomic.Bool
 }
 
 // byName reports whether f is a reader of a RecFs with nameReaders.
@@ -502,6 +503,12 @@ func (f *recFile) ReadAt(p []byte, off int64) (int, error) {
 	if !f.byName() || len(p) == 0 {
 		return f.File.ReadAt(p, off)
 	}
+	if err := f.readable(); err != nil {
+		return 0, err
+	}
+	if _, err := f.File.ReadAt(nil, off); err != nil {
+		return 0, err // a negative offset
+	}
 	g, err := f.fs.Fs.Open(f.name)
 	if err != nil {
 		return 0, err
@@ -510,11 +517,30 @@ func (f *recFile) ReadAt(p []byte, off int64) (int, error) {
 	return g.ReadAt(p, off)
 }
 
+// readable returns the error os.File's Read returns once the file is
+// closed, which a name reader, not reading through its descriptor, must
+// return too.
+func (f *recFile) readable() error {
+	if f.closed.Load() {
+		return &os.PathError{Op: "read", Path: f.File.Name(), Err: os.ErrClosed}
+	}
+	return nil
+}
+
+func (f *recFile) Close() error {
+	f.closed.Store(true)
+	return f.File.Close()
+}
+
 // Read and Seek of a name reader keep their offset in the descriptor,
-// which the reads themselves leave alone.
+// which the reads themselves leave alone. Stat and Seek ask the
+// descriptor first, which fails once closed.
 func (f *recFile) Read(p []byte) (int, error) {
 	if !f.byName() || len(p) == 0 {
 		return f.File.Read(p)
+	}
+	if err := f.readable(); err != nil {
+		return 0, err
 	}
 	off, err := f.File.Seek(0, io.SeekCurrent)
 	if err != nil {
@@ -533,6 +559,9 @@ func (f *recFile) Read(p []byte) (int, error) {
 func (f *recFile) Seek(offset int64, whence int) (int64, error) {
 	if !f.byName() || whence != io.SeekEnd {
 		return f.File.Seek(offset, whence)
+	}
+	if _, err := f.File.Seek(0, io.SeekCurrent); err != nil {
+		return 0, err // closed
 	}
 	fi, err := f.fs.Fs.Stat(f.name)
 	if err != nil {
@@ -580,6 +609,9 @@ func (f *recFile) Sync() error {
 
 func (f *recFile) Stat() (os.FileInfo, error) {
 	if f.byName() {
+		if _, err := f.File.Stat(); err != nil {
+			return nil, err // closed
+		}
 		fi, err := f.fs.Fs.Stat(f.name)
 		return f.fs.info(fi), err
 	}

@@ -157,6 +157,21 @@ func (n *node) strayHandles() {
 	}
 }
 
+// flushForStray writes the Fs's pending writes of the files a stray File's
+// base file may reach before it is asked: its own file, which it reaches
+// if it follows renames, and the file that has its name now, which it
+// reaches if it reads by name. A flush that fails is reported as
+// write-behind reports it (Write, Sync, Close), not to the stray File.
+func (f *File) flushForStray() {
+	fs := f.fs
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	f.n.flushLocked(nil)
+	if n := fs.nodes[fileKey{path: fs.store.pathKey(f.name)}]; n != nil && n != f.n {
+		n.flushLocked(nil)
+	}
+}
+
 // unnamed reports whether the node's file was removed or replaced
 // through a wrapped Fs (see unname).
 func (n *node) unnamed() bool { return n.key.unnamed != 0 }
