@@ -468,12 +468,22 @@ func (f *File) Sync() error {
 	err = f.fs.eng.fsync(via.data)
 	via.ops.exit()
 	if err != nil {
-		return f.pathErr("sync", err)
+		return f.pathErr("sync", f.ownErr(err, via))
 	}
 	if err := f.n.syncedBy(f, errSeq, written); err != nil {
 		return f.pathErr("write", err)
 	}
 	return nil
+}
+
+// ownErr returns err, met by a call through via's base file for f, as
+// f's base file reports it: a base's *fs.PathError names the file it
+// was called on, and the caller called f.
+func (f *File) ownErr(err error, via *File) error {
+	if pe, ok := err.(*fs.PathError); ok && via != f && pe.Path == via.bf.Name() {
+		return &fs.PathError{Op: pe.Op, Path: f.bf.Name(), Err: pe.Err}
+	}
+	return err
 }
 
 // Truncate changes the size of the file, as os.File.Truncate, in order
